@@ -1,0 +1,1 @@
+// BoltCore: see the module's doc comment in its main file.

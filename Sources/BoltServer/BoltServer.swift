@@ -1,0 +1,1 @@
+// BoltServer: see the module's doc comment in its main file.

@@ -1,0 +1,1 @@
+// ClusterCore: see the module's doc comment in its main file.

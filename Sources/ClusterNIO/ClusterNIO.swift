@@ -1,0 +1,1 @@
+// ClusterNIO: see the module's doc comment in its main file.

@@ -1,0 +1,1 @@
+// ClusterSim: see the module's doc comment in its main file.

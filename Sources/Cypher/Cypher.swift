@@ -1,0 +1,1 @@
+// Cypher: see the module's doc comment in its main file.

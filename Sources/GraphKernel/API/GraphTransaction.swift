@@ -1,0 +1,105 @@
+import GraphValues
+
+/// Read operations of a kernel transaction: what Cypher and embedded users see.
+///
+/// Isolation is read committed: reads see committed data plus this transaction's own changes.
+/// Every method may throw a `DatabaseError` (for example `TransactionTimedOut` or `Terminated`, which the
+/// kernel checks on reads so that long queries honour time-outs and cancellation).
+/// Reads of a deleted or missing entity throw `EntityNotFound`.
+public protocol GraphReadOperations: AnyObject {
+    // MARK: Tokens
+    func labelToken(_ name: String) throws -> LabelToken?
+    func relationshipTypeToken(_ name: String) throws -> RelationshipTypeToken?
+    func propertyKeyToken(_ name: String) throws -> PropertyKeyToken?
+    func labelName(_ token: LabelToken) throws -> String
+    func relationshipTypeName(_ token: RelationshipTypeToken) throws -> String
+    func propertyKeyName(_ token: PropertyKeyToken) throws -> String
+    /// All tokens ever created, in token order: (token, name).
+    func allLabels() throws -> [(LabelToken, String)]
+    func allRelationshipTypes() throws -> [(RelationshipTypeToken, String)]
+    func allPropertyKeys() throws -> [(PropertyKeyToken, String)]
+
+    // MARK: Nodes
+    func nodeExists(_ node: NodeID) throws -> Bool
+    /// Every node, lazily, in id order.
+    func allNodes() throws -> AnyIterator<NodeID>
+    /// Nodes with a label, lazily, from the label scan store (never a full store scan).
+    func nodes(withLabel label: LabelToken) throws -> AnyIterator<NodeID>
+    func labels(of node: NodeID) throws -> [LabelToken]
+    func hasLabel(_ node: NodeID, _ label: LabelToken) throws -> Bool
+    /// `.null` when the node has no such property.
+    func nodeProperty(_ node: NodeID, _ key: PropertyKeyToken) throws -> Value
+    func nodeProperties(_ node: NodeID) throws -> [(PropertyKeyToken, Value)]
+
+    // MARK: Relationships
+    func relationshipExists(_ rel: RelationshipID) throws -> Bool
+    func relationship(_ rel: RelationshipID) throws -> RelationshipInfo
+    /// Every relationship, lazily, in id order.
+    func allRelationships() throws -> AnyIterator<RelationshipInfo>
+    /// Relationships of `node` in `direction`, restricted to `types` when given (empty = all types).
+    /// A self-loop is returned once for `.both`.
+    func relationships(of node: NodeID, direction: Direction, types: [RelationshipTypeToken])
+        throws -> AnyIterator<RelationshipInfo>
+    func degree(of node: NodeID, direction: Direction, types: [RelationshipTypeToken]) throws -> Int
+    func relationshipProperty(_ rel: RelationshipID, _ key: PropertyKeyToken) throws -> Value
+    func relationshipProperties(_ rel: RelationshipID) throws -> [(PropertyKeyToken, Value)]
+
+    // MARK: Schema and index seeks
+    func indexes() throws -> [IndexDescriptor]
+    func constraints() throws -> [ConstraintDescriptor]
+    /// The online index on (label, key), if any.
+    func index(label: LabelToken, propertyKey: PropertyKeyToken) throws -> IndexDescriptor?
+    /// Nodes whose indexed property equals `value` (Cypher equality: 1 = 1.0).
+    func indexSeek(_ index: IndexDescriptor, equals value: Value) throws -> AnyIterator<NodeID>
+    /// Nodes whose indexed property lies in the range; values of other types than the bounds are excluded.
+    func indexSeek(_ index: IndexDescriptor, lower: RangeBound?, upper: RangeBound?) throws -> AnyIterator<NodeID>
+    func indexSeek(_ index: IndexDescriptor, prefix: String) throws -> AnyIterator<NodeID>
+
+    // MARK: Counts (O(1), transactional)
+    /// Nodes with `label`, or all nodes when nil.
+    func countNodes(label: LabelToken?) throws -> Int
+    /// Relationships matching the pattern; at most one of startLabel/endLabel may be non-nil (as in Neo4j).
+    func countRelationships(startLabel: LabelToken?, type: RelationshipTypeToken?, endLabel: LabelToken?) throws -> Int
+}
+
+/// Write operations of a kernel transaction. Modifying an entity takes its exclusive lock, held to the end
+/// of the transaction; a lock wait that would deadlock throws `DeadlockDetected` (a transient error).
+public protocol GraphWriteOperations: GraphReadOperations {
+    func getOrCreateLabelToken(_ name: String) throws -> LabelToken
+    func getOrCreateRelationshipTypeToken(_ name: String) throws -> RelationshipTypeToken
+    func getOrCreatePropertyKeyToken(_ name: String) throws -> PropertyKeyToken
+
+    func createNode(labels: [LabelToken]) throws -> NodeID
+    /// Fails with `ConstraintValidationFailed` at commit if the node still has relationships.
+    func deleteNode(_ node: NodeID) throws
+    /// Returns false when the label was already there.
+    @discardableResult func addLabel(_ node: NodeID, _ label: LabelToken) throws -> Bool
+    /// Returns false when the label was not there.
+    @discardableResult func removeLabel(_ node: NodeID, _ label: LabelToken) throws -> Bool
+    /// Setting `.null` removes the property. Throws `TypeError` for values that cannot be stored.
+    func setNodeProperty(_ node: NodeID, _ key: PropertyKeyToken, _ value: Value) throws
+    /// Returns the previous value (`.null` if none).
+    @discardableResult func removeNodeProperty(_ node: NodeID, _ key: PropertyKeyToken) throws -> Value
+
+    func createRelationship(from start: NodeID, to end: NodeID, type: RelationshipTypeToken) throws -> RelationshipID
+    func deleteRelationship(_ rel: RelationshipID) throws
+    func setRelationshipProperty(_ rel: RelationshipID, _ key: PropertyKeyToken, _ value: Value) throws
+    @discardableResult func removeRelationshipProperty(_ rel: RelationshipID, _ key: PropertyKeyToken) throws -> Value
+
+    // MARK: Schema (a transaction that changes schema may not also change data, as in Neo4j)
+    /// Creates and populates an index (existing data is indexed; progress visible in `indexes()`).
+    @discardableResult func createIndex(name: String?, label: LabelToken, propertyKey: PropertyKeyToken) throws
+        -> IndexDescriptor
+    func dropIndex(name: String) throws
+    /// Creates a uniqueness constraint and its backing index; fails with ConstraintValidationFailed if existing
+    /// data violates it.
+    @discardableResult func createUniqueConstraint(name: String?, label: LabelToken, propertyKey: PropertyKeyToken)
+        throws -> ConstraintDescriptor
+    func dropConstraint(name: String) throws
+
+    // MARK: Explicit locking (for isolation above read committed)
+    func acquireExclusiveLock(_ node: NodeID) throws
+    func acquireSharedLock(_ node: NodeID) throws
+    func acquireExclusiveLock(_ rel: RelationshipID) throws
+    func acquireSharedLock(_ rel: RelationshipID) throws
+}

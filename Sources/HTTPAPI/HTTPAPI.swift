@@ -1,0 +1,1 @@
+// HTTPAPI: see the module's doc comment in its main file.

@@ -1,0 +1,1 @@
+// TrellisServer: see the module's doc comment in its main file.

@@ -1,0 +1,213 @@
+import GraphValues
+
+/// The contract between the protocol front ends (Bolt, HTTP) and the database.
+///
+/// The front ends decode requests, call these methods, and encode what comes back; they know nothing of
+/// Cypher, the kernel or the cluster. `TrellisServer` implements it. All calls are blocking and must be made
+/// off the network event loops (front ends run them on a thread pool).
+
+public enum AccessMode: String, Sendable, Hashable {
+    case read
+    case write
+}
+
+/// Who is connected, once authenticated.
+public struct AuthenticatedUser: Sendable, Hashable {
+    public var username: String
+    public var roles: [String]
+    /// True while the user must change the password before doing anything else (CredentialsExpired).
+    public var passwordChangeRequired: Bool
+
+    public init(username: String, roles: [String], passwordChangeRequired: Bool) {
+        self.username = username
+        self.roles = roles
+        self.passwordChangeRequired = passwordChangeRequired
+    }
+}
+
+/// Options of a transaction (explicit or auto-commit), from BEGIN/RUN metadata or HTTP.
+public struct TransactionOptions: Sendable, Hashable {
+    public var mode: AccessMode
+    public var bookmarks: [String]
+    public var timeout: Duration?
+    public var metadata: [String: Value]
+    public var database: String?
+    public var impersonatedUser: String?
+
+    public init(
+        mode: AccessMode = .write, bookmarks: [String] = [], timeout: Duration? = nil,
+        metadata: [String: Value] = [:], database: String? = nil, impersonatedUser: String? = nil
+    ) {
+        self.mode = mode
+        self.bookmarks = bookmarks
+        self.timeout = timeout
+        self.metadata = metadata
+        self.database = database
+        self.impersonatedUser = impersonatedUser
+    }
+}
+
+/// Statement counters, with Neo4j's names (as in Bolt's `stats` map and HTTP `stats`).
+public struct QueryStatistics: Sendable, Hashable {
+    public var nodesCreated = 0
+    public var nodesDeleted = 0
+    public var relationshipsCreated = 0
+    public var relationshipsDeleted = 0
+    public var propertiesSet = 0
+    public var labelsAdded = 0
+    public var labelsRemoved = 0
+    public var indexesAdded = 0
+    public var indexesRemoved = 0
+    public var constraintsAdded = 0
+    public var constraintsRemoved = 0
+    public var systemUpdates = 0
+
+    public init() {}
+
+    public var containsUpdates: Bool {
+        nodesCreated + nodesDeleted + relationshipsCreated + relationshipsDeleted + propertiesSet + labelsAdded
+            + labelsRemoved + indexesAdded + indexesRemoved + constraintsAdded + constraintsRemoved > 0
+    }
+
+    /// Non-zero counters keyed by Neo4j's names ("nodes-created", …).
+    public var nonZeroCounters: [(String, Int)] {
+        [
+            ("nodes-created", nodesCreated), ("nodes-deleted", nodesDeleted),
+            ("relationships-created", relationshipsCreated), ("relationships-deleted", relationshipsDeleted),
+            ("properties-set", propertiesSet), ("labels-added", labelsAdded), ("labels-removed", labelsRemoved),
+            ("indexes-added", indexesAdded), ("indexes-removed", indexesRemoved),
+            ("constraints-added", constraintsAdded), ("constraints-removed", constraintsRemoved),
+            ("system-updates", systemUpdates),
+        ].filter { $0.1 != 0 }
+    }
+
+    public static func += (a: inout QueryStatistics, b: QueryStatistics) {
+        a.nodesCreated += b.nodesCreated
+        a.nodesDeleted += b.nodesDeleted
+        a.relationshipsCreated += b.relationshipsCreated
+        a.relationshipsDeleted += b.relationshipsDeleted
+        a.propertiesSet += b.propertiesSet
+        a.labelsAdded += b.labelsAdded
+        a.labelsRemoved += b.labelsRemoved
+        a.indexesAdded += b.indexesAdded
+        a.indexesRemoved += b.indexesRemoved
+        a.constraintsAdded += b.constraintsAdded
+        a.constraintsRemoved += b.constraintsRemoved
+        a.systemUpdates += b.systemUpdates
+    }
+}
+
+/// "r", "w", "rw" or "s" (schema), as Bolt's `type` and HTTP report it.
+public enum QueryType: String, Sendable, Hashable {
+    case readOnly = "r"
+    case writeOnly = "w"
+    case readWrite = "rw"
+    case schemaWrite = "s"
+}
+
+/// A plan operator for EXPLAIN / PROFILE.
+public struct PlanDescription: Sendable, Hashable {
+    public var operatorType: String
+    public var identifiers: [String]
+    public var arguments: [String: Value]
+    public var children: [PlanDescription]
+    /// Present for PROFILE only.
+    public var rows: Int64?
+    public var dbHits: Int64?
+
+    public init(
+        operatorType: String, identifiers: [String], arguments: [String: Value], children: [PlanDescription],
+        rows: Int64? = nil, dbHits: Int64? = nil
+    ) {
+        self.operatorType = operatorType
+        self.identifiers = identifiers
+        self.arguments = arguments
+        self.children = children
+        self.rows = rows
+        self.dbHits = dbHits
+    }
+}
+
+public struct Notification: Sendable, Hashable {
+    public var code: String
+    public var title: String
+    public var description: String
+    public var severity: String
+    public init(code: String, title: String, description: String, severity: String = "WARNING") {
+        self.code = code
+        self.title = title
+        self.description = description
+        self.severity = severity
+    }
+}
+
+/// What is known once a result has been fully consumed or discarded.
+public struct ResultSummary: Sendable, Hashable {
+    public var statistics = QueryStatistics()
+    public var queryType: QueryType = .readOnly
+    public var plan: PlanDescription?
+    public var profile: PlanDescription?
+    public var notifications: [Notification] = []
+    /// Set for auto-commit results once committed.
+    public var bookmark: String?
+    public var database: String = "neo4j"
+    public init() {}
+}
+
+/// A streaming result. Rows are produced on demand: `next()` drives the lazy executor, so a client that pulls
+/// 10 rows of a huge result never makes the server hold the rest.
+public protocol ResultCursor: AnyObject {
+    var columns: [String] { get }
+    /// The next row (values in `columns` order), or nil when exhausted. Throws DatabaseError.
+    func next() throws -> [Value]?
+    /// Drops the remaining rows (still running the query to completion when it has side effects).
+    func discardRemaining() throws
+    /// Valid once `next()` returned nil or `discardRemaining()` returned. For auto-commit, the
+    /// transaction is committed by then and `bookmark` is set.
+    func summary() throws -> ResultSummary
+}
+
+/// One routing table, as ROUTE and dbms.cluster.routing.getRoutingTable return it.
+public struct RoutingTable: Sendable, Hashable {
+    public var ttlSeconds: Int
+    public var writers: [String]
+    public var readers: [String]
+    public var routers: [String]
+    public var database: String
+    public init(ttlSeconds: Int, writers: [String], readers: [String], routers: [String], database: String) {
+        self.ttlSeconds = ttlSeconds
+        self.writers = writers
+        self.readers = readers
+        self.routers = routers
+        self.database = database
+    }
+}
+
+/// A client session: at most one explicit transaction at a time, or auto-commit queries.
+public protocol DatabaseSession: AnyObject {
+    var user: AuthenticatedUser { get }
+    func beginTransaction(_ options: TransactionOptions) throws
+    /// Runs in the open explicit transaction, or auto-commit when none is open.
+    func run(_ query: String, parameters: [String: Value], options: TransactionOptions) throws -> ResultCursor
+    /// Returns the bookmark of the committed transaction.
+    func commit() throws -> String
+    func rollback() throws
+    /// Rolls back any open transaction and drops open results (Bolt RESET).
+    func reset()
+    /// Marks the running query as terminated so that it stops at its next check (Bolt RESET while streaming).
+    func interrupt()
+    func close()
+}
+
+/// The server-wide entry point for front ends.
+public protocol DatabaseService: AnyObject, Sendable {
+    /// Product name and version for Bolt `server` ("Neo4j/5.x.y"-compatible agent string).
+    var serverAgent: String { get }
+    var authEnabled: Bool { get }
+    /// Validates credentials. Throws Unauthorized / AuthenticationRateLimit.
+    func authenticate(scheme: String, principal: String?, credentials: String?) throws -> AuthenticatedUser
+    func openSession(user: AuthenticatedUser) -> DatabaseSession
+    /// The routing table advertised to clients; `context` is the ROUTE routing context (address the
+    /// client used etc.).
+    func routingTable(context: [String: String], database: String?) throws -> RoutingTable
+}
