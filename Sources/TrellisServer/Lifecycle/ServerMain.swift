@@ -1,0 +1,94 @@
+import Dispatch
+import Foundation
+import Logging
+
+/// What the `trellis` commands do, kept here so the executable stays thin and the behaviour is testable.
+public enum ServerMain {
+    /// `trellis console`: runs until SIGTERM/SIGINT, then shuts down gracefully. Returns the exit code.
+    public static func runForeground(config: Config, echoUserLog: Bool) -> Int32 {
+        let logs: LogSystem
+        do {
+            logs = try LogSystem(config: config, echoUserLog: echoUserLog)
+        } catch {
+            FileHandle.standardError.write(Data("trellis: cannot open logs in \(config.logsDirectory): \(error)\n".utf8))
+            return 1
+        }
+        for warning in config.warnings { logs.userLog.warning("\(warning)") }
+        let instance: ServerInstance
+        do {
+            instance = try ServerInstance.start(config: config, logs: logs)
+        } catch {
+            logs.userLog.error("Failed to start: \(error)")
+            if !echoUserLog { FileHandle.standardError.write(Data("trellis: failed to start: \(error)\n".utf8)) }
+            return 1
+        }
+        // Signals arrive on a dispatch queue; the main thread waits for the first one, then shuts down.
+        let stopRequested = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                logs.userLog.info("Received \(sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGHUP"), stopping...")
+                stopRequested.signal()
+            }
+            source.resume()
+            sources.append(source)
+        }
+        stopRequested.wait()
+        instance.shutdown()
+        logs.userLog.info("Stopped.")
+        _ = sources
+        return 0
+    }
+
+    /// `trellis start`.
+    public static func start(config: Config, executable: String, timeout: Duration, output: (String) -> Void) -> Int32 {
+        var ports: [(String, Int)] = []
+        if config.get(Settings.boltEnabled) { ports.append(config.listenAddress(Settings.boltListenAddress)) }
+        if config.get(Settings.httpEnabled) { ports.append(config.listenAddress(Settings.httpListenAddress)) }
+        output("Directories in use:")
+        output("  home:         \(config.home)")
+        output("  config:       \(config.confFile ?? "(embedded defaults)")")
+        output("  logs:         \(config.logsDirectory)")
+        output("  data:         \(config.dataDirectory)")
+        output("  run:          \(config.runDirectory)")
+        output("Starting Trellis.")
+        switch Launcher.start(
+            executable: executable, config: config, environment: ProcessInfo.processInfo.environment, ports: ports,
+            timeout: timeout)
+        {
+        case .alreadyRunning(let pid):
+            output("Trellis is already running (pid \(pid)).")
+            return 0
+        case .started(let pid):
+            let http = config.listenAddress(Settings.httpListenAddress)
+            output("Started trellis (pid \(pid)). It is available at http://\(http.0):\(http.1)/")
+            output("See \(config.logsDirectory)/trellis.log for current status.")
+            return 0
+        case .failed(let why):
+            output("Unable to start: \(why)")
+            return 1
+        }
+    }
+
+    /// `trellis stop`.
+    public static func stop(config: Config, timeout: Duration, output: (String) -> Void) -> Int32 {
+        guard PidFile.runningPid(config.pidFile) != nil else {
+            output("Trellis is not running\n")
+            return 0
+        }
+        output("Stopping Trellis.")
+        if Launcher.stop(config: config, timeout: timeout, progress: output) {
+            output(" stopped\n")
+            return 0
+        }
+        output(" failed to stop\n")
+        return 1
+    }
+
+    /// `trellis admin set-initial-password`.
+    public static func setInitialPassword(_ password: String, config: Config) throws {
+        try AuthManager.setInitialPassword(password, directory: config.authDirectory)
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+
+// Parsing of neo4j.conf value syntax (neo4j-ops.md §1): durations, byte sizes, socket addresses, lists,
+// retention policies. Each parser throws a `SettingValueError` whose message says what was expected, so
+// configuration errors can name the file, the line, the setting and the expected form together.
+
+/// Why a setting's text could not be read as its type.
+public struct SettingValueError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var expected: String
+    public init(expected: String) { self.expected = expected }
+    public var description: String { "expected \(expected)" }
+}
+
+/// A host and port as written in `listen_address` / `advertised_address` settings. Either part may be
+/// missing (`:7687`, `localhost`); the settings layer fills it from `dbms.connectors.default_*_address`.
+public struct SocketAddressSetting: Sendable, Hashable, CustomStringConvertible {
+    public var host: String?
+    public var port: Int?
+    public init(host: String?, port: Int?) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `host:port`, bracketing IPv6 literals.
+    public var description: String {
+        let h = host.map { $0.contains(":") ? "[\($0)]" : $0 } ?? ""
+        return port.map { "\(h):\($0)" } ?? h
+    }
+}
+
+/// An inclusive port range such as `5001-5099` (HA ports accept ranges) with an optional host.
+public struct PortRangeAddress: Sendable, Hashable {
+    public var host: String?
+    public var ports: ClosedRange<Int>
+}
+
+/// `dbms.tx_log.rotation.retention_policy` and friends: keep everything, keep only what recovery needs, or
+/// keep a bounded amount.
+public enum RetentionPolicy: Sendable, Hashable {
+    case keepAll
+    case keepNone
+    case files(Int64)
+    case sizeBytes(Int64)
+    case transactions(Int64)
+    case hours(Int64)
+    case days(Int64)
+}
+
+public enum SettingParsers {
+    /// `<n>` (seconds) or `<n>ms|s|m|h|d` (neo4j-ops.md §1; `d` accepted for readability).
+    public static func duration(_ text: String) throws(SettingValueError) -> Duration {
+        let expected = SettingValueError(expected: "a duration such as 500ms, 10s, 5m or 1h")
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = t.prefix { $0.isNumber }
+        guard !digits.isEmpty, let n = Int64(digits) else { throw expected }
+        let unit = t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        let (q, overflow): (Int64, Bool)
+        switch unit {
+        case "ms": return .milliseconds(n)
+        case "", "s": return .seconds(n)
+        case "m": (q, overflow) = n.multipliedReportingOverflow(by: 60)
+        case "h": (q, overflow) = n.multipliedReportingOverflow(by: 3600)
+        case "d": (q, overflow) = n.multipliedReportingOverflow(by: 86400)
+        default: throw expected
+        }
+        guard !overflow else { throw expected }
+        return .seconds(q)
+    }
+
+    /// `<n>` bytes or `<n>k|m|g|t` (binary multiples, case-insensitive, optional trailing `b`/`ib`).
+    public static func byteSize(_ text: String) throws(SettingValueError) -> Int64 {
+        let expected = SettingValueError(expected: "a byte size such as 512k, 20m or 2g")
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = t.prefix { $0.isNumber }
+        guard !digits.isEmpty, let n = Int64(digits) else { throw expected }
+        var unit = Substring(t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces))
+        if unit.hasSuffix("ib") { unit = unit.dropLast(2) } else if unit.hasSuffix("b") { unit = unit.dropLast() }
+        let shift: Int64
+        switch unit {
+        case "": shift = 0
+        case "k": shift = 10
+        case "m": shift = 20
+        case "g": shift = 30
+        case "t": shift = 40
+        default: throw expected
+        }
+        guard n <= (Int64.max >> shift) else { throw expected }
+        return n << shift
+    }
+
+    public static func boolean(_ text: String) throws(SettingValueError) -> Bool {
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "true": return true
+        case "false": return false
+        default: throw SettingValueError(expected: "true or false")
+        }
+    }
+
+    public static func integer(_ text: String, in range: ClosedRange<Int64>) throws(SettingValueError) -> Int64 {
+        guard let n = Int64(text.trimmingCharacters(in: .whitespaces)), range.contains(n) else {
+            throw SettingValueError(expected: "an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return n
+    }
+
+    /// `host:port`, `:port`, `host`, `[v6]:port`; port 0…65535.
+    public static func socketAddress(_ text: String) throws(SettingValueError) -> SocketAddressSetting {
+        let expected = SettingValueError(expected: "an address such as 127.0.0.1:7687, :7687 or localhost")
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard !t.isEmpty else { throw expected }
+        var host: Substring
+        var portText: Substring?
+        if t.hasPrefix("[") {
+            guard let close = t.firstIndex(of: "]") else { throw expected }
+            host = t[t.index(after: t.startIndex)..<close]
+            let rest = t[t.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { throw expected }
+                portText = rest.dropFirst()
+            }
+        } else if t.filter({ $0 == ":" }).count > 1 {
+            host = Substring(t)  // bare IPv6 literal without port
+        } else if let colon = t.firstIndex(of: ":") {
+            host = t[..<colon]
+            portText = t[t.index(after: colon)...]
+        } else {
+            host = Substring(t)
+        }
+        guard !host.contains(where: { $0 == " " || $0 == "/" }) else { throw expected }
+        var port: Int?
+        if let p = portText {
+            guard let n = Int(p), (0...65535).contains(n) else { throw expected }
+            port = n
+        }
+        return SocketAddressSetting(host: host.isEmpty ? nil : String(host), port: port)
+    }
+
+    /// `host:5001-5099` or `:5001` (HA coordination and data ports).
+    public static func portRangeAddress(_ text: String) throws(SettingValueError) -> PortRangeAddress {
+        let expected = SettingValueError(expected: "an address such as 0.0.0.0:5001-5099 or :6001")
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard let colon = t.lastIndex(of: ":") else { throw expected }
+        let host = t[..<colon]
+        let ports = t[t.index(after: colon)...].split(separator: "-", omittingEmptySubsequences: false)
+        guard ports.count == 1 || ports.count == 2, let lo = Int(ports[0]), let hi = Int(ports.last!),
+            (0...65535).contains(lo), (lo...65535).contains(hi)
+        else { throw expected }
+        return PortRangeAddress(host: host.isEmpty ? nil : String(host), ports: lo...hi)
+    }
+
+    /// Comma separated, items trimmed, empty items dropped.
+    public static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// `true`/`keep_all`, `false`/`keep_none`, or `<n>[k|M|G] files|size|txs|entries|hours|days`.
+    public static func retentionPolicy(_ text: String) throws(SettingValueError) -> RetentionPolicy {
+        let expected = SettingValueError(
+            expected: "keep_all, keep_none or '<n> files|size|txs|entries|hours|days' such as '100M size'")
+        let t = text.trimmingCharacters(in: .whitespaces)
+        switch t.lowercased() {
+        case "true", "keep_all": return .keepAll
+        case "false", "keep_none": return .keepNone
+        default: break
+        }
+        let parts = t.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 2 else { throw expected }
+        let amount: Int64
+        do { amount = try byteSize(String(parts[0])) } catch { throw expected }
+        switch parts[1].lowercased() {
+        case "files": return .files(amount)
+        case "size": return .sizeBytes(amount)
+        case "txs", "entries": return .transactions(amount)
+        case "hours": return .hours(amount)
+        case "days": return .days(amount)
+        default: throw expected
+        }
+    }
+
+    public static func oneOf(_ text: String, _ options: [String]) throws(SettingValueError) -> String {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard let match = options.first(where: { $0.caseInsensitiveCompare(t) == .orderedSame }) else {
+            throw SettingValueError(expected: "one of " + options.joined(separator: ", "))
+        }
+        return match
+    }
+}

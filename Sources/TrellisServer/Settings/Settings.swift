@@ -1,0 +1,378 @@
+import Foundation
+
+/// The settings registry: every setting Trellis accepts, with Neo4j 3.x names and defaults
+/// (neo4j-ops.md §1–2, neo4j-ha.md for `ha.*`, `metrics.*`). `docs/configuration.md` is generated from `all`
+/// (`trellis admin generate-config-docs`); a test checks the committed file matches.
+///
+/// Typed handles are declared for settings the server reads; cluster and metrics settings are declared now,
+/// with their defaults, so that configuration files written for them validate before those features land.
+public enum Settings {
+    // MARK: - Directories and database
+    public static let home = Setting<String>.path(
+        "dbms.directories.home", "", "Home folder. Normally taken from TRELLIS_HOME (default: the current directory).")
+    public static let dataDirectory = Setting<String>.path(
+        "dbms.directories.data", "data", "Data folder: databases under `databases/`, users under `dbms/`.")
+    public static let logsDirectory = Setting<String>.path("dbms.directories.logs", "logs", "Log folder.")
+    public static let runDirectory = Setting<String>.path(
+        "dbms.directories.run", "run", "Folder of the pid file `trellis.pid`.")
+    public static let importDirectory = Setting<String>.path(
+        "dbms.directories.import", "import", "Folder LOAD CSV reads `file:///` URLs from.")
+    public static let certificatesDirectory = Setting<String>.path(
+        "dbms.directories.certificates", "certificates",
+        "Folder of TLS material (`private.key`, `public.crt`) for Bolt and HTTPS.")
+    public static let pluginsDirectory = Setting<String>.path(
+        "dbms.directories.plugins", "plugins", "Accepted for compatibility; Trellis loads no plugins.")
+    public static let libDirectory = Setting<String>.path(
+        "dbms.directories.lib", "lib", "Accepted for compatibility; unused.")
+    public static let metricsDirectory = Setting<String>.path(
+        "dbms.directories.metrics", "metrics", "Folder of CSV metrics files.")
+    public static let txLogDirectory = Setting<String>.path(
+        "dbms.directories.tx_log", "", "Folder of transaction logs; empty means the database folder.")
+    public static let activeDatabase = Setting<String>.string(
+        "dbms.active_database", "graph.db", "Name of the database folder under `<data>/databases/`.")
+    public static let readOnly = Setting<Bool>.boolean(
+        "dbms.read_only", false, "Refuse every write (Neo.ClientError.General.ForbiddenOnReadOnlyDatabase).")
+    public static let allowUpgrade = Setting<Bool>.boolean(
+        "dbms.allow_upgrade", false, "Allow migrating a store written by an older format version.")
+    public static let allowFormatMigration = Setting<Bool>.boolean(
+        "dbms.allow_format_migration", false, "Older name of `dbms.allow_upgrade`.")
+    public static let recordFormat = Setting<String>.string(
+        "dbms.record_format", "", "Store record format; empty or `standard` (the only format Trellis writes).")
+    public static let mode = Setting<String>.oneOf(
+        "dbms.mode", "SINGLE", ["SINGLE", "HA", "ARBITER", "CORE", "READ_REPLICA"],
+        "Operating mode. SINGLE is a stand-alone instance; HA joins a master/slave cluster (see `ha.*`).")
+    public static let strictValidation = Setting<Bool>.boolean(
+        "dbms.config.strict_validation", true,
+        "Stop start-up on an unknown setting name. When false, unknown names are only logged as warnings.")
+    public static let jvmAdditional = Setting<[String]>.list(
+        "dbms.jvm.additional", "", "Accepted (and may repeat) for compatibility with neo4j.conf; ignored.")
+
+    // MARK: - Memory, checkpoints, transaction logs
+    public static let pageCacheSize = Setting<Int64?>.optionalByteSize(
+        "dbms.memory.pagecache.size",
+        "Page cache size. Unset: half of (RAM - heap), at least 32 MiB and at most 20 GiB (as Neo4j).")
+    public static let heapInitialSize = Setting<Int64?>.optionalByteSize(
+        "dbms.memory.heap.initial_size", "Accepted for compatibility (there is no JVM heap); ignored.")
+    public static let heapMaxSize = Setting<Int64?>.optionalByteSize(
+        "dbms.memory.heap.max_size", "Accepted for compatibility (there is no JVM heap); ignored.")
+    public static let txLogRetention = Setting<RetentionPolicy>.retention(
+        "dbms.tx_log.rotation.retention_policy", "7 days", dynamic: true,
+        "How many transaction logs to keep: keep_all, keep_none, or e.g. `100M size`, `200k txs`, `10 days`.")
+    public static let txLogRotationSize = Setting<Int64>.byteSize(
+        "dbms.tx_log.rotation.size", "250M", min: 1 << 20, dynamic: true,
+        "Size at which the transaction log rotates to a new file (at least 1M).")
+    public static let checkpointIntervalTime = Setting<Duration>.duration(
+        "dbms.checkpoint.interval.time", "15m", "Longest time between checkpoints.")
+    public static let checkpointIntervalTx = Setting<Int64>.integer(
+        "dbms.checkpoint.interval.tx", 100_000, range: 1...Int64.max,
+        "Most transactions between checkpoints.")
+    public static let checkpointIopsLimit = Setting<Int64>.integer(
+        "dbms.checkpoint.iops.limit", 300, range: -1...Int64.max, "Checkpoint I/O budget per second (-1: none).")
+    public static let checkpointPolicy = Setting<String>.oneOf(
+        "dbms.checkpoint", "periodic", ["periodic", "continuous", "volumetric"], "Checkpoint policy.")
+    public static let transactionTimeout = Setting<Duration>.duration(
+        "dbms.transaction.timeout", "0", dynamic: true,
+        "Time-out for every transaction that does not set its own (0: none). Time-outs roll the transaction back.")
+    public static let lockAcquisitionTimeout = Setting<Duration>.duration(
+        "dbms.lock.acquisition.timeout", "0", "Longest wait for a lock (0: wait until deadlock detection).")
+    public static let restTransactionIdleTimeout = Setting<Duration>.duration(
+        "dbms.rest.transaction.idle_timeout", "60s", "HTTP open transactions idle this long are rolled back.")
+    public static let relationshipGroupingThreshold = Setting<Int64>.integer(
+        "dbms.relationship_grouping_threshold", 50, range: 1...10_000,
+        "Relationship count from which a node stores its relationships grouped by type.")
+    public static let queryCacheSize = Setting<Int64>.integer(
+        "dbms.query_cache_size", 1000, range: 0...1_000_000, "Cached query plans.")
+
+    // MARK: - Connectors
+    public static let defaultListenAddress = Setting<String>.string(
+        "dbms.connectors.default_listen_address", "127.0.0.1",
+        "Host connectors listen on when their listen_address has no host. `0.0.0.0` allows remote access.")
+    public static let defaultAdvertisedAddress = Setting<String>.string(
+        "dbms.connectors.default_advertised_address", "localhost",
+        "Host advertised to clients (routing tables, discovery) when an advertised_address has no host.")
+    public static let boltEnabled = Setting<Bool>.boolean("dbms.connector.bolt.enabled", true, "Bolt connector.")
+    public static let boltListenAddress = Setting<SocketAddressSetting>.address(
+        "dbms.connector.bolt.listen_address", ":7687", "Bolt listen address.")
+    public static let boltAdvertisedAddress = Setting<SocketAddressSetting?>.optionalAddress(
+        "dbms.connector.bolt.advertised_address",
+        "Bolt address put in routing tables; missing parts come from the listen port and the default advertised host.")
+    public static let boltTLSLevel = Setting<String>.oneOf(
+        "dbms.connector.bolt.tls_level", "OPTIONAL", ["REQUIRED", "OPTIONAL", "DISABLED"],
+        "Bolt TLS: REQUIRED refuses plain connections, OPTIONAL accepts both, DISABLED plain only. "
+            + "OPTIONAL without a certificate behaves as DISABLED.")
+    public static let boltThreadPoolMinSize = Setting<Int64>.integer(
+        "dbms.connector.bolt.thread_pool_min_size", 5, range: 1...10_000, "Fewest Bolt worker threads.")
+    public static let boltThreadPoolMaxSize = Setting<Int64>.integer(
+        "dbms.connector.bolt.thread_pool_max_size", 400, range: 1...10_000, "Most Bolt worker threads.")
+    public static let boltThreadPoolKeepAlive = Setting<Duration>.duration(
+        "dbms.connector.bolt.thread_pool_keep_alive", "5m", "Idle time after which extra Bolt workers stop.")
+    public static let httpEnabled = Setting<Bool>.boolean("dbms.connector.http.enabled", true, "HTTP connector.")
+    public static let httpListenAddress = Setting<SocketAddressSetting>.address(
+        "dbms.connector.http.listen_address", ":7474", "HTTP listen address.")
+    public static let httpAdvertisedAddress = Setting<SocketAddressSetting?>.optionalAddress(
+        "dbms.connector.http.advertised_address", "HTTP address advertised in the discovery document.")
+    public static let httpsEnabled = Setting<Bool>.boolean(
+        "dbms.connector.https.enabled", false,
+        "HTTPS connector (needs `certificates/private.key` and `public.crt`). Neo4j enables it by default; "
+            + "Trellis only when asked, because it needs a certificate.")
+    public static let httpsListenAddress = Setting<SocketAddressSetting>.address(
+        "dbms.connector.https.listen_address", ":7473", "HTTPS listen address.")
+    public static let httpsAdvertisedAddress = Setting<SocketAddressSetting?>.optionalAddress(
+        "dbms.connector.https.advertised_address", "HTTPS address advertised in the discovery document.")
+
+    // MARK: - Security
+    public static let authEnabled = Setting<Bool>.boolean(
+        "dbms.security.auth_enabled", true, "Require authentication. Users live in `<data>/dbms/auth`.")
+    public static let authMaxFailedAttempts = Setting<Int64>.integer(
+        "dbms.security.auth_max_failed_attempts", 3, range: 0...1_000_000,
+        "Failed logins in a row after which the user is locked for auth_lock_time (0: never lock).")
+    public static let authLockTime = Setting<Duration>.duration(
+        "dbms.security.auth_lock_time", "5s", "How long a user stays locked after too many failed logins.")
+    public static let haStatusAuthEnabled = Setting<Bool>.boolean(
+        "dbms.security.ha_status_auth_enabled", true, "Require authentication on /db/manage/server/ha/*.")
+    public static let procedureUnrestricted = Setting<[String]>.list(
+        "dbms.security.procedures.unrestricted", "", "Accepted for compatibility; unused.")
+    public static let procedureWhitelist = Setting<[String]>.list(
+        "dbms.security.procedures.whitelist", "", "Accepted for compatibility; unused.")
+    public static let allowCSVImportFromFileURLs = Setting<Bool>.boolean(
+        "dbms.security.allow_csv_import_from_file_urls", true, "Let LOAD CSV read `file:///` URLs.")
+
+    // MARK: - Logs
+    public static let logsTimezone = Setting<String>.oneOf(
+        "dbms.logs.timezone", "UTC", ["UTC", "SYSTEM"], "Time zone of log timestamps.")
+    public static let userLogRotationSize = Setting<Int64>.byteSize(
+        "dbms.logs.user.rotation.size", "20m", min: 1024, "Size at which trellis.log rotates.")
+    public static let userLogKeepNumber = Setting<Int64>.integer(
+        "dbms.logs.user.rotation.keep_number", 7, range: 1...1000, "Rotated trellis.log files kept.")
+    public static let debugLogLevel = Setting<String>.oneOf(
+        "dbms.logs.debug.level", "INFO", ["DEBUG", "INFO", "WARN", "ERROR"], "Lowest level written to debug.log.")
+    public static let debugLogRotationSize = Setting<Int64>.byteSize(
+        "dbms.logs.debug.rotation.size", "20m", min: 1024, "Size at which debug.log rotates.")
+    public static let debugLogKeepNumber = Setting<Int64>.integer(
+        "dbms.logs.debug.rotation.keep_number", 7, range: 1...1000, "Rotated debug.log files kept.")
+    public static let debugLogRotationDelay = Setting<Duration>.duration(
+        "dbms.logs.debug.rotation.delay", "300s", "Accepted for compatibility; Trellis rotates on size only.")
+    public static let queryLogEnabled = Setting<Bool>.boolean(
+        "dbms.logs.query.enabled", false, dynamic: true, "Write queries slower than the threshold to query.log.")
+    public static let queryLogThreshold = Setting<Duration>.duration(
+        "dbms.logs.query.threshold", "0s", dynamic: true, "Queries at least this slow are logged (0s: all).")
+    public static let queryLogParameters = Setting<Bool>.boolean(
+        "dbms.logs.query.parameter_logging_enabled", true, dynamic: true, "Log query parameters.")
+    public static let queryLogTime = Setting<Bool>.boolean(
+        "dbms.logs.query.time_logging_enabled", false, dynamic: true, "Accepted for compatibility.")
+    public static let queryLogAllocation = Setting<Bool>.boolean(
+        "dbms.logs.query.allocation_logging_enabled", false, dynamic: true, "Accepted for compatibility.")
+    public static let queryLogPage = Setting<Bool>.boolean(
+        "dbms.logs.query.page_logging_enabled", false, dynamic: true, "Accepted for compatibility.")
+    public static let queryLogRuntime = Setting<Bool>.boolean(
+        "dbms.logs.query.runtime_logging_enabled", false, dynamic: true, "Accepted for compatibility.")
+    public static let queryLogRotationSize = Setting<Int64>.byteSize(
+        "dbms.logs.query.rotation.size", "20m", min: 1024, dynamic: true, "Size at which query.log rotates.")
+    public static let queryLogKeepNumber = Setting<Int64>.integer(
+        "dbms.logs.query.rotation.keep_number", 7, range: 1...1000, dynamic: true, "Rotated query.log files kept.")
+    public static let queryLogPath = Setting<String>.path(
+        "dbms.logs.query.path", "", "query.log location; empty means `<logs>/query.log`.")
+    public static let httpLogEnabled = Setting<Bool>.boolean(
+        "dbms.logs.http.enabled", false, "Write an NCSA-style request log to http.log.")
+    public static let httpLogRotationSize = Setting<Int64>.byteSize(
+        "dbms.logs.http.rotation.size", "20m", min: 1024, "Size at which http.log rotates.")
+    public static let httpLogKeepNumber = Setting<Int64>.integer(
+        "dbms.logs.http.rotation.keep_number", 5, range: 1...1000, "Rotated http.log files kept.")
+    public static let gcLogEnabled = Setting<Bool>.boolean(
+        "dbms.logs.gc.enabled", false, "Accepted for compatibility (no JVM garbage collector).")
+    public static let gcLogOptions = Setting<String>.string(
+        "dbms.logs.gc.options", "", "Accepted for compatibility.")
+    public static let gcLogKeepNumber = Setting<Int64>.integer(
+        "dbms.logs.gc.rotation.keep_number", 5, range: 1...1000, "Accepted for compatibility.")
+    public static let gcLogRotationSize = Setting<Int64>.byteSize(
+        "dbms.logs.gc.rotation.size", "20m", "Accepted for compatibility.")
+    public static let securityLogLevel = Setting<String>.oneOf(
+        "dbms.logs.security.level", "INFO", ["DEBUG", "INFO", "WARN", "ERROR", "NONE"],
+        "Accepted for compatibility; authentication events go to debug.log.")
+
+    // MARK: - Shell, backup (accepted; not served)
+    public static let shellEnabled = Setting<Bool>.boolean(
+        "dbms.shell.enabled", false, "Accepted for compatibility; neo4j-shell is not served.")
+    public static let shellHost = Setting<String>.string("dbms.shell.host", "127.0.0.1", "Accepted; unused.")
+    public static let shellPort = Setting<Int64>.integer(
+        "dbms.shell.port", 1337, range: 0...65535, "Accepted; unused.")
+    public static let shellReadOnly = Setting<Bool>.boolean("dbms.shell.read_only", false, "Accepted; unused.")
+    public static let shellRMIName = Setting<String>.string("dbms.shell.rmi_name", "shell", "Accepted; unused.")
+    public static let backupEnabled = Setting<Bool>.boolean(
+        "dbms.backup.enabled", true, "Online backup service (served once backups are implemented).")
+    public static let backupAddress = Setting<PortRangeAddress>.portRange(
+        "dbms.backup.address", "127.0.0.1:6362-6372", "Online backup listen address or port range.")
+
+    // MARK: - High availability (neo4j-ha.md)
+    public static let haServerID = Setting<Int64?>.optionalInteger(
+        "ha.server_id", range: 0...Int64(Int32.max), "This member's id; unique in the cluster, mandatory for HA.")
+    public static let haInitialHosts = Setting<[String]>.list(
+        "ha.initial_hosts", "", "Comma list of host:coordination-port of the cluster members (mandatory for HA).")
+    public static let haHostCoordination = Setting<PortRangeAddress>.portRange(
+        "ha.host.coordination", "0.0.0.0:5001-5099", "Cluster coordination address; binds the first free port.")
+    public static let haHostData = Setting<PortRangeAddress>.portRange(
+        "ha.host.data", "0.0.0.0:6001-6011", "Transaction/data address (slave to master RPC and pushes).")
+    public static let haClusterName = Setting<String>.string(
+        "ha.cluster_name", "neo4j.ha", "Cluster name (also `unsupported.ha.cluster_name`).")
+    public static let haUnsupportedClusterName = Setting<String>.string(
+        "unsupported.ha.cluster_name", "neo4j.ha", "Neo4j 3.x name of `ha.cluster_name`.")
+    public static let haAllowInitCluster = Setting<Bool>.boolean(
+        "ha.allow_init_cluster", true, "Whether this member may create a new cluster when none answers.")
+    public static let haDefaultTimeout = Setting<Duration>.duration(
+        "ha.default_timeout", "5s", "Base of the derived cluster time-outs.")
+    public static let haHeartbeatInterval = Setting<Duration>.duration(
+        "ha.heartbeat_interval", "5s", "Heartbeat send period.")
+    public static let haHeartbeatTimeout = Setting<Duration>.duration(
+        "ha.heartbeat_timeout", "40s", "Silence after which a peer is suspected; keep at least twice the interval.")
+    public static let haBroadcastTimeout = Setting<Duration>.duration(
+        "ha.broadcast_timeout", "30s", "Cluster broadcast time-out; default for join and leave.")
+    public static let haJoinTimeout = Setting<Duration>.duration("ha.join_timeout", "30s", "Join time-out.")
+    public static let haLeaveTimeout = Setting<Duration>.duration("ha.leave_timeout", "30s", "Leave time-out.")
+    public static let haConfigurationTimeout = Setting<Duration>.duration(
+        "ha.configuration_timeout", "1s", "Wait for the cluster configuration from a member while joining.")
+    public static let haPaxosTimeout = Setting<Duration>.duration("ha.paxos_timeout", "5s", "Coordination round time-out.")
+    public static let haPhase1Timeout = Setting<Duration>.duration("ha.phase1_timeout", "5s", "Prepare phase time-out.")
+    public static let haPhase2Timeout = Setting<Duration>.duration("ha.phase2_timeout", "5s", "Accept phase time-out.")
+    public static let haElectionTimeout = Setting<Duration>.duration("ha.election_timeout", "5s", "Election time-out.")
+    public static let haLearnTimeout = Setting<Duration>.duration("ha.learn_timeout", "5s", "Learn time-out.")
+    public static let haMaxAcceptors = Setting<Int64>.integer(
+        "ha.max_acceptors", 21, range: 1...1000, "Cap on voting members in large clusters.")
+    public static let haSlaveOnly = Setting<Bool>.boolean("ha.slave_only", false, "Never become master.")
+    public static let haTxPushFactor = Setting<Int64>.integer(
+        "ha.tx_push_factor", 1, range: 0...1000, "Slaves that must apply a commit before the master acknowledges it.")
+    public static let haTxPushStrategy = Setting<String>.oneOf(
+        "ha.tx_push_strategy", "fixed_ascending", ["fixed_ascending", "fixed_descending", "round_robin"],
+        "Order in which slaves are pushed to.")
+    public static let haPullInterval = Setting<Duration>.duration(
+        "ha.pull_interval", "0s", "Period of slave pulls from the master (0s: only on pushes and responses).")
+    public static let haPullBatchSize = Setting<Int64>.integer(
+        "ha.pull_batch_size", 100, range: 1...1_000_000, "Transactions per apply batch on a slave.")
+    public static let haSlaveReadTimeout = Setting<Duration>.duration(
+        "ha.slave_read_timeout", "20s", "Slave wait for a master response.")
+    public static let haSlaveLockTimeout = Setting<Duration>.duration(
+        "ha.slave_lock_timeout", "20s", "Slave wait for a lock taken on the master.")
+    public static let haMaxChannelsPerSlave = Setting<Int64>.integer(
+        "ha.max_channels_per_slave", 20, range: 1...1000, "Connections a slave opens to the master.")
+    public static let haDataChunkSize = Setting<Int64>.byteSize(
+        "ha.data_chunk_size", "2M", min: 1024, "Frame size for transaction and store streaming.")
+    public static let haRoleSwitchTimeout = Setting<Duration>.duration(
+        "ha.role_switch_timeout", "120s", "How long a transaction start waits for the member to have a role.")
+    public static let haInternalRoleSwitchTimeout = Setting<Duration>.duration(
+        "ha.internal_role_switch_timeout", "10s", "Wait for running transactions during a role switch.")
+    public static let haBranchedDataPolicy = Setting<String>.oneOf(
+        "ha.branched_data_policy", "keep_all", ["keep_all", "keep_last", "keep_none"],
+        "What to keep of a store found to have diverged from the master.")
+    public static let haBranchedDataCopyingStrategy = Setting<String>.oneOf(
+        "ha.branched_data_copying_strategy", "branch_then_copy", ["branch_then_copy", "copy_then_branch"],
+        "Whether a branched store is moved away before or after copying the master's store.")
+
+    // MARK: - Metrics (neo4j-ops.md §2, §7)
+    public static let metricsEnabled = Setting<Bool>.boolean("metrics.enabled", true, "Master switch for metrics.")
+    public static let metricsPrefix = Setting<String>.string(
+        "metrics.prefix", "neo4j", "Prefix of metric names sent to Graphite.")
+    public static let metricsCSVEnabled = Setting<Bool>.boolean(
+        "metrics.csv.enabled", true, "Write metrics as CSV files under the metrics folder.")
+    public static let metricsCSVInterval = Setting<Duration>.duration(
+        "metrics.csv.interval", "3s", "CSV metrics write period.")
+    public static let metricsCSVRotationSize = Setting<Int64>.byteSize(
+        "metrics.csv.rotation.size", "100m", "Size at which a CSV metrics file rotates.")
+    public static let metricsCSVKeepNumber = Setting<Int64>.integer(
+        "metrics.csv.rotation.keep_number", 7, range: 1...1000, "Rotated CSV files kept per metric.")
+    public static let metricsGraphiteEnabled = Setting<Bool>.boolean(
+        "metrics.graphite.enabled", false, "Send metrics to Graphite.")
+    public static let metricsGraphiteServer = Setting<SocketAddressSetting>.address(
+        "metrics.graphite.server", ":2003", "Graphite server address.")
+    public static let metricsGraphiteInterval = Setting<Duration>.duration(
+        "metrics.graphite.interval", "3s", "Graphite send period.")
+    public static let metricsPrometheusEnabled = Setting<Bool>.boolean(
+        "metrics.prometheus.enabled", false, "Serve metrics for Prometheus scraping.")
+    public static let metricsPrometheusEndpoint = Setting<SocketAddressSetting>.address(
+        "metrics.prometheus.endpoint", "localhost:2004", "Prometheus endpoint address.")
+
+    /// The `metrics.neo4j.*` / `metrics.jvm.*` / … group switches; each inherits `metrics.neo4j.enabled`,
+    /// which inherits `metrics.enabled` (empty default = inherit).
+    static let metricGroupSwitches: [AnySetting] = [
+        "metrics.neo4j.enabled", "metrics.neo4j.tx.enabled", "metrics.neo4j.pagecache.enabled",
+        "metrics.neo4j.counts.enabled", "metrics.neo4j.network.enabled", "metrics.neo4j.checkpointing.enabled",
+        "metrics.neo4j.logrotation.enabled", "metrics.neo4j.cluster.enabled", "metrics.neo4j.server.enabled",
+        "metrics.neo4j.causal_clustering.enabled", "metrics.jvm.gc.enabled", "metrics.jvm.memory.enabled",
+        "metrics.jvm.buffers.enabled", "metrics.jvm.threads.enabled", "metrics.cypher.replanning.enabled",
+        "metrics.bolt.messages.enabled",
+    ].map { name in
+        Setting<Bool?>(name, default: "", type: "boolean", "Metric group switch; unset inherits its parent switch.") {
+            (t: String) throws(SettingValueError) in
+            t.trimmingCharacters(in: .whitespaces).isEmpty ? nil : try SettingParsers.boolean(t)
+        }.erased
+    }
+
+    /// Every setting, in documentation order.
+    public static let all: [AnySetting] = {
+        var settings: [AnySetting] = [
+            home.erased, dataDirectory.erased, logsDirectory.erased, runDirectory.erased, importDirectory.erased,
+            certificatesDirectory.erased, pluginsDirectory.erased, libDirectory.erased, metricsDirectory.erased,
+            txLogDirectory.erased, activeDatabase.erased, readOnly.erased, allowUpgrade.erased,
+            allowFormatMigration.erased, recordFormat.erased, mode.erased, strictValidation.erased,
+            jvmAdditional.erased,
+            pageCacheSize.erased, heapInitialSize.erased, heapMaxSize.erased, txLogRetention.erased,
+            txLogRotationSize.erased, checkpointIntervalTime.erased, checkpointIntervalTx.erased,
+            checkpointIopsLimit.erased, checkpointPolicy.erased, transactionTimeout.erased,
+            lockAcquisitionTimeout.erased, restTransactionIdleTimeout.erased, relationshipGroupingThreshold.erased,
+            queryCacheSize.erased,
+            defaultListenAddress.erased, defaultAdvertisedAddress.erased, boltEnabled.erased,
+            boltListenAddress.erased, boltAdvertisedAddress.erased, boltTLSLevel.erased,
+            boltThreadPoolMinSize.erased, boltThreadPoolMaxSize.erased, boltThreadPoolKeepAlive.erased,
+            httpEnabled.erased, httpListenAddress.erased, httpAdvertisedAddress.erased, httpsEnabled.erased,
+            httpsListenAddress.erased, httpsAdvertisedAddress.erased,
+            authEnabled.erased, authMaxFailedAttempts.erased, authLockTime.erased, haStatusAuthEnabled.erased,
+            procedureUnrestricted.erased, procedureWhitelist.erased, allowCSVImportFromFileURLs.erased,
+            logsTimezone.erased, userLogRotationSize.erased, userLogKeepNumber.erased, debugLogLevel.erased,
+            debugLogRotationSize.erased, debugLogKeepNumber.erased, debugLogRotationDelay.erased,
+            queryLogEnabled.erased, queryLogThreshold.erased, queryLogParameters.erased, queryLogTime.erased,
+            queryLogAllocation.erased, queryLogPage.erased, queryLogRuntime.erased, queryLogRotationSize.erased,
+            queryLogKeepNumber.erased, queryLogPath.erased, httpLogEnabled.erased, httpLogRotationSize.erased,
+            httpLogKeepNumber.erased, gcLogEnabled.erased, gcLogOptions.erased, gcLogKeepNumber.erased,
+            gcLogRotationSize.erased, securityLogLevel.erased,
+            shellEnabled.erased, shellHost.erased, shellPort.erased, shellReadOnly.erased, shellRMIName.erased,
+            backupEnabled.erased, backupAddress.erased,
+            haServerID.erased, haInitialHosts.erased, haHostCoordination.erased, haHostData.erased,
+            haClusterName.erased, haUnsupportedClusterName.erased, haAllowInitCluster.erased,
+            haDefaultTimeout.erased, haHeartbeatInterval.erased, haHeartbeatTimeout.erased,
+            haBroadcastTimeout.erased, haJoinTimeout.erased, haLeaveTimeout.erased, haConfigurationTimeout.erased,
+            haPaxosTimeout.erased, haPhase1Timeout.erased, haPhase2Timeout.erased, haElectionTimeout.erased,
+            haLearnTimeout.erased, haMaxAcceptors.erased, haSlaveOnly.erased, haTxPushFactor.erased,
+            haTxPushStrategy.erased, haPullInterval.erased, haPullBatchSize.erased, haSlaveReadTimeout.erased,
+            haSlaveLockTimeout.erased, haMaxChannelsPerSlave.erased, haDataChunkSize.erased,
+            haRoleSwitchTimeout.erased, haInternalRoleSwitchTimeout.erased, haBranchedDataPolicy.erased,
+            haBranchedDataCopyingStrategy.erased,
+            metricsEnabled.erased, metricsPrefix.erased, metricsCSVEnabled.erased, metricsCSVInterval.erased,
+            metricsCSVRotationSize.erased, metricsCSVKeepNumber.erased, metricsGraphiteEnabled.erased,
+            metricsGraphiteServer.erased, metricsGraphiteInterval.erased, metricsPrometheusEnabled.erased,
+            metricsPrometheusEndpoint.erased,
+        ]
+        settings += metricGroupSwitches
+        return settings
+    }()
+
+    /// Settings by name.
+    public static let byName: [String: AnySetting] = {
+        var table: [String: AnySetting] = [:]
+        for s in all {
+            precondition(table[s.name] == nil, "setting \(s.name) declared twice")
+            table[s.name] = s
+        }
+        return table
+    }()
+
+    /// Older setting names accepted and read as their current name (Neo4j migrates these automatically).
+    public static let legacyNames: [String: String] = [
+        "ha.cluster_server": "ha.host.coordination",
+        "ha.server": "ha.host.data",
+        "ha.read_timeout": "ha.slave_read_timeout",
+        "ha.lock_read_timeout": "ha.slave_lock_timeout",
+        "ha.max_concurrent_channels_per_slave": "ha.max_channels_per_slave",
+        "ha.com_chunk_size": "ha.data_chunk_size",
+        "ha.pull_apply_batch_size": "ha.pull_batch_size",
+        "ha.state_switch_timeout": "ha.role_switch_timeout",
+        "ha.internal_state_switch_timeout": "ha.internal_role_switch_timeout",
+    ]
+}

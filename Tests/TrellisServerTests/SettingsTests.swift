@@ -1,0 +1,201 @@
+import Foundation
+import Testing
+
+@testable import TrellisServer
+
+@Suite("Setting value syntax (neo4j-ops.md §1)")
+struct SettingValueTests {
+    @Test("durations take ms, s, m, h, d and a bare number is seconds")
+    func durations() throws {
+        #expect(try SettingParsers.duration("500ms") == .milliseconds(500))
+        #expect(try SettingParsers.duration("10") == .seconds(10))
+        #expect(try SettingParsers.duration("10s") == .seconds(10))
+        #expect(try SettingParsers.duration("5m") == .seconds(300))
+        #expect(try SettingParsers.duration("2h") == .seconds(7200))
+        #expect(try SettingParsers.duration("7d") == .seconds(7 * 86400))
+        #expect(throws: SettingValueError.self) { try SettingParsers.duration("10 minutes") }
+        #expect(throws: SettingValueError.self) { try SettingParsers.duration("") }
+        #expect(throws: SettingValueError.self) { try SettingParsers.duration("-1s") }
+    }
+
+    @Test("byte sizes are binary multiples, case-insensitive")
+    func byteSizes() throws {
+        #expect(try SettingParsers.byteSize("512") == 512)
+        #expect(try SettingParsers.byteSize("4k") == 4096)
+        #expect(try SettingParsers.byteSize("20m") == 20 << 20)
+        #expect(try SettingParsers.byteSize("250M") == 250 << 20)
+        #expect(try SettingParsers.byteSize("2G") == 2 << 30)
+        #expect(try SettingParsers.byteSize("1GiB") == 1 << 30)
+        #expect(throws: SettingValueError.self) { try SettingParsers.byteSize("1x") }
+        #expect(throws: SettingValueError.self) { try SettingParsers.byteSize("99999999999999999999g") }
+    }
+
+    @Test("socket addresses: host:port, :port, host and bracketed IPv6")
+    func addresses() throws {
+        #expect(try SettingParsers.socketAddress(":7687") == SocketAddressSetting(host: nil, port: 7687))
+        #expect(try SettingParsers.socketAddress("0.0.0.0:7474") == SocketAddressSetting(host: "0.0.0.0", port: 7474))
+        #expect(try SettingParsers.socketAddress("example.org") == SocketAddressSetting(host: "example.org", port: nil))
+        #expect(try SettingParsers.socketAddress("[::1]:7687") == SocketAddressSetting(host: "::1", port: 7687))
+        #expect(throws: SettingValueError.self) { try SettingParsers.socketAddress("host:99999") }
+        #expect(throws: SettingValueError.self) { try SettingParsers.socketAddress("host:abc") }
+        #expect(try SettingParsers.portRangeAddress("0.0.0.0:5001-5099").ports == 5001...5099)
+        #expect(throws: SettingValueError.self) { try SettingParsers.portRangeAddress(":5099-5001") }
+    }
+
+    @Test("retention policies as in dbms.tx_log.rotation.retention_policy")
+    func retention() throws {
+        #expect(try SettingParsers.retentionPolicy("keep_all") == .keepAll)
+        #expect(try SettingParsers.retentionPolicy("false") == .keepNone)
+        #expect(try SettingParsers.retentionPolicy("100M size") == .sizeBytes(100 << 20))
+        #expect(try SettingParsers.retentionPolicy("200k txs") == .transactions(200 << 10))
+        #expect(try SettingParsers.retentionPolicy("10 days") == .days(10))
+        #expect(throws: SettingValueError.self) { try SettingParsers.retentionPolicy("10 fortnights") }
+    }
+}
+
+@Suite("Settings registry and trellis.conf")
+struct ConfigTests {
+    @Test("every registered default parses, and names are unique")
+    func defaultsValid() throws {
+        #expect(Settings.byName.count == Settings.all.count)
+        for s in Settings.all {
+            #expect(throws: Never.self, "default of \(s.name)") { try s.validate(s.defaultText) }
+        }
+        // Names Neo4j operators and the cluster work rely on are registered.
+        for name in [
+            "dbms.memory.pagecache.size", "dbms.security.auth_enabled", "dbms.connector.bolt.listen_address",
+            "dbms.tx_log.rotation.retention_policy", "ha.server_id", "ha.initial_hosts", "ha.tx_push_factor",
+            "metrics.enabled", "metrics.neo4j.tx.enabled", "dbms.logs.query.threshold",
+        ] {
+            #expect(Settings.byName[name] != nil, "\(name) is registered")
+        }
+    }
+
+    @Test("no file gives the embedded defaults with data under ./data")
+    func embeddedDefaults() throws {
+        let config = try Config(home: "/srv/t")
+        #expect(config.databaseDirectory == "/srv/t/data/databases/graph.db")
+        #expect(config.authDirectory == "/srv/t/data/dbms")
+        #expect(config.pidFile == "/srv/t/run/trellis.pid")
+        #expect(config.get(Settings.authEnabled) == true)
+        #expect(config.listenAddress(Settings.boltListenAddress) == ("127.0.0.1", 7687))
+        #expect(config.boltAdvertisedAddress == "localhost:7687")
+    }
+
+    @Test("file values are typed, comments and blank lines skipped, the last duplicate wins")
+    func fileValues() throws {
+        let text = """
+            # a comment
+            dbms.memory.pagecache.size = 1g
+
+            dbms.connector.bolt.listen_address=0.0.0.0:7690
+            dbms.transaction.timeout=30s
+            dbms.transaction.timeout=45s
+            dbms.connectors.default_advertised_address=db.example
+            dbms.jvm.additional=-Xa
+            dbms.jvm.additional=-Xb
+            """
+        let c = try Config(home: "/h", confFile: "/h/conf/trellis.conf", text: text, environment: [:])
+        #expect(c.get(Settings.pageCacheSize) == 1 << 30)
+        #expect(c.listenAddress(Settings.boltListenAddress) == ("0.0.0.0", 7690))
+        #expect(c.boltAdvertisedAddress == "db.example:7690")
+        #expect(c.get(Settings.transactionTimeout) == .seconds(45))
+        #expect(c.get(Settings.jvmAdditional) == ["-Xa", "-Xb"])
+        #expect(c.sources["dbms.transaction.timeout"] == .file(path: "/h/conf/trellis.conf", line: 6))
+    }
+
+    @Test("an unknown setting stops start-up naming file, line and setting")
+    func unknownSetting() throws {
+        let error = #expect(throws: ConfigError.self) {
+            try Config(home: "/h", confFile: "/h/conf/trellis.conf", text: "dbms.foo=1\n\ndbms.bar=2", environment: [:])
+        }
+        #expect(error?.message.contains("/h/conf/trellis.conf:1") == true)
+        #expect(error?.message.contains("'dbms.foo'") == true)
+    }
+
+    @Test("a malformed value or line stops start-up with the line number and what was expected")
+    func malformed() throws {
+        let bad = #expect(throws: ConfigError.self) {
+            try Config(home: "/h", confFile: "c", text: "\n\ndbms.security.auth_enabled=yes", environment: [:])
+        }
+        #expect(bad?.message == "c:3: invalid value 'yes' for setting 'dbms.security.auth_enabled': expected true or false")
+        let line = #expect(throws: ConfigError.self) {
+            try Config(home: "/h", confFile: "c", text: "dbms.read_only", environment: [:])
+        }
+        #expect(line?.message.hasPrefix("c:1: malformed line") == true)
+    }
+
+    @Test("strict_validation=false turns unknown names into warnings, but bad values still fail")
+    func lenient() throws {
+        let c = try Config(
+            home: "/h", confFile: "c", text: "dbms.foo=1\ndbms.config.strict_validation=false", environment: [:])
+        #expect(c.warnings.count == 1)
+        #expect(c.warnings[0].contains("dbms.foo"))
+        #expect(throws: ConfigError.self) {
+            try Config(home: "/h", confFile: "c", text: "dbms.config.strict_validation=false\ndbms.read_only=2",
+                       environment: [:])
+        }
+    }
+
+    @Test("TRELLIS_ environment overrides use . → _ and _ → __, and win over the file")
+    func environment() throws {
+        #expect(Config.settingName(fromEnvironmentVariable: "TRELLIS_dbms_security_auth__enabled")
+            == "dbms.security.auth_enabled")
+        #expect(Config.settingName(fromEnvironmentVariable: "TRELLIS_dbms_connector_bolt_listen__address")
+            == "dbms.connector.bolt.listen_address")
+        #expect(Config.environmentVariable(for: "dbms.memory.pagecache.size") == "TRELLIS_dbms_memory_pagecache_size")
+        // Variables that are not settings (TRELLIS_HOME, TRELLIS_ROOT, …) are not mistaken for settings.
+        #expect(Config.settingName(fromEnvironmentVariable: "TRELLIS_HOME") == nil)
+        #expect(Config.settingName(fromEnvironmentVariable: "TRELLIS_TEST_LONG") == nil)
+        let c = try Config(
+            home: "/h", confFile: "c", text: "dbms.security.auth_enabled=true",
+            environment: [
+                "TRELLIS_dbms_security_auth__enabled": "false", "TRELLIS_ROOT": "/x",
+                "TRELLIS_dbms_connector_bolt_listen__address": "127.0.0.1:7690",
+            ])
+        #expect(c.get(Settings.authEnabled) == false)
+        #expect(c.listenAddress(Settings.boltListenAddress) == ("127.0.0.1", 7690))
+        let error = #expect(throws: ConfigError.self) {
+            try Config(home: "/h", confFile: "c", text: "", environment: ["TRELLIS_dbms_nonsense": "1"])
+        }
+        #expect(error?.message.contains("environment variable TRELLIS_dbms_nonsense") == true)
+    }
+
+    @Test("TRELLIS_HOME and TRELLIS_CONF pick the home and the conf folder")
+    func loadFromDisk() throws {
+        let dir = try TemporaryDirectory()
+        let confDir = dir.path + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: confDir, withIntermediateDirectories: true)
+        try "dbms.directories.data=/var/lib/trellis\n".write(toFile: confDir + "/trellis.conf", atomically: true,
+                                                            encoding: .utf8)
+        let c = try Config.load(environment: ["TRELLIS_HOME": dir.path, "TRELLIS_CONF": confDir],
+                                currentDirectory: "/")
+        #expect(c.home == dir.path)
+        #expect(c.confFile == confDir + "/trellis.conf")
+        #expect(c.dataDirectory == "/var/lib/trellis")
+        let plain = try Config.load(environment: [:], currentDirectory: dir.path)
+        #expect(plain.confFile == nil)
+        #expect(plain.dataDirectory == dir.path + "/data")
+        #expect(throws: ConfigError.self) {
+            try Config.load(environment: ["TRELLIS_CONF": dir.path + "/missing"], currentDirectory: dir.path)
+        }
+    }
+
+    @Test("the committed docs/configuration.md is what the registry generates")
+    func docsMatch() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let committed = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        #expect(committed == ConfigDocs.markdown(), "run: trellis admin generate-config-docs --output docs/configuration.md")
+    }
+}
+
+/// A fresh directory under the system temp folder, removed when the value is deinitialised.
+final class TemporaryDirectory {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "trellis-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
