@@ -1,0 +1,55 @@
+import Foundation
+import GraphValues
+
+/// Administration statements the session handles itself because they are about users, not the graph:
+/// `ALTER CURRENT USER SET PASSWORD FROM <old> TO <new>` (what Neo4j 4+/5 tools such as cypher-shell and the
+/// drivers' examples send), with string literals or `$parameters`. Everything else goes to Cypher, including
+/// the 3.x procedures (`CALL dbms.security.changePassword(...)`).
+enum AdminCommands {
+    enum Command: Equatable {
+        case alterCurrentUserPassword(old: String, new: String)
+    }
+
+    nonisolated(unsafe) static let alterPattern =
+        #/(?i)^\s*ALTER\s+CURRENT\s+USER\s+SET\s+PASSWORD\s+FROM\s+(?<old>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\$\w+)\s+TO\s+(?<new>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\$\w+)\s*;?\s*$/#
+
+    nonisolated(unsafe) static let changePasswordCall =
+        #/(?i)^\s*CALL\s+dbms\s*\.\s*(?:security\s*\.\s*)?changePassword\s*\(/#
+
+    static func match(_ query: String, parameters: [String: Value]) throws -> Command? {
+        guard let m = query.wholeMatch(of: alterPattern) else { return nil }
+        return .alterCurrentUserPassword(
+            old: try operand(String(m.output.old), parameters), new: try operand(String(m.output.new), parameters))
+    }
+
+    /// Whether a statement is allowed while the user's credentials are expired.
+    static func isPasswordChange(_ query: String) -> Bool {
+        query.firstMatch(of: changePasswordCall) != nil || query.wholeMatch(of: alterPattern) != nil
+    }
+
+    static func operand(_ text: String, _ parameters: [String: Value]) throws -> String {
+        if text.hasPrefix("$") {
+            let name = String(text.dropFirst())
+            guard let value = parameters[name] else {
+                throw DatabaseError(.parameterMissing, "Expected parameter(s): \(name)")
+            }
+            guard case .string(let s) = value else {
+                throw DatabaseError(.typeError, "Expected a String for parameter \(name)")
+            }
+            return s
+        }
+        var out = ""
+        var escaped = false
+        for c in text.dropFirst().dropLast() {
+            if escaped {
+                out.append(c)
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+}

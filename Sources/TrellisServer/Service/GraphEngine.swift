@@ -1,0 +1,46 @@
+import GraphValues
+import TrellisService
+
+/// Who runs a transaction and what they may do: the service computes it from the user's roles and the
+/// session's access mode; the engine enforces it on every kernel write (`SecuredTransaction`).
+public struct SecurityContext: Sendable, Hashable {
+    public var username: String
+    public var permissions: Permissions
+    public var accessMode: AccessMode
+
+    public init(username: String, permissions: Permissions, accessMode: AccessMode) {
+        self.username = username
+        self.permissions = permissions
+        self.accessMode = accessMode
+    }
+}
+
+/// What the session layer needs from the database underneath (the kernel plus the Cypher engine). Keeping
+/// this seam small lets the service's session/transaction rules be tested on their own and the cluster work
+/// put a master/slave-aware engine behind the same service later.
+public protocol GraphEngine: AnyObject, Sendable {
+    /// Begins a kernel transaction running Cypher. `timeout` nil means none.
+    func begin(security: SecurityContext, timeout: Duration?, metadata: [String: Value]) throws -> EngineTransaction
+    /// Id of the last committed transaction (bookmarks wait for it).
+    var lastCommittedTxID: Int64 { get }
+    /// Checkpoints and releases the store. Further use fails.
+    func shutdown() throws
+}
+
+/// One kernel transaction with a Cypher front. Not thread-safe, except `terminate()`.
+public protocol EngineTransaction: AnyObject {
+    func run(_ query: String, parameters: [String: Value]) throws -> EngineResult
+    /// Commits; returns the committed transaction id (for the bookmark).
+    func commit() throws -> Int64
+    func rollback()
+    /// From any thread: the next operation of the transaction fails with `Terminated`.
+    func terminate()
+}
+
+/// A lazily produced statement result.
+public protocol EngineResult: AnyObject {
+    var columns: [String] { get }
+    func next() throws -> [Value]?
+    /// Counters, query type, plan and notifications; complete once `next()` returned nil.
+    func summary() -> ResultSummary
+}

@@ -1,0 +1,153 @@
+import Foundation
+import GraphValues
+import Logging
+import Synchronization
+import TrellisService
+
+/// The `DatabaseService` the Bolt and HTTP front ends call: authentication, sessions, explicit and auto-commit
+/// transactions, bookmarks and the routing table, on top of a `GraphEngine` (kernel + Cypher).
+///
+/// Shutdown (`shutdown(grace:)`): new transactions are refused with DatabaseUnavailable (a transient error, so
+/// drivers retry elsewhere), running ones get `grace` to finish, the rest are terminated and rolled back, then
+/// the engine checkpoints and releases the store.
+public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable {
+    public let engine: GraphEngine
+    public let auth: AuthManager
+    let logger: Logger
+    let queryLog: QueryLog?
+    /// `dbms.transaction.timeout` (nil: none).
+    let defaultTimeout: Duration?
+    /// How long a transaction naming a bookmark waits for this instance to catch up.
+    let bookmarkWaitTimeout: Duration
+    let advertisedBoltAddress: String
+    let databaseNames: Set<String>
+    let readOnlyDatabase: Bool
+
+    struct Activity {
+        var accepting = true
+        var nextID = 0
+        var open: [Int: TransactionHandle] = [:]
+    }
+
+    let activity = Mutex(Activity())
+    let sessionCounter = Atomic<Int>(0)
+
+    public init(
+        engine: GraphEngine, auth: AuthManager, config: Config, logger: Logger, queryLog: QueryLog?,
+        bookmarkWaitTimeout: Duration = .seconds(30)
+    ) {
+        self.engine = engine
+        self.auth = auth
+        self.logger = logger
+        self.queryLog = queryLog
+        let t = config.get(Settings.transactionTimeout)
+        self.defaultTimeout = t == .zero ? nil : t
+        self.bookmarkWaitTimeout = bookmarkWaitTimeout
+        self.advertisedBoltAddress = config.boltAdvertisedAddress
+        self.databaseNames = ["neo4j", config.get(Settings.activeDatabase)]
+        self.readOnlyDatabase = config.get(Settings.readOnly)
+    }
+
+    // MARK: DatabaseService
+
+    public var serverAgent: String { Trellis.serverAgent }
+    public var authEnabled: Bool { auth.enabled }
+
+    public func authenticate(scheme: String, principal: String?, credentials: String?) throws -> AuthenticatedUser {
+        do {
+            return try auth.authenticate(scheme: scheme, principal: principal, credentials: credentials)
+        } catch {
+            throw ErrorMapping.map(error)
+        }
+    }
+
+    public func openSession(user: AuthenticatedUser) -> DatabaseSession {
+        let n = sessionCounter.add(1, ordering: .relaxed).newValue
+        return TrellisSession(service: self, user: user, name: "session-\(n)")
+    }
+
+    public func routingTable(context: [String: String], database: String?) throws -> RoutingTable {
+        let name = try resolveDatabase(database)
+        // A single instance serves every role; the cluster work replaces this with the members' roles.
+        return RoutingTable(
+            ttlSeconds: 300, writers: [advertisedBoltAddress], readers: [advertisedBoltAddress],
+            routers: [advertisedBoltAddress], database: name)
+    }
+
+    func resolveDatabase(_ database: String?) throws -> String {
+        guard let database, !database.isEmpty else { return "neo4j" }
+        guard databaseNames.contains(database) else {
+            throw DatabaseError("Neo.ClientError.Database.DatabaseNotFound", "Database does not exist. Database name: '\(database)'.")
+        }
+        return "neo4j"
+    }
+
+    // MARK: Transactions
+
+    /// An open engine transaction, registered so shutdown can terminate it.
+    final class TransactionHandle: @unchecked Sendable {
+        let tx: EngineTransaction
+        init(_ tx: EngineTransaction) { self.tx = tx }
+    }
+
+    func beginEngineTransaction(user: AuthenticatedUser, options: TransactionOptions) throws -> (EngineTransaction, Int) {
+        _ = try resolveDatabase(options.database)
+        if !options.bookmarks.isEmpty { try awaitBookmarks(options.bookmarks) }
+        let timeout = options.timeout.flatMap { $0 == .zero ? nil : $0 } ?? defaultTimeout
+        var permissions = Permissions.of(roles: user.roles)
+        if readOnlyDatabase { permissions.subtract([.write, .createToken, .schema]) }
+        let security = SecurityContext(username: user.username, permissions: permissions, accessMode: options.mode)
+        let tx = try engine.begin(security: security, timeout: timeout, metadata: options.metadata)
+        let id: Int? = activity.withLock { a in
+            guard a.accepting else { return nil }
+            a.nextID += 1
+            a.open[a.nextID] = TransactionHandle(tx)
+            return a.nextID
+        }
+        guard let id else {
+            tx.rollback()
+            throw DatabaseError(.databaseUnavailable, "The database is shutting down.")
+        }
+        return (tx, id)
+    }
+
+    func transactionEnded(_ id: Int) {
+        _ = activity.withLock { $0.open.removeValue(forKey: id) }
+    }
+
+    func awaitBookmarks(_ bookmarks: [String]) throws {
+        let wanted = try Bookmark.highest(bookmarks)
+        let deadline = ContinuousClock.now + bookmarkWaitTimeout
+        while engine.lastCommittedTxID < wanted {
+            guard ContinuousClock.now < deadline else {
+                throw DatabaseError(
+                    .bookmarkTimeout,
+                    "Database 'neo4j' not up to the requested version: \(wanted). Latest database version is \(engine.lastCommittedTxID)")
+            }
+            usleep(1_000)
+        }
+    }
+
+    /// Number of transactions currently open (for status and tests).
+    public var openTransactionCount: Int { activity.withLock { $0.open.count } }
+
+    /// Refuses new transactions, waits up to `grace` for open ones, terminates the rest, then shuts the engine
+    /// down (checkpoint, store released).
+    public func shutdown(grace: Duration) {
+        activity.withLock { $0.accepting = false }
+        let deadline = ContinuousClock.now + grace
+        while openTransactionCount > 0 && ContinuousClock.now < deadline { usleep(10_000) }
+        let leftovers = activity.withLock { Array($0.open.values) }
+        if !leftovers.isEmpty {
+            logger.warning("terminating transactions still open at shutdown", metadata: ["count": "\(leftovers.count)"])
+            for h in leftovers { h.tx.terminate() }
+            let second = ContinuousClock.now + .seconds(1)
+            while openTransactionCount > 0 && ContinuousClock.now < second { usleep(10_000) }
+        }
+        do {
+            try engine.shutdown()
+        } catch {
+            logger.error("checkpoint at shutdown failed; recovery will replay the log", metadata: ["error": "\(error)"])
+        }
+    }
+}
