@@ -1,0 +1,188 @@
+import Foundation
+import GraphKernel
+import GraphValues
+
+/// Everything one execution of a statement shares: the transaction, parameters, counters and token caches.
+///
+/// Nodes and relationships travel through operators as references (a `NodeValue` with only its id, a
+/// `RelationshipValue` without properties); `materialize` turns them into full values when a row leaves the
+/// engine.
+final class ExecutionContext {
+    let tx: any GraphWriteOperations
+    let parameters: [String: Value]
+    let options: ExecutionOptions
+    let stats: StatisticsBox
+    let temporal: TemporalContext
+    let registry: ProcedureRegistry
+    let engine: CypherEngine?
+    private var labelTokens: [String: LabelToken] = [:]
+    private var typeTokens: [String: RelationshipTypeToken] = [:]
+    private var keyTokens: [String: PropertyKeyToken] = [:]
+    private var typeNames: [RelationshipTypeToken: String] = [:]
+    private var keyNames: [PropertyKeyToken: String] = [:]
+    private var labelNames: [LabelToken: String] = [:]
+
+    init(tx: any GraphWriteOperations, parameters: [String: Value], options: ExecutionOptions,
+         registry: ProcedureRegistry, engine: CypherEngine?) {
+        self.tx = tx
+        self.parameters = parameters
+        self.options = options
+        self.stats = StatisticsBox()
+        self.registry = registry
+        self.engine = engine
+        let now = options.statementTimeEpochNanos ?? Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+        self.temporal = TemporalContext(statementTimeEpochNanos: now, defaultTimeZone: options.defaultTimeZone)
+    }
+
+    // MARK: Tokens (cached; a missing token is looked up again since a later CREATE may add it)
+
+    func label(_ name: String) throws -> LabelToken? {
+        if let t = labelTokens[name] { return t }
+        let t = try tx.labelToken(name)
+        if let t { labelTokens[name] = t }
+        return t
+    }
+
+    func relType(_ name: String) throws -> RelationshipTypeToken? {
+        if let t = typeTokens[name] { return t }
+        let t = try tx.relationshipTypeToken(name)
+        if let t { typeTokens[name] = t }
+        return t
+    }
+
+    func key(_ name: String) throws -> PropertyKeyToken? {
+        if let t = keyTokens[name] { return t }
+        let t = try tx.propertyKeyToken(name)
+        if let t { keyTokens[name] = t }
+        return t
+    }
+
+    func createLabel(_ name: String) throws -> LabelToken {
+        if let t = labelTokens[name] { return t }
+        let t = try tx.getOrCreateLabelToken(name)
+        labelTokens[name] = t
+        return t
+    }
+
+    func createRelType(_ name: String) throws -> RelationshipTypeToken {
+        if let t = typeTokens[name] { return t }
+        let t = try tx.getOrCreateRelationshipTypeToken(name)
+        typeTokens[name] = t
+        return t
+    }
+
+    func createKey(_ name: String) throws -> PropertyKeyToken {
+        if let t = keyTokens[name] { return t }
+        let t = try tx.getOrCreatePropertyKeyToken(name)
+        keyTokens[name] = t
+        return t
+    }
+
+    func typeName(_ t: RelationshipTypeToken) throws -> String {
+        if let n = typeNames[t] { return n }
+        let n = try tx.relationshipTypeName(t)
+        typeNames[t] = n
+        return n
+    }
+
+    func keyName(_ t: PropertyKeyToken) throws -> String {
+        if let n = keyNames[t] { return n }
+        let n = try tx.propertyKeyName(t)
+        keyNames[t] = n
+        return n
+    }
+
+    func labelName(_ t: LabelToken) throws -> String {
+        if let n = labelNames[t] { return n }
+        let n = try tx.labelName(t)
+        labelNames[t] = n
+        return n
+    }
+
+    // MARK: Entity references
+
+    @inline(__always)
+    func nodeRef(_ id: NodeID) -> Value {
+        .node(NodeValue(id: id.rawValue, labels: [], properties: [:]))
+    }
+
+    func relRef(_ info: RelationshipInfo) throws -> Value {
+        .relationship(RelationshipValue(id: info.id.rawValue, startNodeId: info.startNode.rawValue,
+                                        endNodeId: info.endNode.rawValue, type: try typeName(info.type),
+                                        properties: [:]))
+    }
+
+    func property(_ entity: Value, _ name: String) throws -> Value {
+        switch entity {
+        case .null: return .null
+        case .node(let n):
+            guard let k = try key(name) else {
+                if try !tx.nodeExists(NodeID(n.id)) { throw deletedNode(n.id) }
+                return .null
+            }
+            return try tx.nodeProperty(NodeID(n.id), k)
+        case .relationship(let r):
+            guard let k = try key(name) else { return .null }
+            return try tx.relationshipProperty(RelationshipID(r.id), k)
+        case .map(let m): return m[name] ?? .null
+        default:
+            if let v = try TemporalFunctions.property(of: entity, name) { return v }
+            throw DatabaseError(.typeError, "Type mismatch: expected a map but was \(CypherText.literal(entity))")
+        }
+    }
+
+    func deletedNode(_ id: Int64) -> DatabaseError {
+        DatabaseError(.entityNotFound, "Node with id \(id) has been deleted in this transaction")
+    }
+
+    func properties(_ entity: Value) throws -> [String: Value] {
+        switch entity {
+        case .node(let n):
+            var d: [String: Value] = [:]
+            for (k, v) in try tx.nodeProperties(NodeID(n.id)) { d[try keyName(k)] = v }
+            return d
+        case .relationship(let r):
+            var d: [String: Value] = [:]
+            for (k, v) in try tx.relationshipProperties(RelationshipID(r.id)) { d[try keyName(k)] = v }
+            return d
+        case .map(let m): return m
+        default:
+            throw DatabaseError(.typeError, "Expected a node, relationship or map but got \(Semantics.typeName(entity))")
+        }
+    }
+
+    func labels(_ node: Int64) throws -> [String] {
+        try tx.labels(of: NodeID(node)).map { try labelName($0) }
+    }
+
+    /// Replaces entity references (also inside lists, maps and paths) with full values.
+    func materialize(_ v: Value) throws -> Value {
+        switch v {
+        case .node(let n): return .node(try materializeNode(n.id))
+        case .relationship(let r): return .relationship(try materializeRel(r))
+        case .path(let p):
+            return .path(PathValue(nodes: try p.nodes.map { try materializeNode($0.id) },
+                                   relationships: try p.relationships.map { try materializeRel($0) }))
+        case .list(let items):
+            var out: [Value] = []
+            out.reserveCapacity(items.count)
+            for i in items { out.append(try materialize(i)) }
+            return .list(out)
+        case .map(let m):
+            var out: [String: Value] = [:]
+            for (k, x) in m { out[k] = try materialize(x) }
+            return .map(out)
+        default: return v
+        }
+    }
+
+    func materializeNode(_ id: Int64) throws -> NodeValue {
+        NodeValue(id: id, labels: try labels(id), properties: try properties(.node(NodeValue(id: id, labels: [], properties: [:]))))
+    }
+
+    func materializeRel(_ r: RelationshipValue) throws -> RelationshipValue {
+        var out = r
+        out.properties = try properties(.relationship(r))
+        return out
+    }
+}
