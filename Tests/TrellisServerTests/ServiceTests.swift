@@ -115,7 +115,7 @@ struct ServiceTests {
         #expect(engine.state.withLock { $0.begun.last?.accessMode } == .read)
     }
 
-    @Test("roles reach the engine as permissions; dbms.read_only removes write permissions")
+    @Test("roles reach the engine as permissions")
     func permissions() throws {
         let reader = service.openSession(
             user: AuthenticatedUser(username: "r", roles: ["reader"], passwordChangeRequired: false))

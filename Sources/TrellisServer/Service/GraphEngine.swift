@@ -7,11 +7,14 @@ public struct SecurityContext: Sendable, Hashable {
     public var username: String
     public var permissions: Permissions
     public var accessMode: AccessMode
+    /// `dbms.read_only`: every write fails with ForbiddenOnReadOnlyDatabase whatever the roles.
+    public var readOnlyDatabase: Bool
 
-    public init(username: String, permissions: Permissions, accessMode: AccessMode) {
+    public init(username: String, permissions: Permissions, accessMode: AccessMode, readOnlyDatabase: Bool = false) {
         self.username = username
         self.permissions = permissions
         self.accessMode = accessMode
+        self.readOnlyDatabase = readOnlyDatabase
     }
 }
 

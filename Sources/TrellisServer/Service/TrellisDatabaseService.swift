@@ -94,9 +94,9 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         _ = try resolveDatabase(options.database)
         if !options.bookmarks.isEmpty { try awaitBookmarks(options.bookmarks) }
         let timeout = options.timeout.flatMap { $0 == .zero ? nil : $0 } ?? defaultTimeout
-        var permissions = Permissions.of(roles: user.roles)
-        if readOnlyDatabase { permissions.subtract([.write, .createToken, .schema]) }
-        let security = SecurityContext(username: user.username, permissions: permissions, accessMode: options.mode)
+        let security = SecurityContext(
+            username: user.username, permissions: Permissions.of(roles: user.roles), accessMode: options.mode,
+            readOnlyDatabase: readOnlyDatabase)
         let tx = try engine.begin(security: security, timeout: timeout, metadata: options.metadata)
         let id: Int? = activity.withLock { a in
             guard a.accepting else { return nil }
