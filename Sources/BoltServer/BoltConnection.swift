@@ -1,0 +1,540 @@
+import BoltCore
+import Dispatch
+import Foundation
+import GraphValues
+import Logging
+import NIOCore
+import TrellisService
+
+/// The database side of one Bolt connection. Database calls block, so everything here runs on the connection's
+/// own serial queue, one message at a time and in arrival order; the event loop only hands over de-chunked
+/// message bodies (`enqueue`) and writes the encoded replies.
+///
+/// Replies are encoded straight into one outbound buffer and flushed once per batch of inbound messages (a
+/// pipelined RUN+PULL costs one hop to the queue and one write). A PULL streams from the cursor: after each
+/// `yieldBytes` of records the buffer is written, and while more than `maxBytesInFlight` are unwritten the PULL
+/// pauses until the socket drains, so a huge result is never held whole.
+///
+/// Locking: `lock` guards the fields shared with the event loop (inbox, flags, in-flight bytes, the session
+/// reference used to interrupt); the rest is confined to `queue`.
+final class BoltConnection: @unchecked Sendable {
+    enum Item {
+        case message(ByteBuffer)
+        case tooLarge(limitBytes: Int)
+    }
+
+    static let yieldBytes = 256 << 10
+    static let maxBytesInFlight = 1 << 20
+    static let inboxHighWater = 256
+    static let inboxLowWater = 32
+
+    let shared: BoltServerShared
+    let channel: Channel
+    let handler: NIOLoopBound<BoltChannelHandler>
+    let queue: DispatchQueue
+    let connectionID: String
+    let version: BoltVersion
+    let viaManifest: Bool
+    var logger: Logger
+
+    // Shared with the event loop, under `lock`.
+    let lock = NSLock()
+    var inbox = CircularBuffer<Item>(initialCapacity: 8)
+    var scheduled = false
+    var pendingResets = 0
+    var executing = false
+    var closed = false
+    var readPaused = false
+    var bytesInFlight = 0
+    var waitingForDrain = false
+    var interruptTarget: DatabaseSession?
+    var authenticated = false
+
+    // Queue-confined.
+    var machine: BoltConnectionStateMachine
+    var decoder: BoltRequestDecoder
+    var encoder: BoltResponseEncoder
+    var session: DatabaseSession?
+    var results: [Int64: OpenResult] = [:]
+    var activePull: PullJob?
+    var out: ByteBuffer
+    var cleanedUp = false
+
+    final class OpenResult {
+        let cursor: ResultCursor
+        var lookahead: [Value]?
+        init(cursor: ResultCursor) { self.cursor = cursor }
+    }
+
+    struct PullJob {
+        var key: Int64
+        var autoCommit: Bool
+        var remaining: Int64
+        var discard: Bool
+        var startedNanos: UInt64
+    }
+
+    init(
+        shared: BoltServerShared, channel: Channel, version: BoltVersion, viaManifest: Bool,
+        handler: NIOLoopBound<BoltChannelHandler>
+    ) {
+        self.shared = shared
+        self.channel = channel
+        self.handler = handler
+        self.version = version
+        self.viaManifest = viaManifest
+        self.connectionID = shared.makeConnectionID()
+        self.queue = DispatchQueue(label: "trellis.bolt.\(connectionID)")
+        var logger = shared.logger
+        logger[metadataKey: "bolt_connection"] = "\(connectionID)"
+        self.logger = logger
+        self.machine = BoltConnectionStateMachine(version: version)
+        self.decoder = BoltRequestDecoder(version: version, maxDepth: shared.configuration.maxNestingDepth)
+        self.encoder = BoltResponseEncoder(version: version)
+        self.out = channel.allocator.buffer(capacity: 1024)
+    }
+
+    // MARK: - Event loop side
+
+    var isAuthenticated: Bool { lock.withLock { authenticated } }
+
+    /// True while messages are queued or work runs (an idle time-out must not cut a long query).
+    var isBusy: Bool { lock.withLock { scheduled } }
+
+    var isBacklogged: Bool { lock.withLock { inbox.count >= Self.inboxHighWater } }
+
+    func enqueue(_ body: ByteBuffer) {
+        var interrupt: DatabaseSession?
+        let start: Bool = lock.withLock {
+            if BoltRequestDecoder.peekTag(body) == 0x0F {
+                // RESET jumps ahead: stop the running query now; queued messages before it get IGNORED.
+                pendingResets += 1
+                if executing { interrupt = interruptTarget }
+            }
+            inbox.append(.message(body))
+            if inbox.count >= Self.inboxHighWater { readPaused = true }
+            defer { scheduled = true }
+            return !scheduled
+        }
+        interrupt?.interrupt()
+        if start { schedule { self.pump() } }
+    }
+
+    func enqueueTooLarge(limitBytes: Int) {
+        let start: Bool = lock.withLock {
+            inbox.append(.tooLarge(limitBytes: limitBytes))
+            defer { scheduled = true }
+            return !scheduled
+        }
+        if start { schedule { self.pump() } }
+    }
+
+    func channelClosed() {
+        let target: DatabaseSession? = lock.withLock {
+            closed = true
+            return executing ? interruptTarget : nil
+        }
+        // A client that went away mid-query should not keep the database busy.
+        target?.interrupt()
+        schedule { self.cleanUp() }
+    }
+
+    /// Runs `work` on the connection's queue (or inline, for tests on an `EmbeddedChannel`).
+    func schedule(_ work: @escaping @Sendable () -> Void) {
+        if shared.inlineExecution {
+            work()
+        } else {
+            queue.async(execute: work)
+        }
+    }
+
+    // MARK: - Queue side
+
+    func pump() {
+        while true {
+            if activePull != nil {
+                guard !isClosed else { return cleanUp() }
+                if let action = continuePull() {
+                    perform(action)
+                } else {
+                    // Paused until the socket drains; `writeCompleted` resumes the pump.
+                    flush()
+                    return
+                }
+                continue
+            }
+            var item: Item?
+            var resets = 0
+            var resume = false
+            var isClosed = false
+            lock.withLock {
+                isClosed = closed
+                item = inbox.popFirst()
+                if item == nil { scheduled = false }
+                resets = pendingResets
+                if readPaused && inbox.count <= Self.inboxLowWater {
+                    readPaused = false
+                    resume = true
+                }
+            }
+            if resume {
+                let handler = self.handler
+                handler.eventLoop.execute { handler.value.resumeReading() }
+            }
+            guard !isClosed else { return cleanUp() }
+            guard let item else {
+                flush()
+                return
+            }
+            if resets > 0 { machine.interruptRequested() }
+            handle(item)
+            if machine.state == .defunct {
+                closeChannel()
+                return
+            }
+            if out.readableBytes >= Self.yieldBytes { flush() }
+        }
+    }
+
+    var isClosed: Bool { lock.withLock { closed } }
+
+    func handle(_ item: Item) {
+        switch item {
+        case .tooLarge(let limit):
+            let error = BoltRequestError(fatal: true, .invalidRequest,
+                "Message larger than the limit of \(limit) bytes (dbms.connector.bolt.max_message_size)")
+            perform(machine.decodeFailed(error))
+        case .message(let body):
+            if BoltRequestDecoder.peekTag(body) == 0x0F {
+                lock.withLock { pendingResets = max(0, pendingResets - 1) }
+            }
+            let action: BoltAction
+            do {
+                action = machine.received(try decoder.decode(body))
+            } catch {
+                logger.debug("Bolt message refused", metadata: ["error": "\(error.error)"])
+                action = machine.decodeFailed(error)
+            }
+            perform(action)
+        }
+    }
+
+    func perform(_ first: BoltAction) {
+        var action = first
+        while true {
+            switch action {
+            case .execute(let op):
+                guard let next = execute(op) else { return }  // a PULL paused mid-stream
+                action = next
+            case .sendSuccess(let metadata):
+                encoder.writeSuccess(metadata, to: &out)
+                return
+            case .sendIgnored:
+                encoder.writeIgnored(to: &out)
+                return
+            case .sendFailure(let error):
+                dropResults()
+                encoder.writeFailure(error, to: &out)
+                return
+            case .sendFailureAndClose(let error):
+                dropResults()
+                encoder.writeFailure(error, to: &out)
+                return  // the pump closes once the state is DEFUNCT
+            case .close:
+                return
+            }
+        }
+    }
+
+    /// Writes what is buffered (one flush per batch).
+    func flush() {
+        guard out.readableBytes > 0 else { return }
+        let buffer = out
+        let size = buffer.readableBytes
+        out = channel.allocator.buffer(capacity: min(max(1024, size), Self.yieldBytes + 4096))
+        lock.withLock { bytesInFlight += size }
+        channel.writeAndFlush(buffer).whenComplete { _ in self.writeCompleted(size) }
+    }
+
+    func writeCompleted(_ size: Int) {
+        let resume: Bool = lock.withLock {
+            bytesInFlight -= size
+            guard waitingForDrain, bytesInFlight <= Self.maxBytesInFlight / 4 else { return false }
+            waitingForDrain = false
+            return true
+        }
+        if resume { schedule { self.pump() } }
+    }
+
+    func closeChannel() {
+        flush()
+        lock.withLock { closed = true }
+        let channel = self.channel
+        // Close after the last reply is written (writes are ordered on the channel).
+        channel.eventLoop.execute { channel.close(promise: nil) }
+        cleanUp()
+    }
+
+    func cleanUp() {
+        guard !cleanedUp else { return }
+        cleanedUp = true
+        machine.connectionClosed()
+        results = [:]
+        activePull = nil
+        lock.withLock {
+            interruptTarget = nil
+            inbox.removeAll()
+        }
+        if let session {
+            session.reset()
+            session.close()
+        }
+        session = nil
+    }
+
+    func dropResults() {
+        results = [:]
+        activePull = nil
+    }
+
+    // MARK: - Operations
+
+    func execute(_ op: BoltOperation) -> BoltAction? {
+        do {
+            switch op {
+            case .hello(_, _, let patchUTC, let auth):
+                var metadata: [String: Value] = [
+                    "server": .string(shared.service.serverAgent),
+                    "connection_id": .string(connectionID),
+                ]
+                var hints: [String: Value] = [:]
+                if let seconds = shared.configuration.receiveTimeoutHintSeconds {
+                    hints["connection.recv_timeout_seconds"] = .integer(Int64(seconds))
+                }
+                if version.hasTelemetry && shared.configuration.telemetryEnabled {
+                    hints["telemetry.enabled"] = .boolean(true)
+                }
+                metadata["hints"] = .map(hints)
+                if viaManifest {
+                    metadata["protocol_version"] = .string(version.description)
+                }
+                if version.major == 4 && patchUTC {
+                    // 4.4 with the utc patch: DateTime travels as the 5.x `I`/`i` structures both ways.
+                    let options = PackStreamOptions(elementIds: false, utcDateTime: true)
+                    encoder.packStream.options = options
+                    decoder.packStream.options = options
+                    metadata["patch_bolt"] = .list([.string("utc")])
+                }
+                if !version.hasLogon {
+                    try logOn(auth ?? AuthToken(scheme: "none"))
+                }
+                return machine.succeeded(metadata)
+            case .logon(let token):
+                try logOn(token)
+                return machine.succeeded([:])
+            case .logoff:
+                closeSession()
+                lock.withLock { authenticated = false }
+                return machine.succeeded([:])
+            case .route(let context, _, let database, _):
+                let table = try shared.service.routingTable(context: context, database: database)
+                return machine.succeeded(["rt": Self.routingMetadata(table)])
+            case .begin(let options):
+                try withExecuting { try currentSession().beginTransaction(options) }
+                return machine.succeeded([:])
+            case .run(let query, let parameters, let options, let qid):
+                let start = DispatchTime.now().uptimeNanoseconds
+                let cursor = try withExecuting {
+                    try currentSession().run(query, parameters: parameters, options: options)
+                }
+                results[qid ?? -1] = OpenResult(cursor: cursor)
+                return machine.succeeded([
+                    "fields": .list(cursor.columns.map { .string($0) }),
+                    "t_first": .integer(Self.milliseconds(since: start)),
+                ])
+            case .pull(let qid, let n), .discard(let qid, let n):
+                var discard = false
+                if case .discard = op { discard = true }
+                activePull = PullJob(key: qid ?? -1, autoCommit: qid == nil, remaining: n, discard: discard,
+                    startedNanos: DispatchTime.now().uptimeNanoseconds)
+                return continuePull()
+            case .commit:
+                let bookmark = try withExecuting { try currentSession().commit() }
+                results = [:]
+                return machine.succeeded(["bookmark": .string(bookmark)])
+            case .rollback:
+                try withExecuting { try currentSession().rollback() }
+                results = [:]
+                return machine.succeeded([:])
+            case .reset:
+                dropResults()
+                session?.reset()
+                return machine.succeeded([:])
+            }
+        } catch {
+            dropResults()
+            return machine.failed(Self.databaseError(error))
+        }
+    }
+
+    /// Streams records of the active PULL (or skips them for DISCARD). Returns nil when paused for
+    /// back-pressure, else the state machine's answer.
+    func continuePull() -> BoltAction? {
+        guard var job = activePull else { preconditionFailure("continuePull without a PULL") }
+        guard let result = results[job.key] else {
+            activePull = nil
+            return machine.failed(DatabaseError(.invalidRequest, "No open result with qid \(job.key)"))
+        }
+        do {
+            var exhausted = false
+            try withExecuting {
+                if job.discard && job.remaining == -1 {
+                    result.lookahead = nil
+                    try result.cursor.discardRemaining()
+                    exhausted = true
+                    return
+                }
+                while job.remaining != 0 {
+                    let row: [Value]?
+                    if let ahead = result.lookahead {
+                        row = ahead
+                        result.lookahead = nil
+                    } else {
+                        row = try result.cursor.next()
+                    }
+                    guard let row else {
+                        exhausted = true
+                        return
+                    }
+                    if job.remaining > 0 { job.remaining -= 1 }
+                    if !job.discard {
+                        encoder.writeRecord(row, to: &out)
+                        if out.readableBytes >= Self.yieldBytes {
+                            flush()
+                            let pause: Bool = lock.withLock {
+                                guard bytesInFlight > Self.maxBytesInFlight else { return false }
+                                waitingForDrain = true
+                                return true
+                            }
+                            if pause { return }
+                        }
+                    }
+                }
+                // n records sent: look one ahead so that an exactly-consumed result ends now, without another PULL.
+                if let ahead = try result.cursor.next() {
+                    result.lookahead = ahead
+                } else {
+                    exhausted = true
+                }
+            }
+            if !exhausted && job.remaining != 0 {
+                activePull = job
+                return nil
+            }
+            activePull = nil
+            guard exhausted else { return machine.succeeded([:], hasMore: true) }
+            let summary = try withExecuting { try result.cursor.summary() }
+            results[job.key] = nil
+            return machine.succeeded(summaryMetadata(summary, job: job), hasMore: false)
+        } catch {
+            dropResults()
+            return machine.failed(Self.databaseError(error))
+        }
+    }
+
+    func summaryMetadata(_ summary: ResultSummary, job: PullJob) -> [String: Value] {
+        var m: [String: Value] = [
+            "type": .string(summary.queryType.rawValue),
+            "t_last": .integer(Self.milliseconds(since: job.startedNanos)),
+            "db": .string(summary.database),
+        ]
+        if job.autoCommit, let bookmark = summary.bookmark {
+            m["bookmark"] = .string(bookmark)
+        }
+        let stats = summary.statistics
+        if stats.containsUpdates || stats.systemUpdates > 0 {
+            var map: [String: Value] = [:]
+            for (name, count) in stats.nonZeroCounters {
+                map[name] = .integer(Int64(count))
+            }
+            if stats.containsUpdates { map["contains-updates"] = .boolean(true) }
+            if stats.systemUpdates > 0 { map["contains-system-updates"] = .boolean(true) }
+            m["stats"] = .map(map)
+        }
+        if let plan = summary.plan { m["plan"] = Self.planMetadata(plan) }
+        if let profile = summary.profile { m["profile"] = Self.planMetadata(profile) }
+        if !summary.notifications.isEmpty {
+            m["notifications"] = .list(summary.notifications.map { n in
+                .map([
+                    "code": .string(n.code), "title": .string(n.title), "description": .string(n.description),
+                    "severity": .string(n.severity),
+                ])
+            })
+        }
+        return m
+    }
+
+    static func planMetadata(_ plan: PlanDescription) -> Value {
+        var m: [String: Value] = [
+            "operatorType": .string(plan.operatorType),
+            "identifiers": .list(plan.identifiers.map { .string($0) }),
+            "args": .map(plan.arguments),
+            "children": .list(plan.children.map(planMetadata)),
+        ]
+        if let rows = plan.rows { m["rows"] = .integer(rows) }
+        if let hits = plan.dbHits { m["dbHits"] = .integer(hits) }
+        return .map(m)
+    }
+
+    static func routingMetadata(_ table: RoutingTable) -> Value {
+        var servers: [Value] = []
+        for (role, addresses) in [("ROUTE", table.routers), ("READ", table.readers), ("WRITE", table.writers)]
+        where !addresses.isEmpty {
+            servers.append(.map(["addresses": .list(addresses.map { .string($0) }), "role": .string(role)]))
+        }
+        return .map([
+            "ttl": .integer(Int64(table.ttlSeconds)), "db": .string(table.database), "servers": .list(servers),
+        ])
+    }
+
+    func logOn(_ token: AuthToken) throws {
+        let user = try shared.service.authenticate(
+            scheme: token.scheme, principal: token.principal, credentials: token.credentials)
+        closeSession()
+        let session = shared.service.openSession(user: user)
+        self.session = session
+        lock.withLock {
+            interruptTarget = session
+            authenticated = true
+        }
+    }
+
+    func closeSession() {
+        results = [:]
+        activePull = nil
+        lock.withLock { interruptTarget = nil }
+        session?.close()
+        session = nil
+    }
+
+    func currentSession() throws -> DatabaseSession {
+        guard let session else { throw DatabaseError(.unauthorized, "Not authenticated") }
+        return session
+    }
+
+    /// Marks a database call as running, so that a RESET or a disconnect can interrupt it.
+    func withExecuting<T>(_ body: () throws -> T) throws -> T {
+        lock.withLock { executing = true }
+        defer { lock.withLock { executing = false } }
+        return try body()
+    }
+
+    static func milliseconds(since startNanos: UInt64) -> Int64 {
+        Int64((DispatchTime.now().uptimeNanoseconds &- startNanos) / 1_000_000)
+    }
+
+    static func databaseError(_ error: Error) -> DatabaseError {
+        if let e = error as? DatabaseError { return e }
+        return DatabaseError(.unknownError, "\(error)")
+    }
+}
