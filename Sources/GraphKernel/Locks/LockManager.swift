@@ -1,0 +1,252 @@
+import GraphValues
+
+/// Something a transaction can lock.
+public enum LockResource: Hashable, Sendable, CustomStringConvertible {
+    case node(NodeID)
+    case relationship(RelationshipID)
+    /// The whole schema (index and constraint changes take it exclusively, data changes may take it shared).
+    case schema
+    /// A label's index entries (uniqueness checks lock (label, property key, value) as a key instead).
+    case label(LabelToken)
+    /// Anything else, named by the caller (e.g. "unique:3:5:alice" for a uniqueness constraint's value).
+    case key(String)
+
+    public var description: String {
+        switch self {
+        case .node(let id): return "NODE(\(id.rawValue))"
+        case .relationship(let id): return "RELATIONSHIP(\(id.rawValue))"
+        case .schema: return "SCHEMA"
+        case .label(let token): return "LABEL(\(token))"
+        case .key(let name): return "KEY(\(name))"
+        }
+    }
+}
+
+public enum LockMode: Sendable, Hashable {
+    case shared
+    case exclusive
+}
+
+/// Who holds locks: one per transaction (the kernel numbers its transactions; any unique value works).
+public struct LockOwner: Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt64
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    public var description: String { "transaction \(rawValue)" }
+}
+
+/// Shared/exclusive locks held by transactions until `releaseAll`, with time-outs, deadlock detection and
+/// termination of waiting transactions.
+///
+/// - Compatibility: any number of shared holders, or one exclusive holder. A holder re-acquiring is free; an
+///   exclusive lock covers shared; upgrading shared → exclusive waits for the other sharers to leave.
+/// - Deadlock detection on the wait-for graph (owner → holders of the resource it waits for), run by every owner
+///   that starts to wait and again whenever it wakes. A cycle can only appear when some owner starts waiting, so the
+///   owner that would close it fails with `Neo.TransientError.Transaction.DeadlockDetected` (as Neo4j's
+///   `ForsetiClient` does) and the others proceed once it releases. Drivers retry transient errors.
+/// - Time-out: `Neo.TransientError.Transaction.LockAcquisitionTimeout` (Neo4j 3.4's `dbms.lock.acquisition.timeout`;
+///   nil waits forever). Termination wakes a waiter with `Neo.ClientError.Transaction.Terminated`.
+/// - One mutex guards the tables. Lock calls are short and the kernel takes locks per modified entity, so an
+///   uncontended acquire is one mutex round trip and two hash lookups; waiters sleep on one condition variable that
+///   is broadcast only when something is released while someone waits.
+///
+/// Thread-safe.
+public final class LockManager: @unchecked Sendable {
+    private struct ResourceState {
+        var exclusiveOwner: LockOwner?
+        var sharedOwners: Set<LockOwner> = []
+        var isFree: Bool { exclusiveOwner == nil && sharedOwners.isEmpty }
+    }
+
+    private struct OwnerState {
+        var held: [LockResource: LockMode] = [:]
+        var waitingFor: (resource: LockResource, mode: LockMode)?
+        var terminated: DatabaseError?
+    }
+
+    private let mutex = LogMutex()
+    private var resources: [LockResource: ResourceState] = [:]
+    private var owners: [LockOwner: OwnerState] = [:]
+    private var waiterCount = 0
+    private var deadlocksDetected: Int64 = 0
+
+    /// Time-out for acquisitions that do not pass one (nil = wait until granted, deadlocked or terminated).
+    public let defaultTimeout: Duration?
+
+    public init(defaultTimeout: Duration? = nil) {
+        self.defaultTimeout = defaultTimeout
+    }
+
+    /// Takes `resource` in `mode` for `owner`, waiting while another owner holds it incompatibly.
+    ///
+    /// Throws `DatabaseError` `DeadlockDetected` (this owner would close a wait cycle), `LockAcquisitionTimeout`, or
+    /// `Terminated` (the owner was terminated before or while waiting). The owner keeps the locks it already held.
+    public func acquire(_ resource: LockResource, _ mode: LockMode, for owner: LockOwner, timeout: Duration? = nil)
+        throws
+    {
+        mutex.lock()
+        defer { mutex.unlock() }
+        if let reason = owners[owner]?.terminated { throw reason }
+        if tryGrant(resource, mode, owner) { return }
+
+        let limit = timeout ?? defaultTimeout
+        let deadline = limit.map { logMonotonicNanos() &+ UInt64(max(0, $0.nanoseconds)) }
+        owners[owner, default: OwnerState()].waitingFor = (resource, mode)
+        waiterCount += 1
+        defer {
+            waiterCount -= 1
+            owners[owner]?.waitingFor = nil
+            if owners[owner].map({ $0.held.isEmpty && $0.terminated == nil }) ?? false { owners[owner] = nil }
+        }
+        while true {
+            if let cycle = waitCycle(from: owner) {
+                deadlocksDetected += 1
+                throw DatabaseError(
+                    .deadlockDetected,
+                    "\(owner) can't acquire \(mode == .exclusive ? "ExclusiveLock" : "SharedLock") on \(resource) "
+                        + "because it would deadlock: " + cycle)
+            }
+            if let deadline {
+                if !mutex.wait(untilMonotonicNanos: deadline) && logMonotonicNanos() >= deadline {
+                    if let reason = owners[owner]?.terminated { throw reason }
+                    if tryGrant(resource, mode, owner) { return }
+                    throw DatabaseError(
+                        .lockAcquisitionTimeout,
+                        "\(owner) timed out after \(limit!) waiting for \(mode == .exclusive ? "an exclusive" : "a shared") "
+                            + "lock on \(resource) held by \(describeHolders(resource, except: owner))")
+                }
+            } else {
+                mutex.wait()
+            }
+            if let reason = owners[owner]?.terminated { throw reason }
+            if tryGrant(resource, mode, owner) { return }
+        }
+    }
+
+    /// Takes the lock only if it is available now; never waits.
+    public func tryAcquire(_ resource: LockResource, _ mode: LockMode, for owner: LockOwner) -> Bool {
+        mutex.withLock {
+            guard owners[owner]?.terminated == nil else { return false }
+            return tryGrant(resource, mode, owner)
+        }
+    }
+
+    /// Releases every lock `owner` holds and forgets it (including a termination mark).
+    public func releaseAll(_ owner: LockOwner) {
+        mutex.withLock {
+            guard let state = owners.removeValue(forKey: owner) else { return }
+            for (resource, mode) in state.held {
+                switch mode {
+                case .exclusive:
+                    resources[resource]?.exclusiveOwner = nil
+                    // An owner that upgraded is recorded in both.
+                    resources[resource]?.sharedOwners.remove(owner)
+                case .shared:
+                    resources[resource]?.sharedOwners.remove(owner)
+                }
+                if resources[resource]?.isFree ?? false { resources[resource] = nil }
+            }
+            if waiterCount > 0 { mutex.broadcast() }
+        }
+    }
+
+    /// Marks `owner` terminated: a current wait ends with `reason`, and so does every later acquisition until
+    /// `releaseAll`. Held locks stay held until the owner rolls back and releases them.
+    public func terminate(_ owner: LockOwner, reason: DatabaseError? = nil) {
+        mutex.withLock {
+            owners[owner, default: OwnerState()].terminated =
+                reason ?? DatabaseError(.transactionTerminated, "\(owner) has been terminated")
+            if waiterCount > 0 { mutex.broadcast() }
+        }
+    }
+
+    /// The locks `owner` holds.
+    public func locks(heldBy owner: LockOwner) -> [LockResource: LockMode] {
+        mutex.withLock { owners[owner]?.held ?? [:] }
+    }
+
+    /// Owners holding `resource` (for diagnostics such as `dbms.listLocks`-style output).
+    public func holders(of resource: LockResource) -> (exclusive: LockOwner?, shared: Set<LockOwner>) {
+        mutex.withLock { (resources[resource]?.exclusiveOwner, resources[resource]?.sharedOwners ?? []) }
+    }
+
+    /// Number of resources currently locked by anyone.
+    public var lockedResourceCount: Int { mutex.withLock { resources.count } }
+
+    /// Deadlocks detected since creation.
+    public var deadlockCount: Int64 { mutex.withLock { deadlocksDetected } }
+
+    // MARK: - Internals (all with the mutex held)
+
+    private func tryGrant(_ resource: LockResource, _ mode: LockMode, _ owner: LockOwner) -> Bool {
+        var state = resources[resource] ?? ResourceState()
+        switch mode {
+        case .shared:
+            if state.exclusiveOwner == owner || state.sharedOwners.contains(owner) { return true }
+            guard state.exclusiveOwner == nil else { return false }
+            state.sharedOwners.insert(owner)
+            resources[resource] = state
+            owners[owner, default: OwnerState()].held[resource] = .shared
+        case .exclusive:
+            if state.exclusiveOwner == owner { return true }
+            guard state.exclusiveOwner == nil,
+                state.sharedOwners.isEmpty || (state.sharedOwners.count == 1 && state.sharedOwners.contains(owner))
+            else { return false }
+            state.exclusiveOwner = owner
+            resources[resource] = state
+            owners[owner, default: OwnerState()].held[resource] = .exclusive
+        }
+        return true
+    }
+
+    /// Owners `owner` waits for: the holders of its wanted resource that block its wanted mode.
+    private func blockers(of owner: LockOwner) -> [LockOwner] {
+        guard let wanted = owners[owner]?.waitingFor, let state = resources[wanted.resource] else { return [] }
+        var result: [LockOwner] = []
+        if let exclusive = state.exclusiveOwner, exclusive != owner { result.append(exclusive) }
+        if wanted.mode == .exclusive {
+            result.append(contentsOf: state.sharedOwners.filter { $0 != owner && $0 != state.exclusiveOwner })
+        }
+        return result
+    }
+
+    /// A description of a wait-for cycle through `start`, if there is one (depth-first search, bounded by the
+    /// number of owners).
+    private func waitCycle(from start: LockOwner) -> String? {
+        var visited: Set<LockOwner> = [start]
+        var path: [LockOwner] = [start]
+        func visit(_ owner: LockOwner) -> Bool {
+            for next in blockers(of: owner) {
+                if next == start { return true }
+                if visited.insert(next).inserted {
+                    path.append(next)
+                    if visit(next) { return true }
+                    path.removeLast()
+                }
+            }
+            return false
+        }
+        guard visit(start) else { return nil }
+        path.append(start)
+        return path.map { owner -> String in
+            if let wanted = owners[owner]?.waitingFor { return "\(owner) waits for \(wanted.resource)" }
+            return owner.description
+        }.joined(separator: " -> ")
+    }
+
+    private func describeHolders(_ resource: LockResource, except owner: LockOwner) -> String {
+        guard let state = resources[resource] else { return "nobody" }
+        var names: [String] = []
+        if let exclusive = state.exclusiveOwner, exclusive != owner { names.append("\(exclusive) (exclusive)") }
+        for shared in state.sharedOwners.sorted(by: { $0.rawValue < $1.rawValue }) where shared != owner {
+            names.append("\(shared) (shared)")
+        }
+        return names.isEmpty ? "nobody" : names.joined(separator: ", ")
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,796 @@
+import GraphValues
+
+// MARK: - Public values
+
+/// What the log records about every committed transaction besides its payload.
+public struct TransactionHeader: Sendable, Hashable {
+    public var txID: TxID
+    /// The checksum of the transaction before this one (the chain; 0 before the store's first transaction).
+    public var previousChecksum: UInt64
+    /// XXH64 over (tx id, commit time, master server id, epoch, payload), seeded with `previousChecksum`.
+    public var checksum: UInt64
+    public var commitTimestampMillis: Int64
+    /// The `ha.server_id` of the master that committed the transaction (HA branch detection).
+    public var masterServerID: Int32
+    /// The master's epoch (election generation) when it committed.
+    public var epoch: Int64
+
+    public init(
+        txID: TxID, previousChecksum: UInt64, checksum: UInt64, commitTimestampMillis: Int64,
+        masterServerID: Int32, epoch: Int64
+    ) {
+        self.txID = txID
+        self.previousChecksum = previousChecksum
+        self.checksum = checksum
+        self.commitTimestampMillis = commitTimestampMillis
+        self.masterServerID = masterServerID
+        self.epoch = epoch
+    }
+}
+
+/// A committed transaction as the log stores and ships it. The payload is the store's serialized commands; the log
+/// never looks inside.
+public struct CommittedTransaction: Sendable, Hashable {
+    public var header: TransactionHeader
+    public var payload: [UInt8]
+
+    public init(header: TransactionHeader, payload: [UInt8]) {
+        self.header = header
+        self.payload = payload
+    }
+
+    /// Whether `header.checksum` matches the content and `header.previousChecksum`.
+    public var hasValidChecksum: Bool {
+        header.checksum
+            == LogFormat.checksum(
+                txID: header.txID.rawValue, commitMillis: header.commitTimestampMillis,
+                masterServerID: header.masterServerID, epoch: header.epoch, payload: payload,
+                previous: header.previousChecksum)
+    }
+}
+
+/// Failures the cluster and backup must tell apart (everything else is thrown as `DatabaseError`).
+public enum TransactionLogError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// `appendReplicated` received a transaction that does not directly follow the last one in the log.
+    case gap(expected: TxID, received: TxID)
+    /// `appendReplicated` received a transaction whose previous checksum is not the log's last checksum: the two
+    /// logs have diverged (an HA branch).
+    case checksumChainBroken(txID: TxID, expectedPrevious: UInt64, receivedPrevious: UInt64)
+    /// `appendReplicated` received a transaction whose checksum does not match its content.
+    case checksumMismatch(txID: TxID)
+    /// The requested transactions were pruned (or never existed here): a full store copy is needed.
+    case transactionsNotAvailable(requested: TxID, oldestAvailable: TxID)
+
+    public var description: String {
+        switch self {
+        case .gap(let expected, let received):
+            return "Cannot append \(received): the log expects \(expected) next"
+        case .checksumChainBroken(let txID, let expected, let received):
+            return "Cannot append \(txID): its previous checksum \(logHex(received)) does not match the log's last "
+                + "checksum \(logHex(expected)); the logs have diverged"
+        case .checksumMismatch(let txID):
+            return "Cannot append \(txID): its checksum does not match its content"
+        case .transactionsNotAvailable(let requested, let oldest):
+            return "\(requested) is no longer in the transaction log (oldest available: \(oldest)); "
+                + "a full store copy is needed"
+        }
+    }
+
+    /// The client-visible form.
+    public var databaseError: DatabaseError {
+        switch self {
+        case .transactionsNotAvailable: return DatabaseError(.databaseUnavailable, description)
+        default: return DatabaseError(.transactionCommitFailed, description)
+        }
+    }
+}
+
+/// Counters of one open log.
+public struct TransactionLogStatistics: Sendable, Hashable {
+    /// Transactions appended (local and replicated) since open.
+    public var appendedTransactions: Int64 = 0
+    /// Data syncs of log files (`fdatasync`); fewer than appends when group commit shares them.
+    public var syncs: Int64 = 0
+    public var rotations: Int64 = 0
+    public var checkpoints: Int64 = 0
+    public var prunedFiles: Int64 = 0
+    public var bytesWritten: Int64 = 0
+}
+
+/// What `recover()` found: the last checkpoint and the committed transactions after it, which the store must
+/// re-apply (idempotently) before serving.
+public struct RecoveryPlan: Sendable {
+    /// The last transaction the store had applied and flushed at its last checkpoint (the log's base when the log has
+    /// no checkpoint yet).
+    public let checkpointTxID: TxID
+    /// The last complete, durable transaction in the log.
+    public let lastCommittedTxID: TxID
+    public let lastChecksum: UInt64
+    /// Bytes of a torn or partial tail entry removed when the log was opened (0 after a clean shutdown).
+    public let truncatedTailBytes: Int64
+    let log: TransactionLog
+
+    /// The transactions to replay: checkpointTxID + 1 … lastCommittedTxID, read lazily.
+    public func transactions() throws -> TransactionCursor {
+        try log.transactions(from: TxID(checkpointTxID.rawValue + 1))
+    }
+}
+
+// MARK: - The log
+
+/// The write-ahead transaction log: `neostore.transaction.db.N` files in the store directory.
+///
+/// - Appends assign consecutive tx ids, chain checksums, and return only once the entry is durable. Concurrent
+///   appenders share syncs (group commit): whoever finds no sync running becomes the leader, syncs everything
+///   written so far with the lock released, and wakes the others; those whose entries were covered return, the rest
+///   elect the next leader. Entries are written under the lock, so the file is always a valid prefix.
+/// - A failed sync or a write error other than disk full is fatal: the log stops accepting appends (PostgreSQL's
+///   "fsync failure = PANIC" lesson: the kernel may have dropped the dirty pages, retrying would lie). Restart and
+///   recovery decide what is durable.
+/// - Disk full (ENOSPC/EDQUOT) fails that append only: the partial entry is truncated away, the tx id is not used.
+/// - Rotation by size: before writing into a file that reached `rotationSizeBytes`, the file is synced and a new
+///   one created whose header carries the chain (first tx id, previous checksum).
+/// - Retention: after each checkpoint, whole rotated files are pruned oldest first as the policy allows, never one
+///   holding a transaction after the checkpoint.
+/// - Opening validates every file header (store id, format), then scans the last file; a torn or partial last
+///   entry is truncated. A bad entry followed by a valid one is damage, not a torn write, and opening fails.
+///
+/// Thread-safe.
+public final class TransactionLog: @unchecked Sendable {
+    public let directory: String
+    public let storeID: UInt64
+    public let configuration: LogConfiguration
+
+    private let fileSystem: LogFileSystem
+    private let clock: @Sendable () -> Int64
+    private let mutex = LogMutex()
+
+    // MARK: State guarded by `mutex`
+    private struct FileInfo {
+        var version: Int64
+        var firstTxID: Int64
+        var previousChecksum: UInt64
+        var previousCommitMillis: Int64
+        var sizeBytes: Int64
+    }
+    private var files: [FileInfo]
+    private var current: LogFile
+    private var position: Int64
+    private var lastTxID: Int64
+    private var lastTxChecksum: UInt64
+    private var lastCommitMillis: Int64
+    /// Every written entry (transaction or checkpoint) gets the next sequence number; durability is tracked by it.
+    private var appendedSequence: UInt64 = 0
+    private var durableSequence: UInt64 = 0
+    private var durableTxID: Int64
+    private var durableChecksum: UInt64
+    private var syncInProgress = false
+    private var failure: DatabaseError?
+    private var isClosed = false
+    private var lastCheckpointTxID: Int64?
+    private var truncatedTailBytes: Int64 = 0
+    private var stats = TransactionLogStatistics()
+
+    /// Opens the log in `directory`, creating the first file when there is none.
+    ///
+    /// - Parameters:
+    ///   - storeID: the store the log belongs to; a file of another store is refused before anything is modified.
+    ///   - initialLastTxID / initialChecksum: where a new log starts (only used when the directory has no log file;
+    ///     a new store's last tx id is 1). A store copied without logs passes its own last tx id and checksum.
+    ///   - clock: wall clock in milliseconds (commit timestamps, age retention); tests inject one.
+    public init(
+        directory: String, storeID: UInt64, configuration: LogConfiguration = .default,
+        fileSystem: LogFileSystem = PosixLogFileSystem(), initialLastTxID: TxID = TxID(1),
+        initialChecksum: UInt64 = 0, clock: (@Sendable () -> Int64)? = nil
+    ) throws {
+        self.directory = directory
+        self.storeID = storeID
+        self.configuration = configuration
+        self.fileSystem = fileSystem
+        self.clock = clock ?? { logWallClockMillis() }
+        precondition(configuration.rotationSizeBytes > 0, "rotation size must be positive")
+
+        try fileSystem.createDirectory(directory)
+        let opened = try Self.openFiles(
+            directory: directory, storeID: storeID, fileSystem: fileSystem,
+            initialLastTxID: initialLastTxID.rawValue, initialChecksum: initialChecksum, now: self.clock())
+        files = opened.files
+        current = opened.current
+        position = opened.position
+        lastTxID = opened.lastTxID
+        lastTxChecksum = opened.lastChecksum
+        lastCommitMillis = opened.lastCommitMillis
+        durableTxID = opened.lastTxID
+        durableChecksum = opened.lastChecksum
+        lastCheckpointTxID = opened.lastCheckpointInLastFile
+        truncatedTailBytes = opened.truncatedBytes
+    }
+
+    deinit { current.close() }
+
+    // MARK: Reading state
+
+    /// The last durable transaction.
+    public var lastCommittedTxID: TxID { mutex.withLock { TxID(durableTxID) } }
+    /// The checksum of the last durable transaction (the value the next transaction chains on).
+    public var lastChecksum: UInt64 { mutex.withLock { durableChecksum } }
+    /// The oldest transaction still readable from the log.
+    public var oldestAvailableTxID: TxID { mutex.withLock { TxID(files[0].firstTxID) } }
+    /// Versions of the log files present, oldest first.
+    public var fileVersions: [Int64] { mutex.withLock { files.map(\.version) } }
+    public var statistics: TransactionLogStatistics { mutex.withLock { stats } }
+    /// Why the log stopped accepting appends, if it did.
+    public var failureReason: DatabaseError? { mutex.withLock { failure } }
+
+    /// The path of log file `version`.
+    public func path(ofVersion version: Int64) -> String { directory + "/" + LogFormat.fileName(version: version) }
+
+    // MARK: Appending
+
+    /// Appends a locally committed transaction and returns once it is durable.
+    ///
+    /// Assigns the next tx id and chains the checksum over the previous transaction. Throws
+    /// `DatabaseError(.transactionCommitFailed, …)` when the disk is full (nothing was appended; retry later) or the
+    /// log has failed (no further appends until restart).
+    @discardableResult
+    public func append(
+        payload: [UInt8], masterServerID: Int32, epoch: Int64, commitTimestampMillis: Int64? = nil
+    ) throws -> TransactionHeader {
+        try checkPayloadSize(payload.count)
+        mutex.lock()
+        defer { mutex.unlock() }
+        try checkWritable()
+        let txID = lastTxID + 1
+        let millis = commitTimestampMillis ?? clock()
+        let checksum = LogFormat.checksum(
+            txID: txID, commitMillis: millis, masterServerID: masterServerID, epoch: epoch, payload: payload,
+            previous: lastTxChecksum)
+        let header = TransactionHeader(
+            txID: TxID(txID), previousChecksum: lastTxChecksum, checksum: checksum, commitTimestampMillis: millis,
+            masterServerID: masterServerID, epoch: epoch)
+        let sequence = try writeTransaction(header, payload: payload)
+        try waitUntilDurable(sequence)
+        return header
+    }
+
+    /// Appends a transaction committed elsewhere (an HA master), keeping its tx id, epoch and checksum; returns
+    /// once durable. Rejects with `TransactionLogError` a transaction that does not follow the last one (gap or
+    /// duplicate), one whose previous checksum breaks the chain, and one whose checksum does not match its content.
+    public func appendReplicated(_ transaction: CommittedTransaction) throws {
+        try checkPayloadSize(transaction.payload.count)
+        let header = transaction.header
+        guard transaction.hasValidChecksum else { throw TransactionLogError.checksumMismatch(txID: header.txID) }
+        mutex.lock()
+        defer { mutex.unlock() }
+        try checkWritable()
+        guard header.txID.rawValue == lastTxID + 1 else {
+            throw TransactionLogError.gap(expected: TxID(lastTxID + 1), received: header.txID)
+        }
+        guard header.previousChecksum == lastTxChecksum else {
+            throw TransactionLogError.checksumChainBroken(
+                txID: header.txID, expectedPrevious: lastTxChecksum, receivedPrevious: header.previousChecksum)
+        }
+        let sequence = try writeTransaction(header, payload: transaction.payload)
+        try waitUntilDurable(sequence)
+    }
+
+    private func checkPayloadSize(_ count: Int) throws {
+        guard count <= LogFormat.maxBodySize - LogFormat.transactionHeaderSize else {
+            throw DatabaseError(
+                .transactionCommitFailed,
+                "Transaction of \(count) bytes exceeds the log's entry limit of \(LogFormat.maxBodySize) bytes")
+        }
+    }
+
+    /// Must hold the mutex.
+    private func checkWritable() throws {
+        if let failure { throw failure }
+        if isClosed { throw DatabaseError(.databaseUnavailable, "The transaction log in \(directory) is closed") }
+    }
+
+    /// Writes one transaction entry (rotating first if due); returns its sequence number. Must hold the mutex.
+    private func writeTransaction(_ header: TransactionHeader, payload: [UInt8]) throws -> UInt64 {
+        if position >= configuration.rotationSizeBytes && position > Int64(LogFormat.headerSize) {
+            try rotate()
+        }
+        let frame = LogFormat.encodeTransaction(header, payload: payload)
+        try writeFrame(frame, describing: "\(header.txID)")
+        lastTxID = header.txID.rawValue
+        lastTxChecksum = header.checksum
+        lastCommitMillis = header.commitTimestampMillis
+        stats.appendedTransactions += 1
+        return appendedSequence
+    }
+
+    /// Writes a frame at the end of the current file. On disk full the partial frame is truncated away and the
+    /// append fails cleanly; any other error makes the log fail. Must hold the mutex.
+    private func writeFrame(_ frame: [UInt8], describing what: String) throws {
+        do {
+            try current.write(frame, at: position)
+        } catch let error as LogIOError {
+            // Whatever part of the frame reached the file must go, or the next append would follow garbage.
+            do {
+                try current.truncate(to: position)
+            } catch {
+                throw fail("could not truncate a partial entry after '\(error)': \(error)")
+            }
+            if error.isOutOfSpace {
+                throw DatabaseError(
+                    .transactionCommitFailed,
+                    "No space left on device while appending \(what) to the transaction log in \(directory); "
+                        + "nothing was committed and the log is intact: free space and retry")
+            }
+            throw fail("writing \(what) failed: \(error)")
+        }
+        position += Int64(frame.count)
+        appendedSequence += 1
+        stats.bytesWritten += Int64(frame.count)
+    }
+
+    /// Marks the log failed and returns the error to throw. Must hold the mutex.
+    private func fail(_ reason: String) -> DatabaseError {
+        let error = DatabaseError(
+            .transactionCommitFailed,
+            "The transaction log in \(directory) has failed and accepts no more transactions (\(reason)); "
+                + "restart the database to recover from the log")
+        if failure == nil { failure = error }
+        mutex.broadcast()
+        return failure!
+    }
+
+    /// Group commit: returns once entry `sequence` is durable. Must hold the mutex (released while syncing).
+    private func waitUntilDurable(_ sequence: UInt64) throws {
+        while durableSequence < sequence {
+            if let failure { throw failure }
+            if syncInProgress {
+                mutex.wait()
+                continue
+            }
+            // Become the leader: sync everything written so far, on behalf of all waiting appenders.
+            syncInProgress = true
+            let file = current
+            let target = appendedSequence
+            let targetTxID = lastTxID
+            let targetChecksum = lastTxChecksum
+            mutex.unlock()
+            var syncError: Error?
+            do { try file.sync() } catch { syncError = error }
+            mutex.lock()
+            syncInProgress = false
+            stats.syncs += 1
+            if let syncError {
+                _ = fail("fdatasync failed: \(syncError)")
+            } else if target > durableSequence {
+                durableSequence = target
+                durableTxID = targetTxID
+                durableChecksum = targetChecksum
+            }
+            mutex.broadcast()
+        }
+    }
+
+    /// Syncs the current file and starts the next one. Must hold the mutex.
+    private func rotate() throws {
+        do {
+            try current.sync()
+        } catch {
+            throw fail("fdatasync before rotation failed: \(error)")
+        }
+        stats.syncs += 1
+        durableSequence = appendedSequence
+        durableTxID = lastTxID
+        durableChecksum = lastTxChecksum
+        mutex.broadcast()
+
+        let version = files[files.count - 1].version + 1
+        let path = path(ofVersion: version)
+        let header = LogFormat.FileHeader(
+            storeID: storeID, version: version, firstTxID: lastTxID + 1, previousChecksum: lastTxChecksum,
+            previousCommitMillis: lastCommitMillis)
+        let file: LogFile
+        do {
+            file = try fileSystem.openFile(path, create: true)
+            do {
+                try file.write(LogFormat.encode(header), at: 0)
+                try file.sync()
+                try fileSystem.syncDirectory(directory)
+            } catch {
+                file.close()
+                throw error
+            }
+        } catch let error as LogIOError where error.isOutOfSpace {
+            // Nothing was appended; the old file stays current and the next append tries again.
+            try? fileSystem.removeFile(path)
+            throw DatabaseError(
+                .transactionCommitFailed,
+                "No space left on device while rotating the transaction log in \(directory); nothing was committed")
+        } catch {
+            try? fileSystem.removeFile(path)
+            throw fail("creating \(path) failed: \(error)")
+        }
+        files[files.count - 1].sizeBytes = position
+        files.append(
+            FileInfo(
+                version: version, firstTxID: header.firstTxID, previousChecksum: header.previousChecksum,
+                previousCommitMillis: header.previousCommitMillis, sizeBytes: Int64(LogFormat.headerSize)))
+        // The retired file is closed when the last group-commit leader still syncing it lets go (ARC).
+        current = file
+        position = Int64(LogFormat.headerSize)
+        stats.rotations += 1
+    }
+
+    // MARK: Checkpoints and retention
+
+    /// Records that the store has applied and flushed every transaction up to `lastAppliedTxID`, makes the record
+    /// durable, then prunes rotated files as the retention policy allows.
+    public func checkpoint(lastAppliedTxID: TxID) throws {
+        mutex.lock()
+        defer { mutex.unlock() }
+        try checkWritable()
+        precondition(
+            lastAppliedTxID.rawValue <= lastTxID,
+            "checkpoint at \(lastAppliedTxID) is beyond the log's last transaction \(lastTxID)")
+        let frame = LogFormat.encodeCheckpoint(lastAppliedTxID: lastAppliedTxID.rawValue, timeMillis: clock())
+        try writeFrame(frame, describing: "a checkpoint")
+        try waitUntilDurable(appendedSequence)
+        lastCheckpointTxID = lastAppliedTxID.rawValue
+        stats.checkpoints += 1
+        pruneFiles(checkpointTxID: lastAppliedTxID.rawValue)
+    }
+
+    /// Deletes rotated files the retention policy no longer wants, oldest first. A file is only a candidate when all
+    /// its transactions are at or before the checkpoint. Failing to delete a file is harmless (it is retried after
+    /// the next checkpoint), so errors are swallowed here. Must hold the mutex.
+    private func pruneFiles(checkpointTxID: Int64) {
+        var removable = 0
+        var totalSize = files.reduce(Int64(0)) { $0 + $1.sizeBytes } - files[files.count - 1].sizeBytes + position
+        let now = clock()
+        while removable < files.count - 1 {
+            let file = files[removable]
+            let next = files[removable + 1]
+            let lastTxInFile = next.firstTxID - 1
+            guard lastTxInFile <= checkpointTxID else { break }
+            let remove: Bool
+            switch configuration.retention {
+            case .keepAll: remove = false
+            case .keepNone: remove = true
+            case .files(let keep): remove = Int64(files.count - removable) > keep
+            case .totalSizeBytes(let limit): remove = totalSize > limit
+            case .transactions(let keep): remove = lastTxInFile <= lastTxID - keep
+            case .age(let maxAge):
+                let ageMillis = maxAge.components.seconds * 1000 + maxAge.components.attoseconds / 1_000_000_000_000_000
+                // The newest transaction in the file is the one before the next file's first.
+                remove = next.previousCommitMillis < now - ageMillis
+            }
+            guard remove else { break }
+            totalSize -= file.sizeBytes
+            removable += 1
+        }
+        guard removable > 0 else { return }
+        var removed = 0
+        for file in files[0..<removable] {
+            do {
+                try fileSystem.removeFile(path(ofVersion: file.version))
+                removed += 1
+            } catch {
+                break
+            }
+        }
+        files.removeFirst(removed)
+        stats.prunedFiles += Int64(removed)
+        try? fileSystem.syncDirectory(directory)
+    }
+
+    // MARK: Reading
+
+    /// Committed transactions from `txID` on (up to the last durable one when the cursor was created), across
+    /// rotated files. Throws `TransactionLogError.transactionsNotAvailable` when `txID` was pruned.
+    public func transactions(from txID: TxID) throws -> TransactionCursor {
+        try mutex.withLock {
+            if isClosed { throw DatabaseError(.databaseUnavailable, "The transaction log in \(directory) is closed") }
+            let upTo = durableTxID
+            if txID.rawValue > upTo {
+                return TransactionCursor(log: self, version: files[files.count - 1].version, from: txID.rawValue, upTo: upTo)
+            }
+            guard txID.rawValue >= files[0].firstTxID else {
+                throw TransactionLogError.transactionsNotAvailable(
+                    requested: txID, oldestAvailable: TxID(files[0].firstTxID))
+            }
+            let index = files.lastIndex { $0.firstTxID <= txID.rawValue }!
+            return TransactionCursor(log: self, version: files[index].version, from: txID.rawValue, upTo: upTo)
+        }
+    }
+
+    /// Opens log file `version` for reading, or nil when it does not exist (pruned).
+    func openForReading(version: Int64) throws -> LogFile? {
+        let path = path(ofVersion: version)
+        guard fileSystem.fileExists(path) else { return nil }
+        return try fileSystem.openFile(path, create: false)
+    }
+
+    // MARK: Recovery
+
+    /// Finds the last checkpoint and returns what must be replayed after it. Call after opening, before appending.
+    public func recover() throws -> RecoveryPlan {
+        try mutex.withLock {
+            if lastCheckpointTxID == nil {
+                lastCheckpointTxID = try findLastCheckpoint()
+            }
+            let checkpoint = lastCheckpointTxID ?? (files[0].firstTxID - 1)
+            return RecoveryPlan(
+                checkpointTxID: TxID(checkpoint), lastCommittedTxID: TxID(durableTxID), lastChecksum: durableChecksum,
+                truncatedTailBytes: truncatedTailBytes, log: self)
+        }
+    }
+
+    /// Scans rotated files newest first for checkpoint records (the last file was scanned at open). Must hold the
+    /// mutex.
+    private func findLastCheckpoint() throws -> Int64? {
+        for info in files.dropLast().reversed() {
+            let path = path(ofVersion: info.version)
+            let file = try fileSystem.openFile(path, create: false)
+            defer { file.close() }
+            let scanner = LogFileScanner(file: file)
+            var offset = Int64(LogFormat.headerSize)
+            var found: Int64?
+            scan: while true {
+                switch try scanner.readFrame(at: offset) {
+                case .endOfFile: break scan
+                case .frame(let kind, let body, let length):
+                    if kind == .checkpoint { found = body.logLoadLE(Int64.self, at: body.startIndex) }
+                    offset += length
+                default:
+                    throw DatabaseError(
+                        .storageDamageDetected, "Transaction log file \(path) is damaged at byte offset \(offset)")
+                }
+            }
+            if let found { return found }
+        }
+        return nil
+    }
+
+    /// Syncs and closes the log; later appends fail.
+    public func close() throws {
+        try mutex.withLock {
+            guard !isClosed else { return }
+            while syncInProgress { mutex.wait() }
+            isClosed = true
+            defer { current.close() }
+            if failure == nil && durableSequence < appendedSequence {
+                try current.sync()
+                durableSequence = appendedSequence
+            }
+        }
+    }
+
+    // MARK: Opening
+
+    private struct OpenedState {
+        var files: [FileInfo]
+        var current: LogFile
+        var position: Int64
+        var lastTxID: Int64
+        var lastChecksum: UInt64
+        var lastCommitMillis: Int64
+        var lastCheckpointInLastFile: Int64?
+        var truncatedBytes: Int64
+    }
+
+    private static func openFiles(
+        directory: String, storeID: UInt64, fileSystem: LogFileSystem, initialLastTxID: Int64,
+        initialChecksum: UInt64, now: Int64
+    ) throws -> OpenedState {
+        let versions = try fileSystem.listDirectory(directory).compactMap(LogFormat.version(ofFileName:)).sorted()
+        func pathOf(_ version: Int64) -> String { directory + "/" + LogFormat.fileName(version: version) }
+        for (a, b) in zip(versions, versions.dropFirst()) where b != a + 1 {
+            throw DatabaseError(
+                .storageDamageDetected,
+                "Transaction log file \(pathOf(a + 1)) is missing (found \(pathOf(a)) and \(pathOf(b)))")
+        }
+
+        // Validate every header before modifying anything.
+        var infos: [FileInfo] = []
+        var tornLast = false
+        for (index, version) in versions.enumerated() {
+            let path = pathOf(version)
+            let file = try fileSystem.openFile(path, create: false)
+            defer { file.close() }
+            let size = try file.size()
+            switch LogFormat.decodeHeader(try file.read(at: 0, count: LogFormat.headerSize)) {
+            case .valid(let header):
+                guard header.storeID == storeID else {
+                    throw DatabaseError(
+                        .storageDamageDetected,
+                        "Transaction log file \(path) belongs to another store (store id "
+                            + "\(logHex(header.storeID)), this store is \(logHex(storeID))); nothing was changed")
+                }
+                guard header.version == version else {
+                    throw DatabaseError(
+                        .storageDamageDetected,
+                        "Transaction log file \(path) says it is version \(header.version); the file was renamed")
+                }
+                if let previous = infos.last, header.firstTxID < previous.firstTxID {
+                    throw DatabaseError(
+                        .storageDamageDetected,
+                        "Transaction log file \(path) starts at tx \(header.firstTxID), before its predecessor")
+                }
+                infos.append(
+                    FileInfo(
+                        version: version, firstTxID: header.firstTxID, previousChecksum: header.previousChecksum,
+                        previousCommitMillis: header.previousCommitMillis, sizeBytes: size))
+            case .torn where index == versions.count - 1:
+                // A crash while rotating (or creating the first file): the file holds no entry yet.
+                tornLast = true
+            case .torn:
+                throw DatabaseError(.storageDamageDetected, "Transaction log file \(path) has a damaged header")
+            case .notALog:
+                throw DatabaseError(
+                    .storageDamageDetected, "\(path) is not a Trellis transaction log file; nothing was changed")
+            case .newerFormat(let format):
+                throw DatabaseError(
+                    .storageDamageDetected,
+                    "Transaction log file \(path) has format version \(format), newer than this Trellis supports "
+                        + "(\(LogFormat.formatVersion)); nothing was changed")
+            }
+        }
+
+        if tornLast {
+            try fileSystem.removeFile(pathOf(versions[versions.count - 1]))
+            try fileSystem.syncDirectory(directory)
+        }
+
+        guard let last = infos.last else {
+            // A new log: version 0 (or the next after a torn first file, which is version 0 as well).
+            let header = LogFormat.FileHeader(
+                storeID: storeID, version: 0, firstTxID: initialLastTxID + 1, previousChecksum: initialChecksum,
+                previousCommitMillis: now)
+            let file = try fileSystem.openFile(pathOf(0), create: true)
+            try file.write(LogFormat.encode(header), at: 0)
+            try file.sync()
+            try fileSystem.syncDirectory(directory)
+            return OpenedState(
+                files: [
+                    FileInfo(
+                        version: 0, firstTxID: header.firstTxID, previousChecksum: initialChecksum,
+                        previousCommitMillis: now, sizeBytes: Int64(LogFormat.headerSize))
+                ],
+                current: file, position: Int64(LogFormat.headerSize), lastTxID: initialLastTxID,
+                lastChecksum: initialChecksum, lastCommitMillis: now, lastCheckpointInLastFile: nil, truncatedBytes: 0)
+        }
+
+        // Scan the last file to its end: find the last valid entry and cut off a torn tail.
+        let path = pathOf(last.version)
+        let file = try fileSystem.openFile(path, create: false)
+        let scanner = LogFileScanner(file: file)
+        var offset = Int64(LogFormat.headerSize)
+        var lastTxID = last.firstTxID - 1
+        var lastChecksum = last.previousChecksum
+        var lastCommitMillis = last.previousCommitMillis
+        var lastCheckpoint: Int64?
+        let size = try file.size()
+        func damaged(_ what: String) -> DatabaseError {
+            DatabaseError(
+                .storageDamageDetected,
+                "Transaction log file \(path) is damaged at byte offset \(offset): \(what); nothing was changed")
+        }
+        scan: while true {
+            let result = try scanner.readFrame(at: offset)
+            switch result {
+            case .endOfFile, .incomplete, .invalidFrameHeader:
+                break scan
+            case .hashMismatch(let length):
+                // A torn write leaves nothing valid after it; a valid entry after a bad one means damage.
+                if offset + length < size, case .frame = try scanner.readFrame(at: offset + length) {
+                    throw damaged("an entry fails its checksum but valid entries follow it")
+                }
+                break scan
+            case .frame(let kind, let body, let length):
+                switch kind {
+                case .checkpoint:
+                    lastCheckpoint = body.logLoadLE(Int64.self, at: body.startIndex)
+                case .transaction:
+                    let transaction = LogFormat.decodeTransaction(body: body)
+                    let header = transaction.header
+                    guard header.txID.rawValue == lastTxID + 1 else {
+                        throw damaged("found \(header.txID) where tx \(lastTxID + 1) was expected")
+                    }
+                    guard header.previousChecksum == lastChecksum, transaction.hasValidChecksum else {
+                        throw damaged("\(header.txID) breaks the checksum chain")
+                    }
+                    lastTxID = header.txID.rawValue
+                    lastChecksum = header.checksum
+                    lastCommitMillis = header.commitTimestampMillis
+                }
+                offset += length
+            }
+        }
+        var truncated: Int64 = 0
+        if offset < size {
+            truncated = size - offset
+            try file.truncate(to: offset)
+            try file.sync()
+        }
+        infos[infos.count - 1].sizeBytes = offset
+        return OpenedState(
+            files: infos, current: file, position: offset, lastTxID: lastTxID, lastChecksum: lastChecksum,
+            lastCommitMillis: lastCommitMillis, lastCheckpointInLastFile: lastCheckpoint, truncatedBytes: truncated)
+    }
+}
+
+// MARK: - Cursor
+
+/// Reads committed transactions in tx-id order across log files. Not thread-safe; one reader per cursor.
+public final class TransactionCursor: @unchecked Sendable {
+    private let log: TransactionLog
+    private var version: Int64
+    private var nextTxID: Int64
+    private let upTo: Int64
+    private var scanner: LogFileScanner?
+    private var offset: Int64 = 0
+    private var previousChecksum: UInt64?
+
+    init(log: TransactionLog, version: Int64, from: Int64, upTo: Int64) {
+        self.log = log
+        self.version = version
+        self.nextTxID = from
+        self.upTo = upTo
+    }
+
+    deinit { scanner?.file.close() }
+
+    /// The last transaction this cursor will return (the last durable one when it was created).
+    public var lastTxID: TxID { TxID(upTo) }
+
+    /// The next transaction, or nil after the last one.
+    public func next() throws -> CommittedTransaction? {
+        while nextTxID <= upTo {
+            if scanner == nil {
+                guard let file = try log.openForReading(version: version) else {
+                    throw TransactionLogError.transactionsNotAvailable(
+                        requested: TxID(nextTxID), oldestAvailable: log.oldestAvailableTxID)
+                }
+                scanner = LogFileScanner(file: file)
+                offset = Int64(LogFormat.headerSize)
+            }
+            let path = log.path(ofVersion: version)
+            switch try scanner!.readFrame(at: offset) {
+            case .endOfFile:
+                scanner!.file.close()
+                scanner = nil
+                version += 1
+            case .frame(.checkpoint, _, let length):
+                offset += length
+            case .frame(.transaction, let body, let length):
+                offset += length
+                let transaction = LogFormat.decodeTransaction(body: body)
+                let id = transaction.header.txID.rawValue
+                if id < nextTxID {
+                    previousChecksum = transaction.header.checksum
+                    continue
+                }
+                guard id == nextTxID,
+                    previousChecksum.map({ $0 == transaction.header.previousChecksum }) ?? true
+                else {
+                    throw DatabaseError(
+                        .storageDamageDetected,
+                        "Transaction log file \(path) is damaged: found tx \(id) where tx \(nextTxID) was expected "
+                            + "or its checksum chain is broken")
+                }
+                previousChecksum = transaction.header.checksum
+                nextTxID += 1
+                return transaction
+            default:
+                throw DatabaseError(
+                    .storageDamageDetected, "Transaction log file \(path) is damaged at byte offset \(offset)")
+            }
+        }
+        return nil
+    }
+
+    /// Calls `body` for every remaining transaction.
+    public func forEach(_ body: (CommittedTransaction) throws -> Void) throws {
+        while let transaction = try next() { try body(transaction) }
+    }
+}
+
+func logHex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
