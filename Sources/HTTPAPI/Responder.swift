@@ -191,6 +191,7 @@ final class APIResponder: Sendable {
             ("bolt_direct", "bolt://\(bolt)"),
             ("bolt_routing", "neo4j://\(bolt)"),
             ("transaction", "\(base)/db/{databaseName}/tx"),
+            ("query", "\(base)/db/{databaseName}/query/v2"),
             ("neo4j_version", neo4jVersion),
             ("neo4j_edition", configuration.edition),
         ]

@@ -254,21 +254,17 @@ enum CRSName {
 
 // MARK: - Temporal text (ISO 8601, as Cypher's toString() writes it)
 
-/// ISO text for temporal values. GraphValues' temporal types are plain storage structs; the HTTP API needs
-/// only their text form, so it is computed here from the stored fields.
+/// Temporal text is Cypher's `toString()` (GraphValues' `cypherString`), so HTTP and Cypher agree; the calendar
+/// helpers here serve the HTTP dates below.
 enum TemporalText {
     static func format(_ value: Value) -> String? {
         switch value {
-        case .date(let d): return date(epochDays: d.epochDays)
-        case .localTime(let t): return time(nanosecondOfDay: t.nanosecondOfDay)
-        case .time(let t): return time(nanosecondOfDay: t.nanosecondOfDay) + offset(Int64(t.offsetSeconds))
-        case .localDateTime(let dt): return dateTime(epochSeconds: dt.epochSeconds, nanosecond: dt.nanosecond)
-        case .dateTime(let dt):
-            let local = dateTime(epochSeconds: dt.epochSeconds + Int64(dt.offsetSeconds), nanosecond: dt.nanosecond)
-            var text = local + offset(Int64(dt.offsetSeconds))
-            if let zone = dt.zoneId { text += "[\(zone)]" }
-            return text
-        case .duration(let d): return duration(d)
+        case .date(let d): return d.cypherString
+        case .localTime(let t): return t.cypherString
+        case .time(let t): return t.cypherString
+        case .localDateTime(let dt): return dt.cypherString
+        case .dateTime(let dt): return dt.cypherString
+        case .duration(let d): return d.cypherString
         default: return nil
         }
     }
@@ -289,72 +285,6 @@ enum TemporalText {
     static func pad(_ value: Int64, _ width: Int) -> String {
         let digits = String(value)
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-    }
-
-    static func date(epochDays: Int64) -> String {
-        let (y, m, d) = civil(epochDays: epochDays)
-        let year: String
-        if y < 0 {
-            year = "-" + pad(-y, 4)
-        } else if y > 9999 {
-            year = "+" + String(y)
-        } else {
-            year = pad(y, 4)
-        }
-        return "\(year)-\(pad(m, 2))-\(pad(d, 2))"
-    }
-
-    static func fraction(_ nanos: Int64) -> String {
-        guard nanos != 0 else { return "" }
-        var digits = pad(nanos, 9)
-        // Trim in groups of three as Java's formatter does (.5 → .500, .000001 → .000001).
-        while digits.hasSuffix("000") { digits.removeLast(3) }
-        return "." + digits
-    }
-
-    static func time(nanosecondOfDay: Int64) -> String {
-        let seconds = nanosecondOfDay / 1_000_000_000
-        let nanos = nanosecondOfDay % 1_000_000_000
-        return "\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))" + fraction(nanos)
-    }
-
-    static func dateTime(epochSeconds: Int64, nanosecond: Int32) -> String {
-        let days = epochSeconds >= 0 ? epochSeconds / 86400 : (epochSeconds - 86399) / 86400
-        let secondOfDay = epochSeconds - days * 86400
-        return date(epochDays: days) + "T" + time(nanosecondOfDay: secondOfDay * 1_000_000_000 + Int64(nanosecond))
-    }
-
-    static func offset(_ seconds: Int64) -> String {
-        if seconds == 0 { return "Z" }
-        let sign = seconds < 0 ? "-" : "+"
-        let magnitude = abs(seconds)
-        var text = "\(sign)\(pad(magnitude / 3600, 2)):\(pad(magnitude / 60 % 60, 2))"
-        if magnitude % 60 != 0 { text += ":\(pad(magnitude % 60, 2))" }
-        return text
-    }
-
-    static func duration(_ d: CypherDuration) -> String {
-        var text = "P"
-        let years = d.months / 12
-        let months = d.months % 12
-        if years != 0 { text += "\(years)Y" }
-        if months != 0 { text += "\(months)M" }
-        if d.days != 0 { text += "\(d.days)D" }
-        let totalNanos = d.seconds * 1_000_000_000 + Int64(d.nanoseconds)
-        if totalNanos != 0 {
-            text += "T"
-            let negative = totalNanos < 0
-            let magnitude = abs(totalNanos)
-            let hours = magnitude / 3_600_000_000_000
-            let minutes = magnitude / 60_000_000_000 % 60
-            let seconds = magnitude / 1_000_000_000 % 60
-            let nanos = magnitude % 1_000_000_000
-            let sign = negative ? "-" : ""
-            if hours != 0 { text += "\(sign)\(hours)H" }
-            if minutes != 0 { text += "\(sign)\(minutes)M" }
-            if seconds != 0 || nanos != 0 { text += "\(sign)\(seconds)" + fraction(nanos) + "S" }
-        }
-        return text == "P" ? "PT0S" : text
     }
 }
 
@@ -379,6 +309,14 @@ enum HTTPDate {
         let weekday = weekdays[Int(((days % 7) + 7) % 7)]
         let p = TemporalText.pad
         return "\(weekday), \(p(day, 2)) \(months[Int(month - 1)]) \(year) \(p(h, 2)):\(p(m, 2)):\(p(s, 2)) +0000"
+    }
+
+    /// `2026-11-25T16:13:24Z` (the Query API's `expires`)
+    static func iso8601(epochSeconds: Int64) -> String {
+        let (days, h, m, s) = split(epochSeconds)
+        let (year, month, day) = TemporalText.civil(epochDays: days)
+        let p = TemporalText.pad
+        return "\(p(year, 4))-\(p(month, 2))-\(p(day, 2))T\(p(h, 2)):\(p(m, 2)):\(p(s, 2))Z"
     }
 
     /// `25/Nov/2026:16:13:24 +0000`

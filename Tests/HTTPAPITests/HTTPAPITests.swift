@@ -454,14 +454,12 @@ struct HTTPAPIUnitTests {
 
     @Test("dates: civil calendar, RFC 1123 expires text, NCSA log time")
     func dates() {
-        #expect(TemporalText.date(epochDays: 0) == "1970-01-01")
-        #expect(TemporalText.date(epochDays: -1) == "1969-12-31")
-        #expect(TemporalText.date(epochDays: 11_016) == "2000-02-29")
+        #expect(TemporalText.civil(epochDays: 0) == (1970, 1, 1))
+        #expect(TemporalText.civil(epochDays: -1) == (1969, 12, 31))
+        #expect(TemporalText.civil(epochDays: 11_016) == (2000, 2, 29))
         #expect(HTTPDate.rfc1123(epochSeconds: 0) == "Thu, 01 Jan 1970 00:00:00 +0000")
         #expect(HTTPDate.rfc1123(epochSeconds: 1_632_731_280) == "Mon, 27 Sep 2021 08:28:00 +0000")
         #expect(HTTPDate.ncsa(epochSeconds: 1_632_731_280) == "27/Sep/2021:08:28:00 +0000")
-        #expect(TemporalText.time(nanosecondOfDay: 45_296_000_001_000) == "12:34:56.000001")
-        #expect(TemporalText.duration(CypherDuration(months: 0, days: 0, seconds: 0, nanoseconds: 0)) == "PT0S")
     }
 
     @Test("base64 round-trips and rejects malformed input")
@@ -514,5 +512,87 @@ struct HTTPAPIUnitTests {
         if case .notFound = registry.acquire(id: idB, user: "u", database: "neo4j", now: t0 + .seconds(22)) {} else {
             Issue.record("deadline passed")
         }
+    }
+}
+
+@Suite("Query API v2 over a loopback socket (http-api.md §8)")
+struct QueryAPIv2Tests {
+    static let typedJSON = ["Content-Type": "application/vnd.neo4j.query", "Accept": "application/vnd.neo4j.query"]
+
+    @Test("implicit transaction: typed parameters in, typed values out, 202 with counters")
+    func implicitTyped() throws {
+        let t = try TestServer()
+        defer { t.stop() }
+        let body = """
+            {"statement":"ECHO","includeCounters":true,"parameters":{\
+            "i":{"$type":"Integer","_value":"9007199254740993"},"f":{"$type":"Float","_value":"0.5"},\
+            "d":{"$type":"Date","_value":"2024-02-29"},"b":{"$type":"Base64","_value":"AQI="},\
+            "l":{"$type":"List","_value":[{"$type":"String","_value":"x"},{"$type":"Null","_value":null}]},\
+            "p":{"$type":"Point","_value":"SRID=7203;POINT (1.5 2.0)"},"plain":7}}
+            """
+        let r = try t.request("POST", "/db/neo4j/query/v2", body: body, headers: Self.typedJSON)
+        #expect(r.status == 202)
+        #expect(r.header("Content-Type") == "application/vnd.neo4j.query")
+        let json = try r.json()
+        #expect(json["data"]?["fields"] == .array(["b", "d", "f", "i", "l", "p", "plain"].map { .string($0) }))
+        let row = try #require(json["data"]?["values"]?[0])
+        #expect(row[0] == .object(["$type": .string("Base64"), "_value": .string("AQI=")]))
+        #expect(row[1] == .object(["$type": .string("Date"), "_value": .string("2024-02-29")]))
+        #expect(row[2] == .object(["$type": .string("Float"), "_value": .string("0.5")]))
+        #expect(row[3] == .object(["$type": .string("Integer"), "_value": .string("9007199254740993")]))
+        #expect(row[4]?["_value"]?[1] == .object(["$type": .string("Null"), "_value": .null]))
+        #expect(row[5] == .object(["$type": .string("Point"), "_value": .string("SRID=7203;POINT (1.5 2.0)")]))
+        #expect(row[6] == .object(["$type": .string("Integer"), "_value": .string("7")]))
+        #expect(json["counters"]?["containsUpdates"] == .bool(false))
+        #expect(json["bookmarks"] != nil)
+    }
+
+    @Test("plain JSON: entities as {elementId, labels, properties}; errors are 400 with the Neo4j code")
+    func plainAndErrors() throws {
+        let t = try TestServer()
+        defer { t.stop() }
+        let r = try t.request("POST", "/db/neo4j/query/v2", body: #"{"statement":"PATH"}"#)
+        #expect(r.status == 202)
+        let path = try #require(try r.json()["data"]?["values"]?[0]?[0])
+        #expect(path[0]?["labels"] == .array([.string("Person")]))
+        #expect(path[1]?["type"] == .string("KNOWS"))
+        #expect(path[1]?["startNodeElementId"] == .string("1"))
+        let failed = try t.request("POST", "/db/neo4j/query/v2", body: #"{"statement":"FAIL"}"#)
+        #expect(failed.status == 400)
+        #expect(try failed.json()["errors"]?[0]?["code"] == .string("Neo.ClientError.Statement.SyntaxError"))
+        let badType = try t.request(
+            "POST", "/db/neo4j/query/v2", body: #"{"statement":"ECHO","parameters":{"x":{"$type":"Integer","_value":"x1"}}}"#)
+        #expect(badType.status == 400)
+        #expect(try badType.json()["errors"]?[0]?["code"] == .string("Neo.ClientError.Request.InvalidFormat"))
+    }
+
+    @Test("explicit transaction: begin, run, commit; rollback; unknown id 404")
+    func explicit() throws {
+        let t = try TestServer()
+        defer { t.stop() }
+        let begin = try t.request("POST", "/db/neo4j/query/v2/tx", body: #"{"accessMode":"Write"}"#)
+        #expect(begin.status == 202)
+        let id = try #require(try begin.json()["transaction"]?["id"]?.stringValue)
+        let expires = try #require(try begin.json()["transaction"]?["expires"]?.stringValue)
+        #expect(expires.count == 20 && expires.hasSuffix("Z"))
+        let run = try t.request(
+            "POST", "/db/neo4j/query/v2/tx/\(id)", body: #"{"statement":"CREATE","parameters":{"name":"Q"}}"#)
+        #expect(run.status == 202)
+        #expect(try run.json()["transaction"]?["id"] == .string(id))
+        #expect(t.database.committed.isEmpty)
+        let commit = try t.request("POST", "/db/neo4j/query/v2/tx/\(id)/commit", body: "")
+        #expect(commit.status == 202)
+        #expect(try commit.json()["bookmarks"]?[0]?.stringValue?.hasPrefix("FB:test:") == true)
+        #expect(t.database.committed == ["Q"])
+
+        let second = try t.request("POST", "/db/neo4j/query/v2/tx", body: "")
+        let secondID = try #require(try second.json()["transaction"]?["id"]?.stringValue)
+        #expect(try t.request("POST", "/db/neo4j/query/v2/tx/\(secondID)", body: #"{"statement":"CREATE","parameters":{"name":"R"}}"#).status == 202)
+        #expect(try t.request("DELETE", "/db/neo4j/query/v2/tx/\(secondID)").status == 202)
+        #expect(t.database.committed == ["Q"])
+        let gone = try t.request("POST", "/db/neo4j/query/v2/tx/\(secondID)/commit", body: "")
+        #expect(gone.status == 404)
+        #expect(try gone.json()["errors"]?[0]?["code"] == .string("Neo.ClientError.Transaction.TransactionNotFound"))
+        #expect(t.database.openSessions == 0)
     }
 }
