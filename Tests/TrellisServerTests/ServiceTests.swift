@@ -81,6 +81,17 @@ struct ServiceTests {
         #expect(service.openTransactionCount == 0)
     }
 
+    @Test("commit runs unconsumed results of the transaction to completion; a new RUN keeps earlier results")
+    func commitConsumes() throws {
+        let s = try admin()
+        try s.beginTransaction(TransactionOptions())
+        let rows = try s.run("ROWS 3", parameters: [:], options: TransactionOptions())
+        _ = try s.run("CREATE", parameters: [:], options: TransactionOptions())
+        #expect(try rows.next() == [.integer(1)], "the first result still streams after the second RUN")
+        _ = try s.commit()
+        #expect(engine.committedCount == 1)
+    }
+
     @Test("an error rolls the explicit transaction back; committing it afterwards fails")
     func errorRollsBack() throws {
         let s = try admin()

@@ -1,4 +1,5 @@
 import Foundation
+import GraphKernel
 import Testing
 
 @testable import TrellisServer
@@ -46,9 +47,9 @@ struct SettingValueTests {
     func retention() throws {
         #expect(try SettingParsers.retentionPolicy("keep_all") == .keepAll)
         #expect(try SettingParsers.retentionPolicy("false") == .keepNone)
-        #expect(try SettingParsers.retentionPolicy("100M size") == .sizeBytes(100 << 20))
+        #expect(try SettingParsers.retentionPolicy("100M size") == .totalSizeBytes(100 << 20))
         #expect(try SettingParsers.retentionPolicy("200k txs") == .transactions(200 << 10))
-        #expect(try SettingParsers.retentionPolicy("10 days") == .days(10))
+        #expect(try SettingParsers.retentionPolicy("10 days") == .age(.seconds(10 * 86400)))
         #expect(throws: SettingValueError.self) { try SettingParsers.retentionPolicy("10 fortnights") }
     }
 }

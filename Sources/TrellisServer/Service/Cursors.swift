@@ -12,6 +12,7 @@ final class SessionCursor: ResultCursor {
     let metadata: [String: Value]
     let started: ContinuousClock.Instant
     private var finished = false
+    var isFinished: Bool { finished }
     private var transactionClosed = false
     private var summaryValue: ResultSummary?
 

@@ -134,6 +134,13 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
     /// Refuses new transactions, waits up to `grace` for open ones, terminates the rest, then shuts the engine
     /// down (checkpoint, store released).
     public func shutdown(grace: Duration) {
+        drain(grace: grace)
+        closeEngine()
+    }
+
+    /// Refuses new transactions (DatabaseUnavailable, transient), waits up to `grace` for open ones to end,
+    /// then terminates the rest.
+    public func drain(grace: Duration) {
         activity.withLock { $0.accepting = false }
         let deadline = ContinuousClock.now + grace
         while openTransactionCount > 0 && ContinuousClock.now < deadline { usleep(10_000) }
@@ -144,6 +151,10 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
             let second = ContinuousClock.now + .seconds(1)
             while openTransactionCount > 0 && ContinuousClock.now < second { usleep(10_000) }
         }
+    }
+
+    /// Checkpoints and releases the store (after `drain` and after the connectors stopped).
+    public func closeEngine() {
         do {
             try engine.shutdown()
         } catch {

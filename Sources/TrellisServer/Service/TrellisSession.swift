@@ -20,6 +20,9 @@ final class TrellisSession: DatabaseSession {
         var options: TransactionOptions
         var deadline: ContinuousClock.Instant?
         var failed = false
+        /// Results of this transaction not yet consumed; commit runs them to completion first (Bolt 4+ may
+        /// keep several open and pull them by qid, so a new RUN does not discard the previous one).
+        var cursors: [SessionCursor] = []
     }
 
     private var explicit: Explicit?
@@ -68,8 +71,7 @@ final class TrellisSession: DatabaseSession {
         }
         do {
             try checkDeadline(&current)
-            try openCursor?.discardRemaining()
-            openCursor = nil
+            for cursor in current.cursors { try cursor.discardRemaining() }
             let txID = try current.tx.commit()
             endExplicit()
             let bookmark = Bookmark.make(txID: txID)
@@ -84,7 +86,6 @@ final class TrellisSession: DatabaseSession {
 
     func rollback() throws {
         guard let current = explicit else { return }
-        openCursor = nil
         current.tx.rollback()
         endExplicit()
     }
@@ -112,7 +113,7 @@ final class TrellisSession: DatabaseSession {
     // MARK: Statements
 
     func run(_ query: String, parameters: [String: Value], options: TransactionOptions) throws -> ResultCursor {
-        try dropOpenCursor()
+        if explicit == nil { try dropOpenCursor() }
         let started = ContinuousClock.now
         do {
             if let admin = try AdminCommands.match(query, parameters: parameters) {
@@ -127,7 +128,6 @@ final class TrellisSession: DatabaseSession {
                         + "default credentials in production. If you are not using default credentials, you are "
                         + "getting this error because an administrator requires a password change.")
             }
-            let cursor: SessionCursor
             if var current = explicit {
                 guard !current.failed else {
                     throw DatabaseError(
@@ -135,9 +135,13 @@ final class TrellisSession: DatabaseSession {
                 }
                 try checkDeadline(&current)
                 let result = try current.tx.run(query, parameters: parameters)
-                cursor = SessionCursor(
+                let cursor = SessionCursor(
                     session: self, result: result, autoCommit: nil, query: query, parameters: parameters,
                     metadata: current.options.metadata, started: started)
+                current.cursors.removeAll { $0.isFinished }
+                current.cursors.append(cursor)
+                explicit = current
+                return cursor
             } else {
                 let (tx, id) = try service.beginEngineTransaction(user: user, options: options)
                 running.withLock { $0 = TransactionHandleBox(tx) }
@@ -150,12 +154,12 @@ final class TrellisSession: DatabaseSession {
                     running.withLock { $0 = nil }
                     throw error
                 }
-                cursor = SessionCursor(
+                let cursor = SessionCursor(
                     session: self, result: result, autoCommit: (tx, id), query: query, parameters: parameters,
                     metadata: options.metadata, started: started)
+                openCursor = cursor
+                return cursor
             }
-            openCursor = cursor
-            return cursor
         } catch {
             let mapped = ErrorMapping.map(error)
             failed(mapped)

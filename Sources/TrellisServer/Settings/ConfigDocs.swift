@@ -20,8 +20,9 @@ public enum ConfigDocs {
 
             Value syntax: durations are a number with `ms`, `s`, `m`, `h` or `d` (a bare number is seconds);
             byte sizes a number with `k`, `m`, `g` or `t` (binary multiples; a bare number is bytes); addresses
-            `host:port`, `:port` or `host`; lists are comma separated. Settings marked dynamic can be changed
-            while running with `CALL dbms.setConfigValue(name, value)`.
+            `host:port`, `:port` or `host`; lists are comma separated. Settings marked dynamic are those Neo4j can
+            change at run time; Trellis reads every setting at start-up. `CALL dbms.listConfig()` shows the values
+            in use.
 
             Older names are accepted and read as their current name: 
             """

@@ -1,4 +1,5 @@
 import Foundation
+import GraphKernel
 
 /// One configuration setting: its neo4j.conf name, the default as it would be written in the file, a
 /// description for `docs/configuration.md`, and how its text is read (which is also its validation).

@@ -1,4 +1,5 @@
 import Foundation
+import GraphKernel
 
 // Parsing of neo4j.conf value syntax (neo4j-ops.md §1): durations, byte sizes, socket addresses, lists,
 // retention policies. Each parser throws a `SettingValueError` whose message says what was expected, so
@@ -8,7 +9,21 @@ import Foundation
 public struct SettingValueError: Error, Sendable, Hashable, CustomStringConvertible {
     public var expected: String
     public init(expected: String) { self.expected = expected }
-    public var description: String { "expected \(expected)" }
+
+    /// From the kernel's parsers, whose reason already says what was expected.
+    init(kernel error: any Error) {
+        if let e = error as? ConfigurationError {
+            self.expected = e.reason.hasPrefix("expected ") ? String(e.reason.dropFirst(9)) : e.reason
+            self.isReason = !e.reason.hasPrefix("expected ")
+        } else {
+            self.expected = "\(error)"
+            self.isReason = true
+        }
+    }
+
+    /// When true, `expected` holds a full reason rather than "what was expected".
+    var isReason = false
+    public var description: String { isReason ? expected : "expected \(expected)" }
 }
 
 /// A host and port as written in `listen_address` / `advertised_address` settings. Either part may be
@@ -34,58 +49,15 @@ public struct PortRangeAddress: Sendable, Hashable {
     public var ports: ClosedRange<Int>
 }
 
-/// `dbms.tx_log.rotation.retention_policy` and friends: keep everything, keep only what recovery needs, or
-/// keep a bounded amount.
-public enum RetentionPolicy: Sendable, Hashable {
-    case keepAll
-    case keepNone
-    case files(Int64)
-    case sizeBytes(Int64)
-    case transactions(Int64)
-    case hours(Int64)
-    case days(Int64)
-}
-
 public enum SettingParsers {
-    /// `<n>` (seconds) or `<n>ms|s|m|h|d` (neo4j-ops.md §1; `d` accepted for readability).
+    /// `<n>` (seconds) or `<n>ms|s|m|h|d` (neo4j-ops.md §1), parsed by the kernel's `DurationSetting`.
     public static func duration(_ text: String) throws(SettingValueError) -> Duration {
-        let expected = SettingValueError(expected: "a duration such as 500ms, 10s, 5m or 1h")
-        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let digits = t.prefix { $0.isNumber }
-        guard !digits.isEmpty, let n = Int64(digits) else { throw expected }
-        let unit = t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
-        let (q, overflow): (Int64, Bool)
-        switch unit {
-        case "ms": return .milliseconds(n)
-        case "", "s": return .seconds(n)
-        case "m": (q, overflow) = n.multipliedReportingOverflow(by: 60)
-        case "h": (q, overflow) = n.multipliedReportingOverflow(by: 3600)
-        case "d": (q, overflow) = n.multipliedReportingOverflow(by: 86400)
-        default: throw expected
-        }
-        guard !overflow else { throw expected }
-        return .seconds(q)
+        do { return try DurationSetting.parse(text) } catch { throw SettingValueError(kernel: error) }
     }
 
-    /// `<n>` bytes or `<n>k|m|g|t` (binary multiples, case-insensitive, optional trailing `b`/`ib`).
+    /// `<n>` bytes or `<n>k|m|g|t` (binary multiples), parsed by the kernel's `ByteSize`.
     public static func byteSize(_ text: String) throws(SettingValueError) -> Int64 {
-        let expected = SettingValueError(expected: "a byte size such as 512k, 20m or 2g")
-        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let digits = t.prefix { $0.isNumber }
-        guard !digits.isEmpty, let n = Int64(digits) else { throw expected }
-        var unit = Substring(t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces))
-        if unit.hasSuffix("ib") { unit = unit.dropLast(2) } else if unit.hasSuffix("b") { unit = unit.dropLast() }
-        let shift: Int64
-        switch unit {
-        case "": shift = 0
-        case "k": shift = 10
-        case "m": shift = 20
-        case "g": shift = 30
-        case "t": shift = 40
-        default: throw expected
-        }
-        guard n <= (Int64.max >> shift) else { throw expected }
-        return n << shift
+        do { return try ByteSize.parse(text) } catch { throw SettingValueError(kernel: error) }
     }
 
     public static func boolean(_ text: String) throws(SettingValueError) -> Bool {
@@ -153,28 +125,10 @@ public enum SettingParsers {
         text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    /// `true`/`keep_all`, `false`/`keep_none`, or `<n>[k|M|G] files|size|txs|entries|hours|days`.
+    /// `true`/`keep_all`, `false`/`keep_none`, or `<n>[k|M|G] files|size|txs|entries|hours|days`, parsed by the
+    /// kernel's `RetentionPolicy` (the kernel is what prunes by it).
     public static func retentionPolicy(_ text: String) throws(SettingValueError) -> RetentionPolicy {
-        let expected = SettingValueError(
-            expected: "keep_all, keep_none or '<n> files|size|txs|entries|hours|days' such as '100M size'")
-        let t = text.trimmingCharacters(in: .whitespaces)
-        switch t.lowercased() {
-        case "true", "keep_all": return .keepAll
-        case "false", "keep_none": return .keepNone
-        default: break
-        }
-        let parts = t.split(separator: " ", omittingEmptySubsequences: true)
-        guard parts.count == 2 else { throw expected }
-        let amount: Int64
-        do { amount = try byteSize(String(parts[0])) } catch { throw expected }
-        switch parts[1].lowercased() {
-        case "files": return .files(amount)
-        case "size": return .sizeBytes(amount)
-        case "txs", "entries": return .transactions(amount)
-        case "hours": return .hours(amount)
-        case "days": return .days(amount)
-        default: throw expected
-        }
+        do { return try RetentionPolicy.parse(text) } catch { throw SettingValueError(kernel: error) }
     }
 
     public static func oneOf(_ text: String, _ options: [String]) throws(SettingValueError) -> String {

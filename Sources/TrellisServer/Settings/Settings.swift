@@ -1,4 +1,5 @@
 import Foundation
+import GraphKernel
 
 /// The settings registry: every setting Trellis accepts, with Neo4j 3.x names and defaults
 /// (neo4j-ops.md §1–2, neo4j-ha.md for `ha.*`, `metrics.*`). `docs/configuration.md` is generated from `all`

@@ -1,0 +1,133 @@
+import Cypher
+import GraphKernel
+import GraphValues
+import TrellisService
+
+/// The kernel as the service needs it. `GraphDatabase` conforms (see `KernelAdapter.swift`); keeping this a
+/// protocol lets the cluster work put a replicating database behind the same engine.
+public protocol KernelDatabase: AnyObject, Sendable {
+    func beginKernelTransaction(write: Bool, timeout: Duration?) throws -> any KernelTransactionHandle
+    var lastCommittedTransaction: Int64 { get }
+    /// Checkpoint and release the store.
+    func closeDatabase() throws
+}
+
+/// A kernel transaction: the graph operations plus its lifecycle.
+public protocol KernelTransactionHandle: GraphWriteOperations {
+    func commitTransaction() throws
+    func rollbackTransaction()
+    /// From any thread.
+    func terminateTransaction()
+}
+
+/// `GraphEngine` over a kernel database and the Cypher engine: each transaction is a kernel transaction
+/// wrapped in `SecuredTransaction`, and each statement runs through `CypherEngine.execute`, streaming rows
+/// from its lazy result.
+public final class CypherGraphEngine: GraphEngine, @unchecked Sendable {
+    public let database: any KernelDatabase
+    public let cypher: CypherEngine
+    let importDirectory: String?
+
+    public init(database: any KernelDatabase, cypher: CypherEngine, importDirectory: String?) {
+        self.database = database
+        self.cypher = cypher
+        self.importDirectory = importDirectory
+    }
+
+    public func begin(security: SecurityContext, timeout: Duration?, metadata: [String: Value]) throws
+        -> EngineTransaction
+    {
+        let tx = try database.beginKernelTransaction(write: security.accessMode == .write, timeout: timeout)
+        var options = ExecutionOptions(readOnly: security.accessMode == .read, importDirectory: importDirectory)
+        options.username = security.username
+        return CypherTransaction(engine: self, kernel: tx, secured: SecuredTransaction(tx, security: security),
+                                 options: options)
+    }
+
+    public var lastCommittedTxID: Int64 { database.lastCommittedTransaction }
+
+    public func shutdown() throws { try database.closeDatabase() }
+}
+
+final class CypherTransaction: EngineTransaction {
+    let engine: CypherGraphEngine
+    let kernel: any KernelTransactionHandle
+    let secured: SecuredTransaction
+    let options: ExecutionOptions
+
+    init(engine: CypherGraphEngine, kernel: any KernelTransactionHandle, secured: SecuredTransaction,
+         options: ExecutionOptions) {
+        self.engine = engine
+        self.kernel = kernel
+        self.secured = secured
+        self.options = options
+    }
+
+    func run(_ query: String, parameters: [String: Value]) throws -> EngineResult {
+        let result = try engine.cypher.execute(query, parameters: parameters, transaction: secured, options: options)
+        return CypherEngineResult(result, profile: CypherEngineResult.isProfile(query))
+    }
+
+    func commit() throws -> Int64 {
+        try kernel.commitTransaction()
+        // The id of the last commit is at least ours, so a bookmark made from it is never too early.
+        return engine.database.lastCommittedTransaction
+    }
+
+    func rollback() { kernel.rollbackTransaction() }
+    func terminate() { kernel.terminateTransaction() }
+}
+
+final class CypherEngineResult: EngineResult {
+    let result: CypherResult
+    let profile: Bool
+
+    init(_ result: CypherResult, profile: Bool) {
+        self.result = result
+        self.profile = profile
+    }
+
+    static func isProfile(_ query: String) -> Bool {
+        query.drop { $0.isWhitespace }.prefix(7).uppercased() == "PROFILE"
+    }
+
+    var columns: [String] { result.columns }
+    func next() throws -> [Value]? { try result.next() }
+
+    func summary() -> ResultSummary {
+        var s = ResultSummary()
+        let c = result.statistics
+        s.statistics.nodesCreated = c.nodesCreated
+        s.statistics.nodesDeleted = c.nodesDeleted
+        s.statistics.relationshipsCreated = c.relationshipsCreated
+        s.statistics.relationshipsDeleted = c.relationshipsDeleted
+        s.statistics.propertiesSet = c.propertiesSet
+        s.statistics.labelsAdded = c.labelsAdded
+        s.statistics.labelsRemoved = c.labelsRemoved
+        s.statistics.indexesAdded = c.indexesAdded
+        s.statistics.indexesRemoved = c.indexesRemoved
+        s.statistics.constraintsAdded = c.constraintsAdded
+        s.statistics.constraintsRemoved = c.constraintsRemoved
+        switch result.queryType {
+        case .read: s.queryType = .readOnly
+        case .write: s.queryType = .writeOnly
+        case .readWrite: s.queryType = .readWrite
+        case .schema: s.queryType = .schemaWrite
+        }
+        s.notifications = result.notifications.map {
+            Notification(code: $0.code, title: $0.title, description: $0.description, severity: $0.severity)
+        }
+        if let plan = result.plan {
+            if profile { s.profile = Self.describe(plan) } else { s.plan = Self.describe(plan) }
+        }
+        return s
+    }
+
+    static func describe(_ p: PlanNode) -> PlanDescription {
+        var arguments = p.arguments
+        arguments["EstimatedRows"] = .float(p.estimatedRows)
+        return PlanDescription(
+            operatorType: p.operatorType, identifiers: p.identifiers, arguments: arguments,
+            children: p.children.map(describe), rows: p.rows.map(Int64.init), dbHits: p.dbHits.map(Int64.init))
+    }
+}

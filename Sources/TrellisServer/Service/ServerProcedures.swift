@@ -1,0 +1,186 @@
+import Cypher
+import GraphValues
+import TrellisService
+
+/// The `dbms.*` procedures that belong to the server rather than the graph: user and role management
+/// (neo4j-ops.md §6), the routing table, and configuration listing. Registered into the Cypher engine's
+/// procedure registry at start-up.
+public enum ServerProcedures {
+    public static func register(
+        in registry: ProcedureRegistry, auth: AuthManager, config: Config,
+        routingTable: @escaping @Sendable ([String: String], String?) throws -> RoutingTable
+    ) {
+        func caller(_ ctx: ProcedureContext) -> (name: String, permissions: Permissions) {
+            if let secured = ctx.transaction as? SecuredTransaction {
+                return (secured.security.username, secured.security.permissions)
+            }
+            return (ctx.options.username, auth.enabled ? [] : .all)
+        }
+        func requireAdmin(_ ctx: ProcedureContext) throws -> String {
+            let (name, permissions) = caller(ctx)
+            guard permissions.contains(.manageSecurity) else {
+                throw DatabaseError(.forbidden, "Permission denied: user '\(name)' is not an admin.")
+            }
+            return name
+        }
+        func requireAuth() throws {
+            guard auth.enabled else {
+                throw DatabaseError(
+                    .procedureCallFailed, "User management needs authentication: set dbms.security.auth_enabled=true.")
+            }
+        }
+        func string(_ args: [Value], _ i: Int, _ what: String) throws -> String {
+            guard i < args.count, case .string(let s) = args[i] else {
+                throw DatabaseError(.argumentError, "\(what) must be a string")
+            }
+            return s
+        }
+        func bool(_ args: [Value], _ i: Int) -> Bool {
+            if i < args.count, case .boolean(let b) = args[i] { return b }
+            return true
+        }
+        func run(_ body: () throws -> Void) throws -> [[Value]] {
+            do { try body() } catch let e as DatabaseError where e.code == .invalidRequest {
+                throw DatabaseError(.procedureCallFailed, e.message)  // Neo4j wraps these as ProcedureCallFailed
+            }
+            return []
+        }
+        func userRow(_ u: (name: String, roles: [String], flags: [String])) -> [Value] {
+            [.string(u.name), .list(u.roles.map(Value.string)), .list(u.flags.map(Value.string))]
+        }
+
+        let changePassword: (ProcedureContext, [Value]) throws -> [[Value]] = { ctx, args in
+            try requireAuth()
+            let pw = try string(args, 0, "password")
+            return try run { try auth.changePassword(of: caller(ctx).name, to: pw) }
+        }
+        for name in ["dbms.security.changePassword", "dbms.changePassword"] {
+            registry.register(ProcedureDefinition(
+                name: name, parameters: [ProcedureParameter("password", "STRING?")], outputs: [], mode: .dbms,
+                description: "Change the current user's password.", body: changePassword))
+        }
+        let showCurrentUser: (ProcedureContext, [Value]) throws -> [[Value]] = { ctx, _ in
+            let (name, _) = caller(ctx)
+            if let u = auth.listUsers().first(where: { $0.name == name }) { return [userRow(u)] }
+            return [[.string(name), .list([]), .list([])]]
+        }
+        for name in ["dbms.showCurrentUser", "dbms.security.showCurrentUser"] {
+            registry.register(ProcedureDefinition(
+                name: name, outputs: [("username", "STRING?"), ("roles", "LIST? OF STRING?"), ("flags", "LIST? OF STRING?")],
+                mode: .dbms, description: "Show the current user.", body: showCurrentUser))
+        }
+        registry.register(ProcedureDefinition(
+            name: "dbms.security.createUser",
+            parameters: [ProcedureParameter("username", "STRING?"), ProcedureParameter("password", "STRING?"),
+                         ProcedureParameter("requirePasswordChange", "BOOLEAN?", default: .boolean(true))],
+            outputs: [], mode: .dbms, description: "Create a new user."
+        ) { ctx, args in
+            try requireAuth()
+            _ = try requireAdmin(ctx)
+            let name = try string(args, 0, "username")
+            let pw = try string(args, 1, "password")
+            return try run { try auth.createUser(name, password: pw, requirePasswordChange: bool(args, 2)) }
+        })
+        registry.register(ProcedureDefinition(
+            name: "dbms.security.deleteUser", parameters: [ProcedureParameter("username", "STRING?")], outputs: [],
+            mode: .dbms, description: "Delete the specified user."
+        ) { ctx, args in
+            try requireAuth()
+            let actor = try requireAdmin(ctx)
+            let name = try string(args, 0, "username")
+            return try run { try auth.deleteUser(name, by: actor) }
+        })
+        registry.register(ProcedureDefinition(
+            name: "dbms.security.listUsers",
+            outputs: [("username", "STRING?"), ("roles", "LIST? OF STRING?"), ("flags", "LIST? OF STRING?")],
+            mode: .dbms, description: "List all local users."
+        ) { ctx, _ in
+            try requireAuth()
+            _ = try requireAdmin(ctx)
+            return auth.listUsers().map(userRow)
+        })
+        registry.register(ProcedureDefinition(
+            name: "dbms.security.listRoles", outputs: [("role", "STRING?"), ("users", "LIST? OF STRING?")], mode: .dbms,
+            description: "List all available roles."
+        ) { ctx, _ in
+            try requireAuth()
+            _ = try requireAdmin(ctx)
+            return auth.listRoles().map { [.string($0.role), .list($0.users.map(Value.string))] }
+        })
+        registry.register(ProcedureDefinition(
+            name: "dbms.security.addRoleToUser",
+            parameters: [ProcedureParameter("roleName", "STRING?"), ProcedureParameter("username", "STRING?")],
+            outputs: [], mode: .dbms, description: "Assign a role to the user."
+        ) { ctx, args in
+            try requireAuth()
+            _ = try requireAdmin(ctx)
+            let role = try string(args, 0, "roleName")
+            let name = try string(args, 1, "username")
+            return try run { try auth.addRole(role, to: name) }
+        })
+        registry.register(ProcedureDefinition(
+            name: "dbms.security.removeRoleFromUser",
+            parameters: [ProcedureParameter("roleName", "STRING?"), ProcedureParameter("username", "STRING?")],
+            outputs: [], mode: .dbms, description: "Unassign a role from the user."
+        ) { ctx, args in
+            try requireAuth()
+            let actor = try requireAdmin(ctx)
+            let role = try string(args, 0, "roleName")
+            let name = try string(args, 1, "username")
+            return try run { try auth.removeRole(role, from: name, by: actor) }
+        })
+        registry.register(ProcedureDefinition(
+            name: "dbms.security.suspendUser", parameters: [ProcedureParameter("username", "STRING?")], outputs: [],
+            mode: .dbms, description: "Suspend the specified user."
+        ) { ctx, args in
+            try requireAuth()
+            let actor = try requireAdmin(ctx)
+            let name = try string(args, 0, "username")
+            guard name != actor else {
+                throw DatabaseError(.procedureCallFailed, "Suspending yourself (user '\(name)') is not allowed.")
+            }
+            return try run { try auth.suspend(name, suspended: true) }
+        })
+        registry.register(ProcedureDefinition(
+            name: "dbms.security.activateUser",
+            parameters: [ProcedureParameter("username", "STRING?"),
+                         ProcedureParameter("requirePasswordChange", "BOOLEAN?", default: .boolean(true))],
+            outputs: [], mode: .dbms, description: "Activate a suspended user."
+        ) { ctx, args in
+            try requireAuth()
+            _ = try requireAdmin(ctx)
+            let name = try string(args, 0, "username")
+            return try run { try auth.suspend(name, suspended: false) }
+        })
+        registry.register(ProcedureDefinition(
+            name: "dbms.cluster.routing.getRoutingTable",
+            parameters: [ProcedureParameter("context", "MAP?"), ProcedureParameter("database", "STRING?", default: .null)],
+            outputs: [("ttl", "INTEGER?"), ("servers", "LIST? OF MAP?")], mode: .dbms,
+            description: "Returns the advertised bolt capable endpoints for a given database."
+        ) { _, args in
+            var context: [String: String] = [:]
+            if case .map(let m) = args.first ?? .null {
+                for (k, v) in m { if case .string(let s) = v { context[k] = s } }
+            }
+            var database: String?
+            if args.count > 1, case .string(let d) = args[1] { database = d }
+            let t = try routingTable(context, database)
+            func entry(_ role: String, _ addresses: [String]) -> Value {
+                .map(["addresses": .list(addresses.map(Value.string)), "role": .string(role)])
+            }
+            return [[.integer(Int64(t.ttlSeconds)),
+                     .list([entry("WRITE", t.writers), entry("READ", t.readers), entry("ROUTE", t.routers)])]]
+        })
+        registry.register(ProcedureDefinition(
+            name: "dbms.listConfig", parameters: [ProcedureParameter("searchString", "STRING?", default: .string(""))],
+            outputs: [("name", "STRING?"), ("description", "STRING?"), ("value", "STRING?")], mode: .dbms,
+            description: "List the currently active config of Neo4j."
+        ) { _, args in
+            var search = ""
+            if case .string(let s) = args.first ?? .null { search = s.lowercased() }
+            return Settings.all.filter { search.isEmpty || $0.name.lowercased().contains(search) }.map {
+                [.string($0.name), .string($0.description), .string(config.text(of: $0.name) ?? "")]
+            }
+        })
+    }
+}

@@ -1,0 +1,101 @@
+"""`trellis start|status|stop`, graceful SIGTERM and kill -9 through the server, with the driver checking data."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from neo4j import GraphDatabase
+
+from conftest import TRELLIS_BIN, free_port
+
+
+def env_for(home, bolt, http):
+    env = dict(os.environ)
+    env.update({
+        "TRELLIS_HOME": home,
+        "TRELLIS_dbms_connector_bolt_listen__address": f"127.0.0.1:{bolt}",
+        "TRELLIS_dbms_connector_http_listen__address": f"127.0.0.1:{http}",
+        "TRELLIS_dbms_security_auth__enabled": "false",
+        "TRELLIS_dbms_connector_bolt_tls__level": "DISABLED",
+    })
+    return env
+
+
+def trellis(env, *args, timeout=120):
+    return subprocess.run([TRELLIS_BIN, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def count(bolt):
+    with GraphDatabase.driver(f"bolt://127.0.0.1:{bolt}", auth=None) as d:
+        return d.execute_query("MATCH (n:Kept) RETURN count(n) AS c").records[0]["c"]
+
+
+def test_start_status_stop_and_restart_keep_data():
+    home = tempfile.mkdtemp(prefix="trellis-life-")
+    bolt, http = free_port(), free_port()
+    env = env_for(home, bolt, http)
+    try:
+        assert trellis(env, "status").returncode == 3
+        started = trellis(env, "start")
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "Started trellis (pid" in started.stdout
+        assert os.path.exists(os.path.join(home, "run", "trellis.pid"))
+        status = trellis(env, "status")
+        assert status.returncode == 0 and "running at pid" in status.stdout
+        assert "already running" in trellis(env, "start").stdout
+        again = trellis(env, "console", timeout=30)
+        assert again.returncode == 1, "a second server on the same home must refuse to start"
+        with GraphDatabase.driver(f"bolt://127.0.0.1:{bolt}", auth=None) as d:
+            d.execute_query("UNWIND range(1, 100) AS i CREATE (:Kept {i: i})")
+        stopped = trellis(env, "stop")
+        assert stopped.returncode == 0 and "stopped" in stopped.stdout
+        assert trellis(env, "status").returncode == 3
+        assert not os.path.exists(os.path.join(home, "run", "trellis.pid"))
+        log = open(os.path.join(home, "logs", "trellis.log")).read()
+        assert "Started." in log and "Stopped." in log
+        assert trellis(env, "restart").returncode == 0
+        assert count(bolt) == 100
+    finally:
+        trellis(env, "stop")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_kill_minus_9_loses_no_committed_transaction():
+    home = tempfile.mkdtemp(prefix="trellis-kill-")
+    bolt, http = free_port(), free_port()
+    env = env_for(home, bolt, http)
+    try:
+        assert trellis(env, "start").returncode == 0
+        with GraphDatabase.driver(f"bolt://127.0.0.1:{bolt}", auth=None) as d:
+            for i in range(50):
+                d.execute_query("CREATE (:Kept {i: $i})", i=i)
+        pid = int(open(os.path.join(home, "run", "trellis.pid")).read())
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+                time.sleep(0.05)
+            except ProcessLookupError:
+                break
+        assert trellis(env, "status").returncode == 3, "a pid file left by a killed server is stale"
+        assert trellis(env, "start").returncode == 0
+        assert count(bolt) == 50
+    finally:
+        trellis(env, "stop")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_bad_configuration_stops_start_up_with_file_and_line():
+    home = tempfile.mkdtemp(prefix="trellis-conf-")
+    try:
+        os.makedirs(os.path.join(home, "conf"))
+        with open(os.path.join(home, "conf", "trellis.conf"), "w") as f:
+            f.write("# comment\ndbms.memory.pagecache.size=lots\n")
+        result = trellis(env_for(home, free_port(), free_port()), "console", timeout=30)
+        assert result.returncode == 1
+        assert "trellis.conf:2" in result.stderr and "dbms.memory.pagecache.size" in result.stderr
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
