@@ -1,0 +1,419 @@
+import Atomics
+import GraphValues
+
+/// The access mode of a transaction.
+public enum TransactionMode: Sendable, Hashable {
+    case read
+    case write
+}
+
+/// An embedded Trellis database: one store directory, opened by one process at a time.
+///
+/// ```swift
+/// let db = try GraphDatabase(directory: "data/databases/graph.db", configuration: KernelConfiguration())
+/// let alice = try db.write { tx in try tx.createNode(labels: ["Person"], properties: ["name": .string("Alice")]) }
+/// let name = try db.read { tx in try tx.nodeProperty(alice, "name") }
+/// try db.close()
+/// ```
+///
+/// Commit pipeline (see docs/storage.md): validate against committed data → turn the transaction state into
+/// record after-images plus the logical changes derived structures need → serialize → append to the transaction
+/// log → apply to the stores, label scan, indexes and counts in tx-id order → release ids. Readers see a commit
+/// either fully or not at all (the apply holds the store lock exclusively).
+public final class GraphDatabase: @unchecked Sendable {
+    public let directory: String
+    public let configuration: KernelConfiguration
+    let fileSystem: StorageFileSystem
+    let cache: PageCache
+    let stores: NeoStores
+    private var storeLock: FileLockHandle?
+
+    /// Readers hold it shared; applying a committed transaction holds it exclusively.
+    let storeRW = ReadWriteLock()
+    /// Serializes commits (prepare, log append, apply), so prepare always sees the latest committed state.
+    let commitMutex = KernelMutex()
+
+    private(set) var metadata: StoreMetadata
+    private(set) var schema = SchemaRules()
+    func setSchema(_ rules: SchemaRules) { schema = rules }
+    var labelScan = LabelScanStore()
+    var indexes: [String: PropertyIndex] = [:]
+    var counts: [CountsKey: Int] = [:]
+
+    private let closed = ManagedAtomic<Bool>(false)
+    private var transactionsSinceCheckpoint = 0
+    private var lastCheckpointNanos: UInt64 = monotonicNanos()
+
+    // MARK: Opening
+
+    /// Opens (or creates) the store in `directory`.
+    ///
+    /// Throws without touching anything when the directory holds something that is not a Trellis store, a store
+    /// of a newer format, or a store another process (or another `GraphDatabase` in this one) has open.
+    public init(directory: String, configuration: KernelConfiguration = KernelConfiguration()) throws {
+        self.directory = directory
+        self.configuration = configuration
+        let fs = configuration.fileSystem ?? PosixFileSystem()
+        self.fileSystem = fs
+        let metadataPath = directory + "/" + StoreMetadata.fileName
+
+        var existing: StoreMetadata?
+        if fs.directoryExists(directory) {
+            if fs.fileExists(metadataPath) {
+                guard let bytes = try readWholeFile(fs, metadataPath) else {
+                    throw DatabaseError(.storageDamageDetected, "Cannot read \(metadataPath)")
+                }
+                existing = try StoreMetadata.decode(bytes, path: directory)
+            } else {
+                let others = try fs.listDirectory(directory).filter { $0 != "store_lock" && !$0.hasPrefix(".") }
+                if !others.isEmpty {
+                    throw DatabaseError(
+                        .storageDamageDetected,
+                        "\(directory) is not a Trellis store: it has no \(StoreMetadata.fileName) file but holds "
+                            + "\(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", …" : "")")
+                }
+            }
+        } else {
+            try fs.createDirectory(directory)
+        }
+        let lock = try fs.lockFile(directory + "/store_lock")
+        do {
+            let meta = existing ?? StoreMetadata.fresh()
+            if existing == nil { try writeFileAtomically(fs, metadataPath, meta.encode()) }
+            metadata = meta
+            cache = PageCache(budgetBytes: configuration.effectivePageCacheSizeBytes)
+            stores = try NeoStores(directory: directory, fileSystem: fs, cache: cache)
+            storeLock = lock
+            try openStores()
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    private func openStores() throws {
+        let clean = metadata.lastCommittedTx == metadata.lastCheckpointedTx
+        for store in stores.stores {
+            let loaded = clean ? try store.loadIDs(expectedStampTx: metadata.lastCheckpointedTx) : false
+            if !loaded {
+                try store.rebuildIDs()
+            }
+        }
+        try stores.loadTokens()
+        if let bytes = try readWholeFile(fileSystem, directory + "/" + SchemaRules.fileName), !bytes.isEmpty {
+            schema = try SchemaRules.deserialize(bytes)
+        }
+        try rebuildDerivedStores()
+    }
+
+    /// Rebuilds the label scan store, indexes and counts from the record stores (done at every open, so they can
+    /// never disagree with the records after a crash).
+    func rebuildDerivedStores() throws {
+        labelScan = LabelScanStore()
+        counts = [:]
+        indexes = [:]
+        for descriptor in schema.indexes {
+            var online = descriptor
+            online.state = .online
+            indexes[descriptor.name] = PropertyIndex(descriptor: online)
+        }
+        let indexesByLabel = Dictionary(grouping: indexes.values, by: { $0.descriptor.label })
+        let nodeHigh = stores.nodes.highID
+        var labelsOf = [[Int32]](repeating: [], count: Int(nodeHigh))
+        for id in 0..<nodeHigh {
+            let record = try stores.node(id)
+            guard record.inUse else { continue }
+            let labels = try stores.labels(of: record)
+            labelsOf[Int(id)] = labels
+            CountsContribution.node(labels: labels, sign: 1, into: &counts)
+            for label in labels {
+                labelScan.add(label, id)
+                for index in indexesByLabel[label] ?? [] {
+                    let value = try stores.property(from: record.nextProp, key: index.descriptor.propertyKey)
+                    if !value.isNull { index.add(value, id) }
+                }
+            }
+        }
+        for id in 0..<stores.relationships.highID {
+            let rel = try stores.relationship(id)
+            guard rel.inUse else { continue }
+            let startLabels = rel.startNode < nodeHigh ? labelsOf[Int(rel.startNode)] : []
+            let endLabels = rel.endNode < nodeHigh ? labelsOf[Int(rel.endNode)] : []
+            CountsContribution.relationship(
+                type: rel.type, startLabels: startLabels, endLabels: endLabels, sign: 1, into: &counts)
+        }
+    }
+
+    // MARK: Public API
+
+    /// The store's identity.
+    public var storeID: StoreID { metadata.storeID }
+
+    /// The id of the last committed transaction (1 for a new store).
+    public var lastCommittedTxID: TxID { commitMutex.withLock { TxID(metadata.lastCommittedTx) } }
+
+    /// The page cache's counters.
+    public var pageCacheStatistics: PageCacheCounters { cache.stats }
+
+    /// Begins a transaction. `timeout` (or the configured default) bounds its lifetime: any operation after the
+    /// deadline throws `TransactionTimedOut`.
+    public func beginTransaction(mode: TransactionMode = .write, timeout: Duration? = nil) throws -> KernelTransaction {
+        try checkOpen()
+        return KernelTransaction(database: self, mode: mode, timeout: timeout ?? configuration.defaultTransactionTimeout)
+    }
+
+    /// Runs `body` in a write transaction: commits when it returns, rolls back when it throws.
+    public func write<T>(_ body: (KernelTransaction) throws -> T) throws -> T {
+        let tx = try beginTransaction(mode: .write)
+        do {
+            let result = try body(tx)
+            try tx.commit()
+            return result
+        } catch {
+            if tx.isOpen { tx.rollback() }
+            throw error
+        }
+    }
+
+    /// Runs `body` in a read-only transaction.
+    public func read<T>(_ body: (KernelTransaction) throws -> T) throws -> T {
+        let tx = try beginTransaction(mode: .read)
+        defer { if tx.isOpen { tx.rollback() } }
+        return try body(tx)
+    }
+
+    /// Flushes every dirty page and records the last applied transaction as checkpointed.
+    public func checkpoint() throws {
+        try checkOpen()
+        try commitMutex.withLock { try checkpointLocked() }
+    }
+
+    /// Checkpoints and releases the store. Further use throws `DatabaseUnavailable`.
+    public func close() throws {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        try commitMutex.withLock {
+            defer {
+                stores.closeFiles()
+                storeLock?.release()
+                storeLock = nil
+            }
+            try checkpointLocked()
+        }
+    }
+
+    deinit {
+        if !closed.load(ordering: .acquiring) { try? close() }
+    }
+
+    func checkOpen() throws {
+        if closed.load(ordering: .acquiring) {
+            throw DatabaseError(.databaseUnavailable, "The database at \(directory) has been shut down")
+        }
+    }
+
+    // MARK: Checkpoint
+
+    private func checkpointLocked() throws {
+        try storeRW.withReadLock {
+            try cache.flushAll()
+        }
+        var meta = metadata
+        meta.lastCheckpointedTx = meta.lastCommittedTx
+        try writeFileAtomically(fileSystem, directory + "/" + StoreMetadata.fileName, meta.encode())
+        metadata = meta
+        for store in stores.stores { try store.saveIDs(stampTx: meta.lastCheckpointedTx) }
+        transactionsSinceCheckpoint = 0
+        lastCheckpointNanos = monotonicNanos()
+    }
+
+    private func checkpointIfDue() {
+        let dueByCount = transactionsSinceCheckpoint >= configuration.checkpointIntervalTransactions
+        let intervalNanos = UInt64(max(0, configuration.checkpointInterval.components.seconds)) * 1_000_000_000
+        let dueByTime = monotonicNanos() - lastCheckpointNanos >= intervalNanos
+        if dueByCount || dueByTime {
+            // A failed checkpoint is retried next time; the committed data is safe in the log.
+            try? checkpointLocked()
+        }
+    }
+
+    // MARK: Commit
+
+    /// Commits a transaction's state. Called by `KernelTransaction.commit()`.
+    func commit(_ state: TransactionState) throws {
+        try checkOpen()
+        try commitMutex.withLock {
+            let preparer = CommitPreparer(stores: stores, denseNodeThreshold: configuration.denseNodeThreshold)
+            do {
+                var tx = TransactionRepresentation()
+                if state.hasSchemaChanges {
+                    tx.schema = try prepareSchema(state)
+                } else {
+                    try storeRW.withReadLock {
+                        try preparer.validate(state)
+                        try validateUniqueness(state)
+                        try preparer.apply(state)
+                    }
+                    tx.records = preparer.changes.afterImages()
+                    tx.nodeChanges = nodeChanges(state)
+                    tx.relationshipChanges = (Array(state.createdRelationships.keys) + state.deletedRelationships).sorted()
+                }
+                let payload = tx.serialize()
+                let txID = metadata.lastCommittedTx + 1
+                try appendToLog(txID: txID, payload: payload)
+                try applyLocked(tx, txID: txID, external: false)
+            } catch {
+                preparer.changes.releaseAllocated()
+                throw error
+            }
+            checkpointIfDue()
+        }
+    }
+
+    private func nodeChanges(_ state: TransactionState) -> [TransactionRepresentation.NodeChange] {
+        state.touchedNodes.sorted().map { id in
+            var flags: UInt8 = 0
+            if state.createdNodes.contains(id) { flags |= TransactionRepresentation.NodeChange.created }
+            if state.deletedNodes.contains(id) { flags |= TransactionRepresentation.NodeChange.deleted }
+            if state.nodeLabels[id] != nil { flags |= TransactionRepresentation.NodeChange.labels }
+            if state.nodeProperties[id] != nil { flags |= TransactionRepresentation.NodeChange.properties }
+            return TransactionRepresentation.NodeChange(id: id, flags: flags)
+        }
+    }
+
+    /// Appends the transaction to the write-ahead log and returns once it is durable.
+    private func appendToLog(txID: Int64, payload: [UInt8]) throws {
+        // The transaction log (kernel-log) is integrated here; until then durability comes from checkpoints.
+        _ = (txID, payload)
+    }
+
+    // MARK: Apply
+
+    /// Applies a committed transaction to the stores and derived structures. Must hold `commitMutex`.
+    func applyLocked(_ tx: TransactionRepresentation, txID: Int64, external: Bool) throws {
+        try storeRW.withWriteLock {
+            // Derived-structure "before" state, read before any record changes.
+            let affectedNodes = tx.nodeChanges.map(\.id)
+            var before: [Int64: (labels: [Int32], record: NodeRecord)] = [:]
+            for id in affectedNodes {
+                let record = try stores.node(id)
+                if record.inUse { before[id] = (try stores.labels(of: record), record) }
+            }
+            var relIDs = Set(tx.relationshipChanges)
+            for change in tx.nodeChanges where change.flags & TransactionRepresentation.NodeChange.labels != 0 {
+                if before[change.id] != nil {
+                    var rels: [RelationshipInfo] = []
+                    try stores.collectRelationships(of: change.id, direction: .both, types: [], into: &rels)
+                    for rel in rels { relIDs.insert(rel.id.rawValue) }
+                }
+            }
+            let sortedRelIDs = relIDs.sorted()
+            for id in sortedRelIDs { try relationshipCounts(id, sign: -1) }
+            for id in affectedNodes {
+                guard let (labels, record) = before[id] else { continue }
+                CountsContribution.node(labels: labels, sign: -1, into: &counts)
+                for label in labels {
+                    labelScan.remove(label, id)
+                    for index in indexes.values where index.descriptor.label == label {
+                        let value = try stores.property(from: record.nextProp, key: index.descriptor.propertyKey)
+                        if !value.isNull { index.remove(value, id) }
+                    }
+                }
+            }
+
+            // The records themselves.
+            var freed: [StoreKind: [Int64]] = [:]
+            var tokenRecords: [(StoreKind, Int64)] = []
+            for command in tx.records {
+                let store = stores.store(command.kind)
+                let wasInUse = try store.isInUse(command.id)
+                try store.writeRaw(command.id, command.after)
+                if command.afterInUse {
+                    if external || command.id >= store.highID { store.markUsed(command.id) }
+                } else if wasInUse {
+                    freed[command.kind, default: []].append(command.id)
+                }
+                switch command.kind {
+                case .labelToken, .relationshipTypeToken, .propertyKeyToken: tokenRecords.append((command.kind, command.id))
+                default: break
+                }
+            }
+            for (kind, id) in tokenRecords { try refreshToken(kind, id) }
+
+            if let newSchema = tx.schema { try applySchema(newSchema) }
+
+            // Derived-structure "after" state.
+            for id in affectedNodes {
+                let record = try stores.node(id)
+                guard record.inUse else { continue }
+                let labels = try stores.labels(of: record)
+                CountsContribution.node(labels: labels, sign: 1, into: &counts)
+                for label in labels {
+                    labelScan.add(label, id)
+                    for index in indexes.values where index.descriptor.label == label {
+                        let value = try stores.property(from: record.nextProp, key: index.descriptor.propertyKey)
+                        if !value.isNull { index.add(value, id) }
+                    }
+                }
+            }
+            for id in sortedRelIDs { try relationshipCounts(id, sign: 1) }
+
+            for (kind, ids) in freed { stores.store(kind).release(ids) }
+            metadata.lastCommittedTx = txID
+            metadata.lastCommittedTimeMillis = currentTimeMillis()
+            transactionsSinceCheckpoint += 1
+        }
+    }
+
+    private func relationshipCounts(_ id: Int64, sign: Int) throws {
+        guard try stores.relationshipInUse(id) else { return }
+        let rel = try stores.relationship(id)
+        let startLabels = try stores.labels(of: try stores.node(rel.startNode))
+        let endLabels = try stores.labels(of: try stores.node(rel.endNode))
+        CountsContribution.relationship(
+            type: rel.type, startLabels: startLabels, endLabels: endLabels, sign: sign, into: &counts)
+    }
+
+    private func refreshToken(_ kind: StoreKind, _ id: Int64) throws {
+        let tokenKind: TokenKind
+        let nameKind: StoreKind
+        switch kind {
+        case .labelToken: (tokenKind, nameKind) = (.label, .labelTokenName)
+        case .relationshipTypeToken: (tokenKind, nameKind) = (.relationshipType, .relationshipTypeTokenName)
+        default: (tokenKind, nameKind) = (.propertyKey, .propertyKeyTokenName)
+        }
+        let record = try stores.store(kind).withRecord(id) { TokenRecord(from: $0) }
+        guard record.inUse else { return }
+        let name = String(decoding: try stores.readDynamicChain(nameKind, record.nameRecord), as: UTF8.self)
+        stores.tokens(tokenKind).put(Int32(id), name)
+    }
+
+    // MARK: Tokens
+
+    /// Creates a token in its own committed transaction (as Neo4j does), or returns the existing one.
+    func getOrCreateToken(_ kind: TokenKind, _ name: String) throws -> Int32 {
+        if let id = stores.tokens(kind).id(of: name) { return id }
+        try checkOpen()
+        return try commitMutex.withLock {
+            if let id = stores.tokens(kind).id(of: name) { return id }
+            let (tokenKind, nameKind) = NeoStores.tokenKinds(kind)
+            let changes = RecordChanges(stores: stores)
+            do {
+                let id = changes.allocate(tokenKind)
+                precondition(id <= Int64(Int32.max), "token id space exhausted")
+                var record = TokenRecord()
+                record.inUse = true
+                record.nameRecord = changes.writeDynamicChain(nameKind, Array(name.utf8))
+                changes.setToken(tokenKind, id, record)
+                var tx = TransactionRepresentation()
+                tx.records = changes.afterImages()
+                let txID = metadata.lastCommittedTx + 1
+                try appendToLog(txID: txID, payload: tx.serialize())
+                try applyLocked(tx, txID: txID, external: false)
+                return Int32(id)
+            } catch {
+                changes.releaseAllocated()
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Settings of an embedded database (the server maps neo4j.conf settings onto these).
+public struct KernelConfiguration: Sendable {
+    /// `dbms.memory.pagecache.size`. When nil: 50% of (physical RAM − `otherMemoryBytes`), as Neo4j computes its
+    /// default from RAM minus the max heap, clamped to at least 32 MiB.
+    public var pageCacheSizeBytes: Int?
+    /// Memory assumed to be used by everything but the page cache (Neo4j: the max heap) for the default above.
+    public var otherMemoryBytes: Int = 1 << 30
+    /// `dbms.relationship_grouping_threshold`: degree at which a node switches to relationship groups.
+    public var denseNodeThreshold: Int = 50
+    /// `dbms.checkpoint.interval.tx`: checkpoint after this many transactions since the last one.
+    public var checkpointIntervalTransactions: Int = 100_000
+    /// `dbms.checkpoint.interval.time`.
+    public var checkpointInterval: Duration = .seconds(900)
+    /// Time-out applied to transactions begun without an explicit one (`dbms.transaction.timeout`; nil = none).
+    public var defaultTransactionTimeout: Duration?
+    /// Disk access for the record stores (nil = the real file system). Tests pass a `SimulatedFileSystem`.
+    public var fileSystem: StorageFileSystem?
+
+    public init(pageCacheSizeBytes: Int? = nil) {
+        self.pageCacheSizeBytes = pageCacheSizeBytes
+    }
+
+    /// The page cache budget this configuration results in on this machine.
+    public var effectivePageCacheSizeBytes: Int {
+        if let size = pageCacheSizeBytes { return size }
+        let pages = sysconf(Int32(_SC_PHYS_PAGES))
+        let pageSize = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, pageSize > 0 else { return 2 << 30 }  // Neo4j: 2 GiB when RAM is unknown
+        let physical = pages * pageSize
+        return max(32 << 20, (physical - otherMemoryBytes) / 2)
+    }
+}

@@ -1,0 +1,188 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import GraphValues
+
+/// An in-memory disk for tests: keeps, per file, what was written and what was made durable by `sync()`, so a
+/// simulated crash can drop unsynced writes; it can also run out of space or fail writes with EIO on demand.
+public final class SimulatedFileSystem: StorageFileSystem, @unchecked Sendable {
+    final class Entry {
+        var current: [UInt8] = []
+        var durable: [UInt8] = []
+    }
+
+    private let mutex = KernelMutex()
+    private var files: [String: Entry] = [:]
+    private var directories: Set<String> = []
+    private var locks: Set<String> = []
+    /// Total bytes the disk can hold across all files (nil = unlimited). Writes that would exceed it fail ENOSPC.
+    public var capacityBytes: Int? {
+        get { mutex.withLock { _capacity } }
+        set { mutex.withLock { _capacity = newValue } }
+    }
+    private var _capacity: Int?
+    /// When true every write and sync fails with EIO.
+    public var failAllIO: Bool {
+        get { mutex.withLock { _failIO } }
+        set { mutex.withLock { _failIO = newValue } }
+    }
+    private var _failIO = false
+
+    public init() {}
+
+    /// Bytes currently used by all files.
+    public var usedBytes: Int { mutex.withLock { files.values.reduce(0) { $0 + $1.current.count } } }
+
+    /// Simulates power loss: every file reverts to its last synced content and all store locks are released.
+    public func crash() {
+        mutex.withLock {
+            for entry in files.values { entry.current = entry.durable }
+            locks.removeAll()
+        }
+    }
+
+    public func open(_ path: String, create: Bool) throws -> StorageFile {
+        try mutex.withLock {
+            if files[path] == nil {
+                guard create else { throw StorageIOError(operation: "open", path: path, errno: ENOENT) }
+                files[path] = Entry()
+            }
+            return SimulatedFile(fs: self, path: path)
+        }
+    }
+
+    public func fileExists(_ path: String) -> Bool { mutex.withLock { files[path] != nil } }
+    public func directoryExists(_ path: String) -> Bool { mutex.withLock { directories.contains(path) } }
+    public func createDirectory(_ path: String) throws { _ = mutex.withLock { directories.insert(path) } }
+    public func removeFile(_ path: String) throws { _ = mutex.withLock { files.removeValue(forKey: path) } }
+
+    public func rename(_ from: String, to: String) throws {
+        try mutex.withLock {
+            guard let entry = files.removeValue(forKey: from) else {
+                throw StorageIOError(operation: "rename", path: from, errno: ENOENT)
+            }
+            // Renames are treated as durable (the real implementation fsyncs the directory).
+            files[to] = entry
+        }
+    }
+
+    public func listDirectory(_ path: String) throws -> [String] {
+        mutex.withLock {
+            let prefix = path.hasSuffix("/") ? path : path + "/"
+            return files.keys.filter { $0.hasPrefix(prefix) && !$0.dropFirst(prefix.count).contains("/") }
+                .map { String($0.dropFirst(prefix.count)) }.sorted()
+        }
+    }
+
+    public func lockFile(_ path: String) throws -> FileLockHandle {
+        try mutex.withLock {
+            if locks.contains(path) {
+                throw DatabaseError(
+                    .databaseUnavailable,
+                    "The store at \(path) is locked by another process or database instance (store_lock is held)")
+            }
+            locks.insert(path)
+            if files[path] == nil { files[path] = Entry() }
+            return SimulatedLock(fs: self, path: path)
+        }
+    }
+
+    fileprivate func unlock(_ path: String) { _ = mutex.withLock { locks.remove(path) } }
+
+    fileprivate func read(_ path: String, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try mutex.withLock {
+            guard let entry = files[path] else { throw StorageIOError(operation: "read", path: path, errno: EBADF) }
+            if _failIO { throw StorageIOError(operation: "read", path: path, errno: EIO) }
+            let start = Int(offset)
+            guard start < entry.current.count else { return 0 }
+            let n = min(buffer.count, entry.current.count - start)
+            entry.current.withUnsafeBytes { src in
+                buffer.baseAddress!.copyMemory(from: src.baseAddress! + start, byteCount: n)
+            }
+            return n
+        }
+    }
+
+    fileprivate func write(_ path: String, at offset: Int64, from buffer: UnsafeRawBufferPointer) throws {
+        try mutex.withLock {
+            guard let entry = files[path] else { throw StorageIOError(operation: "write", path: path, errno: EBADF) }
+            if _failIO { throw StorageIOError(operation: "write", path: path, errno: EIO) }
+            let end = Int(offset) + buffer.count
+            if end > entry.current.count {
+                let growth = end - entry.current.count
+                if let capacity = _capacity {
+                    let used = files.values.reduce(0) { $0 + $1.current.count }
+                    if used + growth > capacity { throw StorageIOError(operation: "write", path: path, errno: ENOSPC) }
+                }
+                entry.current.append(contentsOf: repeatElement(0, count: growth))
+            }
+            entry.current.withUnsafeMutableBytes { dst in
+                (dst.baseAddress! + Int(offset)).copyMemory(from: buffer.baseAddress!, byteCount: buffer.count)
+            }
+        }
+    }
+
+    fileprivate func sync(_ path: String) throws {
+        try mutex.withLock {
+            guard let entry = files[path] else { throw StorageIOError(operation: "fsync", path: path, errno: EBADF) }
+            if _failIO { throw StorageIOError(operation: "fsync", path: path, errno: EIO) }
+            entry.durable = entry.current
+        }
+    }
+
+    fileprivate func size(_ path: String) throws -> Int64 {
+        try mutex.withLock {
+            guard let entry = files[path] else { throw StorageIOError(operation: "fstat", path: path, errno: EBADF) }
+            return Int64(entry.current.count)
+        }
+    }
+
+    fileprivate func truncate(_ path: String, to size: Int64) throws {
+        try mutex.withLock {
+            guard let entry = files[path] else { throw StorageIOError(operation: "truncate", path: path, errno: EBADF) }
+            let n = Int(size)
+            if n < entry.current.count {
+                entry.current.removeLast(entry.current.count - n)
+            } else {
+                entry.current.append(contentsOf: repeatElement(0, count: n - entry.current.count))
+            }
+        }
+    }
+}
+
+final class SimulatedLock: FileLockHandle, @unchecked Sendable {
+    private weak var fs: SimulatedFileSystem?
+    private let path: String
+    private var released = false
+    init(fs: SimulatedFileSystem, path: String) {
+        self.fs = fs
+        self.path = path
+    }
+    func release() {
+        if !released {
+            released = true
+            fs?.unlock(path)
+        }
+    }
+}
+
+final class SimulatedFile: StorageFile, @unchecked Sendable {
+    private let fs: SimulatedFileSystem
+    private let path: String
+    init(fs: SimulatedFileSystem, path: String) {
+        self.fs = fs
+        self.path = path
+    }
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try fs.read(path, at: offset, into: buffer)
+    }
+    func write(at offset: Int64, from buffer: UnsafeRawBufferPointer) throws {
+        try fs.write(path, at: offset, from: buffer)
+    }
+    func sync() throws { try fs.sync(path) }
+    func size() throws -> Int64 { try fs.size(path) }
+    func truncate(to size: Int64) throws { try fs.truncate(path, to: size) }
+    func close() {}
+}

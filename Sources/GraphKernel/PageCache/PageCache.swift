@@ -1,0 +1,250 @@
+import GraphValues
+
+/// Page cache counters since the cache was created.
+public struct PageCacheCounters: Sendable, Hashable {
+    /// Page accesses served from memory.
+    public var hits: Int64 = 0
+    /// Page accesses that had to read the page from its file.
+    public var faults: Int64 = 0
+    /// Pages removed from memory to make room.
+    public var evictions: Int64 = 0
+    /// Dirty pages written back to their files (by eviction or checkpoint).
+    public var flushes: Int64 = 0
+    public var bytesRead: Int64 = 0
+    public var bytesWritten: Int64 = 0
+    /// Pages resident now, and the maximum the budget allows.
+    public var residentPages: Int = 0
+    public var maxPages: Int = 0
+
+    public init() {}
+}
+
+/// A file registered with the page cache. The page table maps a page number to the frame holding it (-1 when not
+/// resident); a flat array rather than a dictionary because it is consulted on every record access.
+final class PagedFile: @unchecked Sendable {
+    let id: Int32
+    let path: String
+    let file: StorageFile
+    var pageTable: [Int32] = []
+
+    init(id: Int32, path: String, file: StorageFile) {
+        self.id = id
+        self.path = path
+        self.file = file
+    }
+}
+
+/// A pinned page: the cache will not evict it until `PageCache.unpin(_:)`.
+struct PinnedPage {
+    let frame: Int32
+    let pointer: UnsafeMutableRawPointer
+}
+
+/// A fixed-budget cache of 8 KiB pages over the store files, with clock (second chance) eviction.
+///
+/// All bookkeeping is under one mutex; record accessors run their decode/encode closure while holding it, which
+/// keeps a hit to one lock round trip plus an array lookup (no allocation). Frames are allocated lazily up to the
+/// budget, so a large budget costs nothing until the store is that large. Dirty pages are written back on eviction
+/// and at checkpoints; durability of committed data comes from the transaction log, which is forced before any
+/// page it describes is changed (write-ahead rule), so writing back a page early is always safe.
+final class PageCache: @unchecked Sendable {
+    static let pageSizeBytes = 8192
+    /// The smallest useful cache: enough frames for every store file plus some working space.
+    static let minimumFrames = 16
+
+    let maxFrames: Int
+    private let mutex = KernelMutex()
+    private var frames: [UnsafeMutableRawPointer] = []
+    private var frameFile: [Int32] = []
+    private var framePage: [Int64] = []
+    private var framePins: [Int32] = []
+    private var frameDirty: [Bool] = []
+    private var frameReferenced: [Bool] = []
+    private var files: [PagedFile?] = []
+    private var clockHand = 0
+    private var counters = PageCacheCounters()
+
+    init(budgetBytes: Int) {
+        maxFrames = max(Self.minimumFrames, budgetBytes / Self.pageSizeBytes)
+    }
+
+    deinit {
+        for frame in frames { frame.deallocate() }
+    }
+
+    var stats: PageCacheCounters {
+        mutex.withLock {
+            var c = counters
+            c.residentPages = frames.count - frameFile.lazy.filter { $0 < 0 }.count
+            c.maxPages = maxFrames
+            return c
+        }
+    }
+
+    func register(path: String, file: StorageFile) -> PagedFile {
+        mutex.withLock {
+            let paged = PagedFile(id: Int32(files.count), path: path, file: file)
+            files.append(paged)
+            return paged
+        }
+    }
+
+    /// Runs `body` with the page's memory while the cache lock is held. `forWrite` marks the page dirty.
+    @inline(__always)
+    func withPage<T>(
+        _ file: PagedFile, _ page: Int64, forWrite: Bool, _ body: (UnsafeMutableRawPointer) throws -> T
+    ) throws -> T {
+        mutex.lock()
+        defer { mutex.unlock() }
+        let frame: Int
+        if page < file.pageTable.count, file.pageTable[Int(page)] >= 0 {
+            frame = Int(file.pageTable[Int(page)])
+            counters.hits &+= 1
+        } else {
+            frame = try fault(file, page)
+        }
+        frameReferenced[frame] = true
+        if forWrite { frameDirty[frame] = true }
+        return try body(frames[frame])
+    }
+
+    /// Pins a page so it stays resident; the caller must `unpin` it. Used for multi-step work on one page.
+    func pin(_ file: PagedFile, _ page: Int64) throws -> PinnedPage {
+        try mutex.withLock {
+            let frame: Int
+            if page < file.pageTable.count, file.pageTable[Int(page)] >= 0 {
+                frame = Int(file.pageTable[Int(page)])
+                counters.hits &+= 1
+            } else {
+                frame = try fault(file, page)
+            }
+            framePins[frame] += 1
+            frameReferenced[frame] = true
+            return PinnedPage(frame: Int32(frame), pointer: frames[frame])
+        }
+    }
+
+    func unpin(_ pinned: PinnedPage, dirty: Bool) {
+        mutex.withLock {
+            let frame = Int(pinned.frame)
+            precondition(framePins[frame] > 0, "unpin of frame \(frame) that is not pinned")
+            framePins[frame] -= 1
+            if dirty { frameDirty[frame] = true }
+        }
+    }
+
+    /// Loads `page` of `file` into a frame (must hold the lock).
+    private func fault(_ file: PagedFile, _ page: Int64) throws -> Int {
+        counters.faults &+= 1
+        let frame: Int
+        if frames.count < maxFrames {
+            frames.append(UnsafeMutableRawPointer.allocate(byteCount: Self.pageSizeBytes, alignment: 64))
+            frameFile.append(-1)
+            framePage.append(-1)
+            framePins.append(0)
+            frameDirty.append(false)
+            frameReferenced.append(false)
+            frame = frames.count - 1
+        } else {
+            frame = try evictOne()
+        }
+        let buffer = UnsafeMutableRawBufferPointer(start: frames[frame], count: Self.pageSizeBytes)
+        let n = try file.file.read(at: page * Int64(Self.pageSizeBytes), into: buffer)
+        counters.bytesRead &+= Int64(n)
+        if n < Self.pageSizeBytes {
+            // Past the end of the file: new records read as zero (not in use).
+            (buffer.baseAddress! + n).initializeMemory(as: UInt8.self, repeating: 0, count: Self.pageSizeBytes - n)
+        }
+        if Int(page) >= file.pageTable.count {
+            file.pageTable.append(contentsOf: repeatElement(-1, count: Int(page) + 1 - file.pageTable.count))
+        }
+        file.pageTable[Int(page)] = Int32(frame)
+        frameFile[frame] = file.id
+        framePage[frame] = page
+        frameDirty[frame] = false
+        return frame
+    }
+
+    /// Clock sweep: skip pinned frames, give referenced frames a second chance, write back a dirty victim. A
+    /// victim whose write-back fails (disk full) stays resident and dirty; the sweep moves on.
+    private func evictOne() throws -> Int {
+        var lastError: Error?
+        for _ in 0..<(3 * frames.count) {
+            let frame = clockHand
+            clockHand = (clockHand + 1) % frames.count
+            if framePins[frame] > 0 { continue }
+            if frameReferenced[frame] {
+                frameReferenced[frame] = false
+                continue
+            }
+            if frameFile[frame] >= 0 {
+                if frameDirty[frame] {
+                    do {
+                        try writeBack(frame)
+                    } catch {
+                        lastError = error
+                        continue
+                    }
+                }
+                files[Int(frameFile[frame])]!.pageTable[Int(framePage[frame])] = -1
+                counters.evictions &+= 1
+            }
+            frameFile[frame] = -1
+            framePage[frame] = -1
+            return frame
+        }
+        if let error = lastError { throw error }
+        throw DatabaseError(.outOfMemory, "Page cache exhausted: all \(frames.count) pages are pinned")
+    }
+
+    private func writeBack(_ frame: Int) throws {
+        let file = files[Int(frameFile[frame])]!
+        try file.file.write(
+            at: framePage[frame] * Int64(Self.pageSizeBytes),
+            from: UnsafeRawBufferPointer(start: frames[frame], count: Self.pageSizeBytes))
+        frameDirty[frame] = false
+        counters.flushes &+= 1
+        counters.bytesWritten &+= Int64(Self.pageSizeBytes)
+    }
+
+    /// Writes every dirty page back and forces the files (checkpoint). Pages of a file are written in page order.
+    func flushAll() throws {
+        try mutex.withLock {
+            var dirty: [(Int32, Int64, Int)] = []
+            for frame in 0..<frames.count where frameFile[frame] >= 0 && frameDirty[frame] {
+                dirty.append((frameFile[frame], framePage[frame], frame))
+            }
+            dirty.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+            var touched = Set<Int32>()
+            for (fileID, _, frame) in dirty {
+                try writeBack(frame)
+                touched.insert(fileID)
+            }
+            for fileID in touched.sorted() { try files[Int(fileID)]!.file.sync() }
+        }
+    }
+
+    /// Drops every page of every file without writing it (a simulated crash loses unflushed pages).
+    func discardAll() {
+        mutex.withLock {
+            for frame in 0..<frames.count where frameFile[frame] >= 0 {
+                files[Int(frameFile[frame])]!.pageTable[Int(framePage[frame])] = -1
+                frameFile[frame] = -1
+                framePage[frame] = -1
+                frameDirty[frame] = false
+            }
+        }
+    }
+
+    /// Forgets every page of `file` (after it has been flushed or is to be rewritten).
+    func dropPages(of file: PagedFile) {
+        mutex.withLock {
+            for frame in 0..<frames.count where frameFile[frame] == file.id {
+                frameFile[frame] = -1
+                framePage[frame] = -1
+                frameDirty[frame] = false
+            }
+            file.pageTable = []
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import GraphValues
+
+/// The key a schema index files a value under. Cypher equality says 1 = 1.0, so integral floats are keyed as
+/// integers; other values key as themselves.
+enum IndexKey: Hashable, Comparable {
+    case integer(Int64)
+    case float(Double)
+    case string(String)
+    case other(Value)
+
+    init(_ value: Value) {
+        switch value {
+        case .integer(let i): self = .integer(i)
+        case .float(let d):
+            if d.isFinite, d == d.rounded(), abs(d) < 9.0e18 { self = .integer(Int64(d)) } else { self = .float(d) }
+        case .string(let s): self = .string(s)
+        default: self = .other(value)
+        }
+    }
+
+    /// Range comparisons only make sense within one class: numbers, strings, or one temporal type.
+    var rangeClass: Int {
+        switch self {
+        case .integer, .float: return 0
+        case .string: return 1
+        case .other(let v):
+            switch v {
+            case .date: return 2
+            case .localTime: return 3
+            case .time: return 4
+            case .localDateTime: return 5
+            case .dateTime: return 6
+            case .boolean: return 7
+            default: return 100
+            }
+        }
+    }
+
+    var numeric: Double? {
+        switch self {
+        case .integer(let i): return Double(i)
+        case .float(let d): return d
+        default: return nil
+        }
+    }
+
+    static func < (a: IndexKey, b: IndexKey) -> Bool {
+        if a.rangeClass != b.rangeClass { return a.rangeClass < b.rangeClass }
+        switch (a, b) {
+        case (.integer(let x), .integer(let y)): return x < y
+        case (.string(let x), .string(let y)): return x < y
+        case (.other(let x), .other(let y)): return temporalOrder(x) < temporalOrder(y)
+        default: return (a.numeric ?? 0) < (b.numeric ?? 0)
+        }
+    }
+
+    /// A sortable tuple for values of one temporal type (instants compare in UTC).
+    private static func temporalOrder(_ v: Value) -> [Int64] {
+        switch v {
+        case .date(let d): return [d.epochDays]
+        case .localTime(let t): return [t.nanosecondOfDay]
+        case .time(let t): return [t.nanosecondOfDay - Int64(t.offsetSeconds) * 1_000_000_000]
+        case .localDateTime(let t): return [t.epochSeconds, Int64(t.nanosecond)]
+        case .dateTime(let t): return [t.epochSeconds, Int64(t.nanosecond)]
+        case .boolean(let b): return [b ? 1 : 0]
+        default: return [0]
+        }
+    }
+}
+
+extension Array where Element == Int64 {
+    static func < (a: [Int64], b: [Int64]) -> Bool { a.lexicographicallyPrecedes(b) }
+}
+
+/// An in-memory schema index on (label, property key): equality through a hash map, range and prefix through a
+/// sorted key array rebuilt lazily after changes.
+final class PropertyIndex {
+    var descriptor: IndexDescriptor
+    private(set) var entries: [IndexKey: Set<Int64>] = [:]
+    private var sortedKeys: [IndexKey]?
+
+    init(descriptor: IndexDescriptor) { self.descriptor = descriptor }
+
+    var entryCount: Int { entries.values.reduce(0) { $0 + $1.count } }
+
+    func add(_ value: Value, _ node: Int64) {
+        let key = IndexKey(value)
+        if entries[key, default: []].insert(node).inserted && entries[key]!.count == 1 { sortedKeys = nil }
+    }
+
+    func remove(_ value: Value, _ node: Int64) {
+        let key = IndexKey(value)
+        guard var set = entries[key] else { return }
+        set.remove(node)
+        if set.isEmpty {
+            entries.removeValue(forKey: key)
+            sortedKeys = nil
+        } else {
+            entries[key] = set
+        }
+    }
+
+    func nodes(equal value: Value) -> Set<Int64> { entries[IndexKey(value)] ?? [] }
+
+    private func keys() -> [IndexKey] {
+        if let keys = sortedKeys { return keys }
+        let keys = entries.keys.sorted()
+        sortedKeys = keys
+        return keys
+    }
+
+    func nodes(lower: RangeBound?, upper: RangeBound?) -> [Int64] {
+        guard let cls = (lower ?? upper).map({ IndexKey($0.value).rangeClass }) else { return [] }
+        let lowerKey = lower.map { IndexKey($0.value) }
+        let upperKey = upper.map { IndexKey($0.value) }
+        if let u = upperKey, u.rangeClass != cls { return [] }
+        var out: [Int64] = []
+        for key in keys() where key.rangeClass == cls {
+            if let l = lowerKey {
+                if key < l || (!(lower!.inclusive) && !(l < key)) { continue }
+            }
+            if let u = upperKey {
+                if u < key || (!(upper!.inclusive) && !(key < u)) { continue }
+            }
+            out.append(contentsOf: entries[key]!)
+        }
+        return out.sorted()
+    }
+
+    func nodes(prefix: String) -> [Int64] {
+        let all = keys()
+        // Binary search for the first string key ≥ prefix.
+        var lo = 0
+        var hi = all.count
+        let probe = IndexKey.string(prefix)
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if all[mid] < probe { lo = mid + 1 } else { hi = mid }
+        }
+        var out: [Int64] = []
+        var i = lo
+        while i < all.count, case .string(let s) = all[i], s.hasPrefix(prefix) {
+            out.append(contentsOf: entries[all[i]]!)
+            i += 1
+        }
+        return out.sorted()
+    }
+}
+
+/// Nodes per label as one bitmap per label: id-ordered iteration without a store scan, one bit per node.
+struct LabelScanStore {
+    private(set) var bitmaps: [Int32: [UInt64]] = [:]
+
+    mutating func add(_ label: Int32, _ node: Int64) {
+        let word = Int(node >> 6)
+        var bits = bitmaps[label] ?? []
+        if bits.count <= word { bits.append(contentsOf: repeatElement(0, count: word + 1 - bits.count)) }
+        bits[word] |= 1 << UInt64(node & 63)
+        bitmaps[label] = bits
+    }
+
+    mutating func remove(_ label: Int32, _ node: Int64) {
+        let word = Int(node >> 6)
+        guard var bits = bitmaps[label], word < bits.count else { return }
+        bits[word] &= ~(1 << UInt64(node & 63))
+        bitmaps[label] = bits
+    }
+
+    func contains(_ label: Int32, _ node: Int64) -> Bool {
+        let word = Int(node >> 6)
+        guard let bits = bitmaps[label], word < bits.count else { return false }
+        return bits[word] & (1 << UInt64(node & 63)) != 0
+    }
+
+    /// Node ids with `label` in id order.
+    func nodes(_ label: Int32) -> [Int64] {
+        guard let bits = bitmaps[label] else { return [] }
+        var out: [Int64] = []
+        for (w, word) in bits.enumerated() where word != 0 {
+            var remaining = word
+            while remaining != 0 {
+                let bit = remaining.trailingZeroBitCount
+                out.append(Int64(w * 64 + bit))
+                remaining &= remaining - 1
+            }
+        }
+        return out
+    }
+}
+
+/// Keys of the counts store: nodes per label (-1 = any), relationships per (start label, type, end label).
+struct CountsKey: Hashable {
+    var startLabel: Int32
+    var type: Int32
+    var endLabel: Int32
+    /// A node count when true (only `startLabel` used).
+    var isNode: Bool
+
+    static let any: Int32 = -1
+    static func node(_ label: Int32) -> CountsKey { CountsKey(startLabel: label, type: -1, endLabel: -1, isNode: true) }
+    static func rel(_ start: Int32, _ type: Int32, _ end: Int32) -> CountsKey {
+        CountsKey(startLabel: start, type: type, endLabel: end, isNode: false)
+    }
+}
+
+/// Counts deltas of one relationship or node, shared by the committed counts store and the transaction overlay.
+enum CountsContribution {
+    static func node(labels: [Int32], sign: Int, into counts: inout [CountsKey: Int]) {
+        counts[.node(CountsKey.any), default: 0] += sign
+        for label in labels { counts[.node(label), default: 0] += sign }
+    }
+
+    static func relationship(
+        type: Int32, startLabels: [Int32], endLabels: [Int32], sign: Int, into counts: inout [CountsKey: Int]
+    ) {
+        for t in [CountsKey.any, type] {
+            counts[.rel(-1, t, -1), default: 0] += sign
+            for label in startLabels { counts[.rel(label, t, -1), default: 0] += sign }
+            for label in endLabels { counts[.rel(-1, t, label), default: 0] += sign }
+        }
+    }
+}

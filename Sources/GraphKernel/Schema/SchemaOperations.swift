@@ -1,0 +1,123 @@
+import GraphValues
+
+extension GraphDatabase {
+    /// The committed schema with a transaction's schema changes applied; validates new constraints against the
+    /// existing data. Must hold `commitMutex`.
+    func prepareSchema(_ state: TransactionState) throws -> SchemaRules {
+        var rules = schema
+        for name in state.droppedConstraints {
+            rules.constraints.removeAll { $0.name == name }
+            rules.indexes.removeAll { $0.name == name && $0.isUnique }
+        }
+        for name in state.droppedIndexes { rules.indexes.removeAll { $0.name == name } }
+        for index in state.createdIndexes {
+            if rules.indexes.contains(where: { $0.label == index.label && $0.propertyKey == index.propertyKey }) {
+                throw DatabaseError(
+                    .equivalentSchemaRuleAlreadyExists, "An equivalent index already exists for (\(index.label), \(index.propertyKey))")
+            }
+            var online = index
+            online.state = .online
+            rules.indexes.append(online)
+        }
+        for constraint in state.createdConstraints {
+            if rules.constraints.contains(where: { $0.label == constraint.label && $0.propertyKey == constraint.propertyKey }) {
+                throw DatabaseError(.equivalentSchemaRuleAlreadyExists, "An equivalent constraint already exists")
+            }
+            rules.indexes.removeAll { $0.label == constraint.label && $0.propertyKey == constraint.propertyKey }
+            rules.constraints.append(constraint)
+            rules.indexes.append(
+                IndexDescriptor(
+                    name: constraint.name, label: constraint.label, propertyKey: constraint.propertyKey, isUnique: true,
+                    state: .online))
+            try storeRW.withReadLock { try checkExistingDataUnique(constraint) }
+        }
+        return rules
+    }
+
+    private func checkExistingDataUnique(_ constraint: ConstraintDescriptor) throws {
+        var seen: [IndexKey: Int64] = [:]
+        for node in labelScan.nodes(constraint.label) {
+            let record = try stores.node(node)
+            let value = try stores.property(from: record.nextProp, key: constraint.propertyKey)
+            if value.isNull { continue }
+            let key = IndexKey(value)
+            if let other = seen[key] {
+                let label = stores.labelTokens.name(of: constraint.label) ?? "\(constraint.label)"
+                let property = stores.propertyKeyTokens.name(of: constraint.propertyKey) ?? "\(constraint.propertyKey)"
+                throw DatabaseError(
+                    .constraintValidationFailed,
+                    "Unable to create CONSTRAINT ON ( n:\(label) ) ASSERT n.\(property) IS UNIQUE: both node(\(other)) "
+                        + "and node(\(node)) have label `\(label)` and property `\(property)` = \(describe(value))")
+            }
+            seen[key] = node
+        }
+    }
+
+    /// Installs a new schema: drops removed indexes, builds and populates new ones, persists the rules.
+    /// Must hold the store lock exclusively.
+    func applySchema(_ rules: SchemaRules) throws {
+        let newNames = Set(rules.indexes.map(\.name))
+        for name in indexes.keys where !newNames.contains(name) { indexes.removeValue(forKey: name) }
+        for descriptor in rules.indexes where indexes[descriptor.name] == nil {
+            var populating = descriptor
+            populating.state = .populating(progress: 0)
+            let index = PropertyIndex(descriptor: populating)
+            let nodes = labelScan.nodes(descriptor.label)
+            for (i, node) in nodes.enumerated() {
+                let record = try stores.node(node)
+                let value = try stores.property(from: record.nextProp, key: descriptor.propertyKey)
+                if !value.isNull { index.add(value, node) }
+                if i % 4096 == 0 { index.descriptor.state = .populating(progress: Double(i) / Double(nodes.count)) }
+            }
+            index.descriptor.state = .online
+            indexes[descriptor.name] = index
+        }
+        setSchema(rules)
+        try writeFileAtomically(fileSystem, directory + "/" + SchemaRules.fileName, rules.serialize())
+    }
+
+    /// Fails the commit if, after it, two nodes with a constrained label would share the constrained value.
+    /// Must hold the store lock (shared) and `commitMutex`.
+    func validateUniqueness(_ state: TransactionState) throws {
+        guard !schema.constraints.isEmpty else { return }
+        let touched = state.touchedNodes
+        for constraint in schema.constraints {
+            guard let index = indexes[constraint.name] else { continue }
+            var claimed: [IndexKey: Int64] = [:]
+            for node in touched.sorted() where !state.deletedNodes.contains(node) {
+                let labels = try state.nodeLabels[node] ?? stores.labels(of: try stores.node(node))
+                guard labels.contains(constraint.label) else { continue }
+                let value: Value
+                if let changed = state.nodeProperties[node]?[constraint.propertyKey] {
+                    value = changed
+                } else if state.createdNodes.contains(node) {
+                    value = .null
+                } else {
+                    value = try stores.property(from: try stores.node(node).nextProp, key: constraint.propertyKey)
+                }
+                if value.isNull { continue }
+                let key = IndexKey(value)
+                let holders = index.nodes(equal: value).filter { !touched.contains($0) }
+                if let other = claimed[key] ?? holders.min() {
+                    let label = stores.labelTokens.name(of: constraint.label) ?? "\(constraint.label)"
+                    let property = stores.propertyKeyTokens.name(of: constraint.propertyKey) ?? "\(constraint.propertyKey)"
+                    throw DatabaseError(
+                        .constraintValidationFailed,
+                        "Node(\(other)) already exists with label `\(label)` and property `\(property)` = "
+                            + describe(value))
+                }
+                claimed[key] = node
+            }
+        }
+    }
+
+    func describe(_ value: Value) -> String {
+        switch value {
+        case .string(let s): return "'\(s)'"
+        case .integer(let i): return "\(i)"
+        case .float(let d): return "\(d)"
+        case .boolean(let b): return "\(b)"
+        default: return "\(value)"
+        }
+    }
+}

@@ -1,0 +1,266 @@
+import GraphValues
+
+/// Token names of one kind, cached in memory (tokens are never deleted, ids are dense from 0).
+final class TokenCache: @unchecked Sendable {
+    private let mutex = KernelMutex()
+    private var names: [String] = []
+    private var ids: [String: Int32] = [:]
+
+    func id(of name: String) -> Int32? { mutex.withLock { ids[name] } }
+
+    func name(of id: Int32) -> String? {
+        mutex.withLock { id >= 0 && Int(id) < names.count ? names[Int(id)] : nil }
+    }
+
+    var all: [(Int32, String)] { mutex.withLock { names.enumerated().map { (Int32($0.offset), $0.element) } } }
+    var count: Int { mutex.withLock { names.count } }
+
+    func put(_ id: Int32, _ name: String) {
+        mutex.withLock {
+            while names.count <= Int(id) { names.append("") }
+            names[Int(id)] = name
+            ids[name] = id
+        }
+    }
+
+    func reset() { mutex.withLock { names = []; ids = [:] } }
+}
+
+/// All record stores of one database directory, with read helpers over committed data.
+///
+/// Callers of the read helpers hold the database's store lock for reading, so that a transaction being applied
+/// (which holds it for writing) is never seen half-way.
+final class NeoStores: @unchecked Sendable {
+    let directory: String
+    let fileSystem: StorageFileSystem
+    let cache: PageCache
+    let stores: [RecordStore]  // indexed by StoreKind.rawValue - 1
+    let nodes: RecordStore
+    let relationships: RecordStore
+    let groups: RecordStore
+    let properties: RecordStore
+    let propertyValues: RecordStore
+    let nodeLabels: RecordStore
+    let labelTokens = TokenCache()
+    let relationshipTypeTokens = TokenCache()
+    let propertyKeyTokens = TokenCache()
+
+    init(directory: String, fileSystem: StorageFileSystem, cache: PageCache) throws {
+        self.directory = directory
+        self.fileSystem = fileSystem
+        self.cache = cache
+        var all: [RecordStore] = []
+        for kind in StoreKind.allCases {
+            precondition(Int(kind.rawValue) == all.count + 1, "StoreKind raw values must be dense")
+            all.append(try RecordStore(kind: kind, directory: directory, cache: cache, fileSystem: fileSystem))
+        }
+        stores = all
+        nodes = all[Int(StoreKind.node.rawValue) - 1]
+        relationships = all[Int(StoreKind.relationship.rawValue) - 1]
+        groups = all[Int(StoreKind.relationshipGroup.rawValue) - 1]
+        properties = all[Int(StoreKind.property.rawValue) - 1]
+        propertyValues = all[Int(StoreKind.propertyValue.rawValue) - 1]
+        nodeLabels = all[Int(StoreKind.nodeLabels.rawValue) - 1]
+    }
+
+    @inline(__always) func store(_ kind: StoreKind) -> RecordStore { stores[Int(kind.rawValue) - 1] }
+
+    func closeFiles() {
+        for store in stores { store.paged.file.close() }
+    }
+
+    // MARK: Tokens
+
+    static func tokenKinds(_ kind: TokenKind) -> (StoreKind, StoreKind) {
+        switch kind {
+        case .label: return (.labelToken, .labelTokenName)
+        case .relationshipType: return (.relationshipTypeToken, .relationshipTypeTokenName)
+        case .propertyKey: return (.propertyKeyToken, .propertyKeyTokenName)
+        }
+    }
+
+    func tokens(_ kind: TokenKind) -> TokenCache {
+        switch kind {
+        case .label: return labelTokens
+        case .relationshipType: return relationshipTypeTokens
+        case .propertyKey: return propertyKeyTokens
+        }
+    }
+
+    /// (Re)loads the token caches from the token stores.
+    func loadTokens() throws {
+        for kind in [TokenKind.label, .relationshipType, .propertyKey] {
+            let cache = tokens(kind)
+            cache.reset()
+            let (tokenKind, nameKind) = Self.tokenKinds(kind)
+            let tokenStore = store(tokenKind)
+            for id in 0..<tokenStore.highID {
+                let record = try tokenStore.withRecord(id) { TokenRecord(from: $0) }
+                guard record.inUse else { continue }
+                let name = String(decoding: try readDynamicChain(nameKind, record.nameRecord), as: UTF8.self)
+                cache.put(Int32(id), name)
+            }
+        }
+    }
+
+    // MARK: Records
+
+    @inline(__always) func node(_ id: Int64) throws -> NodeRecord {
+        try nodes.withRecord(id) { NodeRecord(from: $0) }
+    }
+
+    @inline(__always) func relationship(_ id: Int64) throws -> RelationshipRecord {
+        try relationships.withRecord(id) { RelationshipRecord(from: $0) }
+    }
+
+    @inline(__always) func group(_ id: Int64) throws -> RelationshipGroupRecord {
+        try groups.withRecord(id) { RelationshipGroupRecord(from: $0) }
+    }
+
+    func nodeInUse(_ id: Int64) throws -> Bool {
+        guard id >= 0 && id < nodes.highID else { return false }
+        return try nodes.isInUse(id)
+    }
+    func relationshipInUse(_ id: Int64) throws -> Bool {
+        guard id >= 0 && id < relationships.highID else { return false }
+        return try relationships.isInUse(id)
+    }
+
+    /// The bytes of a dynamic record chain; a broken chain is reported as storage damage.
+    func readDynamicChain(_ kind: StoreKind, _ first: Int64) throws -> [UInt8] {
+        let store = store(kind)
+        var out: [UInt8] = []
+        var id = first
+        var steps = 0
+        while id != noID {
+            let record = try store.withRecord(id) { DynamicRecord(from: $0, recordSize: store.recordSize) }
+            guard record.inUse else {
+                throw DatabaseError(.storageDamageDetected, "\(kind.recordName) record \(id) in a chain is not in use")
+            }
+            out.append(contentsOf: record.data)
+            id = record.next
+            steps += 1
+            if steps > store.highID + 1 {
+                throw DatabaseError(.storageDamageDetected, "\(kind.recordName) chain from \(first) has a cycle")
+            }
+        }
+        return out
+    }
+
+    func labels(of record: NodeRecord) throws -> [Int32] {
+        if record.labelOverflow == noID { return record.inlineLabels }
+        let bytes = try readDynamicChain(.nodeLabels, record.labelOverflow)
+        return (0..<(bytes.count / 4)).map { readInt32(bytes, $0 * 4) }
+    }
+
+    // MARK: Properties
+
+    func propertyValue(_ block: PropertyBlock) throws -> Value {
+        try PropertyValueCodec.decode(block) { try self.readDynamicChain(.propertyValue, $0) }
+    }
+
+    /// All properties of the chain starting at `first`, in chain order.
+    func properties(from first: Int64) throws -> [(Int32, Value)] {
+        var out: [(Int32, Value)] = []
+        var id = first
+        var steps: Int64 = 0
+        while id != noID {
+            let record = try properties.withRecord(id) { PropertyRecord(from: $0) }
+            for block in record.blocks { out.append((block.key, try propertyValue(block))) }
+            id = record.next
+            steps += 1
+            if steps > properties.highID + 1 {
+                throw DatabaseError(.storageDamageDetected, "property chain from \(first) has a cycle")
+            }
+        }
+        return out
+    }
+
+    /// One property of the chain at `first`, `.null` when absent. Decodes only the matching block.
+    func property(from first: Int64, key: Int32) throws -> Value {
+        var id = first
+        var steps: Int64 = 0
+        while id != noID {
+            // Scan the record in place rather than materialising it: this is the hot property-read path.
+            var found: PropertyBlock?
+            let next: Int64 = try properties.withRecord(id) { p in
+                let count = min(Int(p.byte(1)), PropertyRecord.blocksPerRecord)
+                for i in 0..<count where p.int32(16 + i * 16) == key {
+                    let base = 16 + i * 16
+                    found = PropertyBlock(
+                        key: key, type: PropertyType(rawValue: p.byte(base + 4)) ?? .integer,
+                        inlineLength: p.byte(base + 5), payload: p.int64(base + 8))
+                }
+                return p.int64(8)
+            }
+            if let block = found { return try propertyValue(block) }
+            id = next
+            steps += 1
+            if steps > properties.highID + 1 {
+                throw DatabaseError(.storageDamageDetected, "property chain from \(first) has a cycle")
+            }
+        }
+        return .null
+    }
+
+    // MARK: Expansion
+
+    /// Appends the committed relationships of `node` matching `direction`/`types` to `out`.
+    /// Collecting eagerly (under the caller's read lock) keeps iteration safe against concurrent commits.
+    func collectRelationships(
+        of node: Int64, direction: Direction, types: [Int32], into out: inout [RelationshipInfo]
+    ) throws {
+        let record = try self.node(node)
+        guard record.inUse else { return }
+        if record.dense {
+            var groupID = record.nextRel
+            while groupID != noID {
+                let group = try self.group(groupID)
+                if types.isEmpty || types.contains(group.type) {
+                    if direction != .incoming { try walkChain(group.firstOut, node, direction, types, &out) }
+                    if direction != .outgoing { try walkChain(group.firstIn, node, direction, types, &out) }
+                    try walkChain(group.firstLoop, node, direction, types, &out)
+                }
+                groupID = group.next
+            }
+        } else {
+            try walkChain(record.nextRel, node, direction, types, &out)
+        }
+    }
+
+    @inline(__always)
+    private func walkChain(
+        _ first: Int64, _ node: Int64, _ direction: Direction, _ types: [Int32], _ out: inout [RelationshipInfo]
+    ) throws {
+        var id = first
+        var steps: Int64 = 0
+        let limit = relationships.highID + 1
+        while id != noID {
+            let rel = try relationships.withRecord(id) { RelationshipRecord(from: $0) }
+            let matches: Bool
+            switch direction {
+            case .both: matches = true
+            case .outgoing: matches = rel.startNode == node
+            case .incoming: matches = rel.endNode == node
+            }
+            if matches && (types.isEmpty || types.contains(rel.type)) {
+                out.append(
+                    RelationshipInfo(
+                        id: RelationshipID(id), type: rel.type, startNode: NodeID(rel.startNode),
+                        endNode: NodeID(rel.endNode)))
+            }
+            id = rel.next(for: node)
+            steps += 1
+            if steps > limit {
+                throw DatabaseError(.storageDamageDetected, "relationship chain of node \(node) has a cycle")
+            }
+        }
+    }
+}
+
+/// The three token namespaces.
+enum TokenKind: UInt8, Sendable {
+    case label = 1
+    case relationshipType = 2
+    case propertyKey = 3
+}

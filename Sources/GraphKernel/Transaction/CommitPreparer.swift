@@ -1,0 +1,333 @@
+import GraphValues
+
+/// Turns a transaction's state into record changes against the current committed store: relationship chain
+/// splicing (both ends, relationship groups for dense nodes), property chain rewrites, label fields, record
+/// deletion. Runs under the commit lock, so the committed store cannot change underneath it.
+struct CommitPreparer {
+    let stores: NeoStores
+    let changes: RecordChanges
+    let denseNodeThreshold: Int
+
+    init(stores: NeoStores, denseNodeThreshold: Int) {
+        self.stores = stores
+        self.changes = RecordChanges(stores: stores)
+        self.denseNodeThreshold = denseNodeThreshold
+    }
+
+    // MARK: Validation
+
+    /// Checks what can only be checked against committed data at commit time.
+    func validate(_ state: TransactionState) throws {
+        func nodeAlive(_ id: Int64) throws -> Bool {
+            if state.deletedNodes.contains(id) { return false }
+            if state.createdNodes.contains(id) { return true }
+            return try stores.nodeInUse(id)
+        }
+        for (id, rel) in state.createdRelationships.sorted(by: { $0.key < $1.key }) {
+            for end in [rel.startNode.rawValue, rel.endNode.rawValue] where try !nodeAlive(end) {
+                throw DatabaseError(
+                    .entityNotFound, "Cannot create relationship \(id): node \(end) does not exist (it was deleted)")
+            }
+        }
+        for id in state.deletedRelationships.sorted() where try !stores.relationshipInUse(id) {
+            throw DatabaseError(.entityNotFound, "Relationship \(id) does not exist (it was deleted concurrently)")
+        }
+        for id in state.deletedNodes.sorted() {
+            guard try stores.nodeInUse(id) else {
+                throw DatabaseError(.entityNotFound, "Node \(id) does not exist (it was deleted concurrently)")
+            }
+            var rels: [RelationshipInfo] = []
+            try stores.collectRelationships(of: id, direction: .both, types: [], into: &rels)
+            let remaining = rels.contains { !state.deletedRelationships.contains($0.id.rawValue) }
+                || (state.createdRelationshipsByNode[id]?.isEmpty == false)
+            if remaining {
+                throw DatabaseError(
+                    .constraintValidationFailed,
+                    "Cannot delete node<\(id)>, because it still has relationships. To delete this node, you must "
+                        + "first delete its relationships.")
+            }
+        }
+    }
+
+    // MARK: Record changes
+
+    func apply(_ state: TransactionState) throws {
+        // Created nodes first, so relationships can be linked into them.
+        for id in state.createdNodes.sorted() {
+            var record = NodeRecord()
+            record.inUse = true
+            try changes.modifyNode(id) { $0 = record }
+            try writeLabels(node: id, state.nodeLabels[id] ?? [])
+            let props = (state.nodeProperties[id] ?? [:]).filter { !$0.value.isNull }
+            record = try changes.node(id)
+            let first = try writeProperties(oldFirst: noID, changed: props)
+            try changes.modifyNode(id) { $0.nextProp = first }
+        }
+        for id in state.deletedRelationships.sorted() {
+            let rel = try changes.relationship(id)
+            try unlink(id, from: rel.startNode)
+            if rel.endNode != rel.startNode { try unlink(id, from: rel.endNode) }
+            try freePropertyChain(rel.nextProp)
+            try changes.modifyRelationship(id) { $0 = RelationshipRecord() }
+        }
+        for (id, info) in state.createdRelationships.sorted(by: { $0.key < $1.key }) {
+            var record = RelationshipRecord()
+            record.inUse = true
+            record.type = info.type
+            record.startNode = info.startNode.rawValue
+            record.endNode = info.endNode.rawValue
+            let props = (state.relationshipProperties[id] ?? [:]).filter { !$0.value.isNull }
+            record.nextProp = try writeProperties(oldFirst: noID, changed: props)
+            try changes.modifyRelationship(id) { $0 = record }
+            try link(id, into: info.startNode.rawValue)
+            if info.endNode != info.startNode { try link(id, into: info.endNode.rawValue) }
+        }
+        for id in state.deletedNodes.sorted() {
+            let record = try changes.node(id)
+            try freePropertyChain(record.nextProp)
+            if record.labelOverflow != noID { try changes.freeDynamicChain(.nodeLabels, record.labelOverflow) }
+            if record.dense {
+                var groupID = record.nextRel
+                while groupID != noID {
+                    let group = try changes.group(groupID)
+                    try changes.modifyGroup(groupID) { $0 = RelationshipGroupRecord() }
+                    groupID = group.next
+                }
+            }
+            try changes.modifyNode(id) { $0 = NodeRecord() }
+        }
+        for (id, labels) in state.nodeLabels.sorted(by: { $0.key < $1.key })
+        where !state.createdNodes.contains(id) && !state.deletedNodes.contains(id) {
+            try writeLabels(node: id, labels)
+        }
+        for (id, props) in state.nodeProperties.sorted(by: { $0.key < $1.key })
+        where !state.createdNodes.contains(id) && !state.deletedNodes.contains(id) {
+            let old = try changes.node(id).nextProp
+            let first = try writeProperties(oldFirst: old, changed: props)
+            try changes.modifyNode(id) { $0.nextProp = first }
+        }
+        for (id, props) in state.relationshipProperties.sorted(by: { $0.key < $1.key })
+        where state.createdRelationships[id] == nil && !state.deletedRelationships.contains(id) {
+            let old = try changes.relationship(id).nextProp
+            let first = try writeProperties(oldFirst: old, changed: props)
+            try changes.modifyRelationship(id) { $0.nextProp = first }
+        }
+    }
+
+    // MARK: Labels
+
+    private func writeLabels(node: Int64, _ labels: [Int32]) throws {
+        let sorted = Array(Set(labels)).sorted()
+        let old = try changes.node(node)
+        if old.labelOverflow != noID { try changes.freeDynamicChain(.nodeLabels, old.labelOverflow) }
+        if sorted.count <= NodeRecord.maxInlineLabels {
+            try changes.modifyNode(node) { $0.setInlineLabels(sorted) }
+        } else {
+            var bytes: [UInt8] = []
+            for label in sorted { appendInt32(&bytes, label) }
+            let first = changes.writeDynamicChain(.nodeLabels, bytes)
+            try changes.modifyNode(node) {
+                $0.labelCount = NodeRecord.overflowMarker
+                $0.labelOverflow = first
+            }
+        }
+    }
+
+    // MARK: Properties
+
+    /// Rewrites a property chain with `changed` applied (`.null` removes a key); returns the new first record.
+    /// Unchanged blocks keep their dynamic records; old property record ids are reused before new ones.
+    private func writeProperties(oldFirst: Int64, changed: [Int32: Value]) throws -> Int64 {
+        var oldIDs: [Int64] = []
+        var blocks: [PropertyBlock] = []
+        var id = oldFirst
+        while id != noID {
+            let record = try changes.property(id)
+            oldIDs.append(id)
+            for block in record.blocks {
+                if changed[block.key] != nil {
+                    try freeBlockValue(block)
+                } else {
+                    blocks.append(block)
+                }
+            }
+            id = record.next
+            precondition(oldIDs.count <= Int(stores.properties.highID) + 1, "cycle in property chain \(oldFirst)")
+        }
+        for (key, value) in changed.sorted(by: { $0.key < $1.key }) where !value.isNull {
+            let encoded = try PropertyValueCodec.encode(value)
+            var payload = encoded.payload
+            if let dynamic = encoded.dynamic { payload = changes.writeDynamicChain(.propertyValue, dynamic) }
+            blocks.append(PropertyBlock(key: key, type: encoded.type, inlineLength: encoded.inlineLength, payload: payload))
+        }
+        let recordCount = (blocks.count + PropertyRecord.blocksPerRecord - 1) / PropertyRecord.blocksPerRecord
+        var ids = Array(oldIDs.prefix(recordCount))
+        while ids.count < recordCount { ids.append(changes.allocate(.property)) }
+        for extra in oldIDs.dropFirst(recordCount) { changes.setProperty(extra, PropertyRecord()) }
+        for (index, recordID) in ids.enumerated() {
+            var record = PropertyRecord()
+            record.inUse = true
+            record.next = index + 1 < ids.count ? ids[index + 1] : noID
+            let start = index * PropertyRecord.blocksPerRecord
+            record.blocks = Array(blocks[start..<min(blocks.count, start + PropertyRecord.blocksPerRecord)])
+            changes.setProperty(recordID, record)
+        }
+        return ids.first ?? noID
+    }
+
+    private func freeBlockValue(_ block: PropertyBlock) throws {
+        if block.type == .string || block.type == .encoded {
+            try changes.freeDynamicChain(.propertyValue, block.payload)
+        }
+    }
+
+    private func freePropertyChain(_ first: Int64) throws {
+        var id = first
+        var steps = 0
+        while id != noID {
+            let record = try changes.property(id)
+            guard record.inUse else { break }
+            for block in record.blocks { try freeBlockValue(block) }
+            changes.setProperty(id, PropertyRecord())
+            id = record.next
+            steps += 1
+            precondition(steps <= Int(stores.properties.highID) + 1, "cycle in property chain \(first)")
+        }
+    }
+
+    // MARK: Relationship chains
+
+    /// Which chain of a dense node's group a relationship belongs to.
+    private enum GroupChain { case outgoing, incoming, loop }
+
+    private func groupChain(_ rel: RelationshipRecord, _ node: Int64) -> GroupChain {
+        if rel.startNode == rel.endNode { return .loop }
+        return rel.startNode == node ? .outgoing : .incoming
+    }
+
+    private func head(_ group: RelationshipGroupRecord, _ chain: GroupChain) -> Int64 {
+        switch chain {
+        case .outgoing: return group.firstOut
+        case .incoming: return group.firstIn
+        case .loop: return group.firstLoop
+        }
+    }
+
+    private func setHead(_ group: inout RelationshipGroupRecord, _ chain: GroupChain, _ value: Int64) {
+        switch chain {
+        case .outgoing: group.firstOut = value
+        case .incoming: group.firstIn = value
+        case .loop: group.firstLoop = value
+        }
+    }
+
+    /// The group of `type` in a dense node's group chain, created (at the head) when `create` is set.
+    private func findGroup(_ node: Int64, _ type: Int32, create: Bool) throws -> Int64? {
+        var id = try changes.node(node).nextRel
+        while id != noID {
+            let group = try changes.group(id)
+            if group.type == type { return id }
+            id = group.next
+        }
+        guard create else { return nil }
+        let groupID = changes.allocate(.relationshipGroup)
+        var group = RelationshipGroupRecord()
+        group.inUse = true
+        group.type = type
+        group.owner = node
+        group.next = try changes.node(node).nextRel
+        try changes.modifyGroup(groupID) { $0 = group }
+        try changes.modifyNode(node) { $0.nextRel = groupID }
+        return groupID
+    }
+
+    /// Inserts relationship `id` at the head of `node`'s chain (or of its group chain when dense).
+    private func link(_ id: Int64, into node: Int64) throws {
+        var record = try changes.node(node)
+        precondition(record.inUse, "linking relationship \(id) into node \(node) which is not in use")
+        if !record.dense && denseNodeThreshold > 0 {
+            let degree = try chainLength(record.nextRel, node, limit: denseNodeThreshold)
+            if degree >= denseNodeThreshold {
+                try convertToDense(node)
+                record = try changes.node(node)
+            }
+        }
+        let rel = try changes.relationship(id)
+        let first: Int64
+        if record.dense {
+            let groupID = try findGroup(node, rel.type, create: true)!
+            let chain = groupChain(rel, node)
+            first = head(try changes.group(groupID), chain)
+            try changes.modifyGroup(groupID) { setHead(&$0, chain, id) }
+        } else {
+            first = record.nextRel
+            try changes.modifyNode(node) { $0.nextRel = id }
+        }
+        try changes.modifyRelationship(id) {
+            $0.setPrev(for: node, noID)
+            $0.setNext(for: node, first)
+            $0.setFirst(for: node, true)
+        }
+        if first != noID {
+            try changes.modifyRelationship(first) {
+                $0.setPrev(for: node, id)
+                $0.setFirst(for: node, false)
+            }
+        }
+    }
+
+    /// Removes relationship `id` from `node`'s chain.
+    private func unlink(_ id: Int64, from node: Int64) throws {
+        let rel = try changes.relationship(id)
+        let prev = rel.prev(for: node)
+        let next = rel.next(for: node)
+        if prev == noID {
+            let record = try changes.node(node)
+            if record.dense {
+                guard let groupID = try findGroup(node, rel.type, create: false) else {
+                    throw DatabaseError(
+                        .storageDamageDetected, "Dense node \(node) has no group for the type of relationship \(id)")
+                }
+                let chain = groupChain(rel, node)
+                try changes.modifyGroup(groupID) { setHead(&$0, chain, next) }
+            } else {
+                try changes.modifyNode(node) { $0.nextRel = next }
+            }
+        } else {
+            try changes.modifyRelationship(prev) { $0.setNext(for: node, next) }
+        }
+        if next != noID {
+            try changes.modifyRelationship(next) {
+                $0.setPrev(for: node, prev)
+                if prev == noID { $0.setFirst(for: node, true) }
+            }
+        }
+    }
+
+    private func chainLength(_ first: Int64, _ node: Int64, limit: Int) throws -> Int {
+        var count = 0
+        var id = first
+        while id != noID && count < limit {
+            count += 1
+            id = try changes.relationship(id).next(for: node)
+        }
+        return count
+    }
+
+    /// Moves a node's relationships into per-type groups (Neo4j's dense node layout).
+    private func convertToDense(_ node: Int64) throws {
+        var ids: [Int64] = []
+        var id = try changes.node(node).nextRel
+        while id != noID {
+            ids.append(id)
+            id = try changes.relationship(id).next(for: node)
+            precondition(ids.count <= Int(stores.relationships.highID) + 1, "cycle in chain of node \(node)")
+        }
+        try changes.modifyNode(node) {
+            $0.dense = true
+            $0.nextRel = noID
+        }
+        // Re-link in reverse so each group chain keeps the original relative order.
+        for relID in ids.reversed() { try link(relID, into: node) }
+    }
+}

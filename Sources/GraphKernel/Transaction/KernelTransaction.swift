@@ -1,0 +1,748 @@
+import Atomics
+import GraphValues
+
+/// A kernel transaction: reads see committed data plus this transaction's own changes (read committed).
+///
+/// Not thread-safe: one thread uses a transaction at a time, except `terminate()`, which any thread may call;
+/// the next operation then throws `Terminated`. Time-outs are checked on every operation, so long reads stop.
+public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable {
+    enum Status { case open, committed, rolledBack }
+
+    let database: GraphDatabase
+    public let mode: TransactionMode
+    private let deadlineNanos: UInt64?
+    private let timeout: Duration?
+    private let terminated = ManagedAtomic<Bool>(false)
+    private var status = Status.open
+    var state = TransactionState()
+    /// Node/relationship ids this transaction allocated (returned to the generator unless committed in use).
+    private var allocatedNodes: [Int64] = []
+    private var allocatedRelationships: [Int64] = []
+
+    init(database: GraphDatabase, mode: TransactionMode, timeout: Duration?) {
+        self.database = database
+        self.mode = mode
+        self.timeout = timeout
+        if let timeout {
+            let c = timeout.components
+            let nanos = UInt64(max(0, c.seconds)) * 1_000_000_000 + UInt64(max(0, c.attoseconds / 1_000_000_000))
+            deadlineNanos = monotonicNanos() &+ nanos
+        } else {
+            deadlineNanos = nil
+        }
+    }
+
+    deinit {
+        if status == .open { rollback() }
+    }
+
+    private var stores: NeoStores { database.stores }
+
+    public var isOpen: Bool { status == .open }
+
+    // MARK: Lifecycle
+
+    /// Commits. On failure nothing is committed and the transaction is rolled back.
+    public func commit() throws {
+        try checkUsable()
+        defer { if status == .open { rollback() } }
+        if !state.isEmpty {
+            try database.commit(state)
+        }
+        status = .committed
+        let deletedNew = allocatedNodes.filter { !state.createdNodes.contains($0) }
+        let deletedNewRels = allocatedRelationships.filter { state.createdRelationships[$0] == nil }
+        stores.nodes.release(deletedNew)
+        stores.relationships.release(deletedNewRels)
+    }
+
+    /// Discards every change. Safe to call more than once.
+    public func rollback() {
+        guard status == .open else { return }
+        status = .rolledBack
+        stores.nodes.release(allocatedNodes)
+        stores.relationships.release(allocatedRelationships)
+        state = TransactionState()
+    }
+
+    /// Marks the transaction terminated (from any thread); its next operation throws `Terminated`.
+    public func terminate() { terminated.store(true, ordering: .releasing) }
+
+    public var isTerminated: Bool { terminated.load(ordering: .acquiring) }
+
+    @inline(__always) private func checkUsable() throws {
+        guard status == .open else {
+            throw DatabaseError(.transactionNotFound, "The transaction has already been \(status == .committed ? "committed" : "rolled back")")
+        }
+        if terminated.load(ordering: .relaxed) {
+            throw DatabaseError(
+                .transactionTerminated,
+                "The transaction has been terminated. Retry your operation in a new transaction, and you should see "
+                    + "a successful result. Explicitly terminated by the user.")
+        }
+        if let deadline = deadlineNanos, monotonicNanos() > deadline {
+            throw DatabaseError(
+                .transactionTimedOut,
+                "The transaction has been terminated. Retry your operation in a new transaction, and you should see "
+                    + "a successful result. The transaction has not completed within the specified timeout "
+                    + "(dbms.transaction.timeout). You may want to retry with a longer timeout.")
+        }
+    }
+
+    private func checkWritable() throws {
+        try checkUsable()
+        guard mode == .write else {
+            throw DatabaseError(.accessMode, "Writing in read access mode not allowed.")
+        }
+    }
+
+    private func checkDataWrite() throws {
+        try checkWritable()
+        if state.hasSchemaChanges {
+            throw DatabaseError(
+                .invalidRequest, "Cannot perform data updates in a transaction that has performed schema updates.")
+        }
+    }
+
+    private func checkSchemaWrite() throws {
+        try checkWritable()
+        if state.hasDataChanges {
+            throw DatabaseError(
+                .invalidRequest, "Cannot perform schema updates in a transaction that has performed data updates.")
+        }
+    }
+
+    @inline(__always) private func committed<T>(_ body: () throws -> T) rethrows -> T {
+        try database.storeRW.withReadLock(body)
+    }
+
+    private func nodeNotFound(_ node: NodeID) -> DatabaseError {
+        DatabaseError(.entityNotFound, "Node with id \(node.rawValue) has been deleted in this transaction or does not exist")
+    }
+
+    private func relationshipNotFound(_ rel: RelationshipID) -> DatabaseError {
+        DatabaseError(
+            .entityNotFound, "Relationship with id \(rel.rawValue) has been deleted in this transaction or does not exist")
+    }
+
+    // MARK: Tokens
+
+    public func labelToken(_ name: String) throws -> LabelToken? {
+        try checkUsable()
+        return stores.labelTokens.id(of: name)
+    }
+
+    public func relationshipTypeToken(_ name: String) throws -> RelationshipTypeToken? {
+        try checkUsable()
+        return stores.relationshipTypeTokens.id(of: name)
+    }
+
+    public func propertyKeyToken(_ name: String) throws -> PropertyKeyToken? {
+        try checkUsable()
+        return stores.propertyKeyTokens.id(of: name)
+    }
+
+    private func tokenName(_ cache: TokenCache, _ token: Int32, _ what: String) throws -> String {
+        try checkUsable()
+        guard let name = cache.name(of: token) else {
+            throw DatabaseError(.entityNotFound, "No \(what) token with id \(token)")
+        }
+        return name
+    }
+
+    public func labelName(_ token: LabelToken) throws -> String { try tokenName(stores.labelTokens, token, "label") }
+    public func relationshipTypeName(_ token: RelationshipTypeToken) throws -> String {
+        try tokenName(stores.relationshipTypeTokens, token, "relationship type")
+    }
+    public func propertyKeyName(_ token: PropertyKeyToken) throws -> String {
+        try tokenName(stores.propertyKeyTokens, token, "property key")
+    }
+
+    public func allLabels() throws -> [(LabelToken, String)] {
+        try checkUsable()
+        return stores.labelTokens.all
+    }
+
+    public func allRelationshipTypes() throws -> [(RelationshipTypeToken, String)] {
+        try checkUsable()
+        return stores.relationshipTypeTokens.all
+    }
+
+    public func allPropertyKeys() throws -> [(PropertyKeyToken, String)] {
+        try checkUsable()
+        return stores.propertyKeyTokens.all
+    }
+
+    public func getOrCreateLabelToken(_ name: String) throws -> LabelToken {
+        try checkUsable()
+        return try database.getOrCreateToken(.label, name)
+    }
+
+    public func getOrCreateRelationshipTypeToken(_ name: String) throws -> RelationshipTypeToken {
+        try checkUsable()
+        return try database.getOrCreateToken(.relationshipType, name)
+    }
+
+    public func getOrCreatePropertyKeyToken(_ name: String) throws -> PropertyKeyToken {
+        try checkUsable()
+        return try database.getOrCreateToken(.propertyKey, name)
+    }
+
+    // MARK: Nodes (reads)
+
+    /// Existence with the overlay, without the usability check (callers did it).
+    @inline(__always) private func nodeAlive(_ id: Int64) throws -> Bool {
+        if !state.deletedNodes.isEmpty && state.deletedNodes.contains(id) { return false }
+        if !state.createdNodes.isEmpty && state.createdNodes.contains(id) { return true }
+        return try committed { try stores.nodeInUse(id) }
+    }
+
+    public func nodeExists(_ node: NodeID) throws -> Bool {
+        try checkUsable()
+        return try nodeAlive(node.rawValue)
+    }
+
+    public func allNodes() throws -> AnyIterator<NodeID> {
+        try checkUsable()
+        let high = max(stores.nodes.highID, (state.createdNodes.max() ?? -1) + 1)
+        var next: Int64 = 0
+        return AnyIterator { [self] in
+            while next < high {
+                let id = next
+                next += 1
+                if (try? self.checkUsable()) == nil { return nil }
+                if (try? self.nodeAlive(id)) == true { return NodeID(id) }
+            }
+            return nil
+        }
+    }
+
+    public func nodes(withLabel label: LabelToken) throws -> AnyIterator<NodeID> {
+        try checkUsable()
+        var ids = committed { database.labelScan.nodes(label) }
+        if !state.isEmpty {
+            var result = Set(ids.filter { !state.deletedNodes.contains($0) && (state.nodeLabels[$0]?.contains(label) ?? true) })
+            for (node, labels) in state.nodeLabels where labels.contains(label) && !state.deletedNodes.contains(node) {
+                result.insert(node)
+            }
+            ids = result.sorted()
+        }
+        var iterator = ids.makeIterator()
+        return AnyIterator { [self] in
+            if (try? self.checkUsable()) == nil { return nil }
+            return iterator.next().map(NodeID.init)
+        }
+    }
+
+    private func currentLabels(_ id: Int64) throws -> [Int32] {
+        if let labels = state.nodeLabels[id] { return labels }
+        if state.createdNodes.contains(id) { return [] }
+        return try committed { try stores.labels(of: try stores.node(id)) }
+    }
+
+    public func labels(of node: NodeID) throws -> [LabelToken] {
+        try checkUsable()
+        guard try nodeAlive(node.rawValue) else { throw nodeNotFound(node) }
+        return try currentLabels(node.rawValue)
+    }
+
+    public func hasLabel(_ node: NodeID, _ label: LabelToken) throws -> Bool {
+        try labels(of: node).contains(label)
+    }
+
+    public func nodeProperty(_ node: NodeID, _ key: PropertyKeyToken) throws -> Value {
+        try checkUsable()
+        let id = node.rawValue
+        if !state.isEmpty {
+            guard try nodeAlive(id) else { throw nodeNotFound(node) }
+            if let value = state.nodeProperties[id]?[key] { return value }
+            if state.createdNodes.contains(id) { return .null }
+        }
+        return try committed {
+            let record = try stores.node(id)
+            guard record.inUse else { throw nodeNotFound(node) }
+            return try stores.property(from: record.nextProp, key: key)
+        }
+    }
+
+    public func nodeProperties(_ node: NodeID) throws -> [(PropertyKeyToken, Value)] {
+        try checkUsable()
+        let id = node.rawValue
+        guard try nodeAlive(id) else { throw nodeNotFound(node) }
+        var props: [(Int32, Value)] = []
+        if !state.createdNodes.contains(id) {
+            props = try committed { try stores.properties(from: try stores.node(id).nextProp) }
+        }
+        return merge(props, state.nodeProperties[id])
+    }
+
+    private func merge(_ committed: [(Int32, Value)], _ changes: [Int32: Value]?) -> [(Int32, Value)] {
+        guard let changes, !changes.isEmpty else { return committed }
+        var out = committed.filter { changes[$0.0] == nil }
+        for (key, value) in changes.sorted(by: { $0.key < $1.key }) where !value.isNull { out.append((key, value)) }
+        return out
+    }
+
+    // MARK: Relationships (reads)
+
+    @inline(__always) private func relationshipAlive(_ id: Int64) throws -> Bool {
+        if !state.deletedRelationships.isEmpty && state.deletedRelationships.contains(id) { return false }
+        if state.createdRelationships[id] != nil { return true }
+        return try committed { try stores.relationshipInUse(id) }
+    }
+
+    public func relationshipExists(_ rel: RelationshipID) throws -> Bool {
+        try checkUsable()
+        return try relationshipAlive(rel.rawValue)
+    }
+
+    public func relationship(_ rel: RelationshipID) throws -> RelationshipInfo {
+        try checkUsable()
+        if let info = state.createdRelationships[rel.rawValue] { return info }
+        if state.deletedRelationships.contains(rel.rawValue) { throw relationshipNotFound(rel) }
+        return try committed {
+            guard rel.rawValue >= 0, rel.rawValue < stores.relationships.highID else { throw relationshipNotFound(rel) }
+            let record = try stores.relationship(rel.rawValue)
+            guard record.inUse else { throw relationshipNotFound(rel) }
+            return RelationshipInfo(
+                id: rel, type: record.type, startNode: NodeID(record.startNode), endNode: NodeID(record.endNode))
+        }
+    }
+
+    public func allRelationships() throws -> AnyIterator<RelationshipInfo> {
+        try checkUsable()
+        let high = max(stores.relationships.highID, (state.createdRelationships.keys.max() ?? -1) + 1)
+        var next: Int64 = 0
+        return AnyIterator { [self] in
+            while next < high {
+                let id = next
+                next += 1
+                if (try? self.checkUsable()) == nil { return nil }
+                if let info = try? self.relationship(RelationshipID(id)) { return info }
+            }
+            return nil
+        }
+    }
+
+    /// The relationships of a node with the overlay applied, collected eagerly (see `NeoStores.collectRelationships`).
+    private func collect(_ node: NodeID, _ direction: Direction, _ types: [RelationshipTypeToken]) throws
+        -> [RelationshipInfo]
+    {
+        try checkUsable()
+        let id = node.rawValue
+        var out: [RelationshipInfo] = []
+        if state.isEmpty {
+            try committed {
+                guard try stores.nodeInUse(id) else { throw nodeNotFound(node) }
+                try stores.collectRelationships(of: id, direction: direction, types: types, into: &out)
+            }
+            return out
+        }
+        guard try nodeAlive(id) else { throw nodeNotFound(node) }
+        if !state.createdNodes.contains(id) {
+            try committed { try stores.collectRelationships(of: id, direction: direction, types: types, into: &out) }
+            if !state.deletedRelationships.isEmpty {
+                out.removeAll { state.deletedRelationships.contains($0.id.rawValue) }
+            }
+        }
+        for relID in state.createdRelationshipsByNode[id] ?? [] {
+            guard let info = state.createdRelationships[relID] else { continue }
+            guard types.isEmpty || types.contains(info.type) else { continue }
+            switch direction {
+            case .both: out.append(info)
+            case .outgoing: if info.startNode == node { out.append(info) }
+            case .incoming: if info.endNode == node { out.append(info) }
+            }
+        }
+        return out
+    }
+
+    public func relationships(of node: NodeID, direction: Direction, types: [RelationshipTypeToken]) throws
+        -> AnyIterator<RelationshipInfo>
+    {
+        let rels = try collect(node, direction, types)
+        var iterator = rels.makeIterator()
+        return AnyIterator { iterator.next() }
+    }
+
+    public func degree(of node: NodeID, direction: Direction, types: [RelationshipTypeToken]) throws -> Int {
+        try collect(node, direction, types).count
+    }
+
+    public func relationshipProperty(_ rel: RelationshipID, _ key: PropertyKeyToken) throws -> Value {
+        try checkUsable()
+        let id = rel.rawValue
+        if !state.isEmpty {
+            guard try relationshipAlive(id) else { throw relationshipNotFound(rel) }
+            if let value = state.relationshipProperties[id]?[key] { return value }
+            if state.createdRelationships[id] != nil { return .null }
+        }
+        return try committed {
+            guard id >= 0, id < stores.relationships.highID else { throw relationshipNotFound(rel) }
+            let record = try stores.relationship(id)
+            guard record.inUse else { throw relationshipNotFound(rel) }
+            return try stores.property(from: record.nextProp, key: key)
+        }
+    }
+
+    public func relationshipProperties(_ rel: RelationshipID) throws -> [(PropertyKeyToken, Value)] {
+        try checkUsable()
+        let id = rel.rawValue
+        guard try relationshipAlive(id) else { throw relationshipNotFound(rel) }
+        var props: [(Int32, Value)] = []
+        if state.createdRelationships[id] == nil {
+            props = try committed { try stores.properties(from: try stores.relationship(id).nextProp) }
+        }
+        return merge(props, state.relationshipProperties[id])
+    }
+
+    // MARK: Schema reads and index seeks
+
+    public func indexes() throws -> [IndexDescriptor] {
+        try checkUsable()
+        var result = committed { database.indexes.values.map(\.descriptor) }
+        result.removeAll { state.droppedIndexes.contains($0.name) || state.droppedConstraints.contains($0.name) }
+        result.append(contentsOf: state.createdIndexes)
+        for constraint in state.createdConstraints {
+            result.append(
+                IndexDescriptor(
+                    name: constraint.name, label: constraint.label, propertyKey: constraint.propertyKey, isUnique: true,
+                    state: .populating(progress: 0)))
+        }
+        return result.sorted { $0.name < $1.name }
+    }
+
+    public func constraints() throws -> [ConstraintDescriptor] {
+        try checkUsable()
+        var result = committed { database.schema.constraints }
+        result.removeAll { state.droppedConstraints.contains($0.name) }
+        result.append(contentsOf: state.createdConstraints)
+        return result.sorted { $0.name < $1.name }
+    }
+
+    public func index(label: LabelToken, propertyKey: PropertyKeyToken) throws -> IndexDescriptor? {
+        try indexes().first { $0.label == label && $0.propertyKey == propertyKey && $0.state == .online }
+    }
+
+    /// Runs a committed index query and corrects it with this transaction's changes: committed hits on nodes this
+    /// transaction touched are re-checked against their new state, and touched nodes that now match are added.
+    private func seek(_ index: IndexDescriptor, _ query: (PropertyIndex) -> [Int64], _ matches: (Value) -> Bool)
+        throws -> AnyIterator<NodeID>
+    {
+        try checkUsable()
+        var ids: [Int64] = try committed {
+            guard let committedIndex = database.indexes[index.name] else {
+                throw DatabaseError(.indexNotFound, "There is no index named '\(index.name)'")
+            }
+            return query(committedIndex)
+        }
+        if !state.isEmpty {
+            let touched = state.touchedNodes
+            var result = Set(ids.filter { !touched.contains($0) })
+            for node in touched where try nodeAlive(node) {
+                guard try currentLabels(node).contains(index.label) else { continue }
+                let value = try nodeProperty(NodeID(node), index.propertyKey)
+                if !value.isNull && matches(value) { result.insert(node) }
+            }
+            ids = result.sorted()
+        }
+        var iterator = ids.makeIterator()
+        return AnyIterator { [self] in
+            if (try? self.checkUsable()) == nil { return nil }
+            return iterator.next().map(NodeID.init)
+        }
+    }
+
+    public func indexSeek(_ index: IndexDescriptor, equals value: Value) throws -> AnyIterator<NodeID> {
+        let key = IndexKey(value)
+        return try seek(index, { $0.nodes(equal: value).sorted() }, { IndexKey($0) == key })
+    }
+
+    public func indexSeek(_ index: IndexDescriptor, lower: RangeBound?, upper: RangeBound?) throws
+        -> AnyIterator<NodeID>
+    {
+        try seek(
+            index, { $0.nodes(lower: lower, upper: upper) },
+            { value in
+                let key = IndexKey(value)
+                guard let cls = (lower ?? upper).map({ IndexKey($0.value).rangeClass }), key.rangeClass == cls else {
+                    return false
+                }
+                if let lower {
+                    let l = IndexKey(lower.value)
+                    if key < l || (!lower.inclusive && !(l < key)) { return false }
+                }
+                if let upper {
+                    let u = IndexKey(upper.value)
+                    if u < key || (!upper.inclusive && !(key < u)) { return false }
+                }
+                return true
+            })
+    }
+
+    public func indexSeek(_ index: IndexDescriptor, prefix: String) throws -> AnyIterator<NodeID> {
+        try seek(
+            index, { $0.nodes(prefix: prefix) },
+            { value in
+                if case .string(let s) = value { return s.hasPrefix(prefix) }
+                return false
+            })
+    }
+
+    // MARK: Counts
+
+    private func countsDelta() throws -> [CountsKey: Int] {
+        var delta: [CountsKey: Int] = [:]
+        guard state.hasDataChanges else { return delta }
+        var labelChanged: [Int64] = []
+        for node in state.touchedNodes {
+            let before: [Int32]? = state.createdNodes.contains(node) ? nil : try committed {
+                let record = try stores.node(node)
+                return record.inUse ? try stores.labels(of: record) : nil
+            }
+            let after: [Int32]? = try nodeAlive(node) ? try currentLabels(node) : nil
+            if let before { CountsContribution.node(labels: before, sign: -1, into: &delta) }
+            if let after { CountsContribution.node(labels: after, sign: 1, into: &delta) }
+            if before != nil && after != nil && Set(before!) != Set(after!) { labelChanged.append(node) }
+        }
+        var rels = Set(state.createdRelationships.keys).union(state.deletedRelationships)
+        for node in labelChanged {
+            for rel in try collect(NodeID(node), .both, []) { rels.insert(rel.id.rawValue) }
+            try committed {
+                var committedRels: [RelationshipInfo] = []
+                try stores.collectRelationships(of: node, direction: .both, types: [], into: &committedRels)
+                for rel in committedRels { rels.insert(rel.id.rawValue) }
+            }
+        }
+        for rel in rels {
+            if state.createdRelationships[rel] == nil {
+                try committed {
+                    let record = try stores.relationship(rel)
+                    if record.inUse {
+                        CountsContribution.relationship(
+                            type: record.type, startLabels: try stores.labels(of: try stores.node(record.startNode)),
+                            endLabels: try stores.labels(of: try stores.node(record.endNode)), sign: -1, into: &delta)
+                    }
+                }
+            }
+            if try relationshipAlive(rel) {
+                let info = try relationship(RelationshipID(rel))
+                CountsContribution.relationship(
+                    type: info.type, startLabels: try currentLabels(info.startNode.rawValue),
+                    endLabels: try currentLabels(info.endNode.rawValue), sign: 1, into: &delta)
+            }
+        }
+        return delta
+    }
+
+    public func countNodes(label: LabelToken?) throws -> Int {
+        try checkUsable()
+        let key = CountsKey.node(label ?? CountsKey.any)
+        let base = committed { database.counts[key] ?? 0 }
+        return base + (try countsDelta()[key] ?? 0)
+    }
+
+    public func countRelationships(startLabel: LabelToken?, type: RelationshipTypeToken?, endLabel: LabelToken?)
+        throws -> Int
+    {
+        try checkUsable()
+        if startLabel != nil && endLabel != nil {
+            throw DatabaseError(
+                .argumentError, "Relationship counts are kept for at most one of start label and end label")
+        }
+        let key = CountsKey.rel(startLabel ?? CountsKey.any, type ?? CountsKey.any, endLabel ?? CountsKey.any)
+        let base = committed { database.counts[key] ?? 0 }
+        return base + (try countsDelta()[key] ?? 0)
+    }
+
+    // MARK: Node writes
+
+    public func createNode(labels: [LabelToken]) throws -> NodeID {
+        try checkDataWrite()
+        let id = stores.nodes.allocate()
+        allocatedNodes.append(id)
+        state.createdNodes.insert(id)
+        state.nodeLabels[id] = Array(Set(labels)).sorted()
+        return NodeID(id)
+    }
+
+    public func deleteNode(_ node: NodeID) throws {
+        try checkDataWrite()
+        let id = node.rawValue
+        guard try nodeAlive(id) else { throw nodeNotFound(node) }
+        if state.createdNodes.contains(id) {
+            if let rels = state.createdRelationshipsByNode[id], !rels.isEmpty {
+                throw DatabaseError(
+                    .constraintValidationFailed,
+                    "Cannot delete node<\(id)>, because it still has relationships. To delete this node, you must "
+                        + "first delete its relationships.")
+            }
+            state.createdNodes.remove(id)
+        } else {
+            state.deletedNodes.insert(id)
+        }
+        state.nodeLabels.removeValue(forKey: id)
+        state.nodeProperties.removeValue(forKey: id)
+    }
+
+    @discardableResult public func addLabel(_ node: NodeID, _ label: LabelToken) throws -> Bool {
+        try checkDataWrite()
+        guard try nodeAlive(node.rawValue) else { throw nodeNotFound(node) }
+        var labels = try currentLabels(node.rawValue)
+        if labels.contains(label) { return false }
+        labels.append(label)
+        state.nodeLabels[node.rawValue] = labels.sorted()
+        return true
+    }
+
+    @discardableResult public func removeLabel(_ node: NodeID, _ label: LabelToken) throws -> Bool {
+        try checkDataWrite()
+        guard try nodeAlive(node.rawValue) else { throw nodeNotFound(node) }
+        var labels = try currentLabels(node.rawValue)
+        guard let index = labels.firstIndex(of: label) else { return false }
+        labels.remove(at: index)
+        state.nodeLabels[node.rawValue] = labels
+        return true
+    }
+
+    private func checkStorable(_ value: Value) throws {
+        if !value.isNull && !value.isStorableProperty { throw PropertyValueCodec.unstorable(value) }
+    }
+
+    public func setNodeProperty(_ node: NodeID, _ key: PropertyKeyToken, _ value: Value) throws {
+        try checkDataWrite()
+        try checkStorable(value)
+        guard try nodeAlive(node.rawValue) else { throw nodeNotFound(node) }
+        state.nodeProperties[node.rawValue, default: [:]][key] = value
+    }
+
+    @discardableResult public func removeNodeProperty(_ node: NodeID, _ key: PropertyKeyToken) throws -> Value {
+        let previous = try nodeProperty(node, key)
+        try setNodeProperty(node, key, .null)
+        return previous
+    }
+
+    // MARK: Relationship writes
+
+    public func createRelationship(from start: NodeID, to end: NodeID, type: RelationshipTypeToken) throws
+        -> RelationshipID
+    {
+        try checkDataWrite()
+        guard try nodeAlive(start.rawValue) else { throw nodeNotFound(start) }
+        guard try nodeAlive(end.rawValue) else { throw nodeNotFound(end) }
+        guard stores.relationshipTypeTokens.name(of: type) != nil else {
+            throw DatabaseError(.entityNotFound, "No relationship type token with id \(type)")
+        }
+        let id = stores.relationships.allocate()
+        allocatedRelationships.append(id)
+        state.createdRelationships[id] = RelationshipInfo(id: RelationshipID(id), type: type, startNode: start, endNode: end)
+        state.createdRelationshipsByNode[start.rawValue, default: []].append(id)
+        if end != start { state.createdRelationshipsByNode[end.rawValue, default: []].append(id) }
+        return RelationshipID(id)
+    }
+
+    public func deleteRelationship(_ rel: RelationshipID) throws {
+        try checkDataWrite()
+        let id = rel.rawValue
+        if let info = state.createdRelationships.removeValue(forKey: id) {
+            state.createdRelationshipsByNode[info.startNode.rawValue]?.removeAll { $0 == id }
+            state.createdRelationshipsByNode[info.endNode.rawValue]?.removeAll { $0 == id }
+        } else {
+            guard try relationshipAlive(id) else { throw relationshipNotFound(rel) }
+            state.deletedRelationships.insert(id)
+        }
+        state.relationshipProperties.removeValue(forKey: id)
+    }
+
+    public func setRelationshipProperty(_ rel: RelationshipID, _ key: PropertyKeyToken, _ value: Value) throws {
+        try checkDataWrite()
+        try checkStorable(value)
+        guard try relationshipAlive(rel.rawValue) else { throw relationshipNotFound(rel) }
+        state.relationshipProperties[rel.rawValue, default: [:]][key] = value
+    }
+
+    @discardableResult public func removeRelationshipProperty(_ rel: RelationshipID, _ key: PropertyKeyToken) throws
+        -> Value
+    {
+        let previous = try relationshipProperty(rel, key)
+        try setRelationshipProperty(rel, key, .null)
+        return previous
+    }
+
+    // MARK: Schema writes
+
+    @discardableResult public func createIndex(name: String?, label: LabelToken, propertyKey: PropertyKeyToken) throws
+        -> IndexDescriptor
+    {
+        try checkSchemaWrite()
+        let existing = try indexes()
+        if existing.contains(where: { $0.label == label && $0.propertyKey == propertyKey }) {
+            throw DatabaseError(
+                .equivalentSchemaRuleAlreadyExists,
+                "An equivalent index already exists on :\(try labelName(label))(\(try propertyKeyName(propertyKey)))")
+        }
+        let indexName = name ?? "index_\(label)_\(propertyKey)"
+        if existing.contains(where: { $0.name == indexName }) {
+            throw DatabaseError(.indexAlreadyExists, "There already exists an index called '\(indexName)'")
+        }
+        let descriptor = IndexDescriptor(
+            name: indexName, label: label, propertyKey: propertyKey, isUnique: false, state: .populating(progress: 0))
+        state.createdIndexes.append(descriptor)
+        return descriptor
+    }
+
+    public func dropIndex(name: String) throws {
+        try checkSchemaWrite()
+        if let i = state.createdIndexes.firstIndex(where: { $0.name == name }) {
+            state.createdIndexes.remove(at: i)
+            return
+        }
+        guard let index = try indexes().first(where: { $0.name == name }) else {
+            throw DatabaseError(.indexNotFound, "Unable to drop index called '\(name)': no such index exists")
+        }
+        if index.isUnique {
+            throw DatabaseError(
+                .indexNotFound, "Unable to drop index '\(name)': it backs a uniqueness constraint (drop the constraint)")
+        }
+        state.droppedIndexes.append(name)
+    }
+
+    @discardableResult public func createUniqueConstraint(
+        name: String?, label: LabelToken, propertyKey: PropertyKeyToken
+    ) throws -> ConstraintDescriptor {
+        try checkSchemaWrite()
+        if try constraints().contains(where: { $0.label == label && $0.propertyKey == propertyKey }) {
+            throw DatabaseError(
+                .equivalentSchemaRuleAlreadyExists,
+                "An equivalent constraint already exists on :\(try labelName(label))(\(try propertyKeyName(propertyKey)))")
+        }
+        let constraintName = name ?? "constraint_\(label)_\(propertyKey)"
+        if try constraints().contains(where: { $0.name == constraintName })
+            || indexes().contains(where: { $0.name == constraintName })
+        {
+            throw DatabaseError(.constraintAlreadyExists, "There already exists a schema rule called '\(constraintName)'")
+        }
+        let descriptor = ConstraintDescriptor(name: constraintName, label: label, propertyKey: propertyKey)
+        state.createdConstraints.append(descriptor)
+        return descriptor
+    }
+
+    public func dropConstraint(name: String) throws {
+        try checkSchemaWrite()
+        if let i = state.createdConstraints.firstIndex(where: { $0.name == name }) {
+            state.createdConstraints.remove(at: i)
+            return
+        }
+        guard try constraints().contains(where: { $0.name == name }) else {
+            throw DatabaseError(.constraintNotFound, "Unable to drop constraint called '\(name)': no such constraint exists")
+        }
+        state.droppedConstraints.append(name)
+    }
+
+    // MARK: Explicit locks
+
+    public func acquireExclusiveLock(_ node: NodeID) throws { try checkUsable() }
+    public func acquireSharedLock(_ node: NodeID) throws { try checkUsable() }
+    public func acquireExclusiveLock(_ rel: RelationshipID) throws { try checkUsable() }
+    public func acquireSharedLock(_ rel: RelationshipID) throws { try checkUsable() }
+}

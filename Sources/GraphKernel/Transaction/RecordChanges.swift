@@ -1,0 +1,168 @@
+import GraphValues
+
+/// The records a commit changes, loaded from the store on first touch and modified in memory; at the end they
+/// become the transaction's after-images. Ids allocated here are returned to their generators if the commit fails.
+final class RecordChanges {
+    let stores: NeoStores
+    private(set) var nodes: [Int64: NodeRecord] = [:]
+    private(set) var relationships: [Int64: RelationshipRecord] = [:]
+    private(set) var groups: [Int64: RelationshipGroupRecord] = [:]
+    private(set) var properties: [Int64: PropertyRecord] = [:]
+    private(set) var dynamics: [StoreKind: [Int64: DynamicRecord]] = [:]
+    private(set) var tokens: [StoreKind: [Int64: TokenRecord]] = [:]
+    /// Ids taken from generators during this commit (returned on failure).
+    private(set) var allocated: [StoreKind: [Int64]] = [:]
+
+    init(stores: NeoStores) { self.stores = stores }
+
+    // MARK: Load / modify
+
+    func node(_ id: Int64) throws -> NodeRecord {
+        if let r = nodes[id] { return r }
+        let r = try stores.node(id)
+        nodes[id] = r
+        return r
+    }
+
+    func modifyNode(_ id: Int64, _ body: (inout NodeRecord) throws -> Void) throws {
+        var r = try node(id)
+        try body(&r)
+        nodes[id] = r
+    }
+
+    func relationship(_ id: Int64) throws -> RelationshipRecord {
+        if let r = relationships[id] { return r }
+        let r = try stores.relationship(id)
+        relationships[id] = r
+        return r
+    }
+
+    func modifyRelationship(_ id: Int64, _ body: (inout RelationshipRecord) throws -> Void) throws {
+        var r = try relationship(id)
+        try body(&r)
+        relationships[id] = r
+    }
+
+    func group(_ id: Int64) throws -> RelationshipGroupRecord {
+        if let r = groups[id] { return r }
+        let r = try stores.group(id)
+        groups[id] = r
+        return r
+    }
+
+    func modifyGroup(_ id: Int64, _ body: (inout RelationshipGroupRecord) throws -> Void) throws {
+        var r = try group(id)
+        try body(&r)
+        groups[id] = r
+    }
+
+    func property(_ id: Int64) throws -> PropertyRecord {
+        if let r = properties[id] { return r }
+        let r = try stores.properties.withRecord(id) { PropertyRecord(from: $0) }
+        properties[id] = r
+        return r
+    }
+
+    func setProperty(_ id: Int64, _ record: PropertyRecord) { properties[id] = record }
+
+    func dynamic(_ kind: StoreKind, _ id: Int64) throws -> DynamicRecord {
+        if let r = dynamics[kind]?[id] { return r }
+        let store = stores.store(kind)
+        let r = try store.withRecord(id) { DynamicRecord(from: $0, recordSize: store.recordSize) }
+        dynamics[kind, default: [:]][id] = r
+        return r
+    }
+
+    func setToken(_ kind: StoreKind, _ id: Int64, _ record: TokenRecord) { tokens[kind, default: [:]][id] = record }
+
+    func allocate(_ kind: StoreKind) -> Int64 {
+        let id = stores.store(kind).allocate()
+        allocated[kind, default: []].append(id)
+        return id
+    }
+
+    /// Returns every id allocated by this commit (the commit failed before anything was applied).
+    func releaseAllocated() {
+        for (kind, ids) in allocated { stores.store(kind).release(ids) }
+        allocated = [:]
+    }
+
+    // MARK: Dynamic chains
+
+    /// Writes `bytes` into a new chain of dynamic records and returns its first id (noID for no bytes only when
+    /// `allowEmpty` is false; an empty value still gets one record so it has an address).
+    func writeDynamicChain(_ kind: StoreKind, _ bytes: [UInt8]) -> Int64 {
+        let capacity = kind.recordSize - DynamicRecord.headerSize
+        let chunkCount = max(1, (bytes.count + capacity - 1) / capacity)
+        let ids = (0..<chunkCount).map { _ in allocate(kind) }
+        for (index, id) in ids.enumerated() {
+            var record = DynamicRecord()
+            record.inUse = true
+            record.isStart = index == 0
+            record.next = index + 1 < ids.count ? ids[index + 1] : noID
+            let start = index * capacity
+            record.data = Array(bytes[start..<min(bytes.count, start + capacity)])
+            dynamics[kind, default: [:]][id] = record
+        }
+        return ids[0]
+    }
+
+    /// Marks a dynamic chain unused.
+    func freeDynamicChain(_ kind: StoreKind, _ first: Int64) throws {
+        var id = first
+        var steps: Int64 = 0
+        let limit = stores.store(kind).highID + 1
+        while id != noID {
+            var record = try dynamic(kind, id)
+            let next = record.next
+            guard record.inUse else { break }
+            record.inUse = false
+            record.isStart = false
+            record.next = noID
+            record.data = []
+            dynamics[kind, default: [:]][id] = record
+            id = next
+            steps += 1
+            precondition(steps <= limit, "cycle in \(kind.recordName) chain from \(first)")
+        }
+    }
+
+    // MARK: After-images
+
+    /// Every changed record as (kind, id, after-image bytes), ordered by store then id.
+    func afterImages() -> [RecordCommand] {
+        var out: [RecordCommand] = []
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 8)
+        defer { scratch.deallocate() }
+        func emit(_ kind: StoreKind, _ id: Int64, _ encode: (UnsafeMutableRawPointer) -> Void) {
+            let size = kind.recordSize
+            scratch.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            encode(scratch)
+            out.append(RecordCommand(kind: kind, id: id, after: Array(UnsafeRawBufferPointer(start: scratch, count: size))))
+        }
+        for id in nodes.keys.sorted() { emit(.node, id) { nodes[id]!.encode(to: $0) } }
+        for id in relationships.keys.sorted() { emit(.relationship, id) { relationships[id]!.encode(to: $0) } }
+        for id in groups.keys.sorted() { emit(.relationshipGroup, id) { groups[id]!.encode(to: $0) } }
+        for id in properties.keys.sorted() { emit(.property, id) { properties[id]!.encode(to: $0) } }
+        for kind in dynamics.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let records = dynamics[kind]!
+            for id in records.keys.sorted() {
+                emit(kind, id) { records[id]!.encode(to: $0, recordSize: kind.recordSize) }
+            }
+        }
+        for kind in tokens.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let records = tokens[kind]!
+            for id in records.keys.sorted() { emit(kind, id) { records[id]!.encode(to: $0) } }
+        }
+        return out
+    }
+}
+
+/// A physical redo command: the full after-image of one record. Applying it twice is harmless (idempotent).
+struct RecordCommand: Equatable, Sendable {
+    var kind: StoreKind
+    var id: Int64
+    var after: [UInt8]
+
+    var afterInUse: Bool { (after.first ?? 0) & 1 != 0 }
+}
