@@ -22,7 +22,8 @@ extension CypherDuration {
             nanoseconds: Int32(TemporalCalendar.floorMod(nanoseconds, TemporalCalendar.nanosPerSecond)))
     }
 
-    static func overflowError() -> DatabaseError {
+    /// The error Neo4j raises when duration arithmetic overflows.
+    public static func overflowError() -> DatabaseError {
         DatabaseError(.arithmeticError, "Duration value out of range (long overflow)")
     }
 
