@@ -1016,10 +1016,16 @@ struct Parser {
         case "EXISTS" where next.isSymbol("{"):
             advance()
             advance()
-            _ = acceptKeyword("MATCH")
+            let fullSubquery = acceptKeyword("MATCH")
             let pat = try pattern()
             var predicate: Expression?
             if acceptKeyword("WHERE") { predicate = try expression() }
+            // `EXISTS { MATCH … RETURN … }`: only whether a row exists matters, so the projection is checked for
+            // syntax and dropped.
+            if fullSubquery && isKeyword("RETURN") {
+                advance()
+                _ = try projectionBody()
+            }
             try expectSymbol("}")
             return Expression(.existsSubquery(pattern: pat, predicate: predicate), at: p)
         default:

@@ -179,21 +179,10 @@ struct Lexer {
             advance()
             return Token(kind: .symbol(String(c)), position: start, endOffset: index)
         }
-        // Unicode dashes and arrow heads that some editors produce: treat as their ASCII forms.
-        if let ascii = Lexer.unicodeSymbol(c) {
-            advance()
-            return Token(kind: .symbol(ascii), position: start, endOffset: index)
-        }
-        throw Lexer.syntaxError("Invalid input '\(c)': expected an expression, a clause or a symbol", at: start)
-    }
-
-    private static func unicodeSymbol(_ c: Unicode.Scalar) -> String? {
-        switch c.value {
-        case 0x2010...0x2015, 0x2212, 0xFE58, 0xFE63, 0xFF0D, 0x00AD: return "-"
-        case 0x27E8, 0x3008, 0xFE64, 0xFF1C: return "<"
-        case 0x27E9, 0x3009, 0xFE65, 0xFF1E: return ">"
-        default: return nil
-        }
+        // Look-alike characters such as '—' (em dash) are not operators (openCypher: InvalidUnicodeCharacter).
+        throw Lexer.syntaxError(
+            "Invalid input '\(c)': expected an expression, a clause or a symbol"
+                + (c.isASCII ? "" : " (InvalidUnicodeCharacter)"), at: start)
     }
 
     private mutating func number(start: SourcePosition) throws -> Token {

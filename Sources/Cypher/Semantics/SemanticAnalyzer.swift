@@ -108,6 +108,9 @@ private struct ExpressionContext {
     var insideAggregate = false
     /// Variables introduced by comprehensions/quantifiers/reduce around this point.
     var locals: Set<String> = []
+    /// A pattern expression `(a)-->(b)` may stand here (a predicate position: WHERE, boolean operands,
+    /// `exists(…)`/`size(…)` arguments); elsewhere openCypher rejects it as UnexpectedSyntax.
+    var patternAllowed = false
 }
 
 private struct Analyzer {
@@ -304,7 +307,7 @@ private struct Analyzer {
         var columns: [String] = []
         if body.includeExisting {
             let names = scope.keys.sorted()
-            if names.isEmpty && body.items.isEmpty {
+            if names.isEmpty && body.items.isEmpty && !isWith {
                 throw compileError(
                     "\(isWith ? "WITH" : "RETURN") * is not allowed when there are no variables in scope",
                     "NoVariablesInScope", at: position)
@@ -369,7 +372,7 @@ private struct Analyzer {
         try limitExpression(body.limit, clause: "LIMIT")
         if let w = whereClause {
             var whereScope = newScope
-            if !onlyProjected {
+            if !aggregating {
                 for (k, v) in scope where whereScope[k] == nil { whereScope[k] = v }
             }
             try predicate(w, scope: whereScope)
@@ -677,7 +680,9 @@ private struct Analyzer {
     // MARK: - Expressions
 
     func predicate(_ e: Expression, scope: Scope) throws {
-        let t = try type(of: e, scope: scope, context: ExpressionContext())
+        var context = ExpressionContext()
+        context.patternAllowed = true
+        let t = try type(of: e, scope: scope, context: context)
         if t.isNonBoolean {
             throw compileError("Type mismatch: expected Boolean but was \(t.name)", "InvalidArgumentType",
                 at: e.position)
@@ -705,7 +710,12 @@ private struct Analyzer {
         }
     }
 
-    func type(of e: Expression, scope: Scope, context: ExpressionContext) throws -> StaticType {
+    func type(of e: Expression, scope: Scope, context incoming: ExpressionContext) throws -> StaticType {
+        // Only boolean operators pass the "pattern allowed" position on to their operands.
+        var context = incoming
+        context.patternAllowed = false
+        var booleanContext = context
+        booleanContext.patternAllowed = incoming.patternAllowed
         switch e.kind {
         case .literal(let v):
             switch v {
@@ -727,10 +737,17 @@ private struct Analyzer {
         case .property(let base, let key):
             let t = try type(of: base, scope: scope, context: context)
             switch t {
-            case .integer, .float, .string, .boolean, .list, .path:
+            case .integer, .float, .string, .boolean, .list:
+                // Neo4j reports this one as a TypeError at compile time (TCK Graph6/Map1).
+                throw DatabaseError(
+                    .typeError,
+                    "Type mismatch: expected Map, Node, Relationship, Point, Duration, Date, Time, LocalTime, "
+                        + "LocalDateTime or DateTime but was \(t.name) (accessing `\(key)`) (InvalidArgumentType) "
+                        + "(\(e.position))")
+            case .path:
                 throw compileError(
                     "Type mismatch: expected Map, Node, Relationship, Point, Duration, Date, Time, LocalTime, "
-                        + "LocalDateTime or DateTime but was \(t.name) (accessing `\(key)`)", "InvalidArgumentType",
+                        + "LocalDateTime or DateTime but was Path (accessing `\(key)`)", "InvalidArgumentType",
                     at: e.position)
             default:
                 return .any
@@ -770,7 +787,7 @@ private struct Analyzer {
             if let to { _ = try type(of: to, scope: scope, context: context) }
             return b.isList ? b : .any
         case .unary(let op, let operand):
-            let t = try type(of: operand, scope: scope, context: context)
+            let t = try type(of: operand, scope: scope, context: op == .not ? booleanContext : context)
             switch op {
             case .not:
                 try requireBoolean(t, at: operand.position, op: "NOT")
@@ -785,8 +802,9 @@ private struct Analyzer {
                 }
             }
         case .binary(let op, let l, let r):
-            let lt = try type(of: l, scope: scope, context: context)
-            let rt = try type(of: r, scope: scope, context: context)
+            let operandContext = [.and, .or, .xor].contains(op) ? booleanContext : context
+            let lt = try type(of: l, scope: scope, context: operandContext)
+            let rt = try type(of: r, scope: scope, context: operandContext)
             switch op {
             case .and, .or, .xor:
                 try requireBoolean(lt, at: l.position, op: op.rawValue)
@@ -854,7 +872,7 @@ private struct Analyzer {
             if let subject { _ = try type(of: subject, scope: scope, context: context) }
             var result: StaticType?
             for alt in alternatives {
-                _ = try type(of: alt.when, scope: scope, context: context)
+                _ = try type(of: alt.when, scope: scope, context: subject == nil ? booleanWhen(context) : context)
                 let t = try type(of: alt.then, scope: scope, context: context)
                 result = result == nil ? t : (result == t ? t : .any)
             }
@@ -874,7 +892,7 @@ private struct Analyzer {
             innerContext.locals.insert(v)
             if let predicate {
                 try checkNoAggregate(predicate, what: "list comprehension")
-                _ = try type(of: predicate, scope: inner, context: innerContext)
+                _ = try type(of: predicate, scope: inner, context: booleanWhen(innerContext))
             }
             if let projection {
                 try checkNoAggregate(projection, what: "list comprehension")
@@ -896,7 +914,7 @@ private struct Analyzer {
             innerContext.locals.insert(v)
             if let predicate {
                 try checkNoAggregate(predicate, what: "list predicate")
-                let pt = try type(of: predicate, scope: inner, context: innerContext)
+                let pt = try type(of: predicate, scope: inner, context: booleanWhen(innerContext))
                 try requireBoolean(pt, at: predicate.position, op: "WHERE")
             }
             return .boolean
@@ -923,7 +941,7 @@ private struct Analyzer {
             innerContext.aggregationAllowed = false
             if let predicate {
                 try checkNoAggregate(predicate, what: "pattern comprehension")
-                _ = try type(of: predicate, scope: inner, context: innerContext)
+                _ = try type(of: predicate, scope: inner, context: booleanWhen(innerContext))
             }
             try checkNoAggregate(projection, what: "pattern comprehension")
             return .list(try type(of: projection, scope: inner, context: innerContext))
@@ -952,6 +970,11 @@ private struct Analyzer {
             }
             return .map
         case .patternExpression(let element):
+            if !incoming.patternAllowed {
+                throw compileError(
+                    "A pattern expression can only be used as a predicate (use a pattern comprehension or EXISTS)",
+                    "UnexpectedSyntax", at: e.position)
+            }
             // Pattern predicates cannot introduce new variables.
             for node in element.nodes {
                 if let v = node.variable, scope[v] == nil {
@@ -982,6 +1005,12 @@ private struct Analyzer {
             if let predicate { try self.predicate(predicate, scope: inner) }
             return .boolean
         }
+    }
+
+    func booleanWhen(_ context: ExpressionContext) -> ExpressionContext {
+        var c = context
+        c.patternAllowed = true
+        return c
     }
 
     func elementType(_ t: StaticType) -> StaticType {
@@ -1032,6 +1061,7 @@ private struct Analyzer {
             }
             argContext.insideAggregate = true
         }
+        if ["exists", "size", "isempty"].contains(name) { argContext.patternAllowed = true }
         var argTypes: [StaticType] = []
         for a in f.arguments { argTypes.append(try type(of: a, scope: scope, context: argContext)) }
         let first = argTypes.first
