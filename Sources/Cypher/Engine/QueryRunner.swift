@@ -44,9 +44,18 @@ final class PlanCache: @unchecked Sendable {
     }
 }
 
-/// A parsed and analysed statement ready to be planned against a transaction.
+/// A parsed statement and, once planned, its plan for the schema it was planned against.
 final class CachedPlan: @unchecked Sendable {
-    init() {}
+    let statement: Statement
+    let planned: PlannedQuery?
+    /// Index names and states the plan was made with: a different schema means re-planning.
+    let schemaSignature: String
+
+    init(statement: Statement, planned: PlannedQuery?, schemaSignature: String) {
+        self.statement = statement
+        self.planned = planned
+        self.schemaSignature = schemaSignature
+    }
 }
 
 /// Runs one statement: cache lookup, planning, result construction.
@@ -57,7 +66,89 @@ struct QueryRunner {
     let transaction: any GraphWriteOperations
     let options: ExecutionOptions
 
+    private func schemaSignature() throws -> String {
+        try transaction.indexes().map { "\($0.name):\($0.state == .online ? 1 : 0)" }.sorted().joined(separator: ",")
+    }
+
     func run() throws -> CypherResult {
-        throw DatabaseError(.unsupportedFeature, "Cypher execution is not implemented yet")
+        let signature = try schemaSignature()
+        var statement: Statement
+        var planned: PlannedQuery?
+        if let cached = engine.planCache.get(query) {
+            statement = cached.statement
+            if cached.schemaSignature == signature { planned = cached.planned }
+        } else {
+            statement = try SemanticAnalyzer.analyze(try CypherParser.parse(query))
+        }
+        let ctx = ExecutionContext(tx: transaction, parameters: parameters, options: options,
+                                   registry: engine.procedures, engine: engine)
+        switch statement.kind {
+        case .schema(let command):
+            engine.planCache.put(query, CachedPlan(statement: statement, planned: nil, schemaSignature: signature))
+            if options.readOnly {
+                throw DatabaseError(.accessMode, "Schema operations are not allowed for read-only transactions")
+            }
+            if statement.mode == .explain {
+                return CypherResult(columns: [], queryType: .schema, notifications: [], pipeline: nil,
+                                    counters: ctx.stats, plan: nil)
+            }
+            let (columns, rows) = try SchemaCommands.run(command, ctx: ctx)
+            let isShow: Bool = { if case .show = command { return true } else { return false } }()
+            return CypherResult(columns: columns, queryType: isShow ? .read : .schema, notifications: [],
+                                pipeline: rows.isEmpty && columns.isEmpty ? nil : ListSource(rows), counters: ctx.stats,
+                                plan: nil)
+        case .query(let q):
+            if planned == nil {
+                let planner = QueryPlanner(tx: transaction, registry: engine.procedures)
+                planned = try planner.plan(q)
+                engine.planCache.put(query, CachedPlan(statement: statement, planned: planned,
+                                                       schemaSignature: signature))
+            }
+            let plan = planned!
+            let missing = plan.parameterNames.filter { parameters[$0] == nil }.sorted()
+            if !missing.isEmpty && statement.mode != .explain {
+                throw DatabaseError(.parameterMissing, "Expected parameter(s): \(missing.joined(separator: ", "))")
+            }
+            if options.readOnly && plan.writes {
+                throw DatabaseError(.accessMode, "Write operations are not allowed for read-only transactions")
+            }
+            let notifications: [CypherNotification] = []
+            switch statement.mode {
+            case .explain:
+                let root = plan.root
+                return CypherResult(columns: plan.columns, queryType: plan.queryType, notifications: notifications,
+                                    pipeline: nil, counters: ctx.stats, plan: { Self.decorate(root.describe(profile: nil)) })
+            case .profile, .normal:
+                let op = try plan.root.instantiate(ctx, argument: Row(repeating: .null, count: plan.width))
+                let root = plan.root
+                let planBuilder: (() -> PlanNode)? = statement.mode == .profile
+                    ? { Self.decorate(root.describe(profile: ctx)) } : nil
+                return CypherResult(columns: plan.columns, queryType: plan.queryType, notifications: notifications,
+                                    pipeline: PipelineSource(op), counters: ctx.stats, plan: planBuilder)
+            }
+        }
+    }
+
+    /// Root-level arguments Neo4j reports with every plan.
+    static func decorate(_ node: PlanNode) -> PlanNode {
+        var n = node
+        n.arguments["planner"] = .string("COST")
+        n.arguments["planner-impl"] = .string("IDP")
+        n.arguments["runtime"] = .string("SLOTTED")
+        n.arguments["runtime-impl"] = .string("SLOTTED")
+        n.arguments["version"] = .string("CYPHER 3.5")
+        return n
+    }
+}
+
+/// Rows already computed (SHOW commands).
+final class ListSource: RowSource {
+    private var rows: [[Value]]
+    private var index = 0
+    init(_ rows: [[Value]]) { self.rows = rows }
+    func next() throws -> [Value]? {
+        guard index < rows.count else { return nil }
+        defer { index += 1 }
+        return rows[index]
     }
 }

@@ -21,6 +21,29 @@ final class ExecutionContext {
     private var typeNames: [RelationshipTypeToken: String] = [:]
     private var keyNames: [PropertyKeyToken: String] = [:]
     private var labelNames: [LabelToken: String] = [:]
+    private var counters: [ObjectIdentifier: ProfileCounter] = [:]
+    /// Nodes and relationships deleted by this statement (returned as id-only values if projected later).
+    var deletedNodes = Set<Int64>()
+    var deletedRelationships = Set<Int64>()
+
+    func counter(for plan: LogicalPlan) -> ProfileCounter {
+        let k = ObjectIdentifier(plan)
+        if let c = counters[k] { return c }
+        let c = ProfileCounter()
+        counters[k] = c
+        return c
+    }
+
+    /// `materialize`, except that entities this statement deleted come back with what is known of them (id,
+    /// type, ends) instead of failing, as Neo4j returns deleted entities.
+    func materializeResult(_ v: Value) throws -> Value {
+        switch v {
+        case .node(let n) where deletedNodes.contains(n.id): return v
+        case .relationship(let r) where deletedRelationships.contains(r.id): return v
+        case .null, .boolean, .integer, .float, .string: return v
+        default: return try materialize(v)
+        }
+    }
 
     init(tx: any GraphWriteOperations, parameters: [String: Value], options: ExecutionOptions,
          registry: ProcedureRegistry, engine: CypherEngine?) {

@@ -1,0 +1,325 @@
+import GraphKernel
+import GraphValues
+
+/// Relationship types of a pattern, resolved to tokens when the operator runs (a type created later in the
+/// same statement must still be found). `nil` from `resolve` means "no relationship can match".
+struct TypeFilter {
+    let names: [String]
+
+    func resolve(_ ctx: ExecutionContext) throws -> [RelationshipTypeToken]? {
+        if names.isEmpty { return [] }
+        var out: [RelationshipTypeToken] = []
+        for n in names { if let t = try ctx.relType(n) { out.append(t) } }
+        return out.isEmpty ? nil : out
+    }
+}
+
+/// Slots holding relationships already bound by the same MATCH: a new relationship must differ from all of
+/// them (openCypher relationship isomorphism). `isList` marks variable-length relationship lists.
+struct UniquenessSlots {
+    var slots: [(slot: Int, isList: Bool)] = []
+
+    @inline(__always)
+    func violates(_ rel: Int64, _ row: Row) -> Bool {
+        for (s, isList) in slots {
+            switch row[s] {
+            case .relationship(let r) where !isList: if r.id == rel { return true }
+            case .list(let l) where isList:
+                for case .relationship(let r) in l where r.id == rel { return true }
+            default: break
+            }
+        }
+        return false
+    }
+}
+
+@inline(__always)
+func nodeID(_ v: Value) -> NodeID? {
+    if case .node(let n) = v { return NodeID(n.id) }
+    return nil
+}
+
+/// Expand(All) / Expand(Into): for each row, follows the relationships of the node in `fromSlot`.
+final class ExpandOp: Op {
+    private let source: Op
+    private let fromSlot: Int
+    private let relSlot: Int
+    private let toSlot: Int
+    private let direction: Direction
+    private let types: TypeFilter
+    private let into: Bool
+    private let unique: UniquenessSlots
+    private let ctx: ExecutionContext
+    private var current: Row?
+    private var from = NodeID(0)
+    private var target: NodeID?
+    private var it: AnyIterator<RelationshipInfo>?
+
+    init(source: Op, fromSlot: Int, relSlot: Int, toSlot: Int, direction: Direction, types: TypeFilter, into: Bool,
+         unique: UniquenessSlots, ctx: ExecutionContext, counter: ProfileCounter) {
+        self.source = source
+        self.fromSlot = fromSlot
+        self.relSlot = relSlot
+        self.toSlot = toSlot
+        self.direction = direction
+        self.types = types
+        self.into = into
+        self.unique = unique
+        self.ctx = ctx
+        super.init(counter: counter)
+    }
+
+    override func produce() throws -> Row? {
+        while true {
+            if let it, var row = current {
+                while let rel = it.next() {
+                    counter.dbHits += 1
+                    let other = rel.otherNode(from)
+                    if let target, other != target { continue }
+                    if !unique.slots.isEmpty && unique.violates(rel.id.rawValue, row) { continue }
+                    row[relSlot] = try ctx.relRef(rel)
+                    if !into { row[toSlot] = ctx.nodeRef(other) }
+                    return row
+                }
+                self.it = nil
+                current = nil
+            }
+            guard let row = try source.next() else { return nil }
+            guard let f = nodeID(row[fromSlot]) else { continue }
+            if into {
+                guard let t = nodeID(row[toSlot]) else { continue }
+                target = t
+            }
+            guard let tokens = try types.resolve(ctx) else { continue }
+            from = f
+            current = row
+            it = try ctx.tx.relationships(of: f, direction: direction, types: tokens)
+        }
+    }
+}
+
+/// VarLengthExpand(All/Into): every path of `min...max` relationships from the node in `fromSlot`, each
+/// relationship used at most once per path (and not bound elsewhere in the MATCH).
+final class VarExpandOp: Op {
+    private let source: Op
+    private let fromSlot: Int
+    private let relSlot: Int
+    private let toSlot: Int
+    private let direction: Direction
+    private let types: TypeFilter
+    private let minLength: Int
+    private let maxLength: Int
+    private let into: Bool
+    private let unique: UniquenessSlots
+    private let reverseOutput: Bool
+    private let relPredicate: Eval?
+    private let predicateSlot: Int
+    private let ctx: ExecutionContext
+    private var current: Row?
+    /// DFS stack of (node, path so far, iterator over its relationships).
+    private var stack: [(NodeID, AnyIterator<RelationshipInfo>?)] = []
+    private var path: [RelationshipInfo] = []
+    private var pathValues: [Value] = []
+    private var tokens: [RelationshipTypeToken] = []
+    private var target: NodeID?
+    private var pendingStart = false
+
+    init(source: Op, fromSlot: Int, relSlot: Int, toSlot: Int, direction: Direction, types: TypeFilter,
+         minLength: Int, maxLength: Int, into: Bool, unique: UniquenessSlots, reverseOutput: Bool,
+         relPredicate: Eval?, predicateSlot: Int, ctx: ExecutionContext, counter: ProfileCounter) {
+        self.source = source
+        self.fromSlot = fromSlot
+        self.relSlot = relSlot
+        self.toSlot = toSlot
+        self.direction = direction
+        self.types = types
+        self.minLength = minLength
+        self.maxLength = maxLength
+        self.into = into
+        self.unique = unique
+        self.reverseOutput = reverseOutput
+        self.relPredicate = relPredicate
+        self.predicateSlot = predicateSlot
+        self.ctx = ctx
+        super.init(counter: counter)
+    }
+
+    private func emit(_ row: Row, end: NodeID) throws -> Row? {
+        if let target, end != target { return nil }
+        var r = row
+        r[relSlot] = .list(reverseOutput ? pathValues.reversed() : pathValues)
+        if !into { r[toSlot] = ctx.nodeRef(end) }
+        return r
+    }
+
+    override func produce() throws -> Row? {
+        while true {
+            if let row = current {
+                if pendingStart {
+                    pendingStart = false
+                    let start = stack[0].0
+                    if minLength == 0, let r = try emit(row, end: start) { return r }
+                }
+                while let top = stack.last {
+                    guard path.count < maxLength, let it = top.1 else {
+                        stack.removeLast()
+                        if !path.isEmpty { path.removeLast(); pathValues.removeLast() }
+                        continue
+                    }
+                    guard let rel = it.next() else {
+                        stack.removeLast()
+                        if !path.isEmpty { path.removeLast(); pathValues.removeLast() }
+                        continue
+                    }
+                    counter.dbHits += 1
+                    if path.contains(where: { $0.id == rel.id }) { continue }
+                    if !unique.slots.isEmpty && unique.violates(rel.id.rawValue, row) { continue }
+                    let relValue = try ctx.relRef(rel)
+                    if let relPredicate {
+                        var probe = row
+                        probe[predicateSlot] = relValue
+                        if try Semantics.truth(relPredicate(probe, ctx)) != true { continue }
+                    }
+                    let next = rel.otherNode(top.0)
+                    path.append(rel)
+                    pathValues.append(relValue)
+                    let deeper = path.count < maxLength
+                        ? try ctx.tx.relationships(of: next, direction: direction, types: tokens) : nil
+                    stack.append((next, deeper))
+                    if path.count >= minLength, let r = try emit(row, end: next) { return r }
+                }
+                current = nil
+            }
+            guard let row = try source.next() else { return nil }
+            guard let f = nodeID(row[fromSlot]) else { continue }
+            if into {
+                guard let t = nodeID(row[toSlot]) else { continue }
+                target = t
+            }
+            guard let tk = try types.resolve(ctx) else {
+                if minLength == 0 {
+                    // Zero-length paths exist even when no relationship type does.
+                    tokens = []
+                    stack = [(f, nil)]
+                    path = []
+                    pathValues = []
+                    current = row
+                    pendingStart = true
+                }
+                continue
+            }
+            tokens = tk
+            path = []
+            pathValues = []
+            stack = [(f, maxLength > 0 ? try ctx.tx.relationships(of: f, direction: direction, types: tk) : nil)]
+            current = row
+            pendingStart = true
+        }
+    }
+}
+
+/// shortestPath / allShortestPaths between two bound nodes, by breadth-first search.
+final class ShortestPathOp: Op {
+    private let source: Op
+    private let fromSlot: Int
+    private let toSlot: Int
+    private let pathSlot: Int
+    private let relSlot: Int?
+    private let direction: Direction
+    private let types: TypeFilter
+    private let minLength: Int
+    private let maxLength: Int
+    private let all: Bool
+    private let ctx: ExecutionContext
+    private var pending: [Row] = []
+
+    init(source: Op, fromSlot: Int, toSlot: Int, pathSlot: Int, relSlot: Int?, direction: Direction,
+         types: TypeFilter, minLength: Int, maxLength: Int, all: Bool, ctx: ExecutionContext,
+         counter: ProfileCounter) {
+        self.source = source
+        self.fromSlot = fromSlot
+        self.toSlot = toSlot
+        self.pathSlot = pathSlot
+        self.relSlot = relSlot
+        self.direction = direction
+        self.types = types
+        self.minLength = minLength
+        self.maxLength = maxLength
+        self.all = all
+        self.ctx = ctx
+        super.init(counter: counter)
+    }
+
+    override func produce() throws -> Row? {
+        while true {
+            if !pending.isEmpty { return pending.removeFirst() }
+            guard let row = try source.next() else { return nil }
+            guard let a = nodeID(row[fromSlot]), let b = nodeID(row[toSlot]), let tokens = try types.resolve(ctx) else {
+                continue
+            }
+            for rels in try search(a, b, tokens) {
+                var r = row
+                var nodes = [NodeValue(id: a.rawValue, labels: [], properties: [:])]
+                var relValues: [RelationshipValue] = []
+                var cur = a
+                for rel in rels {
+                    cur = rel.otherNode(cur)
+                    nodes.append(NodeValue(id: cur.rawValue, labels: [], properties: [:]))
+                    if case .relationship(let rv) = try ctx.relRef(rel) { relValues.append(rv) }
+                }
+                r[pathSlot] = .path(PathValue(nodes: nodes, relationships: relValues))
+                if let relSlot { r[relSlot] = .list(relValues.map { .relationship($0) }) }
+                pending.append(r)
+                if !all { break }
+            }
+        }
+    }
+
+    /// Layered BFS keeping every predecessor on a shortest route, then enumerating the routes.
+    private func search(_ a: NodeID, _ b: NodeID, _ tokens: [RelationshipTypeToken]) throws -> [[RelationshipInfo]] {
+        if a == b {
+            return minLength == 0 ? [[]] : []
+        }
+        var depth: [NodeID: Int] = [a: 0]
+        var preds: [NodeID: [RelationshipInfo]] = [:]
+        var frontier = [a]
+        var level = 0
+        var found = false
+        while !frontier.isEmpty && !found && level < maxLength {
+            level += 1
+            var next: [NodeID] = []
+            for n in frontier {
+                let it = try ctx.tx.relationships(of: n, direction: direction, types: tokens)
+                while let rel = it.next() {
+                    counter.dbHits += 1
+                    let o = rel.otherNode(n)
+                    if let d = depth[o] {
+                        if d == level { preds[o, default: []].append(rel) }
+                        continue
+                    }
+                    depth[o] = level
+                    preds[o] = [rel]
+                    next.append(o)
+                    if o == b { found = true }
+                }
+            }
+            frontier = next
+        }
+        guard found, level >= minLength else { return [] }
+        var out: [[RelationshipInfo]] = []
+        func walk(_ n: NodeID, _ suffix: [RelationshipInfo]) {
+            if n == a {
+                out.append(suffix)
+                return
+            }
+            for rel in preds[n] ?? [] {
+                let prev = rel.otherNode(n)
+                guard let d = depth[prev], d == depth[n]! - 1 else { continue }
+                walk(prev, [rel] + suffix)
+                if !all && !out.isEmpty { return }
+            }
+        }
+        walk(b, [])
+        return out
+    }
+}
