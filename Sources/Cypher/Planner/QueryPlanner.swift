@@ -118,12 +118,16 @@ final class QueryPlanner {
             return try planProjection(r.projection, where: nil, on: input, isReturn: true).0
         case .unwind(let u):
             let list = try compile(u.expression)
+            var rangeArgs: [Eval]?
+            if case .function(let f) = u.expression.kind, f.lookupName == "range", (2...3).contains(f.arguments.count) {
+                rangeArgs = try f.arguments.map(compile)
+            }
             let slot = slots.fresh("unwind_\(u.variable)").1
             slots.rebind(u.variable, slot)
             bound.insert(u.variable)
             return LogicalPlan("Unwind", details: "\(u.variable)", identifiers: Array(bound),
                                estimatedRows: input.estimatedRows * 10, source: input) { ctx, src, _, c in
-                UnwindOp(source: src!, list: list, slot: slot, ctx: ctx, counter: c)
+                UnwindOp(source: src!, list: list, rangeArguments: rangeArgs, slot: slot, ctx: ctx, counter: c)
             }
         case .create(let c):
             let p = barrier(beforeRead: false, input)
@@ -298,12 +302,16 @@ final class QueryPlanner {
             for (i, n) in p.part.element.nodes.enumerated() {
                 let v = Expression(.variable(p.nodes[i]), at: n.position)
                 for l in n.labels { add(Expression(.hasLabels(v, [l]), at: n.position)) }
-                try addPropertyPredicates(n.properties, of: v, add: add, pending: &pending, patternVars: patternVars)
+                if let extra = try addPropertyPredicates(n.properties, of: v, add: add, patternVars: patternVars) {
+                    pending.append(extra)
+                }
                 if let pr = n.predicate { add(pr) }
             }
             for (i, r) in p.part.element.relationships.enumerated() where r.length == nil {
                 let v = Expression(.variable(p.rels[i]), at: r.position)
-                try addPropertyPredicates(r.properties, of: v, add: add, pending: &pending, patternVars: patternVars)
+                if let extra = try addPropertyPredicates(r.properties, of: v, add: add, patternVars: patternVars) {
+                    pending.append(extra)
+                }
                 if let pr = r.predicate { add(pr) }
             }
         }
@@ -323,19 +331,19 @@ final class QueryPlanner {
     }
 
     private func addPropertyPredicates(_ props: Expression?, of v: Expression, add: (Expression) -> Void,
-                                       pending: inout [Pending], patternVars: Set<String>) throws {
-        guard let props else { return }
+                                       patternVars: Set<String>) throws -> Pending? {
+        guard let props else { return nil }
         if case .map(let entries) = props.kind {
             for e in entries {
                 add(Expression(.binary(.equal, Expression(.property(v, e.key), at: e.value.position), e.value),
                                at: e.value.position))
             }
-            return
+            return nil
         }
         // `(n $props)`: every key of the runtime map must match.
-        guard case .variable(let name) = v.kind else { return }
+        guard case .variable(let name) = v.kind else { return nil }
         let deps = ExpressionAnalysis.freeVariables(props).intersection(patternVars.union(bound)).union([name])
-        pending.append(Pending(expr: nil, custom: { [unowned self] in
+        return Pending(expr: nil, custom: { [unowned self] in
             let m = try self.compile(props)
             let ent = try self.compile(v)
             return { row, ctx in
@@ -346,7 +354,7 @@ final class QueryPlanner {
                 }
                 return .boolean(true)
             }
-        }, deps: deps))
+        }, deps: deps)
     }
 
     /// Adds Filters for every pending predicate whose variables are bound (all of them when `force`).

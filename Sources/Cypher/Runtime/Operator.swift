@@ -332,17 +332,42 @@ final class UnwindOp: Op {
     private var items: [Value] = []
     private var lazyRange: RangeSequence?
     private var index = 0
+    /// Arguments of `range(…)` when the list is a range: it is then stepped lazily, never materialised.
+    private let rangeArguments: [Eval]?
 
-    init(source: Op, list: @escaping Eval, slot: Int, ctx: ExecutionContext, counter: ProfileCounter) {
+    init(source: Op, list: @escaping Eval, rangeArguments: [Eval]? = nil, slot: Int, ctx: ExecutionContext,
+         counter: ProfileCounter) {
         self.source = source
         self.list = list
+        self.rangeArguments = rangeArguments
         self.slot = slot
         self.ctx = ctx
         super.init(counter: counter)
     }
 
+    private func startRange(_ row: Row, _ args: [Eval]) throws -> RangeSequence {
+        var ints: [Int64] = []
+        for a in args {
+            guard case .integer(let i) = try a(row, ctx) else {
+                throw DatabaseError(.typeError, "range() requires integer arguments")
+            }
+            ints.append(i)
+        }
+        let step = ints.count > 2 ? ints[2] : 1
+        if step == 0 { throw DatabaseError(.argumentError, "Step argument to range() can't be 0") }
+        return RangeSequence(lo: ints[0], hi: ints[1], step: step)
+    }
+
     override func produce() throws -> Row? {
         while true {
+            if var row = current, lazyRange != nil {
+                if let i = lazyRange!.next() {
+                    row[slot] = .integer(i)
+                    return row
+                }
+                lazyRange = nil
+                current = nil
+            }
             if var row = current {
                 if index < items.count {
                     row[slot] = items[index]
@@ -352,6 +377,11 @@ final class UnwindOp: Op {
                 current = nil
             }
             guard let row = try source.next() else { return nil }
+            if let rangeArguments {
+                lazyRange = try startRange(row, rangeArguments)
+                current = row
+                continue
+            }
             switch try list(row, ctx) {
             case .list(let l): items = l
             case .null: items = []
