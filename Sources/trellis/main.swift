@@ -9,7 +9,7 @@ struct TrellisCommand: ParsableCommand {
         commandName: "trellis",
         abstract: "Trellis graph database server.",
         subcommands: [
-            Console.self, Start.self, Stop.self, Restart.self, Status.self, Version.self, Admin.self,
+            Console.self, Start.self, Stop.self, Restart.self, Status.self, Version.self, Admin.self, Demo.self,
         ])
 }
 
@@ -130,6 +130,17 @@ struct Admin: ParsableCommand {
                 say(text, terminator: "")
             }
         }
+    }
+}
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create and read a small graph through the embedded database, printing each step.")
+    @Option(help: "Home folder for the demo database (default: a new temporary folder, removed afterwards).")
+    var directory: String?
+
+    func run() throws {
+        throw ExitCode(ServerMain.demo(directory: directory, output: { say($0) }))
     }
 }
 

@@ -49,7 +49,7 @@ public final class AuthManager: Sendable {
         var initial = State()
         if files.exist {
             (initial.users, initial.roles) = try files.load()
-        } else {
+        } else if enabled {
             initial.users[Self.initialUser] = UserRecord(
                 name: Self.initialUser, credential: Credential.create(password: Self.initialPassword, iterations: iterations),
                 passwordChangeRequired: true, suspended: false)

@@ -1,50 +1,171 @@
+import BoltServer
+import Cypher
+import Dispatch
 import Foundation
+import GraphValues
 import Logging
 
-/// One running Trellis instance: the pid file lock, users, logs, and (as they are wired) the database and the
-/// Bolt and HTTP connectors. `start` brings them up in dependency order; `shutdown` takes them down in reverse:
-/// stop accepting connections, let in-flight transactions finish or roll back, checkpoint, release locks.
-public final class ServerInstance {
+/// One running Trellis instance: the pid file lock, users, logs, the database, and the Bolt and HTTP
+/// connectors. `start` brings them up in dependency order; `shutdown` takes them down in reverse: refuse new
+/// transactions and let in-flight ones finish (or roll them back after the grace period), stop the connectors,
+/// checkpoint, release the store lock and the pid file.
+public final class ServerInstance: @unchecked Sendable {
     public let config: Config
     public let logs: LogSystem
     public let auth: AuthManager
+    public let service: TrellisDatabaseService
     let pidFile: PidFile
+    let bolt: BoltServer?
+    let connectors: [any Connector]
+    /// How long shutdown waits for running transactions (Neo4j: `dbms.shutdown_transaction_end_timeout`, 10s).
+    public static let shutdownGrace: Duration = .seconds(10)
 
-    init(config: Config, logs: LogSystem, auth: AuthManager, pidFile: PidFile) {
+    init(config: Config, logs: LogSystem, auth: AuthManager, service: TrellisDatabaseService, pidFile: PidFile,
+         bolt: BoltServer?, connectors: [any Connector]) {
         self.config = config
         self.logs = logs
         self.auth = auth
+        self.service = service
         self.pidFile = pidFile
+        self.bolt = bolt
+        self.connectors = connectors
     }
 
-    public static func start(config: Config, logs: LogSystem) throws -> ServerInstance {
+    /// Starts everything; on any failure what was started is stopped again and the error is thrown.
+    public static func start(
+        config: Config, logs: LogSystem, openDatabase: (Config) throws -> any KernelDatabase
+    ) throws -> ServerInstance {
         let log = logs.userLog
         log.info("======== Trellis \(Trellis.version) ========")
         log.info("Starting...")
         let fm = FileManager.default
         for dir in [config.dataDirectory, config.logsDirectory, config.runDirectory, config.importDirectory,
-                    config.certificatesDirectory, config.authDirectory, config.databaseDirectory]
+                    config.certificatesDirectory, config.authDirectory]
         {
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
         let pidFile = try PidFile(path: config.pidFile)
+        var cleanups: [() -> Void] = [{ pidFile.release() }]
+        func undo() { for c in cleanups.reversed() { c() } }
         do {
             let auth = try AuthManager(
                 enabled: config.get(Settings.authEnabled), directory: config.authDirectory,
                 maxFailedAttempts: Int(config.get(Settings.authMaxFailedAttempts)),
                 lockTime: config.get(Settings.authLockTime), logger: logs.logger("auth"))
-            let instance = ServerInstance(config: config, logs: logs, auth: auth, pidFile: pidFile)
+            let database = try openDatabase(config)
+            cleanups.append { try? database.closeDatabase() }
+            logs.debugLog.info("database open", metadata: ["directory": "\(config.databaseDirectory)",
+                "lastCommittedTx": "\(database.lastCommittedTransaction)"])
+            let cypher = CypherEngine(planCacheSize: Int(config.get(Settings.queryCacheSize)))
+            let engine = CypherGraphEngine(
+                database: database, cypher: cypher,
+                importDirectory: config.get(Settings.allowCSVImportFromFileURLs) ? config.importDirectory : nil)
+            let service = TrellisDatabaseService(
+                engine: engine, auth: auth, config: config, logger: logs.logger("service"), queryLog: logs.queryLog)
+            ServerProcedures.register(in: cypher.procedures, auth: auth, config: config) { [weak service] ctx, db in
+                guard let service else { throw DatabaseError(.databaseUnavailable, "The server is stopping.") }
+                return try service.routingTable(context: ctx, database: db)
+            }
+
+            var bolt: BoltServer?
+            if config.get(Settings.boltEnabled) {
+                let server = BoltServer(
+                    configuration: try boltConfiguration(config, log: log), service: service, logger: logs.logger("bolt"))
+                try blocking { try await server.start() }
+                cleanups.append { blocking { await server.stop() } }
+                let (host, port) = config.listenAddress(Settings.boltListenAddress)
+                log.info("Bolt enabled on \(host):\(server.port ?? port).")
+                bolt = server
+            }
+            var connectors: [any Connector] = []
+            for connector in try startConnectors(config: config, service: service, logs: logs) {
+                connectors.append(connector)
+                cleanups.append { connector.stop() }
+            }
             log.info("Started.")
-            return instance
+            return ServerInstance(
+                config: config, logs: logs, auth: auth, service: service, pidFile: pidFile, bolt: bolt,
+                connectors: connectors)
         } catch {
-            pidFile.release()
+            undo()
             throw error
         }
     }
 
-    /// Graceful stop, in reverse start order. Idempotent.
+    /// Bolt settings: address, TLS level and the key pair from `certificates/`.
+    static func boltConfiguration(_ config: Config, log: Logger) throws -> BoltServerConfiguration {
+        let (host, port) = config.listenAddress(Settings.boltListenAddress)
+        var level = BoltTLSLevel(rawValue: config.get(Settings.boltTLSLevel)) ?? .optional
+        let pair = certificatePair(config, purpose: "bolt")
+        if pair == nil {
+            switch level {
+            case .required:
+                throw LifecycleError(
+                    "dbms.connector.bolt.tls_level=REQUIRED but no key pair was found in \(config.certificatesDirectory) "
+                        + "(bolt/private.key and bolt/public.crt)")
+            case .optional:
+                log.info("No TLS certificate in \(config.certificatesDirectory); Bolt accepts plain connections only.")
+                level = .disabled
+            case .disabled:
+                break
+            }
+        }
+        return BoltServerConfiguration(
+            host: host, port: port, tlsLevel: level, certificatePath: pair?.certificate, privateKeyPath: pair?.key)
+    }
+
+    /// The first complete pair among `<purpose>/private.key`+`<purpose>/public.crt` (purpose `bolt` or
+    /// `https`, as Neo4j 4+ lays them out), `private.key`+`public.crt` and Neo4j 3.x's `neo4j.key`+`neo4j.cert`.
+    static func certificatePair(_ config: Config, purpose: String) -> (key: String, certificate: String)? {
+        let dir = config.certificatesDirectory
+        for (key, cert) in [("\(purpose)/private.key", "\(purpose)/public.crt"), ("private.key", "public.crt"),
+                            ("neo4j.key", "neo4j.cert")]
+        {
+            let k = dir + "/" + key
+            let c = dir + "/" + cert
+            if FileManager.default.fileExists(atPath: k) && FileManager.default.fileExists(atPath: c) { return (k, c) }
+        }
+        return nil
+    }
+
+    /// Graceful stop, in reverse start order.
     public func shutdown() {
         logs.userLog.info("Stopping...")
+        service.drain(grace: Self.shutdownGrace)
+        for c in connectors.reversed() { c.stop() }
+        if let bolt { blocking { await bolt.stop() } }
+        service.closeEngine()
         pidFile.release()
     }
+}
+
+/// A started front end other than Bolt (HTTP, HTTPS), stopped at shutdown.
+public protocol Connector: AnyObject {
+    func stop()
+}
+
+/// Runs async work from synchronous start-up and shutdown code (the main thread is not on a cooperative pool).
+final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
+    init() {}
+}
+
+func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try box.result!.get()
+}
+
+func blocking(_ body: @escaping @Sendable () async -> Void) {
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        await body()
+        done.signal()
+    }
+    done.wait()
 }

@@ -16,7 +16,7 @@ public enum ServerMain {
         for warning in config.warnings { logs.userLog.warning("\(warning)") }
         let instance: ServerInstance
         do {
-            instance = try ServerInstance.start(config: config, logs: logs)
+            instance = try ServerInstance.start(config: config, logs: logs, openDatabase: KernelBootstrap.open)
         } catch {
             logs.userLog.error("Failed to start: \(error)")
             if !echoUserLog { FileHandle.standardError.write(Data("trellis: failed to start: \(error)\n".utf8)) }

@@ -1,0 +1,38 @@
+import GraphKernel
+import GraphValues
+
+// The kernel's `GraphDatabase` as the service's `KernelDatabase`.
+extension GraphDatabase: KernelDatabase {
+    public func beginKernelTransaction(write: Bool, timeout: Duration?) throws -> any KernelTransactionHandle {
+        try beginTransaction(mode: write ? .write : .read, timeout: timeout)
+    }
+
+    public var lastCommittedTransaction: Int64 { lastCommittedTxID.rawValue }
+
+    public func closeDatabase() throws { try close() }
+}
+
+extension KernelTransaction: KernelTransactionHandle {
+    public func commitTransaction() throws { try commit() }
+    public func rollbackTransaction() { rollback() }
+    public func terminateTransaction() { terminate() }
+}
+
+extension KernelConfiguration {
+    /// The kernel's settings from trellis.conf.
+    public init(config: Config) {
+        self.init(pageCacheSizeBytes: config.get(Settings.pageCacheSize).map { Int($0) })
+        denseNodeThreshold = Int(config.get(Settings.relationshipGroupingThreshold))
+        checkpointIntervalTransactions = Int(config.get(Settings.checkpointIntervalTx))
+        checkpointInterval = config.get(Settings.checkpointIntervalTime)
+        let timeout = config.get(Settings.transactionTimeout)
+        defaultTransactionTimeout = timeout == .zero ? nil : timeout
+    }
+}
+
+/// Opens the store of `config` (`<data>/databases/<active_database>`).
+public enum KernelBootstrap {
+    public static func open(_ config: Config) throws -> any KernelDatabase {
+        try GraphDatabase(directory: config.databaseDirectory, configuration: KernelConfiguration(config: config))
+    }
+}
