@@ -154,7 +154,14 @@ final class BoltConnection: @unchecked Sendable {
         while true {
             if activePull != nil {
                 guard !isClosed else { return cleanUp() }
-                if let action = continuePull() {
+                let next: BoltAction?
+                do {
+                    try checkStillWanted()
+                    next = continuePull()
+                } catch {
+                    next = abandonPull()
+                }
+                if let action = next {
                     perform(action)
                 } else {
                     // Paused until the socket drains; `writeCompleted` resumes the pump.
@@ -193,6 +200,21 @@ final class BoltConnection: @unchecked Sendable {
                 return
             }
             if out.readableBytes >= Self.yieldBytes { flush() }
+            // A client that sends without reading gets no more replies buffered for it until the socket drains.
+            if pauseForDrain() {
+                flush()
+                return
+            }
+        }
+    }
+
+    /// True (and the pump must return) when too many written bytes are still unsent; `writeCompleted`
+    /// resumes the pump once they drain.
+    func pauseForDrain() -> Bool {
+        lock.withLock {
+            guard bytesInFlight > Self.maxBytesInFlight else { return false }
+            waitingForDrain = true
+            return true
         }
     }
 
@@ -411,12 +433,8 @@ final class BoltConnection: @unchecked Sendable {
                         encoder.writeRecord(row, to: &out)
                         if out.readableBytes >= Self.yieldBytes {
                             flush()
-                            let pause: Bool = lock.withLock {
-                                guard bytesInFlight > Self.maxBytesInFlight else { return false }
-                                waitingForDrain = true
-                                return true
-                            }
-                            if pause { return }
+                            try checkStillWanted()
+                            if pauseForDrain() { return }
                         }
                     }
                 }
@@ -440,6 +458,20 @@ final class BoltConnection: @unchecked Sendable {
             dropResults()
             return machine.failed(Self.databaseError(error))
         }
+    }
+
+    /// A long stream stops when a RESET is waiting or the client has gone.
+    func checkStillWanted() throws {
+        let (resets, gone) = lock.withLock { (pendingResets, closed) }
+        if resets > 0 || gone {
+            throw DatabaseError(.transactionTerminated, "The result stream was interrupted by RESET.")
+        }
+    }
+
+    /// Ends a paused PULL whose client sent RESET (or left) meanwhile.
+    func abandonPull() -> BoltAction {
+        dropResults()
+        return machine.failed(DatabaseError(.transactionTerminated, "The result stream was interrupted by RESET."))
     }
 
     func summaryMetadata(_ summary: ResultSummary, job: PullJob) -> [String: Value] {

@@ -243,6 +243,45 @@ struct EndToEndTests {
         }
     }
 
+    @Test("RESET stops a huge PULL -1 stream that is paused on back-pressure")
+    func resetStopsStream() async throws {
+        let service = FakeDatabaseService()
+        try await withServer(service: service) { _, port in
+            let c = try RawBoltClient(port: port)
+            _ = try c.open()
+            try c.send(run("ROWS 1000000 1000") + pull(-1))
+            try await Task.sleep(for: .milliseconds(300))
+            try c.send(resetMessage)
+            var sawFailure = false
+            while true {
+                let r = try c.readReply()
+                if case .failure = r { sawFailure = true }
+                if r == .success([:]) && sawFailure { break }
+            }
+            #expect(service.rowsProduced.load(ordering: .relaxed) < 100_000)
+            try c.send(run("RETURN 1") + pull())
+            #expect(try c.readReplies(3)[1] == .record([.integer(1)]))
+        }
+    }
+
+    @Test("an idle connection is closed after the idle timeout; a busy one is not")
+    func idleTimeout() async throws {
+        var config = BoltServerConfiguration()
+        config.idleTimeout = .milliseconds(300)
+        try await withServer(config) { _, port in
+            let busy = try RawBoltClient(port: port)
+            _ = try busy.open()
+            try busy.send(run("SLEEP") + pull())
+            let idle = try RawBoltClient(port: port)
+            _ = try idle.open()
+            #expect(idle.waitForClose())
+            // The SLEEP query outlived the idle timeout; RESET still reaches it.
+            try busy.send(resetMessage)
+            let r = try busy.readReplies(3)
+            #expect(r[2] == .success([:]))
+        }
+    }
+
     @Test("oversized message: FAILURE and close")
     func oversized() async throws {
         var config = BoltServerConfiguration()
