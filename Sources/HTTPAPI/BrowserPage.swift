@@ -4,8 +4,8 @@
 /// have no internet access. The graph is an SVG with a small force-directed layout; nodes are labelled with
 /// their first label and a name-like property, relationships with their type.
 ///
-/// For scripted checks the page reads `#query=…&user=…&password=…&db=…&run=1` from its URL and runs the query
-/// on load; the result table has id `result-table` and the status line id `status`.
+/// For scripted checks and links the page reads `#query=…&user=…&password=…&db=…&view=graph&run=1` from its URL
+/// and runs the query on load; the result table has id `result-table` and the status line id `status`.
 enum BrowserPage {
     static let html = #"""
 <!DOCTYPE html>
@@ -60,6 +60,7 @@ const $ = (id) => document.getElementById(id);
 const SVGNS = "http://www.w3.org/2000/svg";
 const PALETTE = ["#4c8eda", "#f79767", "#57c7e3", "#f16667", "#d9c8ae", "#8dcc93", "#ecb5c9", "#ffc454", "#da7194", "#569480"];
 let animation = null;
+let initialView = null;
 
 function show(view) {
   $("table-view").style.display = view === "table" ? "" : "none";
@@ -71,7 +72,7 @@ function show(view) {
 function cellText(value) {
   if (value === null || value === undefined) return "null";
   if (typeof value === "string") return value;
-  return JSON.stringify(value, null, 1);
+  return JSON.stringify(value);
 }
 
 function renderTable(result) {
@@ -116,7 +117,18 @@ function renderGraph(graph) {
   if (animation) cancelAnimationFrame(animation);
   const svg = $("graph");
   svg.textContent = "";
-  const width = svg.clientWidth || 900, height = svg.clientHeight || 520;
+  // The graph view may be hidden while drawing; the query box always has the page's width.
+  const width = svg.clientWidth || $("query").clientWidth || 900, height = svg.clientHeight || 520;
+  const defs = document.createElementNS(SVGNS, "defs");
+  const marker = document.createElementNS(SVGNS, "marker");
+  for (const [k, v] of [["id", "arrow"], ["viewBox", "0 0 10 10"], ["refX", "10"], ["refY", "5"],
+                        ["markerWidth", "7"], ["markerHeight", "7"], ["orient", "auto"]]) marker.setAttribute(k, v);
+  const tip = document.createElementNS(SVGNS, "path");
+  tip.setAttribute("d", "M0,0 L10,5 L0,10 z");
+  tip.setAttribute("fill", "#8890a0");
+  marker.appendChild(tip);
+  defs.appendChild(marker);
+  svg.appendChild(defs);
   const colours = new Map();
   const colourOf = (label) => {
     if (!colours.has(label)) colours.set(label, PALETTE[colours.size % PALETTE.length]);
@@ -138,6 +150,7 @@ function renderGraph(graph) {
     const g = document.createElementNS(SVGNS, "g");
     g.setAttribute("class", "rel");
     link.line = document.createElementNS(SVGNS, "line");
+    link.line.setAttribute("marker-end", "url(#arrow)");
     link.text = document.createElementNS(SVGNS, "text");
     link.text.textContent = link.data.type;
     g.appendChild(link.line);
@@ -188,8 +201,11 @@ function renderGraph(graph) {
     for (const link of links) {
       link.line.setAttribute("x1", link.source.x);
       link.line.setAttribute("y1", link.source.y);
-      link.line.setAttribute("x2", link.target.x);
-      link.line.setAttribute("y2", link.target.y);
+      // Stop the line at the target's rim so the arrowhead shows.
+      const dx = link.target.x - link.source.x, dy = link.target.y - link.source.y;
+      const d = Math.sqrt(dx * dx + dy * dy) || 1;
+      link.line.setAttribute("x2", link.target.x - dx / d * 24);
+      link.line.setAttribute("y2", link.target.y - dy / d * 24);
       link.text.setAttribute("x", (link.source.x + link.target.x) / 2);
       link.text.setAttribute("y", (link.source.y + link.target.y) / 2 - 3);
     }
@@ -266,7 +282,7 @@ async function run() {
     $("status").textContent = "HTTP " + response.status + ": " + result.data.length + " rows, " +
       graph.nodes.length + " nodes, " + graph.rels.length + " relationships in " + elapsed + " ms";
     renderGraph(graph);
-    show(graph.nodes.length && !result.columns.length ? "graph" : $("graph-view").style.display === "none" ? "table" : "graph");
+    if (initialView) { show(initialView); initialView = null; }
   } catch (error) {
     $("status").textContent = "failed";
     $("errors").textContent = String(error);
@@ -280,6 +296,7 @@ $("tab-graph").addEventListener("click", () => show("graph"));
 
 const params = new URLSearchParams(location.hash.slice(1) || location.search.slice(1));
 for (const key of ["query", "user", "password", "db"]) if (params.has(key)) $(key).value = params.get(key);
+if (params.get("view") === "graph" || params.get("view") === "table") initialView = params.get("view");
 if (params.get("run") === "1") run();
 </script>
 </body>
