@@ -1,4 +1,5 @@
 import Foundation
+import GraphKernel
 import GraphValues
 import Testing
 
@@ -109,7 +110,14 @@ struct TCKConformanceTests {
         }
         #expect(scenarios.count > 100, "expected the TCK to hold scenarios, found \(scenarios.count)")
         let filter = ProcessInfo.processInfo.environment["TRELLIS_TCK_FILTER"]
-        let runner = TCKRunner(graphsDirectory: tck.appendingPathComponent("graphs"), secondsPerScenario: 5)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-tck-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A small page cache: the default sizes itself from RAM, as a server would.
+        let database = try GraphDatabase(directory: directory.path, configuration: KernelConfiguration(pageCacheSizeBytes: 32 << 20))
+        defer { try? database.close() }
+        let runner = TCKRunner(graphsDirectory: tck.appendingPathComponent("graphs"), database: database,
+            secondsPerQuery: 5)
 
         var byTop: [String: FolderStats] = [:]
         var byCategory: [String: FolderStats] = [:]
