@@ -27,7 +27,19 @@ public final class GraphDatabase: @unchecked Sendable {
     let cache: PageCache
     let stores: NeoStores
     private var storeLock: FileLockHandle?
+    /// The write-ahead log; every commit is durable in it before any store page changes.
+    let log: TransactionLog
+    /// Server id and epoch stamped on local commits (the HA layer changes them on election).
+    var commitServerID: Int32
+    var commitEpoch: Int64 = 0
+    /// Set when applying a transaction that is already in the log failed: the in-memory store may be partly
+    /// updated, so no further commits are allowed until a restart recovers from the log.
+    var panic: DatabaseError?
+    /// How many transactions the last open replayed from the log.
+    public private(set) var recoveredTransactionCount = 0
 
+    /// Entity locks of transactions (exclusive on modification, held to commit or rollback).
+    public let locks: LockManager
     /// Readers hold it shared; applying a committed transaction holds it exclusively.
     let storeRW = ReadWriteLock()
     /// Serializes commits (prepare, log append, apply), so prepare always sees the latest committed state.
@@ -36,6 +48,10 @@ public final class GraphDatabase: @unchecked Sendable {
     private(set) var metadata: StoreMetadata
     private(set) var schema = SchemaRules()
     func setSchema(_ rules: SchemaRules) { schema = rules }
+    func setLastCommitted(checksum: UInt64, timeMillis: Int64) {
+        metadata.lastCommittedChecksum = Int64(bitPattern: checksum)
+        metadata.lastCommittedTimeMillis = timeMillis
+    }
     var labelScan = LabelScanStore()
     var indexes: [String: PropertyIndex] = [:]
     var counts: [CountsKey: Int] = [:]
@@ -55,6 +71,7 @@ public final class GraphDatabase: @unchecked Sendable {
         self.configuration = configuration
         let fs = configuration.fileSystem ?? PosixFileSystem()
         self.fileSystem = fs
+        self.locks = LockManager(defaultTimeout: configuration.lockAcquisitionTimeout)
         let metadataPath = directory + "/" + StoreMetadata.fileName
 
         var existing: StoreMetadata?
@@ -79,8 +96,16 @@ public final class GraphDatabase: @unchecked Sendable {
         let lock = try fs.lockFile(directory + "/store_lock")
         do {
             let meta = existing ?? StoreMetadata.fresh()
+            // The log is opened before any store file is created or changed: a log of another store is refused
+            // while the directory is still untouched.
+            log = try TransactionLog(
+                directory: directory, storeID: meta.storeID.random, configuration: configuration.log,
+                fileSystem: configuration.logFileSystem ?? PosixLogFileSystem(),
+                initialLastTxID: TxID(meta.lastCommittedTx),
+                initialChecksum: UInt64(bitPattern: meta.lastCommittedChecksum))
             if existing == nil { try writeFileAtomically(fs, metadataPath, meta.encode()) }
             metadata = meta
+            commitServerID = configuration.serverID
             cache = PageCache(budgetBytes: configuration.effectivePageCacheSizeBytes)
             stores = try NeoStores(directory: directory, fileSystem: fs, cache: cache)
             storeLock = lock
@@ -91,19 +116,47 @@ public final class GraphDatabase: @unchecked Sendable {
         }
     }
 
+    /// Recovery, then id generators, tokens, schema and derived structures.
+    ///
+    /// Every transaction in the log after the store's last checkpoint is re-applied (after-images are idempotent,
+    /// so re-applying one whose pages already reached disk is harmless). Id generators are then rebuilt by scanning
+    /// (their saved state predates the replayed transactions), and a checkpoint makes the recovered state durable.
     private func openStores() throws {
-        let clean = metadata.lastCommittedTx == metadata.lastCheckpointedTx
-        for store in stores.stores {
-            let loaded = clean ? try store.loadIDs(expectedStampTx: metadata.lastCheckpointedTx) : false
-            if !loaded {
-                try store.rebuildIDs()
+        let plan = try log.recover()
+        var replayed = 0
+        if plan.lastCommittedTxID.rawValue > metadata.lastCheckpointedTx {
+            for store in stores.stores { try store.rebuildIDs() }
+            try stores.loadTokens()
+            try loadSchemaFile()
+            let cursor = try log.transactions(from: TxID(metadata.lastCheckpointedTx + 1))
+            while let committed = try cursor.next() {
+                let tx = try TransactionRepresentation.deserialize(committed.payload)
+                try applyLocked(tx, txID: committed.header.txID.rawValue, external: true)
+                metadata.lastCommittedChecksum = Int64(bitPattern: committed.header.checksum)
+                metadata.lastCommittedTimeMillis = committed.header.commitTimestampMillis
+                replayed += 1
+            }
+            for store in stores.stores { try store.rebuildIDs() }
+        } else {
+            let clean = metadata.lastCommittedTx == metadata.lastCheckpointedTx
+            for store in stores.stores {
+                let loaded = clean ? try store.loadIDs(expectedStampTx: metadata.lastCheckpointedTx) : false
+                if !loaded { try store.rebuildIDs() }
             }
         }
         try stores.loadTokens()
+        try loadSchemaFile()
+        try rebuildDerivedStores()
+        recoveredTransactionCount = replayed
+        if replayed > 0 { try commitMutex.withLock { try checkpointLocked() } }
+    }
+
+    private func loadSchemaFile() throws {
         if let bytes = try readWholeFile(fileSystem, directory + "/" + SchemaRules.fileName), !bytes.isEmpty {
             schema = try SchemaRules.deserialize(bytes)
+        } else {
+            schema = SchemaRules()
         }
-        try rebuildDerivedStores()
     }
 
     /// Rebuilds the label scan store, indexes and counts from the record stores (done at every open, so they can
@@ -193,16 +246,23 @@ public final class GraphDatabase: @unchecked Sendable {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         try commitMutex.withLock {
             defer {
+                try? log.close()
                 stores.closeFiles()
                 storeLock?.release()
                 storeLock = nil
             }
-            try checkpointLocked()
+            if panic == nil { try checkpointLocked() }
         }
     }
 
     deinit {
         if !closed.load(ordering: .acquiring) { try? close() }
+    }
+
+    /// Test support: forget this instance as if the process had died (no checkpoint, no further writes, the store
+    /// lock is left for the simulated disk's `crash()` to drop).
+    func abandonForCrashTest() {
+        closed.store(true, ordering: .releasing)
     }
 
     func checkOpen() throws {
@@ -219,16 +279,19 @@ public final class GraphDatabase: @unchecked Sendable {
         }
         var meta = metadata
         meta.lastCheckpointedTx = meta.lastCommittedTx
+        // Id files first, then the metadata naming the checkpoint, then the log's checkpoint record (which lets
+        // retention prune older log files): each step only claims what the previous ones made durable.
+        for store in stores.stores { try store.saveIDs(stampTx: meta.lastCheckpointedTx) }
         try writeFileAtomically(fileSystem, directory + "/" + StoreMetadata.fileName, meta.encode())
         metadata = meta
-        for store in stores.stores { try store.saveIDs(stampTx: meta.lastCheckpointedTx) }
+        try log.checkpoint(lastAppliedTxID: TxID(meta.lastCheckpointedTx))
         transactionsSinceCheckpoint = 0
         lastCheckpointNanos = monotonicNanos()
     }
 
     private func checkpointIfDue() {
-        let dueByCount = transactionsSinceCheckpoint >= configuration.checkpointIntervalTransactions
-        let intervalNanos = UInt64(max(0, configuration.checkpointInterval.components.seconds)) * 1_000_000_000
+        let dueByCount = Int64(transactionsSinceCheckpoint) >= configuration.log.checkpointIntervalTx
+        let intervalNanos = UInt64(max(0, configuration.log.checkpointIntervalTime.components.seconds)) * 1_000_000_000
         let dueByTime = monotonicNanos() - lastCheckpointNanos >= intervalNanos
         if dueByCount || dueByTime {
             // A failed checkpoint is retried next time; the committed data is safe in the log.
@@ -242,9 +305,10 @@ public final class GraphDatabase: @unchecked Sendable {
     func commit(_ state: TransactionState) throws {
         try checkOpen()
         try commitMutex.withLock {
+            if let panic { throw panic }
             let preparer = CommitPreparer(stores: stores, denseNodeThreshold: configuration.denseNodeThreshold)
+            var tx = TransactionRepresentation()
             do {
-                var tx = TransactionRepresentation()
                 if state.hasSchemaChanges {
                     tx.schema = try prepareSchema(state)
                 } else {
@@ -255,18 +319,24 @@ public final class GraphDatabase: @unchecked Sendable {
                     }
                     tx.records = preparer.changes.afterImages()
                     tx.nodeChanges = nodeChanges(state)
-                    tx.relationshipChanges = (Array(state.createdRelationships.keys) + state.deletedRelationships).sorted()
+                    tx.relationshipChanges =
+                        (Array(state.createdRelationships.keys) + state.deletedRelationships).sorted()
                 }
-                let payload = tx.serialize()
-                let txID = metadata.lastCommittedTx + 1
-                try appendToLog(txID: txID, payload: payload)
-                try applyLocked(tx, txID: txID, external: false)
+                try appendToLog(txID: metadata.lastCommittedTx + 1, payload: tx.serialize())
             } catch {
+                // Nothing reached the log: the transaction did not happen.
                 preparer.changes.releaseAllocated()
-                throw error
+                throw Self.clientError(error)
             }
+            try applyDurable(tx, txID: metadata.lastCommittedTx + 1)
             checkpointIfDue()
         }
+    }
+
+    /// Store I/O errors become the client-visible `DatabaseError`; everything else already is one.
+    static func clientError(_ error: Error) -> Error {
+        if let io = error as? StorageIOError { return io.asDatabaseError }
+        return error
     }
 
     private func nodeChanges(_ state: TransactionState) -> [TransactionRepresentation.NodeChange] {
@@ -280,10 +350,29 @@ public final class GraphDatabase: @unchecked Sendable {
         }
     }
 
-    /// Appends the transaction to the write-ahead log and returns once it is durable.
+    /// Appends the transaction to the write-ahead log and returns once it is durable. Must hold `commitMutex`.
     private func appendToLog(txID: Int64, payload: [UInt8]) throws {
-        // The transaction log (kernel-log) is integrated here; until then durability comes from checkpoints.
-        _ = (txID, payload)
+        if let panic { throw panic }
+        let header = try log.append(payload: payload, masterServerID: commitServerID, epoch: commitEpoch)
+        precondition(
+            header.txID.rawValue == txID,
+            "the log assigned \(header.txID) but the store expected tx \(txID): log and store disagree")
+        metadata.lastCommittedChecksum = Int64(bitPattern: header.checksum)
+    }
+
+    /// Applies a transaction that is already durable in the log; a failure here leaves the in-memory store
+    /// partly updated, so the database stops accepting commits until restarted (recovery redoes it from the log).
+    func applyDurable(_ tx: TransactionRepresentation, txID: Int64) throws {
+        do {
+            try applyLocked(tx, txID: txID, external: false)
+        } catch {
+            let reason = DatabaseError(
+                .transactionCommitFailed,
+                "Transaction \(txID) is durable in the log but applying it to the store failed (\(error)); the database "
+                    + "accepts no more writes until it is restarted, when recovery re-applies it")
+            panic = reason
+            throw reason
+        }
     }
 
     // MARK: Apply
@@ -397,23 +486,23 @@ public final class GraphDatabase: @unchecked Sendable {
             if let id = stores.tokens(kind).id(of: name) { return id }
             let (tokenKind, nameKind) = NeoStores.tokenKinds(kind)
             let changes = RecordChanges(stores: stores)
+            let id = changes.allocate(tokenKind)
+            precondition(id <= Int64(Int32.max), "token id space exhausted")
+            var record = TokenRecord()
+            record.inUse = true
+            record.nameRecord = changes.writeDynamicChain(nameKind, Array(name.utf8))
+            changes.setToken(tokenKind, id, record)
+            var tx = TransactionRepresentation()
+            tx.records = changes.afterImages()
+            let txID = metadata.lastCommittedTx + 1
             do {
-                let id = changes.allocate(tokenKind)
-                precondition(id <= Int64(Int32.max), "token id space exhausted")
-                var record = TokenRecord()
-                record.inUse = true
-                record.nameRecord = changes.writeDynamicChain(nameKind, Array(name.utf8))
-                changes.setToken(tokenKind, id, record)
-                var tx = TransactionRepresentation()
-                tx.records = changes.afterImages()
-                let txID = metadata.lastCommittedTx + 1
                 try appendToLog(txID: txID, payload: tx.serialize())
-                try applyLocked(tx, txID: txID, external: false)
-                return Int32(id)
             } catch {
                 changes.releaseAllocated()
-                throw error
+                throw Self.clientError(error)
             }
+            try applyDurable(tx, txID: txID)
+            return Int32(id)
         }
     }
 }

@@ -13,17 +13,28 @@ public struct KernelConfiguration: Sendable {
     public var otherMemoryBytes: Int = 1 << 30
     /// `dbms.relationship_grouping_threshold`: degree at which a node switches to relationship groups.
     public var denseNodeThreshold: Int = 50
-    /// `dbms.checkpoint.interval.tx`: checkpoint after this many transactions since the last one.
-    public var checkpointIntervalTransactions: Int = 100_000
-    /// `dbms.checkpoint.interval.time`.
-    public var checkpointInterval: Duration = .seconds(900)
+    /// Transaction log rotation, retention and the checkpoint intervals (`dbms.tx_log.*`, `dbms.checkpoint.*`).
+    public var log: LogConfiguration = .default
+    /// Disk access for the transaction log (nil = the real file system). A `SimulatedFileSystem` serves both.
+    public var logFileSystem: LogFileSystem?
+    /// `ha.server_id` written into locally committed transactions (the cluster sets it; 1 when standalone).
+    public var serverID: Int32 = 1
     /// Time-out applied to transactions begun without an explicit one (`dbms.transaction.timeout`; nil = none).
     public var defaultTransactionTimeout: Duration?
+    /// `dbms.lock.acquisition.timeout`: how long a lock wait may last (nil = until granted, deadlock or time-out).
+    public var lockAcquisitionTimeout: Duration?
     /// Disk access for the record stores (nil = the real file system). Tests pass a `SimulatedFileSystem`.
     public var fileSystem: StorageFileSystem?
 
     public init(pageCacheSizeBytes: Int? = nil) {
         self.pageCacheSizeBytes = pageCacheSizeBytes
+    }
+
+    /// Record stores and transaction log both on `fileSystem` (tests: one simulated disk for everything).
+    public init(pageCacheSizeBytes: Int? = nil, fileSystem: SimulatedFileSystem) {
+        self.pageCacheSizeBytes = pageCacheSizeBytes
+        self.fileSystem = fileSystem
+        self.logFileSystem = fileSystem
     }
 
     /// The page cache budget this configuration results in on this machine.

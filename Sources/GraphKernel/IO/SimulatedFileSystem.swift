@@ -186,3 +186,41 @@ final class SimulatedFile: StorageFile, @unchecked Sendable {
     func truncate(to size: Int64) throws { try fs.truncate(path, to: size) }
     func close() {}
 }
+
+// MARK: - The same simulated disk for the transaction log
+
+/// The transaction log can live on the same simulated disk, so one `crash()` loses unsynced log and store writes
+/// together, and one capacity limit fills both.
+extension SimulatedFileSystem: LogFileSystem {
+    public func openFile(_ path: String, create: Bool) throws -> LogFile {
+        do {
+            return try open(path, create: create) as! SimulatedFile
+        } catch let error as StorageIOError {
+            throw LogIOError(operation: error.operation, path: error.path, errno: error.errno)
+        }
+    }
+
+    public func syncDirectory(_ path: String) throws {}
+}
+
+extension SimulatedFile: LogFile {
+    private func logIO<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as StorageIOError {
+            throw LogIOError(operation: error.operation, path: error.path, errno: error.errno)
+        }
+    }
+
+    func read(at offset: Int64, count: Int) throws -> [UInt8] {
+        try logIO {
+            var bytes = [UInt8](repeating: 0, count: count)
+            let n = try bytes.withUnsafeMutableBytes { try read(at: offset, into: $0) }
+            return Array(bytes.prefix(n))
+        }
+    }
+
+    func write(_ bytes: [UInt8], at offset: Int64) throws {
+        try logIO { try bytes.withUnsafeBytes { try write(at: offset, from: $0) } }
+    }
+}

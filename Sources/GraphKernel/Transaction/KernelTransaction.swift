@@ -13,6 +13,9 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
     private let deadlineNanos: UInt64?
     private let timeout: Duration?
     private let terminated = ManagedAtomic<Bool>(false)
+    private static let ownerCounter = ManagedAtomic<UInt64>(0)
+    /// This transaction's identity in the lock manager.
+    public let lockOwner: LockOwner
     private var status = Status.open
     var state = TransactionState()
     /// Node/relationship ids this transaction allocated (returned to the generator unless committed in use).
@@ -23,6 +26,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         self.database = database
         self.mode = mode
         self.timeout = timeout
+        self.lockOwner = LockOwner(Self.ownerCounter.loadThenWrappingIncrement(ordering: .relaxed) + 1)
         if let timeout {
             let c = timeout.components
             let nanos = UInt64(max(0, c.seconds)) * 1_000_000_000 + UInt64(max(0, c.attoseconds / 1_000_000_000))
@@ -50,6 +54,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
             try database.commit(state)
         }
         status = .committed
+        database.locks.releaseAll(lockOwner)
         let deletedNew = allocatedNodes.filter { !state.createdNodes.contains($0) }
         let deletedNewRels = allocatedRelationships.filter { state.createdRelationships[$0] == nil }
         stores.nodes.release(deletedNew)
@@ -60,13 +65,33 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
     public func rollback() {
         guard status == .open else { return }
         status = .rolledBack
+        database.locks.releaseAll(lockOwner)
         stores.nodes.release(allocatedNodes)
         stores.relationships.release(allocatedRelationships)
         state = TransactionState()
     }
 
     /// Marks the transaction terminated (from any thread); its next operation throws `Terminated`.
-    public func terminate() { terminated.store(true, ordering: .releasing) }
+    public func terminate() {
+        terminated.store(true, ordering: .releasing)
+        // Wake the transaction if it is waiting for a lock.
+        database.locks.terminate(
+            lockOwner,
+            reason: DatabaseError(
+                .transactionTerminated,
+                "The transaction has been terminated. Retry your operation in a new transaction, and you should see "
+                    + "a successful result. Explicitly terminated by the user."))
+    }
+
+    /// Takes a lock for this transaction, waiting at most until the transaction's deadline.
+    private func lock(_ resource: LockResource, _ mode: LockMode) throws {
+        var wait: Duration?
+        if let deadline = deadlineNanos {
+            let now = monotonicNanos()
+            wait = .nanoseconds(Int64(deadline > now ? deadline - now : 0))
+        }
+        try database.locks.acquire(resource, mode, for: lockOwner, timeout: wait)
+    }
 
     public var isTerminated: Bool { terminated.load(ordering: .acquiring) }
 
@@ -570,6 +595,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         try checkDataWrite()
         let id = node.rawValue
         guard try nodeAlive(id) else { throw nodeNotFound(node) }
+        try lock(.node(node), .exclusive)
         if state.createdNodes.contains(id) {
             if let rels = state.createdRelationshipsByNode[id], !rels.isEmpty {
                 throw DatabaseError(
@@ -588,6 +614,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
     @discardableResult public func addLabel(_ node: NodeID, _ label: LabelToken) throws -> Bool {
         try checkDataWrite()
         guard try nodeAlive(node.rawValue) else { throw nodeNotFound(node) }
+        try lock(.node(node), .exclusive)
         var labels = try currentLabels(node.rawValue)
         if labels.contains(label) { return false }
         labels.append(label)
@@ -598,6 +625,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
     @discardableResult public func removeLabel(_ node: NodeID, _ label: LabelToken) throws -> Bool {
         try checkDataWrite()
         guard try nodeAlive(node.rawValue) else { throw nodeNotFound(node) }
+        try lock(.node(node), .exclusive)
         var labels = try currentLabels(node.rawValue)
         guard let index = labels.firstIndex(of: label) else { return false }
         labels.remove(at: index)
@@ -613,6 +641,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         try checkDataWrite()
         try checkStorable(value)
         guard try nodeAlive(node.rawValue) else { throw nodeNotFound(node) }
+        try lock(.node(node), .exclusive)
         state.nodeProperties[node.rawValue, default: [:]][key] = value
     }
 
@@ -633,6 +662,10 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         guard stores.relationshipTypeTokens.name(of: type) != nil else {
             throw DatabaseError(.entityNotFound, "No relationship type token with id \(type)")
         }
+        // Shared locks keep both ends from being deleted meanwhile; chain splicing happens at commit under the
+        // commit lock, so creating relationships on the same node never needs an exclusive lock.
+        try lock(.node(start), .shared)
+        try lock(.node(end), .shared)
         let id = stores.relationships.allocate()
         allocatedRelationships.append(id)
         state.createdRelationships[id] = RelationshipInfo(id: RelationshipID(id), type: type, startNode: start, endNode: end)
@@ -649,6 +682,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
             state.createdRelationshipsByNode[info.endNode.rawValue]?.removeAll { $0 == id }
         } else {
             guard try relationshipAlive(id) else { throw relationshipNotFound(rel) }
+            try lock(.relationship(rel), .exclusive)
             state.deletedRelationships.insert(id)
         }
         state.relationshipProperties.removeValue(forKey: id)
@@ -658,6 +692,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         try checkDataWrite()
         try checkStorable(value)
         guard try relationshipAlive(rel.rawValue) else { throw relationshipNotFound(rel) }
+        try lock(.relationship(rel), .exclusive)
         state.relationshipProperties[rel.rawValue, default: [:]][key] = value
     }
 
@@ -693,6 +728,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
 
     public func dropIndex(name: String) throws {
         try checkSchemaWrite()
+        try lock(.schema, .exclusive)
         if let i = state.createdIndexes.firstIndex(where: { $0.name == name }) {
             state.createdIndexes.remove(at: i)
             return
@@ -711,6 +747,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         name: String?, label: LabelToken, propertyKey: PropertyKeyToken
     ) throws -> ConstraintDescriptor {
         try checkSchemaWrite()
+        try lock(.schema, .exclusive)
         if try constraints().contains(where: { $0.label == label && $0.propertyKey == propertyKey }) {
             throw DatabaseError(
                 .equivalentSchemaRuleAlreadyExists,
@@ -729,6 +766,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
 
     public func dropConstraint(name: String) throws {
         try checkSchemaWrite()
+        try lock(.schema, .exclusive)
         if let i = state.createdConstraints.firstIndex(where: { $0.name == name }) {
             state.createdConstraints.remove(at: i)
             return
@@ -741,8 +779,23 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
 
     // MARK: Explicit locks
 
-    public func acquireExclusiveLock(_ node: NodeID) throws { try checkUsable() }
-    public func acquireSharedLock(_ node: NodeID) throws { try checkUsable() }
-    public func acquireExclusiveLock(_ rel: RelationshipID) throws { try checkUsable() }
-    public func acquireSharedLock(_ rel: RelationshipID) throws { try checkUsable() }
+    public func acquireExclusiveLock(_ node: NodeID) throws {
+        try checkUsable()
+        try lock(.node(node), .exclusive)
+    }
+
+    public func acquireSharedLock(_ node: NodeID) throws {
+        try checkUsable()
+        try lock(.node(node), .shared)
+    }
+
+    public func acquireExclusiveLock(_ rel: RelationshipID) throws {
+        try checkUsable()
+        try lock(.relationship(rel), .exclusive)
+    }
+
+    public func acquireSharedLock(_ rel: RelationshipID) throws {
+        try checkUsable()
+        try lock(.relationship(rel), .shared)
+    }
 }

@@ -1,0 +1,51 @@
+import GraphValues
+
+/// What the HA cluster and online backup need from a database: the committed transactions in log form, applying
+/// transactions committed by another member (keeping their tx id, epoch and checksum), and the identity stamped
+/// on local commits.
+extension GraphDatabase {
+    /// Committed transactions from `txID` on, read from the transaction log. Throws
+    /// `TransactionLogError.transactionsNotAvailable` when they have been pruned (a store copy is needed).
+    public func committedTransactions(from txID: TxID) throws -> TransactionCursor {
+        try checkOpen()
+        return try log.transactions(from: txID)
+    }
+
+    /// The checksum of the last committed transaction (the value the next one chains on).
+    public var lastCommittedChecksum: UInt64 { commitMutex.withLock { log.lastChecksum } }
+
+    /// Applies a transaction committed on another member: appended to the log as is (its id must be the next one
+    /// and its previous checksum must match ours, or `TransactionLogError` is thrown and nothing changes), then
+    /// applied to the store.
+    public func applyReplicated(_ transaction: CommittedTransaction) throws {
+        try checkOpen()
+        let tx = try TransactionRepresentation.deserialize(transaction.payload)
+        try commitMutex.withLock {
+            if let panic { throw panic }
+            guard transaction.header.txID.rawValue == metadata.lastCommittedTx + 1 else {
+                throw TransactionLogError.gap(
+                    expected: TxID(metadata.lastCommittedTx + 1), received: transaction.header.txID)
+            }
+            try log.appendReplicated(transaction)
+            do {
+                try applyLocked(tx, txID: transaction.header.txID.rawValue, external: true)
+            } catch {
+                let reason = DatabaseError(
+                    .transactionCommitFailed,
+                    "Replicated \(transaction.header.txID) is durable in the log but applying it failed (\(error)); "
+                        + "restart to recover")
+                panic = reason
+                throw reason
+            }
+            setLastCommitted(checksum: transaction.header.checksum, timeMillis: transaction.header.commitTimestampMillis)
+        }
+    }
+
+    /// Sets the server id and epoch written into transactions committed here from now on (HA: on election).
+    public func setCommitIdentity(serverID: Int32, epoch: Int64) {
+        commitMutex.withLock {
+            commitServerID = serverID
+            commitEpoch = epoch
+        }
+    }
+}
