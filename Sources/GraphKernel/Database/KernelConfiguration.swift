@@ -17,6 +17,16 @@ public struct KernelConfiguration: Sendable {
     public var log: LogConfiguration = .default
     /// Disk access for the transaction log (nil = the real file system). A `SimulatedFileSystem` serves both.
     public var logFileSystem: LogFileSystem?
+    /// `dbms.checkpoint.interval.tx` (the same value as `log.checkpointIntervalTx`).
+    public var checkpointIntervalTransactions: Int {
+        get { Int(log.checkpointIntervalTx) }
+        set { log.checkpointIntervalTx = Int64(newValue) }
+    }
+    /// `dbms.checkpoint.interval.time` (the same value as `log.checkpointIntervalTime`).
+    public var checkpointInterval: Duration {
+        get { log.checkpointIntervalTime }
+        set { log.checkpointIntervalTime = newValue }
+    }
     /// `ha.server_id` written into locally committed transactions (the cluster sets it; 1 when standalone).
     public var serverID: Int32 = 1
     /// Time-out applied to transactions begun without an explicit one (`dbms.transaction.timeout`; nil = none).
