@@ -219,10 +219,10 @@ enum FunctionLibrary {
         case "range":
             try checkArity(name, args, 2...3)
             guard let lo = try rangeInt(a(0)), let hi = try rangeInt(a(1)) else {
-                throw DatabaseError(.typeError, "range() requires integer arguments")
+                throw argError("range() requires integer arguments, got \(CypherText.literal(a(0))), \(CypherText.literal(a(1)))")
             }
             let step = args.count > 2 ? try rangeInt(a(2)) : 1
-            guard let step else { throw DatabaseError(.typeError, "range() requires an integer step") }
+            guard let step else { throw argError("range() requires an integer step") }
             if step == 0 { throw argError("Step argument to range() can't be 0") }
             return .list(RangeSequence(lo: lo, hi: hi, step: step).map { .integer($0) })
         case "coalesce":

@@ -81,7 +81,7 @@ extension QueryPlanner {
                 try Self.sliceValue(t(row, ctx), f.map { try $0(row, ctx) }, u.map { try $0(row, ctx) })
             }
         case .unary(let op, let x):
-            let c = try compile(x)
+            let c = op == .not ? try compilePredicate(x) : try compile(x)
             switch op {
             case .not:
                 return { row, ctx in
@@ -305,9 +305,22 @@ extension QueryPlanner {
         }
     }
 
+    /// Compiles an expression used as a predicate: a pattern expression there means "a match exists".
+    func compilePredicate(_ e: Expression) throws -> Eval {
+        if case .patternExpression = e.kind {
+            let list = try compile(e)
+            return { row, ctx in
+                if case .list(let l) = try list(row, ctx) { return .boolean(!l.isEmpty) }
+                return .boolean(false)
+            }
+        }
+        return try compile(e)
+    }
+
     private func compileBinary(_ op: BinaryOperator, _ a: Expression, _ b: Expression) throws -> Eval {
-        let x = try compile(a)
-        let y = try compile(b)
+        let logical = op == .and || op == .or || op == .xor
+        let x = logical ? try compilePredicate(a) : try compile(a)
+        let y = logical ? try compilePredicate(b) : try compile(b)
         switch op {
         case .and:
             return { row, ctx in
@@ -371,7 +384,7 @@ extension QueryPlanner {
                     }
                     return sawNull ? .null : .boolean(false)
                 case let other:
-                    throw DatabaseError(.syntaxError, "Type mismatch: expected List<T> but was \(Semantics.typeName(other))")
+                    throw DatabaseError(.typeError, "Type mismatch: expected List<T> but was \(Semantics.typeName(other))")
                 }
             }
         case .regexMatch:

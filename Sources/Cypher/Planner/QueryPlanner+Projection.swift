@@ -11,13 +11,16 @@ extension QueryPlanner {
         var items = body.items
         if body.includeExisting {
             let existing = bound.filter { !$0.hasPrefix(" ") }.sorted()
-            if existing.isEmpty && items.isEmpty {
-                throw DatabaseError(.syntaxError, "RETURN * is not allowed when there are no variables in scope")
-            }
             items = existing.map { ReturnItem(expression: .variable($0), alias: nil, name: $0, position: .start) }
                 + items
         }
         var plan = input
+        if writes && (body.limit != nil || body.skip != nil || isReturn) {
+            // Side effects happen in full whatever the consumer or a LIMIT pulls (Neo4j runs updates eagerly).
+            plan = LogicalPlan("Eager", identifiers: Array(bound), estimatedRows: plan.estimatedRows, source: plan) {
+                ctx, src, _, c in EagerOp(source: src!, limit: ctx.options.maxEagerRows, counter: c)
+            }
+        }
         let hasAggregate = items.contains { ExpressionAnalysis.containsAggregate($0.expression) }
         var itemSlots: [Int] = []
         let previousBound = bound
@@ -134,8 +137,17 @@ extension QueryPlanner {
             }
         }
         if let limitEval {
+            let drain = writes
             plan = LogicalPlan("Limit", identifiers: items.map(\.name), estimatedRows: plan.estimatedRows, source: plan) {
-                ctx, src, arg, c in LimitOp(source: src!, count: try Self.count(limitEval(arg, ctx), "LIMIT"), counter: c)
+                ctx, src, arg, c in
+                LimitOp(source: src!, count: try Self.count(limitEval(arg, ctx), "LIMIT"), drainFirst: drain, counter: c)
+            }
+        }
+        // WITH … WHERE sees the projected names and, without DISTINCT or aggregation, what was in scope before.
+        if let whereClause {
+            let pred = try compilePredicate(whereClause)
+            plan = LogicalPlan("Filter", identifiers: Array(bound), estimatedRows: plan.estimatedRows * 0.5, source: plan) {
+                ctx, src, _, c in FilterOp(source: src!, predicate: pred, ctx: ctx, counter: c)
             }
         }
         // Scope after the projection: exactly the projected names.
@@ -145,12 +157,6 @@ extension QueryPlanner {
         bound = Set(items.map(\.name))
         for (i, item) in items.enumerated() { slots.rebind(item.name, itemSlots[i]) }
         aggregateSlots = [:]
-        if let whereClause {
-            let pred = try compile(whereClause)
-            plan = LogicalPlan("Filter", identifiers: Array(bound), estimatedRows: plan.estimatedRows * 0.5, source: plan) {
-                ctx, src, _, c in FilterOp(source: src!, predicate: pred, ctx: ctx, counter: c)
-            }
-        }
         _ = isReturn
         return (plan, items.map(\.name), itemSlots)
     }
@@ -158,6 +164,15 @@ extension QueryPlanner {
     private func compileCount(_ e: Expression, _ what: String) throws -> Eval {
         if !ExpressionAnalysis.freeVariables(e).isEmpty {
             throw DatabaseError(.syntaxError, "It is not allowed to refer to variables in \(what) (\(e.position))")
+        }
+        var literal: Value?
+        if case .literal(let v) = e.kind { literal = v }
+        if case .unary(.negate, let x) = e.kind, case .literal(let v) = x.kind { literal = try? Semantics.negate(v) }
+        if let v = literal {
+            // A literal is checked at compile time, as Neo4j does (a parameter only at run time).
+            do { _ = try Self.count(v, what) } catch let err as DatabaseError {
+                throw DatabaseError(.syntaxError, err.message + " (\(e.position))")
+            }
         }
         let saved = bound
         bound = []
@@ -171,7 +186,8 @@ extension QueryPlanner {
         case .float(let d) where d >= 0 && d == d.rounded():
             return Int64(d)
         default:
-            throw DatabaseError(.argumentError, "Invalid input. '\(CypherText.literal(v))' is not a valid value. "
+            // Neo4j reports invalid SKIP/LIMIT values as SyntaxError even when they arrive as parameters.
+            throw DatabaseError(.syntaxError, "Invalid input. '\(CypherText.literal(v))' is not a valid value. "
                                     + "Must be a non-negative integer.")
         }
     }

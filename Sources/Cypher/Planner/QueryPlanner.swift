@@ -365,7 +365,7 @@ final class QueryPlanner {
             pending[i].done = true
             do {
                 if let e = pending[i].expr {
-                    evals.append(try compile(e))
+                    evals.append(try compilePredicate(e))
                 } else if let c = pending[i].custom {
                     evals.append(try c())
                 }

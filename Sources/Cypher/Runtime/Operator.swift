@@ -230,14 +230,21 @@ final class SkipOp: Op {
 final class LimitOp: Op {
     private let source: Op
     private var remaining: Int64
+    private var drainFirst: Bool
 
-    init(source: Op, count: Int64, counter: ProfileCounter) {
+    /// `drainFirst`: pull once even for LIMIT 0 so the Eager below runs the statement's updates.
+    init(source: Op, count: Int64, drainFirst: Bool = false, counter: ProfileCounter) {
         self.source = source
         self.remaining = count
+        self.drainFirst = drainFirst
         super.init(counter: counter)
     }
 
     override func produce() throws -> Row? {
+        if drainFirst && remaining == 0 {
+            drainFirst = false
+            _ = try source.next()
+        }
         guard remaining > 0 else { return nil }
         remaining -= 1
         return try source.next()
@@ -349,7 +356,7 @@ final class UnwindOp: Op {
         var ints: [Int64] = []
         for a in args {
             guard case .integer(let i) = try a(row, ctx) else {
-                throw DatabaseError(.typeError, "range() requires integer arguments")
+                throw DatabaseError(.argumentError, "range() requires integer arguments")
             }
             ints.append(i)
         }
