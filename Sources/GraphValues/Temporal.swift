@@ -35,7 +35,7 @@ public struct CypherTime: Sendable, Hashable {
     }
 
     /// Nanoseconds since midnight UTC (may be outside one day), the key Neo4j orders times by.
-    public var utcNanosecondOfDay: Int64 { nanosecondOfDay - Int64(offsetSeconds) * TemporalCalendar.nanosPerSecond }
+    public var utcNanosecondOfDay: Int64 { nanosecondOfDay &- Int64(offsetSeconds) * TemporalCalendar.nanosPerSecond }
 }
 
 /// A date and time without zone: `epochSeconds` counts seconds of the wall-clock reading since 1970-01-01T00:00
@@ -50,8 +50,8 @@ public struct CypherLocalDateTime: Sendable, Hashable {
 
     /// Combines a date and a time of day.
     public init(date: CypherDate, time: CypherLocalTime) {
-        self.epochSeconds = date.epochDays * TemporalCalendar.secondsPerDay
-            + time.nanosecondOfDay / TemporalCalendar.nanosPerSecond
+        self.epochSeconds = date.epochDays &* TemporalCalendar.secondsPerDay
+            &+ time.nanosecondOfDay / TemporalCalendar.nanosPerSecond
         self.nanosecond = Int32(time.nanosecondOfDay % TemporalCalendar.nanosPerSecond)
     }
 
@@ -80,7 +80,7 @@ public struct CypherDateTime: Sendable, Hashable {
 
     /// The wall-clock reading.
     public var local: CypherLocalDateTime {
-        CypherLocalDateTime(epochSeconds: epochSeconds + Int64(offsetSeconds), nanosecond: nanosecond)
+        CypherLocalDateTime(epochSeconds: epochSeconds &+ Int64(offsetSeconds), nanosecond: nanosecond)
     }
 
     /// The zone: named when `zoneId` is set, else the fixed offset.
@@ -286,5 +286,42 @@ public enum TemporalFormat {
     static func pad(_ value: Int64, _ width: Int) -> String {
         let text = String(value)
         return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    }
+}
+
+// MARK: - Supported range
+
+/// Whether stored fields are within what Neo4j (java.time) can represent: years -999,999,999 … 999,999,999,
+/// times of day within one day, offsets within ±18:00, nanoseconds 0 ..< 1,000,000,000. Values built by the
+/// temporal functions always are; values decoded from outside (Bolt, disk) should be checked before use, since
+/// calendar arithmetic on absurd fields would overflow.
+extension CypherDate {
+    public static let supportedEpochDays: ClosedRange<Int64> = -365_243_219_162...365_241_780_471
+    public var isWithinSupportedRange: Bool { Self.supportedEpochDays.contains(epochDays) }
+}
+
+extension CypherLocalTime {
+    public var isWithinSupportedRange: Bool { nanosecondOfDay >= 0 && nanosecondOfDay < TemporalCalendar.nanosPerDay }
+}
+
+extension CypherTime {
+    public var isWithinSupportedRange: Bool {
+        nanosecondOfDay >= 0 && nanosecondOfDay < TemporalCalendar.nanosPerDay && abs(Int(offsetSeconds)) <= 64_800
+    }
+}
+
+extension CypherLocalDateTime {
+    public var isWithinSupportedRange: Bool {
+        nanosecond >= 0 && nanosecond < 1_000_000_000
+            && CypherDate.supportedEpochDays.contains(TemporalCalendar.floorDiv(epochSeconds, 86_400))
+    }
+}
+
+extension CypherDateTime {
+    public var isWithinSupportedRange: Bool {
+        guard nanosecond >= 0, nanosecond < 1_000_000_000, abs(Int(offsetSeconds)) <= 64_800,
+            epochSeconds > -40_000_000_000_000_000, epochSeconds < 40_000_000_000_000_000
+        else { return false }
+        return CypherDate.supportedEpochDays.contains(TemporalCalendar.floorDiv(epochSeconds + Int64(offsetSeconds), 86_400))
     }
 }

@@ -20,7 +20,8 @@ public enum TemporalCalendar {
     /// Floor modulo: the result has the sign of `b`.
     @inlinable
     public static func floorMod(_ a: Int64, _ b: Int64) -> Int64 {
-        a - floorDiv(a, b) * b
+        let r = a % b
+        return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r
     }
 
     public static func isLeapYear(_ year: Int64) -> Bool {
@@ -50,7 +51,7 @@ public enum TemporalCalendar {
 
     /// Calendar fields of an epoch day (Howard Hinnant's `civil_from_days`).
     public static func civil(_ epochDay: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = epochDay + 719_468
+        let z = epochDay &+ 719_468  // wrapping: never trap on absurd stored values
         let era = floorDiv(z, 146_097)
         let dayOfEra = z - era * 146_097
         let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365

@@ -95,18 +95,25 @@ extension CypherDuration {
                 let whole = value.rounded(.towardZero)
                 return (Int64(whole), value - whole)
             }
+            func accumulate(_ total: inout Int64, _ part: Int64) throws {
+                let (sum, overflow) = total.addingReportingOverflow(part)
+                if overflow { throw CypherDuration.overflowError() }
+                total = sum
+            }
             var (m, rest) = try split(fracMonths)
-            months += m
+            try accumulate(&months, m)
             (m, rest) = try split(fracDays + rest * CypherDuration.averageDaysPerMonth)
-            days += m
+            try accumulate(&days, m)
             (m, rest) = try split(fracSeconds + rest * Double(TemporalCalendar.secondsPerDay))
-            seconds += m
+            try accumulate(&seconds, m)
             let nanosDouble = fracNanos + rest * Double(TemporalCalendar.nanosPerSecond)
             // Binary fractions such as 0.1 s land a hair below the intended nanosecond; snap those.
             let nearest = nanosDouble.rounded()
             let snapped = abs(nanosDouble - nearest) < 1e-4 ? nearest : nanosDouble.rounded(.towardZero)
             guard abs(snapped) < 9e18 else { throw CypherDuration.overflowError() }
-            nanos += Int64(snapped)
+            let (sum, overflow) = nanos.addingReportingOverflow(Int64(snapped))
+            if overflow { throw CypherDuration.overflowError() }
+            nanos = sum
             return try CypherDuration.normalized(months: months, days: days, seconds: seconds, nanoseconds: nanos)
         }
     }
@@ -192,8 +199,14 @@ extension CypherDuration {
     // MARK: Components (Neo4j property names)
 
     /// A duration component (`years`, `monthsOfYear`, `nanosecondsOfSecond`…) or nil for an unknown name.
-    public func component(_ name: String) -> Int64? {
-        let nanosTotalOverflows = seconds.multipliedReportingOverflow(by: TemporalCalendar.nanosPerSecond).overflow
+    /// Throws ArithmeticError when a total (`nanoseconds` of a huge duration) does not fit in 64 bits.
+    public func component(_ name: String) throws -> Int64? {
+        func total(_ perSecond: Int64, _ divisor: Int64) throws -> Int64 {
+            let (scaled, o1) = seconds.multipliedReportingOverflow(by: perSecond)
+            let (sum, o2) = scaled.addingReportingOverflow(Int64(nanoseconds) / divisor)
+            if o1 || o2 { throw CypherDuration.overflowError() }
+            return sum
+        }
         switch name.lowercased() {
         case "years": return months / 12
         case "quarters": return months / 3
@@ -203,9 +216,9 @@ extension CypherDuration {
         case "hours": return seconds / 3600
         case "minutes": return seconds / 60
         case "seconds": return seconds
-        case "milliseconds": return seconds &* 1000 &+ Int64(nanoseconds) / 1_000_000
-        case "microseconds": return seconds &* 1_000_000 &+ Int64(nanoseconds) / 1000
-        case "nanoseconds": return nanosTotalOverflows ? nil : seconds * 1_000_000_000 + Int64(nanoseconds)
+        case "milliseconds": return try total(1000, 1_000_000)
+        case "microseconds": return try total(1_000_000, 1000)
+        case "nanoseconds": return try total(1_000_000_000, 1)
         case "quartersofyear": return (months / 3) % 4
         case "monthsofquarter": return months % 3
         case "monthsofyear": return months % 12

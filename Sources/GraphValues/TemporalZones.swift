@@ -132,7 +132,7 @@ struct PosixZoneRule: Sendable {
         func number() -> Int64? {
             var value: Int64 = 0
             var digits = 0
-            while let c = chars.first, c >= 48 && c <= 57 {
+            while let c = chars.first, c >= 48 && c <= 57, digits < 9 {
                 value = value * 10 + Int64(c - 48)
                 chars = chars.dropFirst()
                 digits += 1

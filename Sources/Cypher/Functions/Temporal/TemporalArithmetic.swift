@@ -13,6 +13,9 @@ enum TemporalArithmetic {
     /// date-time moves months/days on its wall clock and seconds on the timeline (as `ZonedDateTime.plus`).
     static func add(_ value: Value, _ duration: CypherDuration, sign: Int64) throws -> Value {
         let d = duration
+        guard try TemporalParts.checked(value) != nil else {
+            throw DatabaseError(.typeError, "Cannot add a duration to \(value.temporalErrorText)")
+        }
         func checked(_ body: () throws -> Value) throws -> Value {
             let result = try body()
             if case .date(let date) = result { try TemporalCalendar.checkYear(date.year) }
@@ -26,7 +29,8 @@ enum TemporalArithmetic {
             return r
         }
         func moveDate(_ epochDay: Int64) throws -> Int64 {
-            guard abs(d.months) < 12 * 2_000_000_000, abs(d.days) < 800_000_000_000 else {
+            guard (-24_000_000_000...24_000_000_000).contains(d.months), (-800_000_000_000...800_000_000_000).contains(d.days)
+            else {
                 throw DatabaseError(.arithmeticError, "Temporal arithmetic result out of range")
             }
             return TemporalCalendar.addingMonths(try mul(d.months), to: epochDay) + (try mul(d.days))
@@ -42,7 +46,9 @@ enum TemporalArithmetic {
             let total = nanos + dn
             let (s1, o1) = seconds.addingReportingOverflow(ds)
             if o1 { throw DatabaseError(.arithmeticError, "Temporal arithmetic result out of range") }
-            return (s1 + total / nanosPerSecond, total % nanosPerSecond)
+            let (s2, o2) = s1.addingReportingOverflow(total / nanosPerSecond)
+            if o2 { throw DatabaseError(.arithmeticError, "Temporal arithmetic result out of range") }
+            return (s2, total % nanosPerSecond)
         }
         func shiftTimeOfDay(_ nanoOfDay: Int64) throws -> Int64 {
             let (ds, dn) = try clockShift()
@@ -94,7 +100,7 @@ enum TemporalArithmetic {
     /// gets the other's zone).
     static func between(_ a: Value, _ b: Value, unit: BetweenUnit) throws -> Value {
         if a.isNull || b.isNull { return .null }
-        guard var from = TemporalParts(a), var to = TemporalParts(b) else {
+        guard var from = try TemporalParts.checked(a), var to = try TemporalParts.checked(b) else {
             let bad = TemporalParts(a) == nil ? a : b
             throw DatabaseError(.typeError, "Expected a temporal value, got: \(bad.temporalErrorText)")
         }
@@ -220,7 +226,7 @@ enum TemporalArithmetic {
         guard case .string(let unitName) = unitValue else {
             throw DatabaseError(.typeError, "The unit of truncate must be a string, got: \(unitValue.temporalErrorText)")
         }
-        guard var parts = TemporalParts(value) else {
+        guard var parts = try TemporalParts.checked(value) else {
             throw DatabaseError(.typeError, "Cannot truncate \(value.temporalErrorText)")
         }
         var map: [String: Value] = [:]
@@ -270,14 +276,15 @@ enum TemporalArithmetic {
         parts.nanoOfDay = nanos
         // A finer field in the overrides counts within the truncated unit (Neo4j adds the kept part to it).
         let subsecond = nanos % nanosPerSecond
+        // (Out-of-range sums are left to the field range checks; &+ only avoids a trap on absurd inputs.)
         if unit == "millisecond" {
             if let us = map["microsecond"], case .integer(let v) = us {
-                map["microsecond"] = .integer(v + subsecond / 1000)
+                map["microsecond"] = .integer(v &+ subsecond / 1000)
             } else if let ns = map["nanosecond"], case .integer(let v) = ns {
-                map["nanosecond"] = .integer(v + subsecond)
+                map["nanosecond"] = .integer(v &+ subsecond)
             }
         } else if unit == "microsecond", let ns = map["nanosecond"], case .integer(let v) = ns {
-            map["nanosecond"] = .integer(v + subsecond)
+            map["nanosecond"] = .integer(v &+ subsecond)
         }
 
         var zoneOverride: CypherTimeZone?

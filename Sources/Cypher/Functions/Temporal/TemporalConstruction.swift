@@ -43,7 +43,7 @@ enum TemporalConstruction {
         case .map(let map):
             return try fromMap(kind, map, context: context, clockNanos: now)
         default:
-            guard let parts = TemporalParts(argument) else {
+            guard let parts = try TemporalParts.checked(argument) else {
                 throw DatabaseError(
                     .typeError, "Invalid input for function '\(kind.rawValue)()': "
                         + "Expected a string, a map or a temporal value, got: \(argument.temporalErrorText)")
@@ -135,16 +135,16 @@ enum TemporalConstruction {
         var parts = TemporalParts()
         // Selection of another temporal's parts.
         if let source = map.removeValue(forKey: "datetime") {
-            guard let p = TemporalParts(source) else { throw selectionError("datetime", source) }
+            guard let p = try TemporalParts.checked(source) else { throw selectionError("datetime", source) }
             guard p.epochDay != nil && p.nanoOfDay != nil else { throw selectionError("datetime", source) }
             parts = p
         }
         if let source = map.removeValue(forKey: "date") {
-            guard let p = TemporalParts(source), p.epochDay != nil else { throw selectionError("date", source) }
+            guard let p = try TemporalParts.checked(source), p.epochDay != nil else { throw selectionError("date", source) }
             parts.epochDay = p.epochDay
         }
         if let source = map.removeValue(forKey: "time") {
-            guard let p = TemporalParts(source), p.nanoOfDay != nil else { throw selectionError("time", source) }
+            guard let p = try TemporalParts.checked(source), p.nanoOfDay != nil else { throw selectionError("time", source) }
             parts.nanoOfDay = p.nanoOfDay
             if p.zone != nil {
                 parts.zone = p.zone
@@ -214,7 +214,7 @@ enum TemporalConstruction {
 
     static func checkInstant(_ seconds: Int64) throws {
         // ±999999999 years, as java.time's Instant range.
-        guard abs(seconds) <= 31_556_889_864_403_199 else { throw argumentError("Instant exceeds minimum or maximum instant") }
+        guard seconds >= -31_557_014_135_596_800 && seconds <= 31_556_889_832_780_799 else { throw argumentError("Instant exceeds minimum or maximum instant") }
     }
 
     /// Date fields over an optional base date.

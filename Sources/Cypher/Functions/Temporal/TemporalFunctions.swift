@@ -188,14 +188,14 @@ public enum TemporalFunctions {
     public static func property(of value: Value, _ key: String) throws -> Value? {
         switch value {
         case .duration(let d):
-            guard let v = d.component(key) else {
+            guard let v = try d.component(key) else {
                 throw DatabaseError(.argumentError, "No such field: \(key)")
             }
             return .integer(v)
         case .point(let p):
             return try SpatialFunctions.property(of: p, key)
         default:
-            guard let parts = TemporalParts(value) else { return nil }
+            guard let parts = try TemporalParts.checked(value) else { return nil }
             guard let result = try temporalComponent(value, parts, key.lowercased()) else {
                 throw DatabaseError(.argumentError, "No such field: \(key)")
             }

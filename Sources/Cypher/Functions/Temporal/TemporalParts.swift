@@ -47,6 +47,21 @@ struct TemporalParts {
         }
     }
 
+    /// Like `init?(_:)`, but throws an ArgumentError for a temporal value whose stored fields are outside what
+    /// Neo4j can represent (such values can only arrive from outside, e.g. a malformed Bolt structure), so that
+    /// no later arithmetic on them can overflow.
+    static func checked(_ value: Value) throws -> TemporalParts? {
+        switch value {
+        case .date(let d) where !d.isWithinSupportedRange: break
+        case .localTime(let t) where !t.isWithinSupportedRange: break
+        case .time(let t) where !t.isWithinSupportedRange: break
+        case .localDateTime(let l) where !l.isWithinSupportedRange: break
+        case .dateTime(let dt) where !dt.isWithinSupportedRange: break
+        default: return TemporalParts(value)
+        }
+        throw DatabaseError(.argumentError, "Temporal value out of the supported range: \(value.temporalErrorText)")
+    }
+
     var localSeconds: Int64 { (epochDay ?? 0) * 86_400 + (nanoOfDay ?? 0) / TemporalCalendar.nanosPerSecond }
     var nanoOfSecond: Int64 { (nanoOfDay ?? 0) % TemporalCalendar.nanosPerSecond }
 
