@@ -169,6 +169,15 @@ public final class LockManager: @unchecked Sendable {
         mutex.withLock { (resources[resource]?.exclusiveOwner, resources[resource]?.sharedOwners ?? []) }
     }
 
+    /// The resource each waiting owner waits for (diagnostics, and tests that need a waiter to be parked).
+    public var waitingOwners: [LockOwner: LockResource] {
+        mutex.withLock {
+            var result: [LockOwner: LockResource] = [:]
+            for (owner, state) in owners { if let wanted = state.waitingFor { result[owner] = wanted.resource } }
+            return result
+        }
+    }
+
     /// Number of resources currently locked by anyone.
     public var lockedResourceCount: Int { mutex.withLock { resources.count } }
 
