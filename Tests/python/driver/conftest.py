@@ -76,6 +76,16 @@ class TrellisProcess:
         path = os.path.join(self.home, "logs", name)
         return open(path).read() if os.path.exists(path) else ""
 
+    def stop_process_only(self):
+        """Graceful stop that keeps the home folder (to read logs)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
