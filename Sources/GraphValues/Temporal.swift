@@ -134,15 +134,18 @@ extension CypherTime {
 }
 
 extension CypherDateTime {
-    /// Neo4j's order for date-times: by instant, then by offset and zone name so that the order is total.
+    /// Neo4j's order for date-times: by instant, then by offset (ascending), then fixed offsets before named
+    /// zones, named zones alphabetically (Neo4j's DateTimeValue.unsafeCompareTo).
     public static func order(_ a: CypherDateTime, _ b: CypherDateTime) -> Int {
         if a.epochSeconds != b.epochSeconds { return a.epochSeconds < b.epochSeconds ? -1 : 1 }
         if a.nanosecond != b.nanosecond { return a.nanosecond < b.nanosecond ? -1 : 1 }
-        if a.offsetSeconds != b.offsetSeconds { return a.offsetSeconds > b.offsetSeconds ? -1 : 1 }
-        let za = a.zoneId ?? ""
-        let zb = b.zoneId ?? ""
-        if za != zb { return za < zb ? -1 : 1 }
-        return 0
+        if a.offsetSeconds != b.offsetSeconds { return a.offsetSeconds < b.offsetSeconds ? -1 : 1 }
+        switch (a.zoneId, b.zoneId) {
+        case (nil, nil): return 0
+        case (nil, _): return -1
+        case (_, nil): return 1
+        case (let za?, let zb?): return za == zb ? 0 : (za < zb ? -1 : 1)
+        }
     }
 }
 

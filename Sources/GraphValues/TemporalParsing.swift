@@ -19,8 +19,12 @@ public enum TemporalParser {
         var atEnd: Bool { pos >= bytes.count }
         var peek: UInt8? { pos < bytes.count ? bytes[pos] : nil }
         func peek(_ offset: Int) -> UInt8? { pos + offset < bytes.count ? bytes[pos + offset] : nil }
+        /// Accepts `c`; letters match in either case (Neo4j's patterns are case-insensitive).
         mutating func accept(_ c: Character) -> Bool {
-            guard let p = peek, p == c.asciiValue! else { return false }
+            guard let p = peek else { return false }
+            let ascii = c.asciiValue!
+            let matches = p == ascii || (c.isLetter && (p | 0x20) == (ascii | 0x20))
+            guard matches else { return false }
             pos += 1
             return true
         }
@@ -71,7 +75,7 @@ public enum TemporalParser {
             year = y
         }
         do {
-            if s.atEnd || s.peek == UInt8(ascii: "T") {
+            if s.atEnd || s.peek == UInt8(ascii: "T") || s.peek == UInt8(ascii: "t") {
                 return try .some(TemporalCalendar.validDate(year: year, month: 1, day: 1))
             }
             if s.accept("-") {
@@ -273,7 +277,7 @@ public enum TemporalParser {
         } else {
             _ = s.accept("+")
         }
-        guard s.accept("P") || s.accept("p") else { throw invalid(text, "duration") }
+        guard s.accept("P") else { throw invalid(text, "duration") }
         // Alternative format: PYYYY-MM-DDTHH:MM:SS(.f)
         if s.digitRun == 4, s.peek(4) == UInt8(ascii: "-") {
             return try alternativeDuration(text, &s, sign: sign)
@@ -283,7 +287,7 @@ public enum TemporalParser {
         var sawComponent = false
         var order = 0  // enforce Y M W D, then H M S
         while !s.atEnd {
-            if s.accept("T") || s.accept("t") {
+            if s.accept("T") {
                 guard !inTime else { throw invalid(text, "duration") }
                 inTime = true
                 continue

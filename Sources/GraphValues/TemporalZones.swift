@@ -249,6 +249,44 @@ public enum TimeZoneDatabase {
         return rules
     }
 
+    private static let canonicalNames = Mutex<[String: String]?>(nil)
+
+    /// The zone id as the tz database spells it, for a name given in any letter case and with spaces for
+    /// underscores (Neo4j parses zone names case-insensitively: `europe/stockholm` is `Europe/Stockholm`).
+    /// Nil when there is no such zone.
+    public static func canonicalName(_ name: String) -> String? {
+        let spaced = String(name.map { $0 == " " ? "_" : $0 })
+        if rules(for: spaced) != nil { return spaced }
+        let index = canonicalNames.withLock { names -> [String: String] in
+            if let names { return names }
+            var built: [String: String] = [:]
+            collectZoneNames(directory, prefix: "", depth: 0, into: &built)
+            names = built
+            return built
+        }
+        guard let found = index[spaced.lowercased()], rules(for: found) != nil else { return nil }
+        return found
+    }
+
+    /// Walks the zoneinfo tree (skipping the `posix`/`right` copies) collecting lowercased → real names.
+    private static func collectZoneNames(_ path: String, prefix: String, depth: Int, into names: inout [String: String]) {
+        guard depth < 4, let dir = opendir(path) else { return }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasPrefix(".") || (depth == 0 && (name == "posix" || name == "right")) { continue }
+            let relative = prefix.isEmpty ? name : prefix + "/" + name
+            guard isPlausibleName(relative) else { continue }
+            if entry.pointee.d_type == UInt8(DT_DIR) {
+                collectZoneNames(path + "/" + name, prefix: relative, depth: depth + 1, into: &names)
+            } else {
+                names[relative.lowercased()] = relative
+            }
+        }
+    }
+
     private static func readFile(_ path: String) -> [UInt8]? {
         guard let file = fopen(path, "rb") else { return nil }
         defer { fclose(file) }
@@ -344,7 +382,7 @@ public enum CypherTimeZone: Sendable, Hashable {
     /// name such as `Europe/Stockholm`. Throws ArgumentError for unknown zones.
     public static func parse(_ text: String) throws -> CypherTimeZone {
         if let seconds = parseOffset(Substring(text)) { return .offset(seconds) }
-        if TimeZoneDatabase.rules(for: text) != nil { return .named(text) }
+        if let name = TimeZoneDatabase.canonicalName(text) { return .named(name) }
         throw DatabaseError(.argumentError, "Invalid value for TimeZone: Text '\(text)' could not be parsed")
     }
 

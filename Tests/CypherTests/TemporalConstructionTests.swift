@@ -80,6 +80,11 @@ struct TemporalConstructionTests {
             ("datetime('2015-07-21T21:40:32.142Z').offset", "'Z'"),
             ("datetime('2015-07-21T21:40:32.142Z').timezone", "'Z'"),
             ("datetime('2015-07-21T21:40:32.142[Europe/London]').offsetMinutes", "60"),
+            // Zone names and the ISO letters are case-insensitive, spaces stand for underscores (as Neo4j).
+            ("datetime({year: 2017, timezone: 'europe/STOCKHOLM'})", "'2017-01-01T00:00+01:00[Europe/Stockholm]'"),
+            ("datetime({year: 2017, timezone: 'America/New York'}).timezone", "'America/New_York'"),
+            ("datetime('2015w302t2140z')", "'2015-07-21T21:40Z'"),
+            ("localdatetime('2015-07-21t21:40')", "'2015-07-21T21:40'"),
         ])
     }
 

@@ -202,6 +202,35 @@ struct TimeZoneTests {
         #expect(CypherTimeZone.parseOffset("+19:00") == nil)
         #expect(CypherTimeZone.parseOffset("+1:00") == nil)
         #expect(throws: DatabaseError.self) { try CypherTimeZone.parse("Nowhere/Special") }
+        #expect(try CypherTimeZone.parse("asia/tokyo") == .named("Asia/Tokyo"))
+        #expect(throws: DatabaseError.self) { try CypherTimeZone.parse("posix/Asia/Tokyo/..") }
+    }
+}
+
+@Suite("Temporal ordering")
+struct TemporalOrderingTests {
+    /// Neo4j orders equal instants by offset (ascending), then fixed offsets before named zones, then by name.
+    @Test("date-times at the same instant order by offset, then offset before named zone")
+    func dateTimeTies() {
+        let utc = CypherDateTime(epochSeconds: 0, nanosecond: 0, offsetSeconds: 0, zoneId: nil)
+        let plusOne = CypherDateTime(epochSeconds: 0, nanosecond: 0, offsetSeconds: 3600, zoneId: nil)
+        let stockholm = CypherDateTime(epochSeconds: 0, nanosecond: 0, offsetSeconds: 3600, zoneId: "Europe/Stockholm")
+        let berlin = CypherDateTime(epochSeconds: 0, nanosecond: 0, offsetSeconds: 3600, zoneId: "Europe/Berlin")
+        #expect(CypherDateTime.order(utc, plusOne) == -1)
+        #expect(CypherDateTime.order(plusOne, stockholm) == -1)
+        #expect(CypherDateTime.order(berlin, stockholm) == -1)
+        #expect(CypherDateTime.order(stockholm, stockholm) == 0)
+        let later = CypherDateTime(epochSeconds: 0, nanosecond: 1, offsetSeconds: -3600, zoneId: nil)
+        #expect(CypherDateTime.order(stockholm, later) == -1)
+    }
+
+    @Test("times order by their UTC time of day, then by offset")
+    func times() {
+        let a = CypherTime(nanosecondOfDay: 10 * 3_600_000_000_000, offsetSeconds: 3600)  // 09:00Z
+        let b = CypherTime(nanosecondOfDay: 9 * 3_600_000_000_000 + 1, offsetSeconds: 0)
+        #expect(CypherTime.order(a, b) == -1)
+        let c = CypherTime(nanosecondOfDay: 9 * 3_600_000_000_000, offsetSeconds: 0)
+        #expect(CypherTime.order(c, a) == -1)
     }
 }
 
