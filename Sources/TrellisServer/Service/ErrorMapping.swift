@@ -1,3 +1,4 @@
+import GraphKernel
 import GraphValues
 
 /// The one place where anything thrown below the service becomes what a client sees: a `DatabaseError` with a
@@ -7,6 +8,7 @@ public enum ErrorMapping {
     public static func map(_ error: any Error) -> DatabaseError {
         if let e = error as? DatabaseError { return e }
         if let e = error as? ConfigError { return DatabaseError(.invalidRequest, e.message) }
+        if let e = error as? ConfigurationError { return e.databaseError }
         return DatabaseError(.unknownError, "\(error)")
     }
 

@@ -34,7 +34,7 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
 
     public init(
         engine: GraphEngine, auth: AuthManager, config: Config, logger: Logger, queryLog: QueryLog?,
-        bookmarkWaitTimeout: Duration = .seconds(30)
+        bookmarkWaitTimeout: Duration? = nil
     ) {
         self.engine = engine
         self.auth = auth
@@ -42,7 +42,7 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         self.queryLog = queryLog
         let t = config.get(Settings.transactionTimeout)
         self.defaultTimeout = t == .zero ? nil : t
-        self.bookmarkWaitTimeout = bookmarkWaitTimeout
+        self.bookmarkWaitTimeout = bookmarkWaitTimeout ?? config.get(Settings.bookmarkReadyTimeout)
         self.advertisedBoltAddress = config.boltAdvertisedAddress
         self.databaseNames = ["neo4j", config.get(Settings.activeDatabase)]
         self.readOnlyDatabase = config.get(Settings.readOnly)

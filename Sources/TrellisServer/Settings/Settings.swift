@@ -74,6 +74,10 @@ public enum Settings {
     public static let transactionTimeout = Setting<Duration>.duration(
         "dbms.transaction.timeout", "0", dynamic: true,
         "Time-out for every transaction that does not set its own (0: none). Time-outs roll the transaction back.")
+    public static let bookmarkReadyTimeout = Setting<Duration>.duration(
+        "dbms.transaction.bookmark_ready_timeout", "30s",
+        "How long a transaction that names a bookmark waits for this instance to have applied it "
+            + "(then Neo.TransientError.Transaction.BookmarkTimeout). Neo4j 4.x name.")
     public static let lockAcquisitionTimeout = Setting<Duration>.duration(
         "dbms.lock.acquisition.timeout", "0", "Longest wait for a lock (0: wait until deadlock detection).")
     public static let restTransactionIdleTimeout = Setting<Duration>.duration(
@@ -316,7 +320,7 @@ public enum Settings {
             jvmAdditional.erased,
             pageCacheSize.erased, heapInitialSize.erased, heapMaxSize.erased, txLogRetention.erased,
             txLogRotationSize.erased, checkpointIntervalTime.erased, checkpointIntervalTx.erased,
-            checkpointIopsLimit.erased, checkpointPolicy.erased, transactionTimeout.erased,
+            checkpointIopsLimit.erased, checkpointPolicy.erased, transactionTimeout.erased, bookmarkReadyTimeout.erased,
             lockAcquisitionTimeout.erased, restTransactionIdleTimeout.erased, relationshipGroupingThreshold.erased,
             queryCacheSize.erased,
             defaultListenAddress.erased, defaultAdvertisedAddress.erased, boltEnabled.erased,

@@ -99,6 +99,24 @@ def test_errors_surface_as_driver_exception_classes(clean):
         assert s.run("RETURN 2 AS x").single()["x"] == 2
 
 
+def test_a_bookmark_this_instance_has_not_reached_is_a_transient_error():
+    from conftest import TrellisProcess
+    server = TrellisProcess(settings={"dbms.transaction.bookmark_ready_timeout": "1s"})
+    try:
+        with GraphDatabase.driver(server.uri, auth=("neo4j", PASSWORD)) as d:
+            from neo4j import Bookmarks
+            with d.session(bookmarks=Bookmarks.from_raw_values(["FB:trellis:tx:999999999"])) as s:
+                with pytest.raises(TransientError) as e:
+                    s.run("RETURN 1").consume()
+            assert e.value.code == "Neo.TransientError.Transaction.BookmarkTimeout"
+            with d.session(bookmarks=Bookmarks.from_raw_values(["not-ours"])) as s:
+                with pytest.raises(ClientError) as e:
+                    s.run("RETURN 1").consume()
+            assert e.value.code == "Neo.ClientError.Transaction.InvalidBookmark"
+    finally:
+        server.stop()
+
+
 def test_wrong_password_is_an_auth_error(server):
     with GraphDatabase.driver(server.uri, auth=("neo4j", "wrong")) as d:
         with pytest.raises(AuthError):
