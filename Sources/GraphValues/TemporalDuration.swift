@@ -10,21 +10,28 @@ extension CypherDuration {
     /// Average seconds per month (used for ordering durations, as Neo4j does).
     public static let averageSecondsPerMonth: Int64 = 2_629_746
 
-    /// Builds a normalised duration (nanoseconds carried into seconds). Throws ArithmeticError on overflow.
+    /// Builds a normalised duration (nanoseconds carried into seconds). Throws ArgumentError on overflow.
     public static func normalized(months: Int64, days: Int64, seconds: Int64, nanoseconds: Int64) throws
         -> CypherDuration
     {
         let carry = TemporalCalendar.floorDiv(nanoseconds, TemporalCalendar.nanosPerSecond)
         let (s, overflow) = seconds.addingReportingOverflow(carry)
         if overflow { throw overflowError() }
+        // Like Neo4j, refuse durations whose average length in seconds does not fit in 64 bits, so that ordering
+        // and every derived total stay computable.
+        let (m, o1) = months.multipliedReportingOverflow(by: averageSecondsPerMonth)
+        let (d, o2) = days.multipliedReportingOverflow(by: TemporalCalendar.secondsPerDay)
+        let (md, o3) = m.addingReportingOverflow(d)
+        let (_, o4) = md.addingReportingOverflow(s)
+        if o1 || o2 || o3 || o4 { throw overflowError() }
         return CypherDuration(
             months: months, days: days, seconds: s,
             nanoseconds: Int32(TemporalCalendar.floorMod(nanoseconds, TemporalCalendar.nanosPerSecond)))
     }
 
-    /// The error Neo4j raises when duration arithmetic overflows.
+    /// The error Neo4j raises for a duration that would overflow (an ArgumentError, from its constructor check).
     public static func overflowError() -> DatabaseError {
-        DatabaseError(.arithmeticError, "Duration value out of range (long overflow)")
+        DatabaseError(.argumentError, "Invalid value for duration, will cause overflow")
     }
 
     /// One amount of a duration component: exact when integral, otherwise a Double.
@@ -171,7 +178,8 @@ extension CypherDuration {
 
     /// `d / x` (Neo4j divides every component as a Double and cascades the fractions).
     public func divided(by divisor: Double) throws -> CypherDuration {
-        guard divisor != 0 else { throw DatabaseError(.arithmeticError, "/ by zero") }
+        // Neo4j divides as doubles; a zero divisor gives infinite parts, which its overflow check rejects.
+        guard divisor != 0 else { throw CypherDuration.overflowError() }
         return try CypherDuration.approximate(
             months: Double(months) / divisor, days: Double(days) / divisor, seconds: Double(seconds) / divisor,
             nanoseconds: Double(nanoseconds) / divisor)

@@ -278,15 +278,26 @@ public enum TemporalParser {
             _ = s.accept("+")
         }
         guard s.accept("P") else { throw invalid(text, "duration") }
-        // Alternative format: PYYYY-MM-DDTHH:MM:SS(.f)
-        if s.digitRun == 4, s.peek(4) == UInt8(ascii: "-") {
-            return try alternativeDuration(text, &s, sign: sign)
+        // The unit form first (as Neo4j's pattern does), then the date-based form
+        // P[YYYY-MM-DD|YYYYMMDD][T(HH:MM[:SS[.f]]|HH[MM[SS[.f]]])].
+        let start = s.pos
+        do {
+            return try unitDuration(text, &s, sign: sign)
+        } catch let unitError {
+            s.pos = start
+            guard let alternative = try alternativeDuration(text, &s, sign: sign) else { throw unitError }
+            return alternative
         }
+    }
+
+    private static func unitDuration(_ text: String, _ s: inout Scanner, sign: Int64) throws -> CypherDuration {
         var builder = CypherDuration.Builder()
         var inTime = false
         var sawComponent = false
         var order = 0  // enforce Y M W D, then H M S
+        var sawFraction = false  // Neo4j allows a fraction only in the last component given
         while !s.atEnd {
+            if sawFraction { throw invalid(text, "duration") }
             if s.accept("T") {
                 guard !inTime else { throw invalid(text, "duration") }
                 inTime = true
@@ -309,6 +320,7 @@ public enum TemporalParser {
             guard rank > order else { throw invalid(text, "duration") }
             order = rank
             sawComponent = true
+            if case .float = amount { sawFraction = true }
             let signed: CypherDuration.Amount
             switch amount {
             case .integer(let v): signed = .integer(v * sign)
@@ -331,7 +343,7 @@ public enum TemporalParser {
                 }
             }
         }
-        guard sawComponent else { throw invalid(text, "duration") }
+        guard sawComponent, !text.hasSuffix("T"), !text.hasSuffix("t") else { throw invalid(text, "duration") }
         return try builder.build()
     }
 
@@ -366,22 +378,69 @@ public enum TemporalParser {
         return (.float(negative ? -value : value), 0)
     }
 
-    private static func alternativeDuration(_ text: String, _ s: inout Scanner, sign: Int64) throws -> CypherDuration {
-        guard let years = s.digits(4), s.accept("-"), let months = s.digits(2), s.accept("-"), let days = s.digits(2)
-        else { throw invalid(text, "duration") }
+    /// The date-based form; nil when the text is not in that form (the unit form is tried instead).
+    private static func alternativeDuration(_ text: String, _ s: inout Scanner, sign: Int64) throws -> CypherDuration? {
+        var months: Int64 = 0
+        var days: Int64 = 0
+        var sawDate = false
+        if s.digitRun == 4, s.peek(4) == UInt8(ascii: "-") {
+            guard let years = s.digits(4), s.accept("-"), let m = s.digits(2), s.accept("-"), let d = s.digits(2)
+            else { throw invalid(text, "duration") }
+            guard m <= 12, d <= 31 else { throw invalidValue(text) }
+            (months, days, sawDate) = (years * 12 + m, d, true)
+        } else if s.digitRun == 8 {
+            let years = s.digits(4)!
+            let m = s.digits(2)!
+            let d = s.digits(2)!
+            guard m <= 12, d <= 31 else { throw invalidValue(text) }
+            (months, days, sawDate) = (years * 12 + m, d, true)
+        }
         var seconds: Int64 = 0
         var nanos: Int64 = 0
+        let beforeT = s.pos
         if s.accept("T") {
-            guard let h = s.digits(2), s.accept(":"), let m = s.digits(2), s.accept(":"), let sec = s.digits(2),
-                let f = s.fractionNanos()
-            else { throw invalid(text, "duration") }
-            guard h < 24, m < 60, sec < 60 else { throw invalidValue(text) }
+            // Only the clock forms here: digits followed by a unit letter belong to the unit form.
+            let run = s.digitRun
+            let after = s.peek(run)
+            let isClock = (run == 2 || run == 4 || run == 6)
+                && (after == nil || after == UInt8(ascii: ":") || after == UInt8(ascii: ".")
+                    || after == UInt8(ascii: ","))
+            guard isClock else {
+                if sawDate { throw invalid(text, "duration") }
+                s.pos = beforeT
+                return nil
+            }
+            var h: Int64 = 0
+            var m: Int64 = 0
+            var sec: Int64 = 0
+            var fraction: Int64?
+            if run == 2 && after == UInt8(ascii: ":") {
+                h = s.digits(2)!
+                _ = s.accept(":")
+                guard let mm = s.digits(2) else { throw invalid(text, "duration") }
+                m = mm
+                if s.accept(":") {
+                    guard let ss = s.digits(2), let f = s.fractionNanos() else { throw invalid(text, "duration") }
+                    sec = ss
+                    fraction = f
+                }
+            } else {
+                h = s.digits(2)!
+                if run >= 4 { m = s.digits(2)! }
+                if run == 6 {
+                    sec = s.digits(2)!
+                    guard let f = s.fractionNanos() else { throw invalid(text, "duration") }
+                    fraction = f
+                }
+            }
+            guard h <= 24, m <= 60, sec <= 60 else { throw invalidValue(text) }
             seconds = h * 3600 + m * 60 + sec
-            nanos = f ?? 0
+            nanos = fraction ?? 0
+        } else if !sawDate {
+            return nil
         }
-        guard s.atEnd, months <= 12, days <= 31 else { throw invalid(text, "duration") }
+        guard s.atEnd else { throw invalid(text, "duration") }
         return try CypherDuration.normalized(
-            months: sign * (years * 12 + months), days: sign * days, seconds: sign * seconds,
-            nanoseconds: sign * nanos)
+            months: sign * months, days: sign * days, seconds: sign * seconds, nanoseconds: sign * nanos)
     }
 }
