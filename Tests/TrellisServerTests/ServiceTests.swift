@@ -92,6 +92,31 @@ struct ServiceTests {
         #expect(engine.committedCount == 1)
     }
 
+    @Test("running statements are listed while they stream and forgotten once done, however they end")
+    func runningQueries() throws {
+        let s = try admin()
+        let c = try s.run("ROWS 5", parameters: [:], options: TransactionOptions(metadata: ["app": .string("x")]))
+        _ = try c.next()
+        let listed = service.runningQueries()
+        #expect(listed.map(\.query) == ["ROWS 5"])
+        #expect(listed.first?.metadata == ["app": .string("x")])
+        #expect(service.openTransactions().first?.currentQuery == "ROWS 5")
+        _ = try drain(c)
+        #expect(service.runningQueries().isEmpty)
+        try s.beginTransaction(TransactionOptions())
+        _ = try s.run("ROWS 5", parameters: [:], options: TransactionOptions())
+        _ = try s.run("ROWS 5", parameters: [:], options: TransactionOptions())
+        #expect(service.runningQueries().count == 2)
+        try s.rollback()
+        #expect(service.runningQueries().isEmpty)
+        let killed = try s.run("ROWS 5", parameters: [:], options: TransactionOptions())
+        let id = try #require(service.runningQueries().first?.id)
+        #expect(try service.killQuery(id, by: "neo4j", isAdmin: true) == "neo4j")
+        #expect(throws: DatabaseError.self) { try drain(killed) }
+        #expect(service.runningQueries().isEmpty && service.openTransactionCount == 0)
+        #expect(try service.killQuery("query-12345", by: "neo4j", isAdmin: true) == nil)
+    }
+
     @Test("an error rolls the explicit transaction back; committing it afterwards fails")
     func errorRollsBack() throws {
         let s = try admin()

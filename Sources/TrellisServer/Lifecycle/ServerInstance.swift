@@ -62,10 +62,7 @@ public final class ServerInstance: @unchecked Sendable {
                 importDirectory: config.get(Settings.allowCSVImportFromFileURLs) ? config.importDirectory : nil)
             let service = TrellisDatabaseService(
                 engine: engine, auth: auth, config: config, logger: logs.logger("service"), queryLog: logs.queryLog)
-            ServerProcedures.register(in: cypher.procedures, auth: auth, config: config) { [weak service] ctx, db in
-                guard let service else { throw DatabaseError(.databaseUnavailable, "The server is stopping.") }
-                return try service.routingTable(context: ctx, database: db)
-            }
+            ServerProcedures.register(in: cypher.procedures, auth: auth, config: config, service: service)
 
             var bolt: BoltServer?
             if config.get(Settings.boltEnabled) {

@@ -11,15 +11,22 @@ final class SessionCursor: ResultCursor {
     let parameters: [String: Value]
     let metadata: [String: Value]
     let started: ContinuousClock.Instant
-    private var finished = false
+    /// Registration in the service's running-query table (`dbms.listQueries`).
+    let queryID: Int
+    let service: TrellisDatabaseService
+    private var finished = false {
+        didSet { if finished && !oldValue { service.queryEnded(queryID) } }
+    }
     var isFinished: Bool { finished }
     private var transactionClosed = false
     private var summaryValue: ResultSummary?
 
     init(
         session: TrellisSession, result: EngineResult, autoCommit: (EngineTransaction, Int)?, query: String,
-        parameters: [String: Value], metadata: [String: Value], started: ContinuousClock.Instant
+        parameters: [String: Value], metadata: [String: Value], started: ContinuousClock.Instant, queryID: Int
     ) {
+        self.queryID = queryID
+        self.service = session.service
         self.session = session
         self.result = result
         self.autoCommit = autoCommit
@@ -27,6 +34,10 @@ final class SessionCursor: ResultCursor {
         self.parameters = parameters
         self.metadata = metadata
         self.started = started
+    }
+
+    deinit {
+        if !finished { service.queryEnded(queryID) }
     }
 
     var columns: [String] { result.columns }

@@ -1,4 +1,5 @@
 import Cypher
+import Foundation
 import GraphValues
 import TrellisService
 
@@ -7,9 +8,17 @@ import TrellisService
 /// procedure registry at start-up.
 public enum ServerProcedures {
     public static func register(
-        in registry: ProcedureRegistry, auth: AuthManager, config: Config,
-        routingTable: @escaping @Sendable ([String: String], String?) throws -> RoutingTable
+        in registry: ProcedureRegistry, auth: AuthManager, config: Config, service: TrellisDatabaseService
     ) {
+        // Weak: the service owns the engine that owns this registry.
+        let serviceRef = WeakService(service)
+        func liveService() throws -> TrellisDatabaseService {
+            guard let s = serviceRef.value else { throw DatabaseError(.databaseUnavailable, "The server is stopping.") }
+            return s
+        }
+        let routingTable: ([String: String], String?) throws -> RoutingTable = { ctx, db in
+            try liveService().routingTable(context: ctx, database: db)
+        }
         func caller(_ ctx: ProcedureContext) -> (name: String, permissions: Permissions) {
             if let secured = ctx.transaction as? SecuredTransaction {
                 return (secured.security.username, secured.security.permissions)
@@ -171,6 +180,85 @@ public enum ServerProcedures {
             return [[.integer(Int64(t.ttlSeconds)),
                      .list([entry("WRITE", t.writers), entry("READ", t.readers), entry("ROUTE", t.routers)])]]
         })
+        func millis(_ d: Duration) -> Value {
+            .integer(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+        }
+        func iso(_ date: Date) -> Value { .string(ISO8601DateFormatter().string(from: date)) }
+        registry.register(ProcedureDefinition(
+            name: "dbms.listQueries",
+            outputs: [("queryId", "STRING?"), ("username", "STRING?"), ("metaData", "MAP?"), ("query", "STRING?"),
+                      ("parameters", "MAP?"), ("planner", "STRING?"), ("runtime", "STRING?"), ("indexes", "LIST? OF MAP?"),
+                      ("startTime", "STRING?"), ("protocol", "STRING?"), ("clientAddress", "STRING?"),
+                      ("requestUri", "STRING?"), ("status", "STRING?"), ("resourceInformation", "MAP?"),
+                      ("activeLockCount", "INTEGER?"), ("elapsedTimeMillis", "INTEGER?"), ("cpuTimeMillis", "INTEGER?"),
+                      ("waitTimeMillis", "INTEGER?"), ("idleTimeMillis", "INTEGER?"), ("allocatedBytes", "INTEGER?"),
+                      ("pageHits", "INTEGER?"), ("pageFaults", "INTEGER?"), ("transactionId", "STRING?")],
+            mode: .dbms, description: "List all queries currently executing at the instance that are visible to the user."
+        ) { ctx, _ in
+            let (name, permissions) = caller(ctx)
+            let admin = permissions.contains(.manageSecurity)
+            return try liveService().runningQueries().filter { admin || $0.username == name }.map { q in
+                [.string(q.id), .string(q.username), .map(q.metadata), .string(q.query),
+                 .map(QueryLog.maskParameters(q.query, q.parameters)), .string("COST"), .string("PIPELINED"), .list([]),
+                 iso(q.started), .string(""), .string(""), .string(""), .string("running"), .map([:]), .integer(0),
+                 millis(q.elapsed), .null, .integer(0), .null, .null, .integer(0), .integer(0), .string(q.transaction)]
+            }
+        })
+        let killQueries: (ProcedureContext, [String]) throws -> [[Value]] = { ctx, ids in
+            let (name, permissions) = caller(ctx)
+            return try ids.map { id in
+                if let owner = try liveService().killQuery(id, by: name, isAdmin: permissions.contains(.manageSecurity)) {
+                    return [.string(id), .string(owner), .string("Query found")]
+                }
+                return [.string(id), .string("n/a"), .string("No Query found with this id")]
+            }
+        }
+        let killOutputs: [(name: String, type: String)] = [("queryId", "STRING?"), ("username", "STRING?"), ("message", "STRING?")]
+        registry.register(ProcedureDefinition(
+            name: "dbms.killQuery", parameters: [ProcedureParameter("id", "STRING?")], outputs: killOutputs, mode: .dbms,
+            description: "Kill a running query (its transaction is terminated)."
+        ) { ctx, args in try killQueries(ctx, [try string(args, 0, "id")]) })
+        registry.register(ProcedureDefinition(
+            name: "dbms.killQueries", parameters: [ProcedureParameter("ids", "LIST? OF STRING?")], outputs: killOutputs,
+            mode: .dbms, description: "Kill running queries (their transactions are terminated)."
+        ) { ctx, args in
+            guard case .list(let items) = args.first ?? .null else {
+                throw DatabaseError(.argumentError, "ids must be a list of strings")
+            }
+            return try killQueries(ctx, items.compactMap { if case .string(let s) = $0 { return s } else { return nil } })
+        })
+        registry.register(ProcedureDefinition(
+            name: "dbms.listTransactions",
+            outputs: [("transactionId", "STRING?"), ("username", "STRING?"), ("metaData", "MAP?"), ("startTime", "STRING?"),
+                      ("protocol", "STRING?"), ("clientAddress", "STRING?"), ("requestUri", "STRING?"),
+                      ("currentQueryId", "STRING?"), ("currentQuery", "STRING?"), ("activeLockCount", "INTEGER?"),
+                      ("status", "STRING?"), ("resourceInformation", "MAP?"), ("elapsedTimeMillis", "INTEGER?"),
+                      ("cpuTimeMillis", "INTEGER?"), ("waitTimeMillis", "INTEGER?"), ("idleTimeMillis", "INTEGER?"),
+                      ("allocatedBytes", "INTEGER?"), ("allocatedDirectBytes", "INTEGER?"), ("pageHits", "INTEGER?"),
+                      ("pageFaults", "INTEGER?")],
+            mode: .dbms, description: "List all transactions currently executing at the instance that are visible to the user."
+        ) { ctx, _ in
+            let (name, permissions) = caller(ctx)
+            let admin = permissions.contains(.manageSecurity)
+            return try liveService().openTransactions().filter { admin || $0.username == name }.map { t in
+                [.string(t.id), .string(t.username), .map(t.metadata), iso(t.started), .string(""), .string(""),
+                 .string(""), .string(t.currentQueryID), .string(t.currentQuery), .integer(0),
+                 .string(t.currentQueryID.isEmpty ? "Idle" : "Running"), .map([:]), millis(t.elapsed), .null,
+                 .integer(0), .null, .null, .null, .integer(0), .integer(0)]
+            }
+        })
+        registry.register(ProcedureDefinition(
+            name: "dbms.killTransaction", parameters: [ProcedureParameter("id", "STRING?")],
+            outputs: [("transactionId", "STRING?"), ("username", "STRING?"), ("message", "STRING?")], mode: .dbms,
+            description: "Kill a transaction."
+        ) { ctx, args in
+            let (name, permissions) = caller(ctx)
+            let id = try string(args, 0, "id")
+            if let owner = try liveService().killTransaction(id, by: name, isAdmin: permissions.contains(.manageSecurity)) {
+                return [[.string(id), .string(owner), .string("Transaction marked for termination")]]
+            }
+            return [[.string(id), .string("n/a"), .string("Transaction not found")]]
+        })
         registry.register(ProcedureDefinition(
             name: "dbms.listConfig", parameters: [ProcedureParameter("searchString", "STRING?", default: .string(""))],
             outputs: [("name", "STRING?"), ("description", "STRING?"), ("value", "STRING?")], mode: .dbms,
@@ -183,4 +271,10 @@ public enum ServerProcedures {
             }
         })
     }
+}
+
+/// A weak reference that can be captured by `@Sendable` procedure bodies.
+final class WeakService: @unchecked Sendable {
+    weak var value: TrellisDatabaseService?
+    init(_ value: TrellisDatabaseService) { self.value = value }
 }

@@ -27,6 +27,8 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         var accepting = true
         var nextID = 0
         var open: [Int: TransactionHandle] = [:]
+        var nextQueryID = 0
+        var queries: [Int: RunningQuery] = [:]
     }
 
     let activity = Mutex(Activity())
@@ -87,7 +89,27 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
     /// An open engine transaction, registered so shutdown can terminate it.
     final class TransactionHandle: @unchecked Sendable {
         let tx: EngineTransaction
-        init(_ tx: EngineTransaction) { self.tx = tx }
+        let username: String
+        let metadata: [String: Value]
+        let started = Date()
+        let startedClock = ContinuousClock.now
+        init(_ tx: EngineTransaction, username: String, metadata: [String: Value]) {
+            self.tx = tx
+            self.username = username
+            self.metadata = metadata
+        }
+    }
+
+    /// A statement being executed or streamed, for `dbms.listQueries` / `dbms.killQuery`.
+    struct RunningQuery: @unchecked Sendable {
+        var id: Int
+        var transactionID: Int
+        var username: String
+        var query: String
+        var parameters: [String: Value]
+        var metadata: [String: Value]
+        var started: Date
+        var startedClock: ContinuousClock.Instant
     }
 
     func beginEngineTransaction(user: AuthenticatedUser, options: TransactionOptions) throws -> (EngineTransaction, Int) {
@@ -101,7 +123,7 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         let id: Int? = activity.withLock { a in
             guard a.accepting else { return nil }
             a.nextID += 1
-            a.open[a.nextID] = TransactionHandle(tx)
+            a.open[a.nextID] = TransactionHandle(tx, username: user.username, metadata: options.metadata)
             return a.nextID
         }
         guard let id else {
@@ -113,6 +135,81 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
 
     func transactionEnded(_ id: Int) {
         _ = activity.withLock { $0.open.removeValue(forKey: id) }
+    }
+
+    // MARK: Running queries and transactions (dbms.listQueries, dbms.killQuery, dbms.listTransactions)
+
+    func queryStarted(transactionID: Int, username: String, query: String, parameters: [String: Value],
+                      metadata: [String: Value]) -> Int {
+        activity.withLock { a in
+            a.nextQueryID += 1
+            a.queries[a.nextQueryID] = RunningQuery(
+                id: a.nextQueryID, transactionID: transactionID, username: username, query: query,
+                parameters: parameters, metadata: metadata, started: Date(), startedClock: ContinuousClock.now)
+            return a.nextQueryID
+        }
+    }
+
+    func queryEnded(_ id: Int) {
+        _ = activity.withLock { $0.queries.removeValue(forKey: id) }
+    }
+
+    /// Running statements, oldest first.
+    public func runningQueries() -> [(id: String, username: String, query: String, parameters: [String: Value],
+                                      metadata: [String: Value], started: Date, elapsed: Duration, transaction: String)] {
+        let now = ContinuousClock.now
+        return activity.withLock { a in
+            a.queries.values.sorted { $0.id < $1.id }.map {
+                ("query-\($0.id)", $0.username, $0.query, $0.parameters, $0.metadata, $0.started,
+                 now - $0.startedClock, "transaction-\($0.transactionID)")
+            }
+        }
+    }
+
+    /// Open transactions, oldest first, with the statement each is running (if any).
+    public func openTransactions() -> [(id: String, username: String, metadata: [String: Value], started: Date,
+                                        elapsed: Duration, currentQueryID: String, currentQuery: String)] {
+        let now = ContinuousClock.now
+        return activity.withLock { a in
+            a.open.keys.sorted().map { id in
+                let h = a.open[id]!
+                let q = a.queries.values.filter { $0.transactionID == id }.max { $0.id < $1.id }
+                return ("transaction-\(id)", h.username, h.metadata, h.started, now - h.startedClock,
+                        q.map { "query-\($0.id)" } ?? "", q?.query ?? "")
+            }
+        }
+    }
+
+    /// Terminates the transaction running `queryID` (`query-<n>`); it fails with Terminated at its next step.
+    /// Returns the query's user, or nil when no such query runs. Only admins may kill other users' queries.
+    public func killQuery(_ queryID: String, by username: String, isAdmin: Bool) throws -> String? {
+        guard queryID.hasPrefix("query-"), let n = Int(queryID.dropFirst(6)) else {
+            throw DatabaseError(.argumentError, "Query id '\(queryID)' is not of the form query-<n>")
+        }
+        let target: (String, TransactionHandle?)? = activity.withLock { a in
+            guard let q = a.queries[n] else { return nil }
+            return (q.username, a.open[q.transactionID])
+        }
+        guard let (owner, handle) = target else { return nil }
+        guard isAdmin || owner == username else {
+            throw DatabaseError(.forbidden, "Permission denied: only admins may kill other users' queries.")
+        }
+        handle?.tx.terminate()
+        logger.info("query killed", metadata: ["query": "\(queryID)", "by": "\(username)"])
+        return owner
+    }
+
+    /// Terminates the transaction `transaction-<n>`. Returns its user, or nil when not open.
+    public func killTransaction(_ transactionID: String, by username: String, isAdmin: Bool) throws -> String? {
+        guard transactionID.hasPrefix("transaction-"), let n = Int(transactionID.dropFirst(12)) else {
+            throw DatabaseError(.argumentError, "Transaction id '\(transactionID)' is not of the form transaction-<n>")
+        }
+        guard let handle = activity.withLock({ $0.open[n] }) else { return nil }
+        guard isAdmin || handle.username == username else {
+            throw DatabaseError(.forbidden, "Permission denied: only admins may kill other users' transactions.")
+        }
+        handle.tx.terminate()
+        return handle.username
     }
 
     func awaitBookmarks(_ bookmarks: [String]) throws {

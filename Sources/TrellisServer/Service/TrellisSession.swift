@@ -92,6 +92,7 @@ final class TrellisSession: DatabaseSession {
 
     private func endExplicit() {
         if let current = explicit {
+            for cursor in current.cursors { cursor.abandon() }
             service.transactionEnded(current.id)
         }
         explicit = nil
@@ -134,10 +135,19 @@ final class TrellisSession: DatabaseSession {
                         .transactionNotFound, "The transaction has been rolled back because of an earlier error.")
                 }
                 try checkDeadline(&current)
-                let result = try current.tx.run(query, parameters: parameters)
+                let queryID = service.queryStarted(
+                    transactionID: current.id, username: user.username, query: query, parameters: parameters,
+                    metadata: current.options.metadata)
+                let result: EngineResult
+                do {
+                    result = try current.tx.run(query, parameters: parameters)
+                } catch {
+                    service.queryEnded(queryID)
+                    throw error
+                }
                 let cursor = SessionCursor(
                     session: self, result: result, autoCommit: nil, query: query, parameters: parameters,
-                    metadata: current.options.metadata, started: started)
+                    metadata: current.options.metadata, started: started, queryID: queryID)
                 current.cursors.removeAll { $0.isFinished }
                 current.cursors.append(cursor)
                 explicit = current
@@ -145,10 +155,14 @@ final class TrellisSession: DatabaseSession {
             } else {
                 let (tx, id) = try service.beginEngineTransaction(user: user, options: options)
                 running.withLock { $0 = TransactionHandleBox(tx) }
+                let queryID = service.queryStarted(
+                    transactionID: id, username: user.username, query: query, parameters: parameters,
+                    metadata: options.metadata)
                 let result: EngineResult
                 do {
                     result = try tx.run(query, parameters: parameters)
                 } catch {
+                    service.queryEnded(queryID)
                     tx.rollback()
                     service.transactionEnded(id)
                     running.withLock { $0 = nil }
@@ -156,7 +170,7 @@ final class TrellisSession: DatabaseSession {
                 }
                 let cursor = SessionCursor(
                     session: self, result: result, autoCommit: (tx, id), query: query, parameters: parameters,
-                    metadata: options.metadata, started: started)
+                    metadata: options.metadata, started: started, queryID: queryID)
                 openCursor = cursor
                 return cursor
             }
@@ -175,6 +189,8 @@ final class TrellisSession: DatabaseSession {
     /// An error in an explicit transaction rolls it back (Neo4j); the client still has to end it.
     func failed(_ error: DatabaseError) {
         if var current = explicit, !current.failed, ErrorMapping.rollsBack(error) {
+            for cursor in current.cursors { cursor.abandon() }
+            current.cursors = []
             current.tx.rollback()
             current.failed = true
             explicit = current

@@ -174,3 +174,44 @@ def test_version_and_components(driver):
     assert info.agent.startswith("Neo4j/")
     records, _, _ = driver.execute_query("CALL dbms.components() YIELD name, versions, edition RETURN *")
     assert records[0]["name"] == "Neo4j Kernel"
+
+
+def test_list_and_kill_queries_and_transactions(driver):
+    import time
+    with driver.session() as holder:
+        tx = holder.begin_transaction(metadata={"app": "ops-test"})
+        tx.run("RETURN 1").consume()
+        records, _, _ = driver.execute_query("CALL dbms.listTransactions() YIELD transactionId, metaData, username "
+                                             "RETURN transactionId, metaData, username")
+        assert any(r["metaData"] == {"app": "ops-test"} and r["username"] == "neo4j" for r in records)
+        tx.rollback()
+
+    outcome = {}
+
+    def long_query():
+        try:
+            with driver.session() as s:
+                # Termination is checked at each kernel access, so the statement must touch the graph per row.
+                s.run("UNWIND range(1, 2000000000) AS i MATCH (n) WHERE n.never = i RETURN count(*)").consume()
+            outcome["result"] = "finished"
+        except Exception as e:  # the kill surfaces here
+            outcome["result"] = e
+
+    import threading
+    t = threading.Thread(target=long_query)
+    t.start()
+    target = None
+    for _ in range(100):
+        records, _, _ = driver.execute_query("CALL dbms.listQueries() YIELD queryId, query RETURN queryId, query")
+        target = next((r["queryId"] for r in records if "2000000000" in r["query"]), None)
+        if target:
+            break
+        time.sleep(0.05)
+    assert target, "the running query is listed"
+    killed, _, _ = driver.execute_query("CALL dbms.killQuery($id)", id=target)
+    assert killed[0]["message"] == "Query found"
+    t.join(30)
+    assert not t.is_alive()
+    assert isinstance(outcome["result"], Exception) and "Terminated" in str(outcome["result"])
+    missing, _, _ = driver.execute_query("CALL dbms.killQuery('query-999999')")
+    assert missing[0]["message"] == "No Query found with this id"
