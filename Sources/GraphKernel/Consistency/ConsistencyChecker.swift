@@ -271,6 +271,14 @@ public final class ConsistencyChecker {
         var prev = noID
         var id = first
         var steps = 0
+        var headLength: Int64 = 0
+        defer {
+            if first != noID && headLength != Int64(steps) {
+                problem(
+                    .relationship, first,
+                    "heads node \(node)'s chain and records its length as \(headLength), but the chain has \(steps)")
+            }
+        }
         while id != noID {
             guard id >= 0 && id < stores.relationships.highID else {
                 problem(.node, node, "relationship chain points to \(id) beyond the store end")
@@ -285,7 +293,9 @@ public final class ConsistencyChecker {
                 problem(.relationship, id, "is in node \(node)'s chain but connects \(rel.startNode)→\(rel.endNode)")
                 return
             }
-            if rel.prev(for: node) != prev {
+            if prev == noID {
+                headLength = rel.prev(for: node)
+            } else if rel.prev(for: node) != prev {
                 problem(.relationship, id, "prev pointer for node \(node) is \(rel.prev(for: node)), expected \(prev)")
             }
             if rel.isFirst(for: node) != (prev == noID) {

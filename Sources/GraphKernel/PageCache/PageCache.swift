@@ -25,12 +25,26 @@ final class PagedFile: @unchecked Sendable {
     let id: Int32
     let path: String
     let file: StorageFile
-    var pageTable: [Int32] = []
+    // Unchecked: only touched under the cache mutex; dynamic exclusivity checks cost more than the lookup itself.
+    @exclusivity(unchecked) var pageTable: [Int32] = []
 
     init(id: Int32, path: String, file: StorageFile) {
         self.id = id
         self.path = path
         self.file = file
+    }
+}
+
+/// Page reads while `PageCache.withLockedAccess` holds the lock. A pointer is valid only until the next access
+/// through the same value (that access may evict its page), so callers decode what they need before moving on.
+struct LockedPageAccess {
+    unowned(unsafe) let cache: PageCache
+
+    @inline(__always)
+    func record(_ store: RecordStore, _ id: Int64) throws -> UnsafeMutableRawPointer {
+        precondition(id >= 0, "\(store.kind.recordName) record id \(id) is negative")
+        let perPage = Int64(store.recordsPerPage)
+        return try cache.lockedPage(store.paged, id / perPage) + Int(id % perPage) * store.recordSize
     }
 }
 
@@ -54,15 +68,15 @@ final class PageCache: @unchecked Sendable {
 
     let maxFrames: Int
     private let mutex = KernelMutex()
-    private var frames: [UnsafeMutableRawPointer] = []
-    private var frameFile: [Int32] = []
-    private var framePage: [Int64] = []
-    private var framePins: [Int32] = []
-    private var frameDirty: [Bool] = []
-    private var frameReferenced: [Bool] = []
+    @exclusivity(unchecked) private var frames: [UnsafeMutableRawPointer] = []
+    @exclusivity(unchecked) private var frameFile: [Int32] = []
+    @exclusivity(unchecked) private var framePage: [Int64] = []
+    @exclusivity(unchecked) private var framePins: [Int32] = []
+    @exclusivity(unchecked) private var frameDirty: [Bool] = []
+    @exclusivity(unchecked) private var frameReferenced: [Bool] = []
     private var files: [PagedFile?] = []
     private var clockHand = 0
-    private var counters = PageCacheCounters()
+    @exclusivity(unchecked) private var counters = PageCacheCounters()
 
     init(budgetBytes: Int) {
         maxFrames = max(Self.minimumFrames, budgetBytes / Self.pageSizeBytes)
@@ -106,6 +120,29 @@ final class PageCache: @unchecked Sendable {
         frameReferenced[frame] = true
         if forWrite { frameDirty[frame] = true }
         return try body(frames[frame])
+    }
+
+    /// Runs `body` holding the cache lock once for many page accesses (a whole relationship chain, say): the hot
+    /// read paths pay one lock round trip per batch instead of one per record.
+    @inline(__always)
+    func withLockedAccess<T>(_ body: (LockedPageAccess) throws -> T) throws -> T {
+        mutex.lock()
+        defer { mutex.unlock() }
+        return try body(LockedPageAccess(cache: self))
+    }
+
+    /// A page's memory for reading; the caller holds the lock (see `LockedPageAccess`).
+    @inline(__always)
+    fileprivate func lockedPage(_ file: PagedFile, _ page: Int64) throws -> UnsafeMutableRawPointer {
+        let frame: Int
+        if page < file.pageTable.count, file.pageTable[Int(page)] >= 0 {
+            frame = Int(file.pageTable[Int(page)])
+            counters.hits &+= 1
+        } else {
+            frame = try fault(file, page)
+        }
+        frameReferenced[frame] = true
+        return frames[frame]
     }
 
     /// Pins a page so it stays resident; the caller must `unpin` it. Used for multi-step work on one page.

@@ -176,6 +176,39 @@ final class NeoStores: @unchecked Sendable {
         return out
     }
 
+    /// Property `key` of node `node` (nil when the node is not in use): node record and property chain are read
+    /// under one page cache lock; only the matching block is decoded (dynamic values are read afterwards).
+    func nodeProperty(_ node: Int64, key: Int32) throws -> Value? {
+        let high = properties.highID + 1
+        enum Lookup { case noNode, absent, found(PropertyBlock) }
+        let lookup: Lookup = try cache.withLockedAccess { access in
+            let n = try access.record(nodes, node)
+            guard n.byte(0) & 1 != 0 else { return .noNode }
+            var id = n.int64(9)
+            var steps: Int64 = 0
+            while id != noID {
+                let p = try access.record(properties, id)
+                let count = min(Int(p.byte(1)), PropertyRecord.blocksPerRecord)
+                for i in 0..<count where p.int32(16 + i * 16) == key {
+                    let base = 16 + i * 16
+                    return .found(
+                        PropertyBlock(
+                            key: key, type: PropertyType(rawValue: p.byte(base + 4)) ?? .integer,
+                            inlineLength: p.byte(base + 5), payload: p.int64(base + 8)))
+                }
+                id = p.int64(8)
+                steps += 1
+                if steps > high { throw DatabaseError(.storageDamageDetected, "property chain of node \(node) has a cycle") }
+            }
+            return .absent
+        }
+        switch lookup {
+        case .noNode: return nil
+        case .absent: return .null
+        case .found(let block): return try propertyValue(block)
+        }
+    }
+
     /// One property of the chain at `first`, `.null` when absent. Decodes only the matching block.
     func property(from first: Int64, key: Int32) throws -> Value {
         var id = first
@@ -207,49 +240,76 @@ final class NeoStores: @unchecked Sendable {
 
     /// Appends the committed relationships of `node` matching `direction`/`types` to `out`.
     /// Collecting eagerly (under the caller's read lock) keeps iteration safe against concurrent commits.
+    ///
+    /// Hot path (expansion): the whole walk holds the page cache lock once and decodes only the fields it needs
+    /// straight from page memory, so a relationship costs a page-table lookup and a few loads.
     func collectRelationships(
         of node: Int64, direction: Direction, types: [Int32], into out: inout [RelationshipInfo]
     ) throws {
-        let record = try self.node(node)
-        guard record.inUse else { return }
-        if record.dense {
-            var groupID = record.nextRel
-            while groupID != noID {
-                let group = try self.group(groupID)
-                if types.isEmpty || types.contains(group.type) {
-                    if direction != .incoming { try walkChain(group.firstOut, node, direction, types, &out) }
-                    if direction != .outgoing { try walkChain(group.firstIn, node, direction, types, &out) }
-                    try walkChain(group.firstLoop, node, direction, types, &out)
+        let relationships = self.relationships
+        let limit = relationships.highID + 1
+        let groupLimit = groups.highID + 1
+        try cache.withLockedAccess { access in
+            let p = try access.record(nodes, node)
+            guard p.byte(0) & 1 != 0 else { return }
+            let dense = p.byte(0) & 2 != 0
+            let first = p.int64(1)
+            if dense {
+                var groupID = first
+                var steps: Int64 = 0
+                while groupID != noID {
+                    let g = try access.record(groups, groupID)
+                    let type = g.int32(1)
+                    let next = g.int64(5)
+                    let firstOut = g.int64(13)
+                    let firstIn = g.int64(21)
+                    let firstLoop = g.int64(29)
+                    if types.isEmpty || types.contains(type) {
+                        if direction != .incoming {
+                            try walkChain(access, firstOut, node, .both, [], limit, &out)
+                        }
+                        if direction != .outgoing {
+                            try walkChain(access, firstIn, node, .both, [], limit, &out)
+                        }
+                        try walkChain(access, firstLoop, node, .both, [], limit, &out)
+                    }
+                    groupID = next
+                    steps += 1
+                    if steps > groupLimit {
+                        throw DatabaseError(.storageDamageDetected, "relationship group chain of node \(node) has a cycle")
+                    }
                 }
-                groupID = group.next
+            } else {
+                try walkChain(access, first, node, direction, types, limit, &out)
             }
-        } else {
-            try walkChain(record.nextRel, node, direction, types, &out)
         }
     }
 
     @inline(__always)
     private func walkChain(
-        _ first: Int64, _ node: Int64, _ direction: Direction, _ types: [Int32], _ out: inout [RelationshipInfo]
+        _ access: LockedPageAccess, _ first: Int64, _ node: Int64, _ direction: Direction, _ types: [Int32],
+        _ limit: Int64, _ out: inout [RelationshipInfo]
     ) throws {
         var id = first
         var steps: Int64 = 0
-        let limit = relationships.highID + 1
+        let anyType = types.isEmpty
         while id != noID {
-            let rel = try relationships.withRecord(id) { RelationshipRecord(from: $0) }
+            let p = try access.record(relationships, id)
+            let type = p.int32(1)
+            let start = p.int64(5)
+            let end = p.int64(13)
+            let next = start == node ? p.int64(29) : p.int64(45)
             let matches: Bool
             switch direction {
             case .both: matches = true
-            case .outgoing: matches = rel.startNode == node
-            case .incoming: matches = rel.endNode == node
+            case .outgoing: matches = start == node
+            case .incoming: matches = end == node
             }
-            if matches && (types.isEmpty || types.contains(rel.type)) {
+            if matches && (anyType || types.contains(type)) {
                 out.append(
-                    RelationshipInfo(
-                        id: RelationshipID(id), type: rel.type, startNode: NodeID(rel.startNode),
-                        endNode: NodeID(rel.endNode)))
+                    RelationshipInfo(id: RelationshipID(id), type: type, startNode: NodeID(start), endNode: NodeID(end)))
             }
-            id = rel.next(for: node)
+            id = next
             steps += 1
             if steps > limit {
                 throw DatabaseError(.storageDamageDetected, "relationship chain of node \(node) has a cycle")

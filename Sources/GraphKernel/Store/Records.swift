@@ -172,6 +172,7 @@ struct NodeRecord: Equatable {
 /// node's chain) · 1–4 type · 5–12 start node · 13–20 end node · 21–28 start chain prev · 29–36 start chain next ·
 /// 37–44 end chain prev · 45–52 end chain next · 53–60 first property · 61–63 reserved.
 /// A self-loop sits once in its node's chain and uses only the start-side pointers (end-side ones stay -1).
+/// The first relationship of a chain keeps the chain's length in its prev pointer for that node (as Neo4j does).
 struct RelationshipRecord: Equatable {
     static let size = 64
 

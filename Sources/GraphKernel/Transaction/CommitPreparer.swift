@@ -225,7 +225,7 @@ struct CommitPreparer {
     private func findGroup(_ node: Int64, _ type: Int32, create: Bool) throws -> Int64? {
         var id = try changes.node(node).nextRel
         while id != noID {
-            let group = try changes.group(id)
+            let group = try changes.peekGroup(id)
             if group.type == type { return id }
             id = group.next
         }
@@ -241,13 +241,13 @@ struct CommitPreparer {
         return groupID
     }
 
-    /// Inserts relationship `id` at the head of `node`'s chain (or of its group chain when dense).
+    /// Inserts relationship `id` at the head of `node`'s chain (or of its group chain when dense). As in Neo4j, the
+    /// head's prev pointer for `node` holds the chain's length, so the dense-threshold check is O(1).
     private func link(_ id: Int64, into node: Int64) throws {
         var record = try changes.node(node)
         precondition(record.inUse, "linking relationship \(id) into node \(node) which is not in use")
         if !record.dense && denseNodeThreshold > 0 {
-            let degree = try chainLength(record.nextRel, node, limit: denseNodeThreshold)
-            if degree >= denseNodeThreshold {
+            if try chainLength(record.nextRel, node) >= Int64(denseNodeThreshold) {
                 try convertToDense(node)
                 record = try changes.node(node)
             }
@@ -263,8 +263,9 @@ struct CommitPreparer {
             first = record.nextRel
             try changes.modifyNode(node) { $0.nextRel = id }
         }
+        let length = try chainLength(first, node)
         try changes.modifyRelationship(id) {
-            $0.setPrev(for: node, noID)
+            $0.setPrev(for: node, length + 1)
             $0.setNext(for: node, first)
             $0.setFirst(for: node, true)
         }
@@ -276,42 +277,50 @@ struct CommitPreparer {
         }
     }
 
-    /// Removes relationship `id` from `node`'s chain.
+    /// The head of the chain `rel` is in for `node`: the node's first relationship, or its group's chain head.
+    private func chainHead(_ rel: RelationshipRecord, _ relID: Int64, _ node: Int64) throws -> (Int64, (Int64) throws -> Void) {
+        let record = try changes.node(node)
+        if record.dense {
+            guard let groupID = try findGroup(node, rel.type, create: false) else {
+                throw DatabaseError(
+                    .storageDamageDetected, "Dense node \(node) has no group for the type of relationship \(relID)")
+            }
+            let chain = groupChain(rel, node)
+            return (head(try changes.group(groupID), chain), { newHead in
+                try self.changes.modifyGroup(groupID) { self.setHead(&$0, chain, newHead) }
+            })
+        }
+        return (record.nextRel, { newHead in try self.changes.modifyNode(node) { $0.nextRel = newHead } })
+    }
+
+    /// Removes relationship `id` from `node`'s chain, keeping the length in the head's prev pointer.
     private func unlink(_ id: Int64, from node: Int64) throws {
         let rel = try changes.relationship(id)
-        let prev = rel.prev(for: node)
         let next = rel.next(for: node)
-        if prev == noID {
-            let record = try changes.node(node)
-            if record.dense {
-                guard let groupID = try findGroup(node, rel.type, create: false) else {
-                    throw DatabaseError(
-                        .storageDamageDetected, "Dense node \(node) has no group for the type of relationship \(id)")
+        let (headID, setHeadPointer) = try chainHead(rel, id, node)
+        if rel.isFirst(for: node) {
+            precondition(headID == id, "relationship \(id) is flagged first for node \(node) but the head is \(headID)")
+            let length = rel.prev(for: node)
+            try setHeadPointer(next)
+            if next != noID {
+                try changes.modifyRelationship(next) {
+                    $0.setPrev(for: node, length - 1)
+                    $0.setFirst(for: node, true)
                 }
-                let chain = groupChain(rel, node)
-                try changes.modifyGroup(groupID) { setHead(&$0, chain, next) }
-            } else {
-                try changes.modifyNode(node) { $0.nextRel = next }
             }
         } else {
+            let prev = rel.prev(for: node)
             try changes.modifyRelationship(prev) { $0.setNext(for: node, next) }
-        }
-        if next != noID {
-            try changes.modifyRelationship(next) {
-                $0.setPrev(for: node, prev)
-                if prev == noID { $0.setFirst(for: node, true) }
-            }
+            if next != noID { try changes.modifyRelationship(next) { $0.setPrev(for: node, prev) } }
+            try changes.modifyRelationship(headID) { $0.setPrev(for: node, $0.prev(for: node) - 1) }
         }
     }
 
-    private func chainLength(_ first: Int64, _ node: Int64, limit: Int) throws -> Int {
-        var count = 0
-        var id = first
-        while id != noID && count < limit {
-            count += 1
-            id = try changes.relationship(id).next(for: node)
-        }
-        return count
+    /// Length of the chain whose head is `first` (read from the head's prev pointer; 0 for an empty chain). Only
+    /// peeks, so an unchanged head does not become part of the commit.
+    private func chainLength(_ first: Int64, _ node: Int64) throws -> Int64 {
+        guard first != noID else { return 0 }
+        return try changes.peekRelationship(first).prev(for: node)
     }
 
     /// Moves a node's relationships into per-type groups (Neo4j's dense node layout).

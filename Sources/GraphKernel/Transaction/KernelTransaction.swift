@@ -284,9 +284,10 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
             if state.createdNodes.contains(id) { return .null }
         }
         return try committed {
-            let record = try stores.node(id)
-            guard record.inUse else { throw nodeNotFound(node) }
-            return try stores.property(from: record.nextProp, key: key)
+            guard id >= 0, id < stores.nodes.highID, let value = try stores.nodeProperty(id, key: key) else {
+                throw nodeNotFound(node)
+            }
+            return value
         }
     }
 

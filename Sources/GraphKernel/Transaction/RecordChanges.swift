@@ -37,6 +37,17 @@ final class RecordChanges {
         return r
     }
 
+    /// Reads a relationship without making it part of the commit (it is only written if modified).
+    func peekRelationship(_ id: Int64) throws -> RelationshipRecord {
+        if let r = relationships[id] { return r }
+        return try stores.relationship(id)
+    }
+
+    func peekGroup(_ id: Int64) throws -> RelationshipGroupRecord {
+        if let r = groups[id] { return r }
+        return try stores.group(id)
+    }
+
     func modifyRelationship(_ id: Int64, _ body: (inout RelationshipRecord) throws -> Void) throws {
         var r = try relationship(id)
         try body(&r)
