@@ -110,23 +110,19 @@ struct TCKConformanceTests {
         }
         #expect(scenarios.count > 100, "expected the TCK to hold scenarios, found \(scenarios.count)")
         let filter = ProcessInfo.processInfo.environment["TRELLIS_TCK_FILTER"]
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-tck-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        // A small page cache: the default sizes itself from RAM, as a server would.
-        let database = try GraphDatabase(directory: directory.path, configuration: KernelConfiguration(pageCacheSizeBytes: 32 << 20))
-        defer { try? database.close() }
-        let runner = TCKRunner(graphsDirectory: tck.appendingPathComponent("graphs"), database: database,
-            secondsPerQuery: 5)
+        let runner = try TCKRunner(graphsDirectory: tck.appendingPathComponent("graphs"), secondsPerQuery: 5)
 
         var byTop: [String: FolderStats] = [:]
         var byCategory: [String: FolderStats] = [:]
         var causes: [String: [(String, String)]] = [:]
         var total = FolderStats()
+        var durations: [(String, Double)] = []
         let started = Date()
         for scenario in scenarios {
             if let filter, !scenario.id.contains(filter), !scenario.name.contains(filter) { continue }
+            let scenarioStart = Date()
             let outcome = runner.run(scenario)
+            durations.append((scenario.id, Date().timeIntervalSince(scenarioStart)))
             let strictPass = outcome.status == "pass" && outcome.strict
             for key in [scenario.top, scenario.category, "*"] {
                 var s: FolderStats
@@ -143,7 +139,9 @@ struct TCKConformanceTests {
             }
         }
         let seconds = Date().timeIntervalSince(started)
-        try writeReport(total: total, byTop: byTop, byCategory: byCategory, causes: causes, seconds: seconds)
+        let slowest = durations.sorted { $0.1 > $1.1 }.prefix(15).map { "\($0.0) \(String(format: "%.3f", $0.1)) s" }
+        try writeReport(total: total, byTop: byTop, byCategory: byCategory, causes: causes, seconds: seconds,
+            slowest: Array(slowest))
 
         let floorURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("floor.txt")
         let floorText = (try? String(contentsOf: floorURL, encoding: .utf8)) ?? ""
@@ -225,7 +223,7 @@ struct TCKConformanceTests {
 
 private func writeReport(
     total: FolderStats, byTop: [String: FolderStats], byCategory: [String: FolderStats],
-    causes: [String: [(String, String)]], seconds: Double
+    causes: [String: [(String, String)]], seconds: Double, slowest: [String]
 ) throws {
     let buildDir = repositoryRoot().appendingPathComponent(".build")
     try FileManager.default.createDirectory(at: buildDir, withIntermediateDirectories: true)
@@ -247,6 +245,7 @@ private func writeReport(
         let escaped = cause.replacingOccurrences(of: "|", with: "\\|")
         md += "| \(items.count) | \(escaped) | \(examples) |\n"
     }
+    md += "\n## Slowest scenarios\n\n" + slowest.map { "- \($0)\n" }.joined()
     md += "\n## Every failure\n\n"
     for (cause, items) in sortedCauses {
         md += "### \(cause) (\(items.count))\n\n"

@@ -39,12 +39,25 @@ struct TCKScenario {
     }
 }
 
+/// Whitespace trim without Foundation's CharacterSet machinery (parsing every feature file must stay cheap).
+private func trimmed<S: StringProtocol>(_ s: S) -> String {
+    var start = s.startIndex
+    var end = s.endIndex
+    while start < end, s[start] == " " || s[start] == "\t" { start = s.index(after: start) }
+    while end > start {
+        let before = s.index(before: end)
+        guard s[before] == " " || s[before] == "\t" else { break }
+        end = before
+    }
+    return String(s[start..<end])
+}
+
 enum TCKGherkin {
     private static let stepKeywords: Set<String> = ["Given", "When", "Then", "And", "But", "*"]
 
     /// Splits a table row, honouring the `\|`, `\\` and `\n` escapes.
     static func splitCells(_ line: String) -> [String] {
-        let s = Array(line.trimmingCharacters(in: .whitespaces))
+        let s = Array(trimmed(line))
         var cells: [String] = []
         var current = ""
         var i = 1
@@ -64,7 +77,7 @@ enum TCKGherkin {
                 continue
             }
             if c == "|" {
-                cells.append(current.trimmingCharacters(in: .whitespaces))
+                cells.append(trimmed(current))
                 current = ""
             } else {
                 current.append(c)
@@ -87,8 +100,8 @@ enum TCKGherkin {
     }
 
     static func parse(_ text: String, relativePath: String) -> [TCKScenario] {
-        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
-            .components(separatedBy: "\n")
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+            .map(String.init)
         var featureName = ""
         var featureTags: [String] = []
         var pendingTags: [String] = []
@@ -116,6 +129,7 @@ enum TCKGherkin {
                         var binding: [(String, String)] = []
                         for (k, v) in zip(header, row) { binding.append((k, v)) }
                         func sub(_ s: String) -> String {
+                            guard s.contains("<") else { return s }
                             var r = s
                             for (k, v) in binding { r = r.replacingOccurrences(of: "<\(k)>", with: v) }
                             return r
@@ -140,7 +154,7 @@ enum TCKGherkin {
         var i = 0
         while i < lines.count {
             let raw = lines[i]
-            let s = raw.trimmingCharacters(in: .whitespaces)
+            let s = trimmed(raw)
             i += 1
             if s.isEmpty || s.hasPrefix("#") { continue }
             if s.hasPrefix("@") {
@@ -148,7 +162,7 @@ enum TCKGherkin {
                 continue
             }
             if s.hasPrefix("Feature:") {
-                featureName = s.dropFirst("Feature:".count).trimmingCharacters(in: .whitespaces)
+                featureName = trimmed(s.dropFirst("Feature:".count))
                 featureTags = pendingTags
                 pendingTags = []
                 continue
@@ -170,7 +184,7 @@ enum TCKGherkin {
                 continue
             }
             if (s.hasPrefix("Examples") || s.hasPrefix("Scenarios")), s.contains(":"), current != nil {
-                let word = s.prefix(while: { $0 != ":" }).trimmingCharacters(in: .whitespaces)
+                let word = trimmed(s.prefix(while: { $0 != ":" }))
                 if word == "Examples" || word == "Scenarios" {
                     current!.examples.append((pendingTags, []))
                     pendingTags = []
@@ -192,7 +206,7 @@ enum TCKGherkin {
                 let delimiter = String(s.prefix(3))
                 let indent = raw.prefix(while: { $0 == " " || $0 == "\t" }).count
                 var body: [String] = []
-                while i < lines.count && lines[i].trimmingCharacters(in: .whitespaces) != delimiter {
+                while i < lines.count && trimmed(lines[i]) != delimiter {
                     let ln = lines[i]
                     var k = 0
                     var idx = ln.startIndex
@@ -211,7 +225,7 @@ enum TCKGherkin {
             }
             let keyword = String(s.split(separator: " ", maxSplits: 1).first ?? "")
             if stepKeywords.contains(keyword), current != nil {
-                let text = s.dropFirst(keyword.count).trimmingCharacters(in: .whitespaces)
+                let text = trimmed(s.dropFirst(keyword.count))
                 current!.steps.append(TCKStep(keyword: keyword, text: text, line: i))
                 continue
             }
@@ -225,9 +239,9 @@ enum TCKGherkin {
         for keyword in ["Scenario Outline", "Scenario Template", "Scenario", "Example", "Background", "Rule"] {
             guard s.hasPrefix(keyword) else { continue }
             let rest = s.dropFirst(keyword.count)
-            let trimmed = rest.drop(while: { $0 == " " || $0 == "\t" })
-            guard trimmed.first == ":" else { continue }
-            return (keyword, trimmed.dropFirst().trimmingCharacters(in: .whitespaces))
+            let afterSpaces = rest.drop(while: { $0 == " " || $0 == "\t" })
+            guard afterSpaces.first == ":" else { continue }
+            return (keyword, trimmed(afterSpaces.dropFirst()))
         }
         return nil
     }
