@@ -767,16 +767,19 @@ private struct Analyzer {
             let i = try type(of: index, scope: scope, context: context)
             switch b {
             case .integer, .float, .boolean:
-                throw compileError(
-                    "Type mismatch: expected List, Map, Node or Relationship but was \(b.name)",
-                    "InvalidArgumentType", at: e.position)
+                // A TypeError in Neo4j and the TCK (List1 [6]), although found before execution.
+                throw DatabaseError(
+                    .typeError,
+                    "Type mismatch: expected List, Map, Node or Relationship but was \(b.name) (InvalidArgumentType) "
+                        + "(\(e.position))")
             default: break
             }
             if b.isList, case .list(let element) = b {
                 switch i {
                 case .string, .boolean, .float, .list, .map, .node, .relationship, .path:
-                    throw compileError(
-                        "Type mismatch: expected Integer but was \(i.name)", "InvalidArgumentType", at: index.position)
+                    throw DatabaseError(
+                        .typeError,
+                        "Type mismatch: expected Integer but was \(i.name) (InvalidArgumentType) (\(index.position))")
                 default: return element
                 }
             }
