@@ -200,6 +200,8 @@ struct ServiceTests {
             "ALTER CURRENT USER SET PASSWORD FROM $old TO $new",
             parameters: ["old": .string("neo4j"), "new": .string("n3w")], options: TransactionOptions())
         #expect(try c.summary().statistics.systemUpdates == 1)
+        let me = try s.run("SHOW CURRENT USER", parameters: [:], options: TransactionOptions())
+        #expect(try drain(me) == [[.string("neo4j"), .list([.string("admin")]), .boolean(false), .boolean(false), .null]])
         #expect(!s.user.passwordChangeRequired)
         #expect(try drain(try s.run("COUNT", parameters: [:], options: TransactionOptions())) == [[.integer(0)]])
         #expect(try !service.authenticate(scheme: "basic", principal: "neo4j", credentials: "n3w").passwordChangeRequired)
@@ -213,6 +215,7 @@ struct ServiceTests {
         #expect(table.routers == ["db.test:7687"])
         #expect(table.database == "neo4j")
         #expect(table.ttlSeconds > 0)
+        #expect(try service.routingTable(context: [:], database: "system").database == "neo4j")
         let e = #expect(throws: DatabaseError.self) { try service.routingTable(context: [:], database: "other") }
         #expect(e?.code.rawValue == "Neo.ClientError.Database.DatabaseNotFound")
     }

@@ -3,12 +3,15 @@ import GraphValues
 
 /// Administration statements the session handles itself because they are about users, not the graph:
 /// `ALTER CURRENT USER SET PASSWORD FROM <old> TO <new>` (what Neo4j 4+/5 tools such as cypher-shell and the
-/// drivers' examples send), with string literals or `$parameters`. Everything else goes to Cypher, including
+/// drivers' examples send), with string literals or `$parameters`, and `SHOW CURRENT USER`. Everything else goes to Cypher, including
 /// the 3.x procedures (`CALL dbms.security.changePassword(...)`).
 enum AdminCommands {
     enum Command: Equatable {
         case alterCurrentUserPassword(old: String, new: String)
+        case showCurrentUser
     }
+
+    nonisolated(unsafe) static let showCurrentUserPattern = #/(?i)^\s*SHOW\s+CURRENT\s+USER\s*;?\s*$/#
 
     nonisolated(unsafe) static let alterPattern =
         #/(?i)^\s*ALTER\s+CURRENT\s+USER\s+SET\s+PASSWORD\s+FROM\s+(?<old>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\$\w+)\s+TO\s+(?<new>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\$\w+)\s*;?\s*$/#
@@ -17,6 +20,7 @@ enum AdminCommands {
         #/(?i)^\s*CALL\s+dbms\s*\.\s*(?:security\s*\.\s*)?changePassword\s*\(/#
 
     static func match(_ query: String, parameters: [String: Value]) throws -> Command? {
+        if query.wholeMatch(of: showCurrentUserPattern) != nil { return .showCurrentUser }
         guard let m = query.wholeMatch(of: alterPattern) else { return nil }
         return .alterCurrentUserPassword(
             old: try operand(String(m.output.old), parameters), new: try operand(String(m.output.new), parameters))

@@ -46,7 +46,9 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         self.defaultTimeout = t == .zero ? nil : t
         self.bookmarkWaitTimeout = bookmarkWaitTimeout ?? config.get(Settings.bookmarkReadyTimeout)
         self.advertisedBoltAddress = config.boltAdvertisedAddress
-        self.databaseNames = ["neo4j", config.get(Settings.activeDatabase)]
+        // "system" is where Neo4j 4+/5 clients send user administration (ALTER CURRENT USER …); a single
+        // graph serves both names.
+        self.databaseNames = ["neo4j", "system", config.get(Settings.activeDatabase)]
         self.readOnlyDatabase = config.get(Settings.readOnly)
     }
 

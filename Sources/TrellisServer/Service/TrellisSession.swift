@@ -238,6 +238,14 @@ final class TrellisSession: DatabaseSession {
             summary.statistics.systemUpdates = 1
             summary.queryType = .writeOnly
             return StaticCursor(columns: [], rows: [], summary: summary)
+        case .showCurrentUser:
+            let roles = service.auth.enabled ? service.auth.refreshed(user).roles : user.roles
+            let flags = service.auth.flags(of: user.username)
+            return StaticCursor(
+                columns: ["user", "roles", "passwordChangeRequired", "suspended", "home"],
+                rows: [[.string(user.username), .list(roles.map(Value.string)), .boolean(user.passwordChangeRequired),
+                        .boolean(flags.contains("is_suspended")), .null]],
+                summary: ResultSummary())
         }
     }
 

@@ -86,3 +86,18 @@ def test_tls_required():
             assert type(e.value).__module__.startswith("neo4j")
     finally:
         server.stop()
+
+
+def test_neo4j_5_style_password_change_on_the_system_database():
+    server = TrellisProcess(initial_password=None)
+    try:
+        with GraphDatabase.driver(server.uri, auth=("neo4j", "neo4j")) as d:
+            with d.session(database="system") as s:
+                s.run("ALTER CURRENT USER SET PASSWORD FROM $old TO $new", old="neo4j", new="changed-2").consume()
+        with GraphDatabase.driver(server.uri, auth=("neo4j", "changed-2")) as d:
+            with d.session(database="system") as s:
+                me = s.run("SHOW CURRENT USER").single()
+            assert me["user"] == "neo4j" and me["passwordChangeRequired"] is False
+            assert d.execute_query("RETURN 1 AS x", database_="neo4j").records[0]["x"] == 1
+    finally:
+        server.stop()
