@@ -50,7 +50,8 @@ public struct CypherLocalDateTime: Sendable, Hashable {
 
     /// Combines a date and a time of day.
     public init(date: CypherDate, time: CypherLocalTime) {
-        self.epochSeconds = date.epochDays &* TemporalCalendar.secondsPerDay
+        self.epochSeconds =
+            date.epochDays &* TemporalCalendar.secondsPerDay
             &+ time.nanosecondOfDay / TemporalCalendar.nanosPerSecond
         self.nanosecond = Int32(time.nanosecondOfDay % TemporalCalendar.nanosPerSecond)
     }
@@ -325,6 +326,7 @@ extension CypherDateTime {
         guard nanosecond >= 0, nanosecond < 1_000_000_000, abs(Int(offsetSeconds)) <= 64_800,
             epochSeconds > -40_000_000_000_000_000, epochSeconds < 40_000_000_000_000_000
         else { return false }
-        return CypherDate.supportedEpochDays.contains(TemporalCalendar.floorDiv(epochSeconds + Int64(offsetSeconds), 86_400))
+        return CypherDate.supportedEpochDays.contains(
+            TemporalCalendar.floorDiv(epochSeconds + Int64(offsetSeconds), 86_400))
     }
 }

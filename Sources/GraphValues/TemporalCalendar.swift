@@ -99,7 +99,9 @@ public enum TemporalCalendar {
     }
 
     public static func daysInQuarter(year: Int64, quarter: Int64) -> Int64 {
-        let next = quarter == 4 ? epochDay(year: year + 1, month: 1, day: 1) : firstDayOfQuarter(year: year, quarter: quarter + 1)
+        let next =
+            quarter == 4
+            ? epochDay(year: year + 1, month: 1, day: 1) : firstDayOfQuarter(year: year, quarter: quarter + 1)
         return next - firstDayOfQuarter(year: year, quarter: quarter)
     }
 

@@ -193,7 +193,8 @@ extension CypherDuration {
     /// Neo4j's total order for durations (ORDER BY): by average length, then by the parts.
     public static func order(_ a: CypherDuration, _ b: CypherDuration) -> Int {
         func key(_ d: CypherDuration) -> (Double, Int64, Int64, Int64, Int32) {
-            let total = Double(d.months) * Double(averageSecondsPerMonth) + Double(d.days) * 86_400
+            let total =
+                Double(d.months) * Double(averageSecondsPerMonth) + Double(d.days) * 86_400
                 + Double(d.seconds) + Double(d.nanoseconds) / 1e9
             return (total, d.months, d.days, d.seconds, d.nanoseconds)
         }

@@ -177,8 +177,7 @@ public enum TemporalParser {
             offset = 0
         } else if let c = s.peek, c == UInt8(ascii: "+") || c == UInt8(ascii: "-") {
             var end = s.pos + 1
-            while end < s.bytes.count, (s.bytes[end] >= 48 && s.bytes[end] <= 57) || s.bytes[end] == UInt8(ascii: ":")
-            {
+            while end < s.bytes.count, (s.bytes[end] >= 48 && s.bytes[end] <= 57) || s.bytes[end] == UInt8(ascii: ":") {
                 end += 1
             }
             let text = String(decoding: s.bytes[s.pos..<end], as: UTF8.self)
@@ -402,7 +401,8 @@ public enum TemporalParser {
             // Only the clock forms here: digits followed by a unit letter belong to the unit form.
             let run = s.digitRun
             let after = s.peek(run)
-            let isClock = (run == 2 || run == 4 || run == 6)
+            let isClock =
+                (run == 2 || run == 4 || run == 6)
                 && (after == nil || after == UInt8(ascii: ":") || after == UInt8(ascii: ".")
                     || after == UInt8(ascii: ","))
             guard isClock else {

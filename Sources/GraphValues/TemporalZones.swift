@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Synchronization
 
 /// Named time zones (`Europe/Stockholm`) read from the system's IANA tz database.
 ///
@@ -86,7 +87,8 @@ struct PosixZoneRule: Sendable {
             case .monthWeekDay(let month, let week, let weekday):
                 let first = TemporalCalendar.epochDay(year: year, month: month, day: 1)
                 let isoWeekday = weekday == 0 ? 7 : weekday
-                var day = first + TemporalCalendar.floorMod(isoWeekday - TemporalCalendar.dayOfWeek(first), 7)
+                var day =
+                    first + TemporalCalendar.floorMod(isoWeekday - TemporalCalendar.dayOfWeek(first), 7)
                     + (week - 1) * 7
                 let length = TemporalCalendar.daysInMonth(year: year, month: month)
                 while day >= first + length { day -= 7 }
@@ -269,7 +271,8 @@ public enum TimeZoneDatabase {
     }
 
     /// Walks the zoneinfo tree (skipping the `posix`/`right` copies) collecting lowercased → real names.
-    private static func collectZoneNames(_ path: String, prefix: String, depth: Int, into names: inout [String: String]) {
+    private static func collectZoneNames(_ path: String, prefix: String, depth: Int, into names: inout [String: String])
+    {
         guard depth < 4, let dir = opendir(path) else { return }
         defer { closedir(dir) }
         while let entry = readdir(dir) {
@@ -305,7 +308,8 @@ public enum TimeZoneDatabase {
     static func parseTZif(_ bytes: [UInt8]) -> TimeZoneRules? {
         func be32(_ at: Int) -> Int64? {
             guard at + 4 <= bytes.count else { return nil }
-            let v = UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8
+            let v =
+                UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8
                 | UInt32(bytes[at + 3])
             return Int64(Int32(bitPattern: v))
         }
@@ -467,7 +471,8 @@ public enum CypherTimeZone: Sendable, Hashable {
     public func dateTime(epochSecond: Int64, nanosecond: Int32) -> CypherDateTime {
         switch self {
         case .offset(let seconds):
-            return CypherDateTime(epochSeconds: epochSecond, nanosecond: nanosecond, offsetSeconds: seconds, zoneId: nil)
+            return CypherDateTime(
+                epochSeconds: epochSecond, nanosecond: nanosecond, offsetSeconds: seconds, zoneId: nil)
         case .named(let name):
             return CypherDateTime(
                 epochSeconds: epochSecond, nanosecond: nanosecond, offsetSeconds: offset(atEpochSecond: epochSecond),

@@ -44,11 +44,17 @@ struct TemporalConstructionTests {
     @Test("times with sub-second fields and offsets down to the second")
     func times() {
         Self.check([
-            ("localtime({hour: 12, minute: 31, second: 14, nanosecond: 789, millisecond: 123, microsecond: 456})", "'12:31:14.123456789'"),
+            (
+                "localtime({hour: 12, minute: 31, second: 14, nanosecond: 789, millisecond: 123, microsecond: 456})",
+                "'12:31:14.123456789'"
+            ),
             ("localtime({hour: 12, minute: 31, second: 14, microsecond: 645876})", "'12:31:14.645876'"),
             ("localtime({hour: 12, minute: 31, second: 14, millisecond: 645})", "'12:31:14.645'"),
             ("localtime({hour: 12})", "'12:00'"),
-            ("time({hour: 12, minute: 31, second: 14, microsecond: 645876, timezone: '+01:00'})", "'12:31:14.645876+01:00'"),
+            (
+                "time({hour: 12, minute: 31, second: 14, microsecond: 645876, timezone: '+01:00'})",
+                "'12:31:14.645876+01:00'"
+            ),
             ("time({hour: 12, timezone: '+01:00'})", "'12:00+01:00'"),
             ("time({hour: 12, minute: 34, second: 56, timezone: '+02:05:00'})", "'12:34:56+02:05'"),
             ("time({hour: 12, minute: 34, second: 56, timezone: '+02:05:59'})", "'12:34:56+02:05:59'"),
@@ -60,14 +66,22 @@ struct TemporalConstructionTests {
     @Test("date-times with named zones, DST gaps and epoch fields")
     func dateTimes() {
         Self.check([
-            ("datetime({year: 1984, week: 10, dayOfWeek: 3, hour: 12, minute: 31, second: 14, millisecond: 645, timezone: '+01:00'})",
-             "'1984-03-07T12:31:14.645+01:00'"),
-            ("datetime({year: 1984, month: 10, day: 11, hour: 12, minute: 31, second: 14, nanosecond: 645876123, timezone: 'Europe/Stockholm'})",
-             "'1984-10-11T12:31:14.645876123+01:00[Europe/Stockholm]'"),
-            ("datetime({year: 2017, month: 3, day: 26, hour: 2, minute: 30, timezone: 'Europe/Stockholm'})",
-             "'2017-03-26T03:30+02:00[Europe/Stockholm]'"),
-            ("datetime({year: 2017, month: 10, day: 29, hour: 2, minute: 30, timezone: 'Europe/Stockholm'})",
-             "'2017-10-29T02:30+02:00[Europe/Stockholm]'"),
+            (
+                "datetime({year: 1984, week: 10, dayOfWeek: 3, hour: 12, minute: 31, second: 14, millisecond: 645, timezone: '+01:00'})",
+                "'1984-03-07T12:31:14.645+01:00'"
+            ),
+            (
+                "datetime({year: 1984, month: 10, day: 11, hour: 12, minute: 31, second: 14, nanosecond: 645876123, timezone: 'Europe/Stockholm'})",
+                "'1984-10-11T12:31:14.645876123+01:00[Europe/Stockholm]'"
+            ),
+            (
+                "datetime({year: 2017, month: 3, day: 26, hour: 2, minute: 30, timezone: 'Europe/Stockholm'})",
+                "'2017-03-26T03:30+02:00[Europe/Stockholm]'"
+            ),
+            (
+                "datetime({year: 2017, month: 10, day: 29, hour: 2, minute: 30, timezone: 'Europe/Stockholm'})",
+                "'2017-10-29T02:30+02:00[Europe/Stockholm]'"
+            ),
             ("datetime({epochSeconds: 416779, nanosecond: 999999999})", "'1970-01-05T19:46:19.999999999Z'"),
             ("datetime({epochMillis: 237821673987})", "'1977-07-15T13:34:33.987Z'"),
             ("datetime({epochSeconds: 0, timezone: 'America/New_York'})", "'1969-12-31T19:00-05:00[America/New_York]'"),
@@ -90,7 +104,8 @@ struct TemporalConstructionTests {
 
     @Test("selecting parts of other temporals, with overrides and zone conversion")
     func selection() {
-        let dt = "datetime({year: 1984, month: 10, day: 11, hour: 12, minute: 31, second: 14, nanosecond: 645876123, timezone: '+01:00'})"
+        let dt =
+            "datetime({year: 1984, month: 10, day: 11, hour: 12, minute: 31, second: 14, nanosecond: 645876123, timezone: '+01:00'})"
         let lt = "localtime({hour: 12, minute: 31, second: 14, nanosecond: 645876123})"
         let d = "date({year: 1984, month: 10, day: 11})"
         Self.check([
@@ -114,8 +129,10 @@ struct TemporalConstructionTests {
             ("datetime({date: \(d), time: \(lt), timezone: '+05:00'})", "'1984-10-11T12:31:14.645876123+05:00'"),
             ("datetime({date: \(d), time: \(dt), timezone: '+05:00'})", "'1984-10-11T16:31:14.645876123+05:00'"),
             ("datetime({datetime: \(dt), timezone: '+05:00'})", "'1984-10-11T16:31:14.645876123+05:00'"),
-            ("datetime({datetime: \(dt), day: 28, second: 42, timezone: 'Pacific/Honolulu'})",
-             "'1984-10-28T01:31:42.645876123-10:00[Pacific/Honolulu]'"),
+            (
+                "datetime({datetime: \(dt), day: 28, second: 42, timezone: 'Pacific/Honolulu'})",
+                "'1984-10-28T01:31:42.645876123-10:00[Pacific/Honolulu]'"
+            ),
             ("datetime({datetime: \(dt)})", "'1984-10-11T12:31:14.645876123+01:00'"),
             ("datetime({date: \(dt)})", "'1984-10-11T00:00Z'"),
             ("date(\(dt))", "'1984-10-11'"),
@@ -159,12 +176,21 @@ struct TemporalConstructionTests {
             ("localtime('23:00') + duration('PT2H')", "'01:00'"),
             ("localtime('01:00') - duration('P1DT2H')", "'23:00'"),
             // A day on the wall clock across the spring-forward change is 23 hours on the timeline…
-            ("datetime('2017-03-25T12:00[Europe/Stockholm]') + duration('P1D')", "'2017-03-26T12:00+02:00[Europe/Stockholm]'"),
+            (
+                "datetime('2017-03-25T12:00[Europe/Stockholm]') + duration('P1D')",
+                "'2017-03-26T12:00+02:00[Europe/Stockholm]'"
+            ),
             // …while 24 hours on the timeline ends an hour later on the wall clock.
-            ("datetime('2017-03-25T12:00[Europe/Stockholm]') + duration('PT24H')", "'2017-03-26T13:00+02:00[Europe/Stockholm]'"),
+            (
+                "datetime('2017-03-25T12:00[Europe/Stockholm]') + duration('PT24H')",
+                "'2017-03-26T13:00+02:00[Europe/Stockholm]'"
+            ),
             ("duration('P1M') + date('2016-01-31')", "'2016-02-29'"),
             ("duration.between(date('2017-03-25'), datetime('2017-03-27T00:00[Europe/Stockholm]'))", "'P2D'"),
-            ("duration.inSeconds(datetime('2017-03-25T12:00[Europe/Stockholm]'), datetime('2017-03-26T12:00[Europe/Stockholm]'))", "'PT23H'"),
+            (
+                "duration.inSeconds(datetime('2017-03-25T12:00[Europe/Stockholm]'), datetime('2017-03-26T12:00[Europe/Stockholm]'))",
+                "'PT23H'"
+            ),
             ("duration.between(date('2016-02-29'), date('2017-02-28'))", "'P11M30D'"),
         ])
     }
@@ -176,7 +202,10 @@ struct TemporalConstructionTests {
             ("datetime.truncate('day', \(dt))", "'2017-10-29T00:00+02:00[Europe/Stockholm]'"),
             ("datetime.truncate('hour', \(dt))", "'2017-10-29T02:00+01:00[Europe/Stockholm]'"),
             ("datetime.truncate('millisecond', \(dt))", "'2017-10-29T02:30:15.123+01:00[Europe/Stockholm]'"),
-            ("datetime.truncate('microsecond', \(dt), {nanosecond: 7})", "'2017-10-29T02:30:15.123456007+01:00[Europe/Stockholm]'"),
+            (
+                "datetime.truncate('microsecond', \(dt), {nanosecond: 7})",
+                "'2017-10-29T02:30:15.123456007+01:00[Europe/Stockholm]'"
+            ),
             ("localtime.truncate('second', \(dt))", "'02:30:15'"),
             ("date.truncate('week', \(dt), {dayOfWeek: 7})", "'2017-10-29'"),
             ("date.truncate('century', date('-0101-05-05'))", "'-0200-01-01'"),
@@ -199,7 +228,10 @@ struct TemporalConstructionTests {
             ("point.distance(point({x: 0, y: 0}), null)", "null"),
             ("point({x: null, y: 1})", "null"),
             ("point.withinBBox(point({x: 1, y: 1}), point({x: 0, y: 0}), point({x: 2, y: 2}))", "true"),
-            ("point.withinBBox(point({longitude: 179, latitude: 1}), point({longitude: 170, latitude: 0}), point({longitude: -170, latitude: 2}))", "true"),
+            (
+                "point.withinBBox(point({longitude: 179, latitude: 1}), point({longitude: 170, latitude: 0}), point({longitude: -170, latitude: 2}))",
+                "true"
+            ),
         ])
     }
 
@@ -262,7 +294,8 @@ struct TemporalConstructionTests {
     func currentTime() throws {
         var evaluator = TemporalExpressionEvaluator()
         // 2017-07-14T02:40:00.123456789Z
-        evaluator.context = TemporalContext(statementTimeEpochNanos: 1_500_000_000_123_456_789, transactionTimeEpochNanos: 1_499_999_999_000_000_000)
+        evaluator.context = TemporalContext(
+            statementTimeEpochNanos: 1_500_000_000_123_456_789, transactionTimeEpochNanos: 1_499_999_999_000_000_000)
         func text(_ e: String) throws -> String { TemporalExpressionEvaluator.tckText(try evaluator.evaluate(e)) }
         #expect(try text("datetime()") == "'2017-07-14T02:40:00.123456789Z'")
         #expect(try text("datetime.statement()") == "'2017-07-14T02:40:00.123456789Z'")

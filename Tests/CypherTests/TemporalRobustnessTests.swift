@@ -48,17 +48,27 @@ struct TemporalRobustnessTests {
         case 7:
             return .dateTime(
                 CypherDateTime(
-                    epochSeconds: integers.randomElement(using: &rng)!, nanosecond: Int32.random(in: -2...2, using: &rng),
+                    epochSeconds: integers.randomElement(using: &rng)!,
+                    nanosecond: Int32.random(in: -2...2, using: &rng),
                     offsetSeconds: Int32.random(in: -100_000...100_000, using: &rng),
                     zoneId: Bool.random(using: &rng) ? "Europe/Stockholm" : nil))
         case 8:
             return .duration(
                 CypherDuration(
                     months: integers.randomElement(using: &rng)!, days: integers.randomElement(using: &rng)!,
-                    seconds: integers.randomElement(using: &rng)!, nanoseconds: Int32.random(in: 0..<1_000_000_000, using: &rng)))
-        case 9: return .point(CypherPoint(srid: [7203, 9157, 4326, 4979, 1][Int.random(in: 0..<5, using: &rng)], x: 1, y: 2))
-        case 10: return .time(CypherTime(nanosecondOfDay: integers.randomElement(using: &rng)!, offsetSeconds: Int32.random(in: -70_000...70_000, using: &rng)))
-        case 11: return .localDateTime(CypherLocalDateTime(epochSeconds: integers.randomElement(using: &rng)!, nanosecond: 5))
+                    seconds: integers.randomElement(using: &rng)!,
+                    nanoseconds: Int32.random(in: 0..<1_000_000_000, using: &rng)))
+        case 9:
+            return .point(
+                CypherPoint(srid: [7203, 9157, 4326, 4979, 1][Int.random(in: 0..<5, using: &rng)], x: 1, y: 2))
+        case 10:
+            return .time(
+                CypherTime(
+                    nanosecondOfDay: integers.randomElement(using: &rng)!,
+                    offsetSeconds: Int32.random(in: -70_000...70_000, using: &rng)))
+        case 11:
+            return .localDateTime(
+                CypherLocalDateTime(epochSeconds: integers.randomElement(using: &rng)!, nanosecond: 5))
         default:
             guard depth < 2 else { return .integer(1) }
             var map: [String: Value] = [:]
@@ -72,7 +82,8 @@ struct TemporalRobustnessTests {
     /// Good values from the real constructors too, so operations get deep rather than failing at the door.
     static func goodValue(_ rng: inout SplitMix64) -> Value {
         let texts = [
-            "date('+999999999-12-31')", "date('-999999999-01-01')", "localdatetime('+999999999-12-31T23:59:59.999999999')",
+            "date('+999999999-12-31')", "date('-999999999-01-01')",
+            "localdatetime('+999999999-12-31T23:59:59.999999999')",
             "datetime('-999999999-01-01T00:00-18:00')", "datetime('2017-10-29T02:30[Europe/Stockholm]')",
             "time('23:59:59.999999999+18:00')", "duration('P999999999Y')", "duration('PT-9223372036854775807S')",
             "localtime('00:00')", "point({longitude: 180, latitude: -90})",

@@ -21,12 +21,16 @@ struct TemporalTCKCaseTests {
             do {
                 let value = try evaluator.evaluate(c.expression)
                 let got = TemporalExpressionEvaluator.tckText(value)
-                if got != c.expected { failures.append("\(c.id): \(c.expression)\n    expected \(c.expected), got \(got)") }
+                if got != c.expected {
+                    failures.append("\(c.id): \(c.expression)\n    expected \(c.expected), got \(got)")
+                }
             } catch {
                 failures.append("\(c.id): \(c.expression)\n    expected \(c.expected), threw \(error)")
             }
         }
         #expect(temporalTCKCases.count > 700)
-        #expect(failures.isEmpty, "\(failures.count) of \(temporalTCKCases.count) failed:\n\(failures.joined(separator: "\n"))")
+        #expect(
+            failures.isEmpty,
+            "\(failures.count) of \(temporalTCKCases.count) failed:\n\(failures.joined(separator: "\n"))")
     }
 }

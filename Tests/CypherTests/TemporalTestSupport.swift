@@ -1,5 +1,6 @@
-@testable import Cypher
 import GraphValues
+
+@testable import Cypher
 
 /// A tiny evaluator for the expressions the temporal TCK scenarios use (function calls, literals, maps,
 /// property access and + - * /, comparisons), so that their cases can be checked against TemporalFunctions

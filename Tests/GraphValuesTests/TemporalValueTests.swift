@@ -25,7 +25,9 @@ struct TemporalCalendarTests {
         #expect(TemporalCalendar.isoWeek(oct11) == (1984, 41))
         #expect(TemporalCalendar.weeksInWeekYear(2015) == 53)
         #expect(TemporalCalendar.weeksInWeekYear(2016) == 52)
-        #expect(try TemporalCalendar.validWeekDate(weekYear: 2015, week: 30, dayOfWeek: 2) == TemporalCalendar.epochDay(year: 2015, month: 7, day: 21))
+        #expect(
+            try TemporalCalendar.validWeekDate(weekYear: 2015, week: 30, dayOfWeek: 2)
+                == TemporalCalendar.epochDay(year: 2015, month: 7, day: 21))
     }
 
     @Test("adding months clamps to the end of the month; months between truncates towards zero")
@@ -42,7 +44,9 @@ struct TemporalCalendarTests {
     func invalidDates() {
         #expect(throws: DatabaseError.self) { try TemporalCalendar.validDate(year: 2015, month: 2, day: 29) }
         #expect(throws: DatabaseError.self) { try TemporalCalendar.validDate(year: 2015, month: 13, day: 1) }
-        #expect(throws: DatabaseError.self) { try TemporalCalendar.validWeekDate(weekYear: 2016, week: 53, dayOfWeek: 1) }
+        #expect(throws: DatabaseError.self) {
+            try TemporalCalendar.validWeekDate(weekYear: 2016, week: 53, dayOfWeek: 1)
+        }
         do {
             _ = try TemporalCalendar.validOrdinalDate(year: 2015, dayOfYear: 366)
             Issue.record("expected an error")
@@ -133,9 +137,15 @@ struct TemporalParsingTests {
         #expect(throws: DatabaseError.self) { try TemporalParser.duration("P1H") }
         #expect(throws: DatabaseError.self) { try TemporalParser.duration("PT1D") }
         #expect(throws: DatabaseError.self) { try TemporalParser.duration("P") }
-        #expect(throws: DatabaseError.self) { try TemporalParser.dateTime("2015-07-21T21:40+05:00[Europe/Stockholm]", defaultZone: .offset(0)) }
-        #expect(throws: DatabaseError.self) { try TemporalParser.dateTime("2015-07-21T21:40[Mars/Olympus]", defaultZone: .offset(0)) }
-        #expect(throws: DatabaseError.self) { try TemporalParser.dateTime("2015-07-21T21:40[../../etc/passwd]", defaultZone: .offset(0)) }
+        #expect(throws: DatabaseError.self) {
+            try TemporalParser.dateTime("2015-07-21T21:40+05:00[Europe/Stockholm]", defaultZone: .offset(0))
+        }
+        #expect(throws: DatabaseError.self) {
+            try TemporalParser.dateTime("2015-07-21T21:40[Mars/Olympus]", defaultZone: .offset(0))
+        }
+        #expect(throws: DatabaseError.self) {
+            try TemporalParser.dateTime("2015-07-21T21:40[../../etc/passwd]", defaultZone: .offset(0))
+        }
     }
 
     @Test("durations parse with fractions cascading like Neo4j")
@@ -178,7 +188,8 @@ struct TimeZoneTests {
         // 2017-10-29T02:30 happens twice.
         let overlapLocal = TemporalCalendar.epochDay(year: 2017, month: 10, day: 29) * 86_400 + 2 * 3600 + 1800
         #expect(zone.dateTime(localEpochSecond: overlapLocal, nanosecond: 0).offsetSeconds == 7200)
-        #expect(zone.dateTime(localEpochSecond: overlapLocal, nanosecond: 0, preferredOffset: 3600).offsetSeconds == 3600)
+        #expect(
+            zone.dateTime(localEpochSecond: overlapLocal, nanosecond: 0, preferredOffset: 3600).offsetSeconds == 3600)
     }
 
     @Test("POSIX TZ footers for both hemispheres")

@@ -7,7 +7,8 @@ enum SpatialFunctions {
         case .integer(let i): return Double(i)
         case .float(let f): return f
         default:
-            throw DatabaseError(.typeError, "Cannot assign \(key) to a point: expected a number, got \(value.temporalErrorText)")
+            throw DatabaseError(
+                .typeError, "Cannot assign \(key) to a point: expected a number, got \(value.temporalErrorText)")
         }
     }
 
@@ -29,7 +30,8 @@ enum SpatialFunctions {
         let cartesianKeys = map["x"] != nil || map["y"] != nil || map["z"] != nil
         let geographicKeys = map["longitude"] != nil || map["latitude"] != nil || map["height"] != nil
         if cartesianKeys && geographicKeys {
-            throw DatabaseError(.argumentError, "Cannot mix cartesian (x, y, z) and geographic (longitude, latitude, height) keys")
+            throw DatabaseError(
+                .argumentError, "Cannot mix cartesian (x, y, z) and geographic (longitude, latitude, height) keys")
         }
         var x: Double
         var y: Double
@@ -56,8 +58,12 @@ enum SpatialFunctions {
             }
             crs = found
         } else if let sridValue = map["srid"] {
-            guard case .integer(let code) = sridValue, let found = CoordinateReferenceSystem(rawValue: Int32(truncatingIfNeeded: code))
-            else { throw DatabaseError(.argumentError, "Unknown coordinate reference system code: \(sridValue.temporalErrorText)") }
+            guard case .integer(let code) = sridValue,
+                let found = CoordinateReferenceSystem(rawValue: Int32(truncatingIfNeeded: code))
+            else {
+                throw DatabaseError(
+                    .argumentError, "Unknown coordinate reference system code: \(sridValue.temporalErrorText)")
+            }
             crs = found
         } else if geographicKeys {
             crs = z == nil ? .wgs84 : .wgs84_3D
@@ -66,14 +72,21 @@ enum SpatialFunctions {
         }
         guard crs.dimensions == (z == nil ? 2 : 3) else {
             throw DatabaseError(
-                .argumentError, "Cannot create point with \(z == nil ? 2 : 3)D coordinates and \(crs.dimensions)D CRS '\(crs.name)'")
+                .argumentError,
+                "Cannot create point with \(z == nil ? 2 : 3)D coordinates and \(crs.dimensions)D CRS '\(crs.name)'")
         }
         if crs.isGeographic {
             guard y >= -90 && y <= 90 else {
-                throw DatabaseError(.argumentError, "Cannot create WGS84 point with invalid coordinate: latitude \(JavaDouble.format(y)) is not within [-90, 90]")
+                throw DatabaseError(
+                    .argumentError,
+                    "Cannot create WGS84 point with invalid coordinate: latitude \(JavaDouble.format(y))"
+                        + " is not within [-90, 90]")
             }
             guard x >= -180 && x <= 180 else {
-                throw DatabaseError(.argumentError, "Cannot create WGS84 point with invalid coordinate: longitude \(JavaDouble.format(x)) is not within [-180, 180]")
+                throw DatabaseError(
+                    .argumentError,
+                    "Cannot create WGS84 point with invalid coordinate: longitude \(JavaDouble.format(x))"
+                        + " is not within [-180, 180]")
             }
         }
         return .point(CypherPoint(srid: crs.rawValue, x: x, y: y, z: z))
@@ -82,7 +95,8 @@ enum SpatialFunctions {
     static func distance(_ a: Value, _ b: Value) throws -> Value {
         if a.isNull || b.isNull { return .null }
         guard case .point(let p) = a, case .point(let q) = b else {
-            throw DatabaseError(.typeError, "distance() expects two points, got: \(a.temporalErrorText), \(b.temporalErrorText)")
+            throw DatabaseError(
+                .typeError, "distance() expects two points, got: \(a.temporalErrorText), \(b.temporalErrorText)")
         }
         guard let d = CypherPoint.distance(p, q) else { return .null }
         return .float(d)
@@ -113,13 +127,21 @@ enum SpatialFunctions {
             guard let z = p.z else { throw DatabaseError(.argumentError, "Field: z is not available on a 2D point") }
             return .float(z)
         case "longitude":
-            guard geographic else { throw DatabaseError(.argumentError, "Field: longitude is not available on cartesian point: \(p.cypherString)") }
+            guard geographic else {
+                throw DatabaseError(
+                    .argumentError, "Field: longitude is not available on cartesian point: \(p.cypherString)")
+            }
             return .float(p.x)
         case "latitude":
-            guard geographic else { throw DatabaseError(.argumentError, "Field: latitude is not available on cartesian point: \(p.cypherString)") }
+            guard geographic else {
+                throw DatabaseError(
+                    .argumentError, "Field: latitude is not available on cartesian point: \(p.cypherString)")
+            }
             return .float(p.y)
         case "height":
-            guard geographic, let z = p.z else { throw DatabaseError(.argumentError, "Field: height is not available on point: \(p.cypherString)") }
+            guard geographic, let z = p.z else {
+                throw DatabaseError(.argumentError, "Field: height is not available on point: \(p.cypherString)")
+            }
             return .float(z)
         case "crs": return .string(p.crs?.name ?? String(p.srid))
         case "srid": return .integer(Int64(p.srid))

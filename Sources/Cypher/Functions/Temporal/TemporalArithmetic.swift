@@ -29,7 +29,8 @@ enum TemporalArithmetic {
             return r
         }
         func moveDate(_ epochDay: Int64) throws -> Int64 {
-            guard (-24_000_000_000...24_000_000_000).contains(d.months), (-800_000_000_000...800_000_000_000).contains(d.days)
+            guard (-24_000_000_000...24_000_000_000).contains(d.months),
+                (-800_000_000_000...800_000_000_000).contains(d.days)
             else {
                 throw DatabaseError(.arithmeticError, "Temporal arithmetic result out of range")
             }
@@ -66,11 +67,13 @@ enum TemporalArithmetic {
         case .localTime(let t):
             return .localTime(CypherLocalTime(nanosecondOfDay: try shiftTimeOfDay(t.nanosecondOfDay)))
         case .time(let t):
-            return .time(CypherTime(nanosecondOfDay: try shiftTimeOfDay(t.nanosecondOfDay), offsetSeconds: t.offsetSeconds))
+            return .time(
+                CypherTime(nanosecondOfDay: try shiftTimeOfDay(t.nanosecondOfDay), offsetSeconds: t.offsetSeconds))
         case .localDateTime(let l):
             return try checked {
                 let day = try moveDate(l.date.epochDays)
-                let (s, n) = try addLocal(day * 86_400 + l.localTime.nanosecondOfDay / nanosPerSecond, Int64(l.nanosecond))
+                let (s, n) = try addLocal(
+                    day * 86_400 + l.localTime.nanosecondOfDay / nanosPerSecond, Int64(l.nanosecond))
                 return .localDateTime(CypherLocalDateTime(epochSeconds: s, nanosecond: Int32(n)))
             }
         case .dateTime(let dt):
@@ -129,7 +132,8 @@ enum TemporalArithmetic {
             if unit == .months || unit == .days { return .duration(.zero) }
             let fromNanos = (from.nanoOfDay ?? 0) - Int64(from.offset ?? 0) * nanosPerSecond
             let toNanos = (to.nanoOfDay ?? 0) - Int64(to.offset ?? 0) * nanosPerSecond
-            return .duration(try CypherDuration.normalized(months: 0, days: 0, seconds: 0, nanoseconds: toNanos - fromNanos))
+            return .duration(
+                try CypherDuration.normalized(months: 0, days: 0, seconds: 0, nanoseconds: toNanos - fromNanos))
         }
 
         // (seconds, nanos) pairs: wall clock and timeline.
@@ -153,9 +157,13 @@ enum TemporalArithmetic {
 
         switch unit {
         case .months:
-            return .duration(CypherDuration(months: dateUnitsUntil(fromLocal, toLocal, months: true), days: 0, seconds: 0, nanoseconds: 0))
+            return .duration(
+                CypherDuration(
+                    months: dateUnitsUntil(fromLocal, toLocal, months: true), days: 0, seconds: 0, nanoseconds: 0))
         case .days:
-            return .duration(CypherDuration(months: 0, days: dateUnitsUntil(fromLocal, toLocal, months: false), seconds: 0, nanoseconds: 0))
+            return .duration(
+                CypherDuration(
+                    months: 0, days: dateUnitsUntil(fromLocal, toLocal, months: false), seconds: 0, nanoseconds: 0))
         case .seconds:
             return .duration(try zoned ? difference(instant(from), instant(to)) : difference(fromLocal, toLocal))
         case .all:
@@ -167,7 +175,8 @@ enum TemporalArithmetic {
             moved.epochDay = moved.epochDay! + days
             reresolve(&moved)
             let rest = try zoned ? difference(instant(moved), instant(to)) : difference(local(moved), toLocal)
-            return .duration(CypherDuration(months: months, days: days, seconds: rest.seconds, nanoseconds: rest.nanoseconds))
+            return .duration(
+                CypherDuration(months: months, days: days, seconds: rest.seconds, nanoseconds: rest.nanoseconds))
         }
     }
 
@@ -175,9 +184,10 @@ enum TemporalArithmetic {
     private static func attach(_ zone: CypherTimeZone, to parts: inout TemporalParts) {
         parts.zone = zone
         if let day = parts.epochDay {
-            parts.offset = zone.dateTime(
-                localEpochSecond: day * 86_400 + (parts.nanoOfDay ?? 0) / nanosPerSecond, nanosecond: 0
-            ).offsetSeconds
+            parts.offset =
+                zone.dateTime(
+                    localEpochSecond: day * 86_400 + (parts.nanoOfDay ?? 0) / nanosPerSecond, nanosecond: 0
+                ).offsetSeconds
         } else if case .offset(let o) = zone {
             parts.offset = o
         } else {
@@ -219,12 +229,14 @@ enum TemporalArithmetic {
     static let timeUnits: [String: Int] = ["hour": 9, "minute": 10, "second": 11, "millisecond": 12, "microsecond": 13]
 
     /// `kind.truncate(unit, value, overrides)`.
-    static func truncate(_ kind: TemporalKind, unit unitValue: Value, _ value: Value, _ overrides: Value,
-        context: TemporalContext) throws -> Value
-    {
+    static func truncate(
+        _ kind: TemporalKind, unit unitValue: Value, _ value: Value, _ overrides: Value,
+        context: TemporalContext
+    ) throws -> Value {
         if value.isNull { return .null }
         guard case .string(let unitName) = unitValue else {
-            throw DatabaseError(.typeError, "The unit of truncate must be a string, got: \(unitValue.temporalErrorText)")
+            throw DatabaseError(
+                .typeError, "The unit of truncate must be a string, got: \(unitValue.temporalErrorText)")
         }
         guard var parts = try TemporalParts.checked(value) else {
             throw DatabaseError(.typeError, "Cannot truncate \(value.temporalErrorText)")
@@ -233,7 +245,8 @@ enum TemporalArithmetic {
         switch overrides {
         case .null: break
         case .map(let m): for (k, v) in m where !v.isNull { map[k.lowercased()] = v }
-        default: throw DatabaseError(.typeError, "The fields of truncate must be a map, got: \(overrides.temporalErrorText)")
+        default:
+            throw DatabaseError(.typeError, "The fields of truncate must be a map, got: \(overrides.temporalErrorText)")
         }
         let unit = unitName.lowercased()
         guard let rank = dateUnits[unit] ?? timeUnits[unit] else {
@@ -253,12 +266,20 @@ enum TemporalArithmetic {
         if rank <= 8, let day = parts.epochDay {
             let (y, m, _) = TemporalCalendar.civil(day)
             switch unit {
-            case "millennium": parts.epochDay = TemporalCalendar.epochDay(year: y - TemporalCalendar.floorMod(y, 1000), month: 1, day: 1)
-            case "century": parts.epochDay = TemporalCalendar.epochDay(year: y - TemporalCalendar.floorMod(y, 100), month: 1, day: 1)
-            case "decade": parts.epochDay = TemporalCalendar.epochDay(year: y - TemporalCalendar.floorMod(y, 10), month: 1, day: 1)
+            case "millennium":
+                parts.epochDay = TemporalCalendar.epochDay(
+                    year: y - TemporalCalendar.floorMod(y, 1000), month: 1, day: 1)
+            case "century":
+                parts.epochDay = TemporalCalendar.epochDay(
+                    year: y - TemporalCalendar.floorMod(y, 100), month: 1, day: 1)
+            case "decade":
+                parts.epochDay = TemporalCalendar.epochDay(year: y - TemporalCalendar.floorMod(y, 10), month: 1, day: 1)
             case "year": parts.epochDay = TemporalCalendar.epochDay(year: y, month: 1, day: 1)
-            case "weekyear": parts.epochDay = TemporalCalendar.firstDayOfWeekYear(TemporalCalendar.isoWeek(day).weekYear)
-            case "quarter": parts.epochDay = TemporalCalendar.firstDayOfQuarter(year: y, quarter: TemporalCalendar.quarter(month: m))
+            case "weekyear":
+                parts.epochDay = TemporalCalendar.firstDayOfWeekYear(TemporalCalendar.isoWeek(day).weekYear)
+            case "quarter":
+                parts.epochDay = TemporalCalendar.firstDayOfQuarter(
+                    year: y, quarter: TemporalCalendar.quarter(month: m))
             case "month": parts.epochDay = TemporalCalendar.epochDay(year: y, month: m, day: 1)
             case "week": parts.epochDay = day - TemporalCalendar.dayOfWeek(day) + 1
             default: break
@@ -311,6 +332,7 @@ enum TemporalArithmetic {
         }
         let defaultZone = try CypherTimeZone.parse(context.defaultTimeZone)
         return try parts.make(
-            kind, defaultZone: defaultZone, now: TemporalCalendar.floorDiv(context.statementTimeEpochNanos, 1_000_000_000))
+            kind, defaultZone: defaultZone,
+            now: TemporalCalendar.floorDiv(context.statementTimeEpochNanos, 1_000_000_000))
     }
 }

@@ -1,3 +1,5 @@
+import GraphValues
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import GraphValues
 
 /// Building temporal values from maps, strings, other temporals and the clock, following Neo4j's rules:
 /// fields may only be given from the largest unit down without gaps (`{hour, second}` is an error), a date is
@@ -39,13 +40,15 @@ enum TemporalConstruction {
         case .null:
             return .null
         case .string(let text):
-            return try parse(kind, text, defaultZone: defaultZone, nowSeconds: TemporalCalendar.floorDiv(now, 1_000_000_000))
+            return try parse(
+                kind, text, defaultZone: defaultZone, nowSeconds: TemporalCalendar.floorDiv(now, 1_000_000_000))
         case .map(let map):
             return try fromMap(kind, map, context: context, clockNanos: now)
         default:
             guard let parts = try TemporalParts.checked(argument) else {
                 throw DatabaseError(
-                    .typeError, "Invalid input for function '\(kind.rawValue)()': "
+                    .typeError,
+                    "Invalid input for function '\(kind.rawValue)()': "
                         + "Expected a string, a map or a temporal value, got: \(argument.temporalErrorText)")
             }
             return try convert(parts, to: kind, defaultZone: defaultZone, now: now)
@@ -140,11 +143,15 @@ enum TemporalConstruction {
             parts = p
         }
         if let source = map.removeValue(forKey: "date") {
-            guard let p = try TemporalParts.checked(source), p.epochDay != nil else { throw selectionError("date", source) }
+            guard let p = try TemporalParts.checked(source), p.epochDay != nil else {
+                throw selectionError("date", source)
+            }
             parts.epochDay = p.epochDay
         }
         if let source = map.removeValue(forKey: "time") {
-            guard let p = try TemporalParts.checked(source), p.nanoOfDay != nil else { throw selectionError("time", source) }
+            guard let p = try TemporalParts.checked(source), p.nanoOfDay != nil else {
+                throw selectionError("time", source)
+            }
             parts.nanoOfDay = p.nanoOfDay
             if p.zone != nil {
                 parts.zone = p.zone
@@ -187,7 +194,8 @@ enum TemporalConstruction {
         if map["epochseconds"] != nil && map["epochmillis"] != nil {
             throw argumentError("Cannot specify both epochSeconds and epochMillis")
         }
-        for key in map.keys where !["epochseconds", "epochmillis", "millisecond", "microsecond", "nanosecond"].contains(key) {
+        for key in map.keys
+        where !["epochseconds", "epochmillis", "millisecond", "microsecond", "nanosecond"].contains(key) {
             throw argumentError("Cannot combine epoch fields with \(key)")
         }
         var seconds: Int64
@@ -214,7 +222,9 @@ enum TemporalConstruction {
 
     static func checkInstant(_ seconds: Int64) throws {
         // ±999999999 years, as java.time's Instant range.
-        guard seconds >= -31_557_014_135_596_800 && seconds <= 31_556_889_832_780_799 else { throw argumentError("Instant exceeds minimum or maximum instant") }
+        guard seconds >= -31_557_014_135_596_800 && seconds <= 31_556_889_832_780_799 else {
+            throw argumentError("Instant exceeds minimum or maximum instant")
+        }
     }
 
     /// Date fields over an optional base date.
@@ -281,7 +291,8 @@ enum TemporalConstruction {
             return try TemporalCalendar.validQuarterDate(
                 year: year ?? civil.year, quarter: quarter ?? q, dayOfQuarter: dayOfQuarter ?? dayOfQ)
         }
-        return try TemporalCalendar.validDate(year: year ?? civil.year, month: month ?? civil.month, day: day ?? civil.day)
+        return try TemporalCalendar.validDate(
+            year: year ?? civil.year, month: month ?? civil.month, day: day ?? civil.day)
     }
 
     /// Sub-second fields as nanoseconds (nil when none given), with Neo4j's ranges: millisecond 0-999,
@@ -296,7 +307,8 @@ enum TemporalConstruction {
             throw argumentError("Invalid value for MilliOfSecond (valid values 0 - 999): \(ms)")
         }
         if let us, !(0...(ms != nil ? 999 : 999_999)).contains(us) {
-            throw argumentError("Invalid value for MicroOfSecond (valid values 0 - \(ms != nil ? 999 : 999_999)): \(us)")
+            throw argumentError(
+                "Invalid value for MicroOfSecond (valid values 0 - \(ms != nil ? 999 : 999_999)): \(us)")
         }
         if let ns {
             let limit: Int64 = us != nil ? 999 : (ms != nil ? 999_999 : 999_999_999)

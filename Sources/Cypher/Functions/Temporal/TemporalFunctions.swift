@@ -12,7 +12,8 @@ public struct TemporalContext: Sendable {
     /// The zone used when a function needs one and none is given (`db.temporal.timezone`, default "Z").
     public var defaultTimeZone: String
 
-    public init(statementTimeEpochNanos: Int64, transactionTimeEpochNanos: Int64? = nil, defaultTimeZone: String = "Z") {
+    public init(statementTimeEpochNanos: Int64, transactionTimeEpochNanos: Int64? = nil, defaultTimeZone: String = "Z")
+    {
         self.statementTimeEpochNanos = statementTimeEpochNanos
         self.transactionTimeEpochNanos = transactionTimeEpochNanos ?? statementTimeEpochNanos
         self.defaultTimeZone = defaultTimeZone
@@ -129,7 +130,9 @@ public enum TemporalFunctions {
 
     private static func arity(_ name: String, _ args: [Value], _ range: ClosedRange<Int>) throws {
         guard range.contains(args.count) else {
-            let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
+            let expected =
+                range.lowerBound == range.upperBound
+                ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
             throw DatabaseError(
                 .syntaxError, "Function \(name)() takes \(expected) argument(s), but \(args.count) were given")
         }
@@ -177,7 +180,8 @@ public enum TemporalFunctions {
             return .duration(try builder.build())
         default:
             throw DatabaseError(
-                .typeError, "Invalid input for function 'duration()': Expected a string or a map, got: \(arg.temporalErrorText)")
+                .typeError,
+                "Invalid input for function 'duration()': Expected a string or a map, got: \(arg.temporalErrorText)")
         }
     }
 

@@ -2,7 +2,11 @@ import GraphValues
 
 /// The five temporal kinds Cypher constructs.
 enum TemporalKind: String {
-    case date, localTime = "localtime", time, localDateTime = "localdatetime", dateTime = "datetime"
+    case date
+    case localTime = "localtime"
+    case time
+    case localDateTime = "localdatetime"
+    case dateTime = "datetime"
 
     var hasDate: Bool { self == .date || self == .localDateTime || self == .dateTime }
     var hasTime: Bool { self != .date }
@@ -82,8 +86,11 @@ struct TemporalParts {
             } else if let existing = self.offset, self.zone == zone {
                 offset = existing
             } else if let epochDay {
-                offset = zone.dateTime(localEpochSecond: epochDay * 86_400 + (nanoOfDay ?? 0) / 1_000_000_000,
-                    nanosecond: 0).offsetSeconds
+                offset =
+                    zone.dateTime(
+                        localEpochSecond: epochDay * 86_400 + (nanoOfDay ?? 0) / 1_000_000_000,
+                        nanosecond: 0
+                    ).offsetSeconds
             } else {
                 offset = zone.offset(atEpochSecond: now)
             }
