@@ -503,6 +503,14 @@ struct ParserSchemaTests {
         }
         #expect(w != nil)
         #expect(syntaxError("CREATE INDEX FOR (n:L) ON (m.p)") != nil)
+        guard case .show(.indexes, nil, let items?, false, nil, _) =
+            try schema("SHOW INDEXES YIELD name, type AS t RETURN t, name")
+        else {
+            Issue.record("SHOW … YIELD … RETURN")
+            return
+        }
+        #expect(items.map(\.variable) == ["t", "name"])
+        #expect(syntaxError("SHOW INDEXES YIELD name RETURN toUpper(name)") != nil)
     }
 }
 

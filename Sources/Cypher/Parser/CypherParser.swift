@@ -1227,6 +1227,32 @@ struct Parser {
                 }
             }
             if acceptKeyword("WHERE") { whereClause = try expression() }
+            // `… YIELD a, b RETURN b, a`: a RETURN that only re-projects yielded columns by name (as the TCK runner
+            // and drivers' schema helpers send) becomes the yield list in RETURN order.
+            if isKeyword("RETURN") {
+                let returnPosition = position
+                advance()
+                let body = try projectionBody()
+                var reordered: [YieldItem] = []
+                for item in body.items {
+                    guard case .variable(let name) = item.expression.kind, item.alias == nil || item.alias == name,
+                        !body.distinct, body.orderBy.isEmpty, body.skip == nil, body.limit == nil,
+                        let yielded = yieldItems?.first(where: { $0.variable == name }) ?? (yieldAll
+                            ? YieldItem(name: name, alias: nil, position: item.position) : nil)
+                    else {
+                        throw error(
+                            "SHOW … RETURN supports only returning yielded columns by name", at: returnPosition)
+                    }
+                    reordered.append(yielded)
+                }
+                if body.includeExisting {
+                    reordered = (yieldItems ?? []) + reordered
+                    if yieldAll && body.items.isEmpty { return .show(kind, filter: filter, yieldItems: nil,
+                        yieldAll: true, whereClause: whereClause, position: start) }
+                }
+                yieldItems = reordered
+                yieldAll = false
+            }
             return .show(
                 kind, filter: filter, yieldItems: yieldItems, yieldAll: yieldAll, whereClause: whereClause,
                 position: start)
