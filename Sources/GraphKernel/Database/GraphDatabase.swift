@@ -148,6 +148,7 @@ public final class GraphDatabase: @unchecked Sendable {
         try loadSchemaFile()
         try rebuildDerivedStores()
         recoveredTransactionCount = replayed
+        lastCommittedAtomic.store(metadata.lastCommittedTx, ordering: .releasing)
         if replayed > 0 { try commitMutex.withLock { try checkpointLocked() } }
     }
 
@@ -203,7 +204,9 @@ public final class GraphDatabase: @unchecked Sendable {
     public var storeID: StoreID { metadata.storeID }
 
     /// The id of the last committed transaction (1 for a new store).
-    public var lastCommittedTxID: TxID { commitMutex.withLock { TxID(metadata.lastCommittedTx) } }
+    public var lastCommittedTxID: TxID { TxID(lastCommittedAtomic.load(ordering: .acquiring)) }
+    /// Published after each apply, so readers of the last tx id never wait for a commit's fsync.
+    private let lastCommittedAtomic = ManagedAtomic<Int64>(0)
 
     /// The page cache's counters.
     public var pageCacheStatistics: PageCacheCounters { cache.stats }
@@ -449,6 +452,7 @@ public final class GraphDatabase: @unchecked Sendable {
             for (kind, ids) in freed { stores.store(kind).release(ids) }
             metadata.lastCommittedTx = txID
             metadata.lastCommittedTimeMillis = currentTimeMillis()
+            lastCommittedAtomic.store(txID, ordering: .releasing)
             transactionsSinceCheckpoint += 1
         }
     }

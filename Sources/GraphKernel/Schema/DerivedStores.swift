@@ -77,7 +77,10 @@ extension Array where Element == Int64 {
 final class PropertyIndex {
     var descriptor: IndexDescriptor
     private(set) var entries: [IndexKey: Set<Int64>] = [:]
+    /// Sorted keys for range and prefix seeks, built lazily by the first seek after a change. Seeks run
+    /// concurrently under the store's shared lock, so building the cache has its own mutex.
     private var sortedKeys: [IndexKey]?
+    private let sortMutex = KernelMutex()
 
     init(descriptor: IndexDescriptor) { self.descriptor = descriptor }
 
@@ -85,7 +88,9 @@ final class PropertyIndex {
 
     func add(_ value: Value, _ node: Int64) {
         let key = IndexKey(value)
-        if entries[key, default: []].insert(node).inserted && entries[key]!.count == 1 { sortedKeys = nil }
+        if entries[key, default: []].insert(node).inserted && entries[key]!.count == 1 {
+            sortMutex.withLock { sortedKeys = nil }
+        }
     }
 
     func remove(_ value: Value, _ node: Int64) {
@@ -94,7 +99,7 @@ final class PropertyIndex {
         set.remove(node)
         if set.isEmpty {
             entries.removeValue(forKey: key)
-            sortedKeys = nil
+            sortMutex.withLock { sortedKeys = nil }
         } else {
             entries[key] = set
         }
@@ -103,10 +108,12 @@ final class PropertyIndex {
     func nodes(equal value: Value) -> Set<Int64> { entries[IndexKey(value)] ?? [] }
 
     private func keys() -> [IndexKey] {
-        if let keys = sortedKeys { return keys }
-        let keys = entries.keys.sorted()
-        sortedKeys = keys
-        return keys
+        sortMutex.withLock {
+            if let keys = sortedKeys { return keys }
+            let keys = entries.keys.sorted()
+            sortedKeys = keys
+            return keys
+        }
     }
 
     func nodes(lower: RangeBound?, upper: RangeBound?) -> [Int64] {
