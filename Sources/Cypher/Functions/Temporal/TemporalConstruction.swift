@@ -171,13 +171,12 @@ enum TemporalConstruction {
                 // A selected zoned value moves to the new zone keeping its instant.
                 let existing = try parts.make(.dateTime, defaultZone: sourceZone, now: nowSeconds)
                 if case .dateTime(let dt) = existing { return .dateTime(dt.converted(to: explicitZone)) }
-            } else if let sourceZone = parts.zone, kind == .time, let sourceOffset = parts.offset {
+            } else if parts.zone != nil, kind == .time, let sourceOffset = parts.offset {
                 // A time with an offset converts to the new zone's offset.
                 let newOffset = explicitZone.offset(atEpochSecond: nowSeconds)
                 let shifted = TemporalCalendar.floorMod(
                     (parts.nanoOfDay ?? 0) + Int64(newOffset - sourceOffset) * 1_000_000_000,
                     TemporalCalendar.nanosPerDay)
-                _ = sourceZone
                 return .time(CypherTime(nanosecondOfDay: shifted, offsetSeconds: newOffset))
             }
             parts.zone = explicitZone
@@ -213,7 +212,7 @@ enum TemporalConstruction {
             seconds = TemporalCalendar.floorDiv(millis, 1000)
             nanos = TemporalCalendar.floorMod(millis, 1000) * 1_000_000
         }
-        nanos += try subsecondNanos(map, base: nil, requireSecond: false) ?? 0
+        nanos += try subsecondNanos(map) ?? 0
         seconds += TemporalCalendar.floorDiv(nanos, 1_000_000_000)
         nanos = TemporalCalendar.floorMod(nanos, 1_000_000_000)
         try checkInstant(seconds)
@@ -252,12 +251,7 @@ enum TemporalConstruction {
         }
 
         guard let base else {
-            guard let year else {
-                if groups == 0 && map.keys.contains(where: { timeFields.contains($0) }) {
-                    throw argumentError("year must be specified")
-                }
-                throw argumentError("year must be specified")
-            }
+            guard let year else { throw argumentError("year must be specified") }
             if weekGroup {
                 if dayOfWeek != nil && week == nil { throw argumentError("dayOfWeek cannot be specified without week") }
                 return try TemporalCalendar.validWeekDate(weekYear: year, week: week ?? 1, dayOfWeek: dayOfWeek ?? 1)
@@ -298,7 +292,7 @@ enum TemporalConstruction {
     /// Sub-second fields as nanoseconds (nil when none given), with Neo4j's ranges: millisecond 0-999,
     /// microsecond 0-999999 (0-999 after a millisecond), nanosecond 0-999999999 (0-999999 after a millisecond,
     /// 0-999 after a microsecond).
-    static func subsecondNanos(_ map: [String: Value], base: Int64?, requireSecond: Bool) throws -> Int64? {
+    static func subsecondNanos(_ map: [String: Value]) throws -> Int64? {
         let ms = try map["millisecond"].map { try integer($0, "millisecond") }
         let us = try map["microsecond"].map { try integer($0, "microsecond") }
         let ns = try map["nanosecond"].map { try integer($0, "nanosecond") }
@@ -328,7 +322,7 @@ enum TemporalConstruction {
         let hour = try field("hour")
         let minute = try field("minute")
         let second = try field("second")
-        let sub = try subsecondNanos(map, base: base, requireSecond: true)
+        let sub = try subsecondNanos(map)
         if let base {
             let totalSeconds = base / 1_000_000_000
             return try TemporalCalendar.validTime(
