@@ -1,9 +1,425 @@
 import ArgumentParser
+import Dispatch
 import GraphKernel
 import GraphValues
 
-/// Placeholder replaced below.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `trellis-tools bench-kernel`: the storage kernel benchmark (run it from a release build).
+///
+/// Measures, in one run on one disk: the disk's own fsync rate; durable commits/s with one and with four writers,
+/// both at the log level (`TransactionLog.append`) and through the embedded API (`GraphDatabase.write`); bulk
+/// creation of nodes and relationships through the embedded API; cached expansion (relationships traversed per
+/// second on one core); index point lookups per second; and the store's size against the sizing rule in
+/// docs/storage.md. Prints a Markdown report.
 struct BenchKernelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-kernel", abstract: "Kernel benchmark.")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "bench-kernel", abstract: "Storage kernel benchmark (use a release build).")
+
+    @Option(help: "Scratch directory on the disk to measure (removed afterwards unless --keep).")
+    var dir: String = "/tmp/trellis-bench-kernel"
+
+    @Option(help: "Nodes to bulk-create.")
+    var nodes: Int = 1_000_000
+
+    @Option(help: "Relationships to bulk-create (between random nodes).")
+    var relationships: Int = 10_000_000
+
+    @Option(help: "Seconds per timed phase (fsync rate, commit rates, expansion, lookups).")
+    var seconds: Double = 3
+
+    @Option(help: "Operations per transaction during bulk creation.")
+    var batch: Int = 50_000
+
+    @Option(help: "Page cache size for the bulk store, e.g. 2g.")
+    var pageCache: String = "2g"
+
+    @Flag(help: "Keep the scratch directory.")
+    var keep = false
+
+    func run() throws {
+        removeTree(dir)
+        try PosixLogFileSystem().createDirectory(dir)
+        defer { if !keep { removeTree(dir) } }
+        var report = BenchReport()
+        report.line("## Kernel benchmark (`trellis-tools bench-kernel`)")
+        report.line("")
+        report.line("Machine: \(machineDescription(dir))")
+        report.line("")
+        report.line("| measurement | result |")
+        report.line("|---|---|")
+
+        // 1. The disk's own fsync rate: 512-byte appends, each followed by fdatasync, as the log does.
+        let fsyncRate = try measureFsyncRate()
+        report.row("disk fdatasync rate (512 B append + fdatasync, 1 thread)", "\(fmt(fsyncRate)) /s")
+
+        // 2. Log-level durable appends.
+        let logOne = try measureLogAppends(writers: 1)
+        let logFour = try measureLogAppends(writers: 4)
+        report.row(
+            "log appends, 1 writer (durable, 200 B payload)",
+            "\(fmt(logOne.rate)) /s = \(pct(logOne.rate / fsyncRate)) of fsync rate")
+        report.row(
+            "log appends, 4 writers (group commit)",
+            "\(fmt(logFour.rate)) /s = \(ratio(logFour.rate / logOne.rate)) one writer; "
+                + "\(ratio(logFour.appendsPerSync)) appends per sync")
+
+        // 3. Embedded API durable commits (one small node per transaction).
+        let apiOne = try measureEmbeddedCommits(writers: 1)
+        let apiFour = try measureEmbeddedCommits(writers: 4)
+        report.row(
+            "embedded commits, 1 writer (1 node + 1 property each)",
+            "\(fmt(apiOne)) /s = \(pct(apiOne / fsyncRate)) of fsync rate")
+        report.row("embedded commits, 4 writers", "\(fmt(apiFour)) /s = \(ratio(apiFour / apiOne)) one writer")
+
+        // 4–7. Bulk load, expansion, lookups, size.
+        if nodes > 0 { try measureBulk(into: &report) }
+        print(report.text)
+    }
+
+    // MARK: - Phases
+
+    func measureFsyncRate() throws -> Double {
+        let fs = PosixLogFileSystem()
+        let file = try fs.openFile(dir + "/fsync-probe", create: true)
+        defer {
+            file.close()
+            try? fs.removeFile(dir + "/fsync-probe")
+        }
+        let block = [UInt8](repeating: 0xA5, count: 512)
+        var offset: Int64 = 0
+        var count = 0
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = start + .milliseconds(Int64(seconds * 1000))
+        while clock.now < end {
+            try file.write(block, at: offset)
+            try file.sync()
+            offset += 512
+            count += 1
+        }
+        return Double(count) / (clock.now - start).seconds
+    }
+
+    func measureLogAppends(writers: Int) throws -> (rate: Double, appendsPerSync: Double) {
+        let path = dir + "/log-\(writers)"
+        let log = try TransactionLog(directory: path, storeID: 1)
+        let payload = [UInt8](repeating: 0x42, count: 200)
+        let counts = runThreads(writers) { _, deadline in
+            var n = 0
+            while ContinuousClock.now < deadline {
+                if (try? log.append(payload: payload, masterServerID: 1, epoch: 1)) == nil { break }
+                n += 1
+            }
+            return n
+        }
+        let stats = log.statistics
+        try log.close()
+        removeTree(path)
+        let total = Double(counts.total)
+        return (total / counts.elapsed, total / Double(max(1, stats.syncs)))
+    }
+
+    func measureEmbeddedCommits(writers: Int) throws -> Double {
+        let path = dir + "/commits-\(writers)"
+        let db = try GraphDatabase(directory: path, configuration: KernelConfiguration(pageCacheSizeBytes: 64 << 20))
+        let (label, key) = try db.write { tx in
+            (try tx.getOrCreateLabelToken("Commit"), try tx.getOrCreatePropertyKeyToken("n"))
+        }
+        let counts = runThreads(writers) { thread, deadline in
+            var n = 0
+            while ContinuousClock.now < deadline {
+                do {
+                    try db.write { (tx: KernelTransaction) -> Void in
+                        let node = try tx.createNode(labels: [label])
+                        try tx.setNodeProperty(node, key, .integer(Int64(thread * 1_000_000 + n)))
+                    }
+                } catch {
+                    break
+                }
+                n += 1
+            }
+            return n
+        }
+        try db.close()
+        removeTree(path)
+        return Double(counts.total) / counts.elapsed
+    }
+
+    func measureBulk(into report: inout BenchReport) throws {
+        let path = dir + "/bulk"
+        var configuration = KernelConfiguration(pageCacheSizeBytes: Int(try ByteSize.parse(pageCache)))
+        // Bulk loading writes gigabytes of log; keep only what recovery needs.
+        configuration.log.retention = .keepNone
+        let db = try GraphDatabase(directory: path, configuration: configuration)
+        let clock = ContinuousClock()
+        var random = SplitMix64(seed: 0x5EED)
+
+        // Nodes: :Person {id: i, name: "p<i mod 10^6>"} (the name fits inline, ≤ 8 bytes).
+        let (person, idKey, nameKey, knows) = try db.write { tx in
+            (
+                try tx.getOrCreateLabelToken("Person"), try tx.getOrCreatePropertyKeyToken("id"),
+                try tx.getOrCreatePropertyKeyToken("name"), try tx.getOrCreateRelationshipTypeToken("KNOWS")
+            )
+        }
+        var nodeIDs: [NodeID] = []
+        nodeIDs.reserveCapacity(nodes)
+        var start = clock.now
+        var created = 0
+        while created < nodes {
+            let upTo = min(nodes, created + batch)
+            try db.write { tx in
+                for i in created..<upTo {
+                    let node = try tx.createNode(labels: [person])
+                    try tx.setNodeProperty(node, idKey, .integer(Int64(i)))
+                    try tx.setNodeProperty(node, nameKey, .string("p\(i % 1_000_000)"))
+                    nodeIDs.append(node)
+                }
+            }
+            created = upTo
+        }
+        let nodeSeconds = (clock.now - start).seconds
+        report.row(
+            "bulk create \(fmt(Double(nodes))) nodes (label + 2 properties, \(batch)/tx)",
+            "\(secs(nodeSeconds)) = \(fmt(Double(nodes) / nodeSeconds)) nodes/s")
+
+        start = clock.now
+        created = 0
+        var selfLoops = 0
+        while created < relationships {
+            let upTo = min(relationships, created + batch)
+            try db.write { tx in
+                for _ in created..<upTo {
+                    let a = nodeIDs[Int(random.next() % UInt64(nodeIDs.count))]
+                    let b = nodeIDs[Int(random.next() % UInt64(nodeIDs.count))]
+                    if a == b { selfLoops += 1 }
+                    _ = try tx.createRelationship(from: a, to: b, type: knows)
+                }
+            }
+            created = upTo
+        }
+        let relSeconds = (clock.now - start).seconds
+        report.row(
+            "bulk create \(fmt(Double(relationships))) relationships (\(batch)/tx)",
+            "\(secs(relSeconds)) = \(fmt(Double(relationships) / relSeconds)) rels/s")
+        try db.checkpoint()
+
+        // Cached expansion: warm every chain once, then expand random nodes on one thread.
+        var warm = 0
+        try db.read { tx in
+            for node in nodeIDs {
+                for _ in try tx.relationships(of: node, direction: .both, types: []) { warm += 1 }
+            }
+        }
+        // Every relationship is seen from both ends, except a self-loop, which `.both` returns once.
+        precondition(warm == 2 * relationships - selfLoops, "expected \(2 * relationships - selfLoops), traversed \(warm)")
+        var traversed = 0
+        start = clock.now
+        let deadline = start + .milliseconds(Int64(seconds * 1000))
+        try db.read { tx in
+            while clock.now < deadline {
+                for _ in 0..<1000 {
+                    let node = nodeIDs[Int(random.next() % UInt64(nodeIDs.count))]
+                    for _ in try tx.relationships(of: node, direction: .both, types: []) { traversed += 1 }
+                }
+            }
+        }
+        let expansionSeconds = (clock.now - start).seconds
+        report.row(
+            "cached expansion (random nodes, both directions, 1 thread)",
+            "\(fmt(Double(traversed) / expansionSeconds)) rels/s (avg degree \(ratio(Double(2 * relationships) / Double(nodes))))")
+
+        // Index point lookups.
+        start = clock.now
+        try db.write { tx in _ = try tx.createIndex(name: "person_id", label: person, propertyKey: idKey) }
+        let indexSeconds = (clock.now - start).seconds
+        var lookups = 0
+        var found = 0
+        start = clock.now
+        let lookupDeadline = start + .milliseconds(Int64(seconds * 1000))
+        try db.read { tx in
+            guard let index = try tx.index(label: person, propertyKey: idKey) else {
+                throw DatabaseError(.indexNotFound, "person_id index missing after creation")
+            }
+            while clock.now < lookupDeadline {
+                for _ in 0..<1000 {
+                    let id = Int64(random.next() % UInt64(nodes))
+                    if try tx.indexSeek(index, equals: .integer(id)).next() != nil { found += 1 }
+                    lookups += 1
+                }
+            }
+        }
+        precondition(found == lookups, "every looked-up id exists; found \(found) of \(lookups)")
+        let lookupSeconds = (clock.now - start).seconds
+        report.row("index creation + population over \(fmt(Double(nodes))) nodes", secs(indexSeconds))
+        report.row("index point lookups (1 thread, random existing ids)", "\(fmt(Double(lookups) / lookupSeconds)) /s")
+
+        try db.close()
+        // Store size against the sizing rule (docs/storage.md): nodes × 32 + relationships × 64 + property records
+        // × 64 (two small properties per node fit one record) + 8 KiB per store file.
+        var storeBytes: Int64 = 0
+        var logBytes: Int64 = 0
+        var storeFiles = 0
+        for name in try PosixLogFileSystem().listDirectory(path) {
+            var st = stat()
+            guard stat(path + "/" + name, &st) == 0 else { continue }
+            if name.hasPrefix("neostore.transaction.db.") {
+                logBytes += Int64(st.st_size)
+            } else {
+                storeBytes += Int64(st.st_size)
+                storeFiles += 1
+            }
+        }
+        let rule = Int64(nodes) * 32 + Int64(relationships) * 64 + Int64(nodes) * 64 + Int64(storeFiles) * 8192
+        report.row(
+            "store size on disk (without tx logs)",
+            "\(mib(storeBytes)) vs sizing rule \(mib(rule)) = \(ratio(Double(storeBytes) / Double(rule))) "
+                + "(tx logs after checkpoint: \(mib(logBytes)))")
+        if !keep { removeTree(path) }
+    }
+
+    // MARK: - Helpers
+
+    /// Runs `body` on `count` threads until a common deadline; returns the summed result and the elapsed seconds.
+    func runThreads(_ count: Int, _ body: @escaping @Sendable (Int, ContinuousClock.Instant) -> Int)
+        -> (total: Int, elapsed: Double)
+    {
+        let group = DispatchGroup()
+        let results = ResultBox(count)
+        let start = ContinuousClock.now
+        let deadline = start + .milliseconds(Int64(seconds * 1000))
+        for thread in 0..<count {
+            DispatchQueue.global().async(group: group) { results.set(thread, body(thread, deadline)) }
+        }
+        group.wait()
+        return (results.total, (ContinuousClock.now - start).seconds)
+    }
+
+    func removeTree(_ path: String) {
+        let fs = PosixLogFileSystem()
+        guard let names = try? fs.listDirectory(path) else { return }
+        for name in names {
+            let child = path + "/" + name
+            var st = stat()
+            if lstat(child, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+                removeTree(child)
+            } else {
+                unlink(child)
+            }
+        }
+        rmdir(path)
+    }
+}
+
+// MARK: - Small utilities
+
+final class ResultBox: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "bench.results")
+    private var values: [Int]
+    init(_ count: Int) { values = Array(repeating: 0, count: count) }
+    func set(_ index: Int, _ value: Int) { queue.sync { values[index] = value } }
+    var total: Int { queue.sync { values.reduce(0, +) } }
+}
+
+struct BenchReport {
+    var text = ""
+    mutating func line(_ s: String) { text += s + "\n" }
+    mutating func row(_ what: String, _ result: String) {
+        line("| \(what) | \(result) |")
+        // Progress on stderr so a long run shows where it is.
+        let bytes = Array("bench-kernel: \(what): \(result)\n".utf8)
+        bytes.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+/// A tiny seeded generator so runs pick the same random nodes.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}
+
+func fmt(_ value: Double) -> String {
+    if value >= 10_000_000 { return String(format1: value / 1_000_000) + " M" }
+    if value >= 10_000 { return String(format1: value / 1000) + " k" }
+    return String(format1: value)
+}
+
+func pct(_ value: Double) -> String { String(format1: value * 100) + " %" }
+func ratio(_ value: Double) -> String { String(format1: value) + "×" }
+func secs(_ value: Double) -> String { String(format1: value) + " s" }
+func mib(_ bytes: Int64) -> String { String(format1: Double(bytes) / 1_048_576) + " MiB" }
+
+extension String {
+    /// One decimal place, without Foundation.
+    init(format1 value: Double) {
+        let scaled = (value * 10).rounded()
+        let whole = Int64(scaled / 10)
+        let tenth = Int64(abs(scaled.truncatingRemainder(dividingBy: 10)))
+        self = "\(whole).\(tenth)"
+    }
+}
+
+/// CPU model, core count, memory, kernel and the file system of `path`.
+func machineDescription(_ path: String) -> String {
+    var cpu = "unknown CPU"
+    if let text = readSmallFile("/proc/cpuinfo"),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+        let colon = line.firstIndex(of: ":")
+    {
+        cpu = line[line.index(after: colon)...].trimmingCharacters()
+    }
+    let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+    let memory = Double(sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))) / 1_073_741_824
+    var name = utsname()
+    uname(&name)
+    let release = withUnsafePointer(to: name.release) {
+        $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) }
+    }
+    var fsType = "unknown fs"
+    if let mounts = readSmallFile("/proc/mounts") {
+        var best = ""
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 2 else { continue }
+            let mount = String(fields[1])
+            if path.hasPrefix(mount) && mount.count > best.count {
+                best = mount
+                fsType = "\(fields[2]) on \(fields[0]) (mounted at \(mount))"
+            }
+        }
+    }
+    return "\(cpu), \(cores) cores online, \(String(format1: memory)) GiB RAM, Linux \(release), \(fsType)"
+}
+
+func readSmallFile(_ path: String) -> String? {
+    guard let file = try? PosixLogFileSystem().openFile(path, create: false) else { return nil }
+    defer { file.close() }
+    // /proc files report size 0; read a generous fixed amount.
+    guard let bytes = try? file.read(at: 0, count: 1 << 20) else { return nil }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        var s = self
+        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
+        return String(s)
+    }
 }

@@ -103,6 +103,21 @@ struct LogFaultTests {
         try reopened.close()
     }
 
+    @Test("appendWithoutWaiting then waitUntilDurable: several writes share one sync")
+    func deferredDurability() throws {
+        let dir = LogTestDirectory()
+        let fs = FaultInjectingLogFileSystem()
+        let log = try TransactionLog(directory: dir.path, storeID: 1, fileSystem: fs)
+        let before = fs.syncCount
+        let headers = try (0..<5).map { try log.appendWithoutWaiting(payload: testPayload($0), masterServerID: 1, epoch: 1) }
+        #expect(log.lastCommittedTxID == TxID(1), "written but not yet durable")
+        try log.waitUntilDurable(headers[4].txID)
+        #expect(log.lastCommittedTxID == TxID(6))
+        try log.waitUntilDurable(headers[0].txID)
+        #expect(fs.syncCount - before == 1)
+        try log.close()
+    }
+
     @Test("concurrent appends across rotations keep every file's chain intact")
     func concurrentRotation() throws {
         let dir = LogTestDirectory()

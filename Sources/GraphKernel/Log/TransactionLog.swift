@@ -253,6 +253,42 @@ public final class TransactionLog: @unchecked Sendable {
         return header
     }
 
+    /// Writes a locally committed transaction without waiting for it to become durable, for a commit pipeline
+    /// that does its own work between writing and acknowledging (e.g. releases a commit mutex so that other
+    /// committers can write into the same group-commit sync). The caller must call `waitUntilDurable(_:)` with the
+    /// returned id before acknowledging the commit or making it visible to others.
+    public func appendWithoutWaiting(
+        payload: [UInt8], masterServerID: Int32, epoch: Int64, commitTimestampMillis: Int64? = nil
+    ) throws -> TransactionHeader {
+        try checkPayloadSize(payload.count)
+        mutex.lock()
+        defer { mutex.unlock() }
+        try checkWritable()
+        let txID = lastTxID + 1
+        let millis = commitTimestampMillis ?? clock()
+        let checksum = LogFormat.checksum(
+            txID: txID, commitMillis: millis, masterServerID: masterServerID, epoch: epoch, payload: payload,
+            previous: lastTxChecksum)
+        let header = TransactionHeader(
+            txID: TxID(txID), previousChecksum: lastTxChecksum, checksum: checksum, commitTimestampMillis: millis,
+            masterServerID: masterServerID, epoch: epoch)
+        _ = try writeTransaction(header, payload: payload)
+        return header
+    }
+
+    /// Returns once transaction `txID` (already written) is durable, joining or leading a group-commit sync.
+    /// Throws the log's failure if it failed before that.
+    public func waitUntilDurable(_ txID: TxID) throws {
+        mutex.lock()
+        defer { mutex.unlock() }
+        precondition(txID.rawValue <= lastTxID, "waiting for \(txID), which was never written (last \(lastTxID))")
+        while durableTxID < txID.rawValue {
+            if let failure { throw failure }
+            // Everything written so far is covered by syncing up to the current sequence.
+            try waitUntilDurable(appendedSequence)
+        }
+    }
+
     /// Appends a transaction committed elsewhere (an HA master), keeping its tx id, epoch and checksum; returns
     /// once durable. Rejects with `TransactionLogError` a transaction that does not follow the last one (gap or
     /// duplicate), one whose previous checksum breaks the chain, and one whose checksum does not match its content.
