@@ -19,6 +19,7 @@ struct ConcurrencyTests {
         let writers = 4
         let rounds = ProcessInfo.processInfo.environment["TRELLIS_TEST_LONG"] == nil ? 40 : 400
         let created = Counter()
+        let leaves = Counter()
         let failures = Counter()
         let stop = Counter()
         let group = DispatchGroup()
@@ -52,6 +53,7 @@ struct ConcurrencyTests {
                                 }
                             }
                             created.add(2 - deleted)
+                            leaves.add(1)
                             break
                         } catch let error as DatabaseError where error.code.isTransient {
                             failures.add(1)
@@ -82,7 +84,10 @@ struct ConcurrencyTests {
         readerDone.wait()
         #expect(failures.value < 1000, "a writer failed with a non-transient error")
         try db.read { (tx) throws in
-            #expect(try tx.countNodes(label: tx.labelToken("Leaf")) == writers * rounds)
+            // Writers give up on a round after 20 transient failures (deadlocks), so count what committed.
+            #expect(leaves.value > writers * rounds / 2)
+            #expect(try tx.countNodes(label: tx.labelToken("Leaf")) == leaves.value)
+            #expect(Array(try tx.nodes(withLabel: try #require(try tx.labelToken("Leaf")))).count == leaves.value)
             #expect(try tx.countRelationships(startLabel: nil, type: nil, endLabel: nil) == created.value)
             var total = 0
             for hub in hubs { total += try tx.degree(of: hub, direction: .both, types: []) }
