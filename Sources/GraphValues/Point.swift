@@ -87,6 +87,7 @@ extension CypherPoint: CustomStringConvertible {
 /// Java's `Double.toString` text (shortest round-trip digits; plain notation for 1e-3 ≤ |d| < 1e7, otherwise
 /// `1.0E7` style), which Neo4j uses whenever it prints a float.
 public enum JavaDouble {
+    /// The text Java would print for `value`.
     public static func format(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }

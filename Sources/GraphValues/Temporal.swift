@@ -151,6 +151,7 @@ extension CypherDateTime {
 }
 
 extension CypherLocalDateTime {
+    /// Order of local date-times: by wall-clock reading.
     public static func order(_ a: CypherLocalDateTime, _ b: CypherLocalDateTime) -> Int {
         if a.epochSeconds != b.epochSeconds { return a.epochSeconds < b.epochSeconds ? -1 : 1 }
         if a.nanosecond != b.nanosecond { return a.nanosecond < b.nanosecond ? -1 : 1 }
@@ -300,6 +301,7 @@ public enum TemporalFormat {
 /// temporal functions always are; values decoded from outside (Bolt, disk) should be checked before use, since
 /// calendar arithmetic on absurd fields would overflow.
 extension CypherDate {
+    /// Epoch days of -999999999-01-01 … +999999999-12-31.
     public static let supportedEpochDays: ClosedRange<Int64> = -365_243_219_162...365_241_780_471
     public var isWithinSupportedRange: Bool { Self.supportedEpochDays.contains(epochDays) }
 }

@@ -3,11 +3,15 @@
 ///
 /// All functions work for the whole range Neo4j accepts (years -999,999,999 … +999,999,999) without overflow.
 public enum TemporalCalendar {
+    /// Nanoseconds in a second.
     public static let nanosPerSecond: Int64 = 1_000_000_000
+    /// Seconds in a (calendar) day.
     public static let secondsPerDay: Int64 = 86_400
+    /// Nanoseconds in a (calendar) day.
     public static let nanosPerDay: Int64 = 86_400_000_000_000
     /// The year range of java.time (and so of Neo4j).
     public static let minYear: Int64 = -999_999_999
+    /// The largest supported year.
     public static let maxYear: Int64 = 999_999_999
 
     /// Floor division (rounds towards negative infinity), unlike Swift's `/`.
@@ -24,10 +28,12 @@ public enum TemporalCalendar {
         return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r
     }
 
+    /// Proleptic Gregorian leap-year rule.
     public static func isLeapYear(_ year: Int64) -> Bool {
         (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
     }
 
+    /// 28…31.
     public static func daysInMonth(year: Int64, month: Int64) -> Int64 {
         switch month {
         case 2: return isLeapYear(year) ? 29 : 28
@@ -36,6 +42,7 @@ public enum TemporalCalendar {
         }
     }
 
+    /// 365 or 366.
     public static func daysInYear(_ year: Int64) -> Int64 { isLeapYear(year) ? 366 : 365 }
 
     /// Epoch day of a valid calendar date (Howard Hinnant's `days_from_civil`).
@@ -68,6 +75,7 @@ public enum TemporalCalendar {
         floorMod(epochDay + 3, 7) + 1
     }
 
+    /// 1-based day within the calendar year.
     public static func dayOfYear(_ epochDay: Int64) -> Int64 {
         let year = civil(epochDay).year
         return epochDay - self.epochDay(year: year, month: 1, day: 1) + 1
@@ -92,12 +100,15 @@ public enum TemporalCalendar {
         (firstDayOfWeekYear(weekYear + 1) - firstDayOfWeekYear(weekYear)) / 7
     }
 
+    /// 1…4.
     public static func quarter(month: Int64) -> Int64 { (month - 1) / 3 + 1 }
 
+    /// Epoch day of the first day of a quarter.
     public static func firstDayOfQuarter(year: Int64, quarter: Int64) -> Int64 {
         epochDay(year: year, month: (quarter - 1) * 3 + 1, day: 1)
     }
 
+    /// 90…92.
     public static func daysInQuarter(year: Int64, quarter: Int64) -> Int64 {
         let next =
             quarter == 4

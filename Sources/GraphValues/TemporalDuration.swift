@@ -4,6 +4,7 @@
 /// days at the average month length (365.2425 / 12 = 30.436875 days), a fraction of a day becomes seconds
 /// (86,400 per day), a fraction of a second nanoseconds. Integer inputs stay exact (no Double round trip).
 extension CypherDuration {
+    /// `PT0S`.
     public static let zero = CypherDuration(months: 0, days: 0, seconds: 0, nanoseconds: 0)
     /// Average days per month used to spread fractional months (Neo4j's AVG_DAYS_PER_MONTH).
     public static let averageDaysPerMonth = 365.2425 / 12
@@ -139,10 +140,12 @@ extension CypherDuration {
 
     // MARK: Arithmetic
 
+    /// Component-wise sum (Neo4j `d1 + d2`).
     public static func + (a: CypherDuration, b: CypherDuration) throws -> CypherDuration {
         try combine(a, b, sign: 1)
     }
 
+    /// Component-wise difference (Neo4j `d1 - d2`).
     public static func - (a: CypherDuration, b: CypherDuration) throws -> CypherDuration {
         try combine(a, b, sign: -1)
     }

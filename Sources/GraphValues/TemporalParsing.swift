@@ -194,6 +194,7 @@ public enum TemporalParser {
         return (offset, zoneName)
     }
 
+    /// Parses a local time; throws ArgumentError for malformed or invalid text.
     public static func localTime(_ text: String) throws -> CypherLocalTime {
         var s = Scanner(text)
         guard let parsed = parseTimePart(&s), s.atEnd else { throw invalid(text, "local time") }
@@ -242,6 +243,7 @@ public enum TemporalParser {
         return (local, zone.offset, zone.zoneName)
     }
 
+    /// Parses a local date-time (no offset or zone allowed).
     public static func localDateTime(_ text: String) throws -> CypherLocalDateTime {
         let parts = try parseDateTimeParts(text, kind: "local date time")
         guard parts.offset == nil, parts.zoneName == nil else { throw invalid(text, "local date time") }
