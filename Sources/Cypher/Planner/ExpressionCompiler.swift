@@ -57,7 +57,9 @@ extension QueryPlanner {
             return { row, _ in row[s] }
         case .property(let target, let key):
             let t = try compile(target)
-            return { row, ctx in try ctx.property(t(row, ctx), key) }
+            let site = propertySites
+            propertySites += 1
+            return { row, ctx in try ctx.property(t(row, ctx), key, site: site) }
         case .list(let items):
             let cs = try items.map(compile)
             if cs.isEmpty { return { _, _ in .list([]) } }

@@ -27,6 +27,10 @@ final class QueryPlanner {
     var localVariables = Set<String>()
     var aggregateSlots: [String: Int] = [:]
     var parameterNames = Set<String>()
+    /// Number of compiled property-access sites (each gets a per-execution token cache slot).
+    var propertySites = 0
+    /// The label a chosen scan or seek already guarantees, so its label filter can be dropped.
+    private var coveredLabel: (String, String)?
     var writes = false
     var reads = false
     private var readSinceEager = false
@@ -569,7 +573,8 @@ final class QueryPlanner {
         let total = Double(try tx.countNodes(label: nil))
         for (i, name) in p.nodes.enumerated() {
             let node = p.part.element.nodes[i]
-            consider(total, i) { [unowned self] in
+            // An all-nodes scan also has to check labels: on a tie with a label scan the label scan wins.
+            consider(total * 1.1 + 1, i) { [unowned self] in
                 let slot = self.bindVariable(name)
                 return LogicalPlan("AllNodesScan", details: name, identifiers: Array(self.bound), estimatedRows: max(1, total) * max(1, input.estimatedRows),
                                    source: input) { ctx, src, _, c in
@@ -580,6 +585,7 @@ final class QueryPlanner {
                 let tok = try tx.labelToken(label)
                 let count = Double(try tok.map { try tx.countNodes(label: $0) } ?? 0)
                 consider(count, i) { [unowned self] in
+                    self.coveredLabel = (name, label)
                     let slot = self.bindVariable(name)
                     return LogicalPlan("NodeByLabelScan", details: "\(name):\(label)", identifiers: Array(self.bound),
                                        estimatedRows: max(1, count) * max(1, input.estimatedRows), source: input) { ctx, src, _, c in
@@ -605,7 +611,8 @@ final class QueryPlanner {
                     case .range: cost = max(3, count / 3)
                     }
                     consider(cost, i) { [unowned self] in
-                        try self.seekPlan(name: name, label: label, key: key, index: index, kind: kind,
+                        self.coveredLabel = (name, label)
+                        return try self.seekPlan(name: name, label: label, key: key, index: index, kind: kind,
                                           estimated: cost, on: input, drop: pi)
                     }
                 }
@@ -634,10 +641,21 @@ final class QueryPlanner {
             }
         }
         dropPending = nil
+        coveredLabel = nil
         let chosen = best!
         let plan = try chosen.make()
         if let d = dropPending { pending[d].done = true }
         dropPending = nil
+        if let (v, l) = coveredLabel {
+            for i in pending.indices where !pending[i].done {
+                if let e = pending[i].expr, case .hasLabels(let x, let ls) = e.kind, ls == [l],
+                   case .variable(let name) = x.kind, name == v {
+                    pending[i].done = true
+                    break
+                }
+            }
+        }
+        coveredLabel = nil
         return (chosen.index, plan)
     }
 

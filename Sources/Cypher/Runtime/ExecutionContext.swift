@@ -154,6 +154,28 @@ final class ExecutionContext {
         }
     }
 
+    /// Property key tokens by compiled access site (`n.name` in the query text), so a hot property access costs
+    /// an array lookup instead of hashing the key name per row.
+    private var siteTokens: [PropertyKeyToken] = []
+
+    @inline(__always)
+    func property(_ entity: Value, _ name: String, site: Int) throws -> Value {
+        switch entity {
+        case .node(let n):
+            if site < siteTokens.count, siteTokens[site] >= 0 {
+                return try tx.nodeProperty(NodeID(n.id), siteTokens[site])
+            }
+            guard let k = try key(name) else { return try property(entity, name) }
+            if site >= siteTokens.count {
+                siteTokens.append(contentsOf: repeatElement(-1, count: site + 1 - siteTokens.count))
+            }
+            siteTokens[site] = k
+            return try tx.nodeProperty(NodeID(n.id), k)
+        default:
+            return try property(entity, name)
+        }
+    }
+
     func deletedNode(_ id: Int64) -> DatabaseError {
         DatabaseError(.entityNotFound, "Node with id \(id) has been deleted in this transaction")
     }
