@@ -265,20 +265,46 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         let started = ContinuousClock.now
         let request = APIRequest(method: head.method, uri: head.uri, headers: head.headers, body: body)
         let responder = self.responder
+        let sink = ChannelResponseSink(context: context, handler: self, requestHead: head)
+        // Taken now: once the client has closed, the channel no longer knows its peer.
+        let remote = context.channel.remoteAddress
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        threadPool.runIfActive(eventLoop: context.eventLoop) { responder.respond(to: request) }
+        threadPool.runIfActive(eventLoop: context.eventLoop) { responder.respond(to: request, sink: sink) }
             .whenComplete { result in
                 let (handler, context) = bound.value
-                let response: APIResponse
                 switch result {
-                case .success(let answer): response = answer
+                case .success(let user):
+                    handler.log(
+                        head: head, status: sink.status, bytes: sink.bodyBytes, user: user, started: started,
+                        remote: remote)
+                    // The sink wrote the response; it says whether the connection can be reused.
+                    if !sink.keepAlive { context.close(promise: nil) }
                 case .failure:
-                    response = .errors(
+                    handler.state = .idle
+                    let response = APIResponse.errors(
                         .serviceUnavailable, [DatabaseError(.databaseUnavailable, "The server is shutting down.")])
+                    handler.write(response, for: head, context: context, started: started, forceClose: true)
                 }
-                handler.state = .idle
-                handler.write(response, for: head, context: context, started: started, forceClose: false)
             }
+    }
+
+    /// Called on the event loop just before a response's end is written. NIO's pipelining handler may hand
+    /// over the next request as soon as the end goes out, so the handler must be ready for it by then.
+    func responseEnding() {
+        state = .idle
+    }
+
+    private func log(
+        head: HTTPRequestHead, status: UInt, bytes: Int, user: String?, started: ContinuousClock.Instant,
+        remote: SocketAddress?
+    ) {
+        guard let requestLog else { return }
+        let elapsed = ContinuousClock.now - started
+        requestLog(
+            RequestLogLine.format(
+                remote: remote, user: user, head: head, status: status, bytes: bytes,
+                milliseconds: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000,
+                epochSeconds: wallClockEpochSeconds()))
     }
 
     private func write(
@@ -306,19 +332,94 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
-        if let requestLog {
-            let elapsed = ContinuousClock.now - started
-            let line = RequestLogLine.format(
-                remote: context.channel.remoteAddress, user: response.logUser, head: head,
-                status: response.status.code, bytes: response.body.count,
-                milliseconds: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000,
-                epochSeconds: wallClockEpochSeconds())
-            requestLog(line)
-        }
+        log(head: head, status: response.status.code, bytes: response.body.count, user: response.logUser,
+            started: started, remote: context.channel.remoteAddress)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
+    }
+}
+
+/// The connection went away (or the write failed) while a response was being sent.
+struct ResponseSinkError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Writes a response to the connection from a worker thread. Each call hops to the event loop and waits until
+/// the bytes are flushed to the socket, so a streamed result advances at the client's pace and holds at most
+/// one chunk in memory. Used by one worker at a time, for one request.
+final class ChannelResponseSink: ResponseSink, @unchecked Sendable {
+    private let context: NIOLoopBound<ChannelHandlerContext>
+    private let handler: NIOLoopBound<HTTPConnectionHandler>
+    private let eventLoop: EventLoop
+    private let requestHead: HTTPRequestHead
+    private(set) var status: UInt = 0
+    private(set) var bodyBytes = 0
+    private(set) var keepAlive: Bool
+
+    init(context: ChannelHandlerContext, handler: HTTPConnectionHandler, requestHead: HTTPRequestHead) {
+        self.context = NIOLoopBound(context, eventLoop: context.eventLoop)
+        self.handler = NIOLoopBound(handler, eventLoop: context.eventLoop)
+        self.eventLoop = context.eventLoop
+        self.requestHead = requestHead
+        self.keepAlive = requestHead.isKeepAlive
+    }
+
+    private func perform(_ parts: [HTTPServerResponsePart]) throws {
+        let context = self.context
+        let handler = self.handler
+        do {
+            try eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+                let context = context.value
+                if case .end = parts.last! { handler.value.responseEnding() }
+                for part in parts.dropLast() { context.write(NIOAny(part), promise: nil) }
+                return context.writeAndFlush(NIOAny(parts.last!))
+            }.wait()
+        } catch {
+            keepAlive = false
+            throw ResponseSinkError(description: "writing the response failed: \(error)")
+        }
+    }
+
+    private func head(_ status: HTTPResponseStatus, _ headers: HTTPHeaders) -> HTTPServerResponsePart {
+        var headers = headers
+        if !keepAlive {
+            headers.replaceOrAdd(name: "Connection", value: "close")
+        } else if requestHead.version == .http1_0 {
+            headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+        }
+        self.status = status.code
+        return .head(HTTPResponseHead(version: requestHead.version, status: status, headers: headers))
+    }
+
+    func send(_ response: APIResponse) throws {
+        var headers = response.headers
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+        var parts = [head(response.status, headers)]
+        if requestHead.method != .HEAD, !response.body.isEmpty {
+            parts.append(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+        }
+        parts.append(.end(nil))
+        bodyBytes = response.body.count
+        try perform(parts)
+    }
+
+    func startStream(status: HTTPResponseStatus, headers: HTTPHeaders) throws {
+        var headers = headers
+        headers.remove(name: "Content-Length")
+        // HTTP/1.0 has no chunked encoding: the end of the body is the end of the connection.
+        if requestHead.version == .http1_0 { keepAlive = false }
+        try perform([head(status, headers)])
+    }
+
+    func writeChunk(_ bytes: [UInt8]) throws {
+        bodyBytes += bytes.count
+        try perform([.body(.byteBuffer(ByteBuffer(bytes: bytes)))])
+    }
+
+    func finishStream() throws {
+        try perform([.end(nil)])
     }
 }
 
@@ -333,7 +434,8 @@ enum RequestLogLine {
         let request = "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)"
         let referer = head.headers.first(name: "Referer") ?? "-"
         let agent = head.headers.first(name: "User-Agent") ?? "-"
-        return "\(host) - \(quoteSafe(user ?? "-")) [\(HTTPDate.ncsa(epochSeconds: epochSeconds))] "
+        let user = user.flatMap { $0.isEmpty ? nil : $0 } ?? "-"
+        return "\(host) - \(quoteSafe(user)) [\(HTTPDate.ncsa(epochSeconds: epochSeconds))] "
             + "\"\(quoteSafe(request))\" \(status) \(bytes) \"\(quoteSafe(referer))\" \"\(quoteSafe(agent))\" "
             + "\(milliseconds)"
     }

@@ -26,6 +26,10 @@ struct APIResponse: Sendable {
     var body: [UInt8]
     /// The user name for the request log (the Basic principal, verified or not, as NCSA's `%u`).
     var logUser: String?
+    /// When set, the body is produced by this closure after the head is sent, in chunks as it is encoded
+    /// (`body` is ignored). It runs on the worker thread; it throws only when the client went away, after
+    /// cleaning up whatever it held.
+    var stream: (@Sendable (StreamOutput) throws -> Void)?
 
     init(status: HTTPResponseStatus, contentType: String, body: [UInt8], headers: HTTPHeaders = HTTPHeaders()) {
         self.status = status
@@ -62,6 +66,59 @@ struct APIResponse: Sendable {
     }
 }
 
+/// Where a response goes. The server's implementation writes to the connection and blocks the calling worker
+/// until each piece is flushed, which bounds what a large result holds in memory to one chunk.
+protocol ResponseSink: AnyObject, Sendable {
+    /// A whole response (head and body with Content-Length).
+    func send(_ response: APIResponse) throws
+    /// The head of a streamed response (chunked on HTTP/1.1; HTTP/1.0 closes after the body).
+    func startStream(status: HTTPResponseStatus, headers: HTTPHeaders) throws
+    func writeChunk(_ bytes: [UInt8]) throws
+    func finishStream() throws
+}
+
+/// The writer a streamed response encodes into; it hands the bytes to the sink in chunks of about
+/// `chunkBytes`.
+final class StreamOutput {
+    static let chunkBytes = 64 * 1024
+    var writer = JSONWriter(reservingCapacity: StreamOutput.chunkBytes + 4096)
+    private let sink: ResponseSink
+    private var head: (status: HTTPResponseStatus, headers: HTTPHeaders)?
+
+    init(sink: ResponseSink, status: HTTPResponseStatus, headers: HTTPHeaders) {
+        self.sink = sink
+        self.head = (status, headers)
+    }
+
+    /// Sends the buffered bytes once there are enough of them; throws when the client is gone.
+    func flushIfFull() throws {
+        if writer.bytes.count >= Self.chunkBytes { try flush() }
+    }
+
+    func flush() throws {
+        if let head {
+            self.head = nil
+            try sink.startStream(status: head.status, headers: head.headers)
+        }
+        guard !writer.bytes.isEmpty else { return }
+        try sink.writeChunk(writer.bytes)
+        writer.bytes.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Collects a response in memory.
+final class CollectingSink: ResponseSink, @unchecked Sendable {
+    private(set) var response: APIResponse?
+
+    func send(_ response: APIResponse) throws { self.response = response }
+    func startStream(status: HTTPResponseStatus, headers: HTTPHeaders) throws {
+        response = APIResponse(status: status, contentType: headers.first(name: "Content-Type") ?? "", body: [],
+                               headers: headers)
+    }
+    func writeChunk(_ bytes: [UInt8]) throws { response?.body += bytes }
+    func finishStream() throws {}
+}
+
 /// Seconds since the Unix epoch, for the wall-clock texts (`expires`, log lines). Deadlines use ContinuousClock.
 func wallClockEpochSeconds() -> Int64 {
     var ts = timespec()
@@ -70,7 +127,7 @@ func wallClockEpochSeconds() -> Int64 {
 }
 
 /// One statement of a transactional request (http-api.md §3).
-struct StatementRequest {
+struct StatementRequest: Sendable {
     var statement: String
     var parameters: [String: Value]
     var row = true
@@ -108,11 +165,36 @@ final class APIResponder: Sendable {
 
     // MARK: - Dispatch
 
-    func respond(to request: APIRequest) -> APIResponse {
-        var response = dispatch(request)
-        if response.logUser == nil, let credentials = Self.basicCredentials(request.headers) {
-            response.logUser = credentials.principal
+    /// Answers one request: decides the response, then sends it through `sink` (blocking until written).
+    /// Returns the user to log; the sink knows the status and byte count.
+    func respond(to request: APIRequest, sink: ResponseSink) -> String? {
+        let response = dispatch(request)
+        var user = response.logUser
+        if user == nil, let credentials = Self.basicCredentials(request.headers) { user = credentials.principal }
+        do {
+            if let stream = response.stream {
+                // The head goes out with the first chunk, from inside the stream closure, so that a client that
+                // is already gone makes the closure fail where it can release its transaction.
+                let output = StreamOutput(sink: sink, status: response.status, headers: response.headers)
+                try stream(output)
+                try output.flush()
+                try sink.finishStream()
+            } else {
+                try sink.send(response)
+            }
+        } catch {
+            logger.debug("HTTP response not delivered", metadata: ["error": "\(error)"])
         }
+        return user
+    }
+
+    /// The complete response as one value, for callers without a connection (the body of a streamed
+    /// response is collected).
+    func respond(to request: APIRequest) -> APIResponse {
+        let sink = CollectingSink()
+        let user = respond(to: request, sink: sink)
+        var response = sink.response ?? APIResponse.text(.internalServerError, "")
+        response.logUser = user
         return response
     }
 

@@ -7,8 +7,11 @@ import TrellisService
 /// Behaviour, as Neo4j's:
 /// - begin answers 201 with `Location`; the other actions 200; an unknown, expired or foreign transaction id 404
 ///   with TransactionNotFound;
-/// - a statement error is reported in `errors` (with 200/201), the results before it are kept, and the
-///   transaction is rolled back; `commit`/`transaction` then no longer appear;
+/// - results stream to the client as the cursor produces them (chunked), so the status is decided before any
+///   statement runs;
+/// - a statement error is reported in `errors` (with 200/201), the results before it are kept (including the
+///   rows the failing statement streamed), and the transaction is rolled back; `commit`/`transaction` then no
+///   longer appear;
 /// - every request to an open transaction restarts its idle timer; the sweep rolls back idle ones.
 /// Deviation: a body that is not valid JSON is answered 400 with InvalidFormat (and rolls back an open
 /// transaction), instead of Neo4j's 200.
@@ -131,85 +134,102 @@ extension APIResponder {
 
     // MARK: - Running statements
 
-    /// What running a request's statements produced: the encoded `results` entries, notifications, and the first
+    /// What running a request's statements produced besides the encoded results: notifications, and the first
     /// error (after which nothing more ran).
     struct Execution {
-        var results = JSONWriter()
-        var resultCount = 0
         var notifications: [Notification] = []
         var error: DatabaseError?
     }
 
-    /// Runs the statements in order in the session's open transaction, encoding each result as it streams.
-    func execute(_ statements: [StatementRequest], in session: DatabaseSession, options: TransactionOptions)
-        -> Execution
-    {
+    /// Runs the statements in order in the session's open transaction, encoding each result into `out` row by
+    /// row as the cursor produces it (handing full chunks to the connection), so a large result is never held
+    /// whole. A database error ends the statement's entry where it stopped (its rows so far are kept, as in
+    /// Neo4j's streamed responses) and is returned; only a lost client throws.
+    func execute(
+        _ statements: [StatementRequest], in session: DatabaseSession, options: TransactionOptions,
+        out: StreamOutput
+    ) throws -> Execution {
         var execution = Execution()
-        for statement in statements {
-            // Each statement is encoded on the side and appended only once complete, so an error halfway
-            // leaves `results` holding only whole results.
-            var w = JSONWriter()
+        for (index, statement) in statements.enumerated() {
+            let cursor: ResultCursor
             do {
-                let cursor = try session.run(statement.statement, parameters: statement.parameters, options: options)
-                w.raw("{\"columns\":[")
-                for (i, column) in cursor.columns.enumerated() {
-                    if i > 0 { w.comma() }
-                    w.string(column)
-                }
-                w.raw("],\"data\":[")
-                var first = true
-                while let row = try cursor.next() {
-                    if !first { w.comma() }
-                    first = false
-                    w.raw("{")
-                    if statement.row {
-                        w.raw("\"row\":[")
-                        for (i, value) in row.enumerated() {
-                            if i > 0 { w.comma() }
-                            w.row(value)
-                        }
-                        w.raw("],\"meta\":[")
-                        for (i, value) in row.enumerated() {
-                            if i > 0 { w.comma() }
-                            w.meta(value)
-                        }
-                        w.raw("]")
-                    }
-                    if statement.graph {
-                        if statement.row { w.comma() }
-                        w.raw("\"graph\":")
-                        w.graph(row)
-                    }
-                    w.raw("}")
-                }
-                w.raw("]")
-                let summary = try cursor.summary()
-                if statement.includeStats {
-                    w.raw(",\"stats\":")
-                    w.stats(summary.statistics)
-                }
-                w.raw("}")
-                execution.notifications += summary.notifications
+                cursor = try session.run(statement.statement, parameters: statement.parameters, options: options)
             } catch {
                 execution.error = Self.databaseError(error)
                 return execution
             }
-            if execution.resultCount > 0 { execution.results.comma() }
-            execution.results.bytes += w.bytes
-            execution.resultCount += 1
+            if index > 0 { out.writer.comma() }
+            out.writer.raw("{\"columns\":[")
+            for (i, column) in cursor.columns.enumerated() {
+                if i > 0 { out.writer.comma() }
+                out.writer.string(column)
+            }
+            out.writer.raw("],\"data\":[")
+            var first = true
+            do {
+                while let row = try cursor.next() {
+                    if !first { out.writer.comma() }
+                    first = false
+                    encode(row: row, statement: statement, into: &out.writer)
+                    try out.flushIfFull()
+                }
+            } catch let error as DatabaseError {
+                out.writer.raw("]}")
+                execution.error = error
+                return execution
+            } catch let error as ResponseSinkError {
+                throw error
+            } catch {
+                out.writer.raw("]}")
+                execution.error = Self.databaseError(error)
+                return execution
+            }
+            out.writer.raw("]")
+            do {
+                let summary = try cursor.summary()
+                if statement.includeStats {
+                    out.writer.raw(",\"stats\":")
+                    out.writer.stats(summary.statistics)
+                }
+                execution.notifications += summary.notifications
+            } catch {
+                out.writer.raw("}")
+                execution.error = Self.databaseError(error)
+                return execution
+            }
+            out.writer.raw("}")
         }
         return execution
     }
 
-    /// The response body: `results`, `errors`, `notifications`, then the open transaction's `commit` link and
-    /// `transaction.expires`, or the committed transaction's `lastBookmarks`.
-    func transactionResponse(
-        _ execution: Execution, status: HTTPResponseStatus, openCommitURL: String? = nil, bookmark: String? = nil,
-        headers: HTTPHeaders = HTTPHeaders()
-    ) -> APIResponse {
-        var w = JSONWriter(reservingCapacity: execution.results.bytes.count + 256)
-        w.raw("{\"results\":[")
-        w.bytes += execution.results.bytes
+    private func encode(row: [Value], statement: StatementRequest, into w: inout JSONWriter) {
+        w.raw("{")
+        if statement.row {
+            w.raw("\"row\":[")
+            for (i, value) in row.enumerated() {
+                if i > 0 { w.comma() }
+                w.row(value)
+            }
+            w.raw("],\"meta\":[")
+            for (i, value) in row.enumerated() {
+                if i > 0 { w.comma() }
+                w.meta(value)
+            }
+            w.raw("]")
+        }
+        if statement.graph {
+            if statement.row { w.comma() }
+            w.raw("\"graph\":")
+            w.graph(row)
+        }
+        w.raw("}")
+    }
+
+    /// The part of the body after `results`: `errors`, `notifications`, then the open transaction's `commit`
+    /// link and `transaction.expires`, or the committed transaction's `lastBookmarks`.
+    func writeTail(
+        _ execution: Execution, into w: inout JSONWriter, openCommitURL: String? = nil, bookmark: String? = nil
+    ) {
         w.raw("],\"errors\":[")
         if let error = execution.error { w.error(code: error.code, message: error.message) }
         w.raw("]")
@@ -243,7 +263,28 @@ extension APIResponder {
             w.raw("]")
         }
         w.raw("}")
-        return .json(status, w, headers: headers)
+    }
+
+    /// A complete response for failures known before anything ran.
+    func transactionResponse(_ error: DatabaseError, status: HTTPResponseStatus) -> APIResponse {
+        var w = JSONWriter()
+        w.raw("{\"results\":[")
+        writeTail(Execution(error: error), into: &w)
+        return .json(status, w)
+    }
+
+    /// A streamed response whose body is `{"results":[` + what `body` writes (results, then the tail).
+    func streamed(
+        _ status: HTTPResponseStatus, headers: HTTPHeaders = HTTPHeaders(),
+        _ body: @escaping @Sendable (StreamOutput) throws -> Void
+    ) -> APIResponse {
+        var response = APIResponse(
+            status: status, contentType: "application/json;charset=utf-8", body: [], headers: headers)
+        response.stream = { out in
+            out.writer.raw("{\"results\":[")
+            try body(out)
+        }
+        return response
     }
 
     func transactionBaseURL(_ request: APIRequest, database: String?) -> String {
@@ -261,13 +302,6 @@ extension APIResponder {
             ])
     }
 
-    /// Errors of the body are reported like statement errors: in `errors`, nothing run.
-    private func badBody(_ error: DatabaseError) -> APIResponse {
-        var execution = Execution()
-        execution.error = error
-        return transactionResponse(execution, status: .badRequest)
-    }
-
     // MARK: - Actions
 
     private func begin(_ request: APIRequest, user: AuthenticatedUser, database: String?, options: TransactionOptions)
@@ -277,7 +311,7 @@ extension APIResponder {
         do {
             statements = try Self.parseStatements(request.body)
         } catch {
-            return badBody(error)
+            return transactionResponse(error, status: .badRequest)
         }
         var options = options
         options.database = database
@@ -286,30 +320,39 @@ extension APIResponder {
             try session.beginTransaction(options)
         } catch {
             session.close()
-            var execution = Execution()
-            execution.error = Self.databaseError(error)
-            return transactionResponse(execution, status: .ok)
+            return transactionResponse(Self.databaseError(error), status: .ok)
         }
         let transaction = OpenTransaction(session: session, owner: user.username, database: database)
         guard let id = registry.register(transaction, now: .now) else {
             transaction.abandon()
-            var execution = Execution()
-            execution.error = DatabaseError(
+            let error = DatabaseError(
                 "Neo.TransientError.Request.ResourceExhaustion",
                 "Too many open HTTP transactions (\(registry.capacity)); commit or roll back some first.")
-            return transactionResponse(execution, status: .ok)
+            return transactionResponse(error, status: .ok)
         }
-        let execution = execute(statements, in: session, options: options)
         let location = "\(transactionBaseURL(request, database: database))/\(id)"
         var headers = HTTPHeaders()
         headers.add(name: "Location", value: location)
-        if execution.error != nil {
-            registry.remove(id: id)
-            transaction.abandon()
-            return transactionResponse(execution, status: .created, headers: headers)
+        let registry = self.registry
+        let runOptions = options
+        return streamed(.created, headers: headers) { out in
+            let execution: Execution
+            do {
+                execution = try self.execute(statements, in: transaction.session, options: runOptions, out: out)
+            } catch {
+                registry.remove(id: id)
+                transaction.abandon()
+                throw error
+            }
+            if execution.error != nil {
+                registry.remove(id: id)
+                transaction.abandon()
+                self.writeTail(execution, into: &out.writer)
+            } else {
+                registry.release(id: id, now: .now)
+                self.writeTail(execution, into: &out.writer, openCommitURL: location + "/commit")
+            }
         }
-        registry.release(id: id, now: .now)
-        return transactionResponse(execution, status: .created, openCommitURL: location + "/commit", headers: headers)
     }
 
     private func commitImplicit(
@@ -319,30 +362,42 @@ extension APIResponder {
         do {
             statements = try Self.parseStatements(request.body)
         } catch {
-            return badBody(error)
+            return transactionResponse(error, status: .badRequest)
         }
         var options = options
         options.database = database
         let session = service.openSession(user: user)
-        defer { session.close() }
         do {
             try session.beginTransaction(options)
         } catch {
-            var execution = Execution()
-            execution.error = Self.databaseError(error)
-            return transactionResponse(execution, status: .ok)
+            session.close()
+            return transactionResponse(Self.databaseError(error), status: .ok)
         }
-        var execution = execute(statements, in: session, options: options)
-        if execution.error != nil {
-            try? session.rollback()
-            return transactionResponse(execution, status: .ok)
-        }
-        do {
-            let bookmark = try session.commit()
-            return transactionResponse(execution, status: .ok, bookmark: bookmark)
-        } catch {
-            execution.error = Self.databaseError(error)
-            return transactionResponse(execution, status: .ok)
+        let transaction = OpenTransaction(session: session, owner: user.username, database: database)
+        let runOptions = options
+        return streamed(.ok) { out in
+            var execution: Execution
+            do {
+                execution = try self.execute(statements, in: transaction.session, options: runOptions, out: out)
+            } catch {
+                // The client is gone before seeing the results: do not commit what it cannot know about.
+                transaction.abandon()
+                throw error
+            }
+            defer { transaction.session.close() }
+            if execution.error != nil {
+                try? transaction.session.rollback()
+                self.writeTail(execution, into: &out.writer)
+                return
+            }
+            do {
+                let bookmark = try transaction.session.commit()
+                self.writeTail(execution, into: &out.writer, bookmark: bookmark)
+            } catch {
+                try? transaction.session.rollback()
+                execution.error = Self.databaseError(error)
+                self.writeTail(execution, into: &out.writer)
+            }
         }
     }
 
@@ -352,11 +407,10 @@ extension APIResponder {
         case .acquired(let transaction): return (transaction, nil)
         case .notFound: return (nil, Self.notFoundResponse())
         case .busy:
-            var execution = Execution()
-            execution.error = DatabaseError(
+            let error = DatabaseError(
                 "Neo.ClientError.Transaction.TransactionAccessedConcurrently",
                 "The transaction is being used by another request; send requests for one transaction one at a time.")
-            return (nil, transactionResponse(execution, status: .conflict))
+            return (nil, transactionResponse(error, status: .conflict))
         }
     }
 
@@ -371,30 +425,43 @@ extension APIResponder {
         } catch {
             registry.remove(id: id)
             transaction.abandon()
-            return badBody(error)
+            return transactionResponse(error, status: .badRequest)
         }
         var options = TransactionOptions(database: database)
         if let headerOptions = try? Self.transactionOptions(request.headers) { options.mode = headerOptions.mode }
-        var execution = execute(statements, in: transaction.session, options: options)
-        if execution.error != nil {
+        let registry = self.registry
+        let commitURL = "\(transactionBaseURL(request, database: database))/\(id)/commit"
+        let runOptions = options
+        return streamed(.ok) { out in
+            var execution: Execution
+            do {
+                execution = try self.execute(statements, in: transaction.session, options: runOptions, out: out)
+            } catch {
+                registry.remove(id: id)
+                transaction.abandon()
+                throw error
+            }
+            if execution.error != nil {
+                registry.remove(id: id)
+                transaction.abandon()
+                self.writeTail(execution, into: &out.writer)
+                return
+            }
+            if !commit {
+                registry.release(id: id, now: .now)
+                self.writeTail(execution, into: &out.writer, openCommitURL: commitURL)
+                return
+            }
             registry.remove(id: id)
-            transaction.abandon()
-            return transactionResponse(execution, status: .ok)
-        }
-        if !commit {
-            registry.release(id: id, now: .now)
-            let url = "\(transactionBaseURL(request, database: database))/\(id)/commit"
-            return transactionResponse(execution, status: .ok, openCommitURL: url)
-        }
-        registry.remove(id: id)
-        defer { transaction.session.close() }
-        do {
-            let bookmark = try transaction.session.commit()
-            return transactionResponse(execution, status: .ok, bookmark: bookmark)
-        } catch {
-            try? transaction.session.rollback()
-            execution.error = Self.databaseError(error)
-            return transactionResponse(execution, status: .ok)
+            defer { transaction.session.close() }
+            do {
+                let bookmark = try transaction.session.commit()
+                self.writeTail(execution, into: &out.writer, bookmark: bookmark)
+            } catch {
+                try? transaction.session.rollback()
+                execution.error = Self.databaseError(error)
+                self.writeTail(execution, into: &out.writer)
+            }
         }
     }
 
@@ -405,13 +472,14 @@ extension APIResponder {
         guard let transaction = acquired, let id else { return refusal! }
         registry.remove(id: id)
         defer { transaction.session.close() }
-        var execution = Execution()
         do {
             try transaction.session.rollback()
         } catch {
-            execution.error = Self.databaseError(error)
+            return transactionResponse(Self.databaseError(error), status: .ok)
         }
-        return transactionResponse(execution, status: .ok)
+        var w = JSONWriter()
+        w.raw("{\"results\":[],\"errors\":[]}")
+        return .json(.ok, w)
     }
 
     // MARK: - Expiry

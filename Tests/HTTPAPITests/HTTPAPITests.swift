@@ -146,10 +146,11 @@ struct HTTPAPIServerTests {
         #expect(t.database.committed.isEmpty)
         #expect(t.database.openSessions == 0)
 
-        // An error while streaming rows drops that statement's partial result.
+        // An error while streaming rows ends that statement's result where it stopped: the rows already sent
+        // stay, the document stays valid JSON, the error follows.
         let late = try t.request("POST", "/db/neo4j/tx/commit", body: #"{"statements":[{"statement":"FAILLATE"}]}"#)
         let lateJSON = try late.json()
-        #expect(lateJSON["results"] == .array([]))
+        #expect(lateJSON["results"]?[0]?["data"]?.array.count == 1)
         #expect(lateJSON["errors"]?[0]?["code"] == .string("Neo.ClientError.Statement.ArithmeticError"))
     }
 
@@ -398,11 +399,74 @@ struct HTTPAPIServerTests {
             #expect(r.status == 200)
             #expect(try r.json()["results"]?[0]?["data"]?.array.count == i)
         }
+        // Request after request on one connection, each sent as soon as the previous answer arrived: the next
+        // request must never be lost while the previous response is being finished.
+        for i in 0..<300 {
+            if i % 2 == 0 {
+                try connection.send("GET", "/")
+            } else {
+                try connection.send("POST", "/db/neo4j/tx/commit", body: #"{"statements":[{"statement":"COUNT"}]}"#)
+            }
+            #expect(try connection.readResponse(method: i % 2 == 0 ? "GET" : "POST").status == 200)
+        }
         let old = try TestConnection(port: t.port)
         defer { old.close() }
         try old.send("GET", "/", version: "HTTP/1.0")
         #expect(try old.readResponse().status == 200)
         #expect(try old.isClosedByPeer())
+    }
+
+    @Test("large results stream in chunks; HTTP/1.0 gets a close-delimited body")
+    func streaming() throws {
+        let t = try TestServer()
+        defer { t.stop() }
+        let connection = try TestConnection(port: t.port)
+        defer { connection.close() }
+        let body = #"{"statements":[{"statement":"ROWS","parameters":{"n":50000}}]}"#
+        try connection.send("POST", "/db/neo4j/tx/commit", body: body, headers: ["Content-Type": "application/json"])
+        let r = try connection.readResponse(method: "POST")
+        #expect(r.status == 200)
+        #expect(r.header("Transfer-Encoding") == "chunked")
+        #expect(connection.lastChunkCount > 3)
+        let json = try r.json()
+        #expect(json["results"]?[0]?["data"]?.array.count == 50000)
+        #expect(json["results"]?[0]?["data"]?[49999]?["row"] == .array([.int(49999)]))
+        // The connection is reusable after a chunked response.
+        try connection.send("GET", "/")
+        #expect(try connection.readResponse().status == 200)
+
+        let old = try TestConnection(port: t.port)
+        defer { old.close() }
+        try old.send(
+            "POST", "/db/neo4j/tx/commit", body: #"{"statements":[{"statement":"ROWS","parameters":{"n":3}}]}"#,
+            headers: ["Content-Type": "application/json"], version: "HTTP/1.0")
+        let closed = try old.readResponse(method: "POST")
+        #expect(closed.header("Transfer-Encoding") == nil)
+        #expect(try closed.json()["results"]?[0]?["data"]?.array.count == 3)
+        #expect(t.log.all.contains { $0.contains("\"POST /db/neo4j/tx/commit HTTP/1.0\" 200") })
+    }
+
+    @Test("a client that disconnects mid-stream gets nothing committed")
+    func disconnectMidStream() throws {
+        let t = try TestServer()
+        defer { t.stop() }
+        let connection = try TestConnection(port: t.port)
+        let body = """
+            {"statements":[{"statement":"CREATE","parameters":{"name":"lost"}},\
+            {"statement":"ROWS","parameters":{"n":2000000}}]}
+            """
+        try connection.send("POST", "/db/neo4j/tx/commit", body: body, headers: ["Content-Type": "application/json"])
+        try connection.readSome()  // the response has started streaming
+        #expect(t.database.openSessions == 1)
+        connection.close()
+        var waited = 0
+        while t.database.openSessions > 0 && waited < 200 {
+            usleep(50_000)
+            waited += 1
+        }
+        #expect(t.database.openSessions == 0)
+        #expect(t.database.committed.isEmpty)
+        #expect(t.database.rollbacks == 1)
     }
 
     @Test("the browser page is served as one self-contained HTML document")

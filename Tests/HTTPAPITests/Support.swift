@@ -332,8 +332,17 @@ final class TestConnection {
                 }
                 buffer.removeFirst(end + 4)
                 if status == 100 { continue }
-                let length = method == "HEAD"
-                    ? 0 : Int(headers.first { $0.0.lowercased() == "content-length" }?.1 ?? "0") ?? 0
+                let lengthHeader = headers.first { $0.0.lowercased() == "content-length" }?.1
+                let chunked = headers.contains {
+                    $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased().contains("chunked")
+                }
+                if method == "HEAD" { return TestResponse(status: status, headers: headers, body: []) }
+                if chunked { return TestResponse(status: status, headers: headers, body: try readChunkedBody()) }
+                guard let lengthHeader, let length = Int(lengthHeader) else {
+                    while try fill() {}  // close-delimited (HTTP/1.0 streamed body)
+                    defer { buffer.removeAll() }
+                    return TestResponse(status: status, headers: headers, body: buffer)
+                }
                 while buffer.count < length {
                     guard try fill() else { throw TestError(description: "connection closed mid-body") }
                 }
@@ -344,6 +353,44 @@ final class TestConnection {
             guard try fill() else { throw TestError(description: "connection closed before a response") }
         }
     }
+
+    /// Number of chunks in the last chunked body read (to check that large results really stream).
+    private(set) var lastChunkCount = 0
+
+    private func readLine() throws -> String {
+        while true {
+            if let end = buffer.indices.dropLast().first(where: { buffer[$0] == 13 && buffer[$0 + 1] == 10 }) {
+                let line = String(decoding: buffer[0..<end], as: UTF8.self)
+                buffer.removeFirst(end + 2)
+                return line
+            }
+            guard try fill() else { throw TestError(description: "connection closed in a chunked body") }
+        }
+    }
+
+    private func readChunkedBody() throws -> [UInt8] {
+        var body: [UInt8] = []
+        lastChunkCount = 0
+        while true {
+            let sizeLine = try readLine()
+            guard let size = Int(sizeLine.split(separator: ";")[0], radix: 16) else {
+                throw TestError(description: "bad chunk size '\(sizeLine)'")
+            }
+            if size == 0 {
+                _ = try readLine()
+                return body
+            }
+            lastChunkCount += 1
+            while buffer.count < size + 2 {
+                guard try fill() else { throw TestError(description: "connection closed mid-chunk") }
+            }
+            body += buffer[0..<size]
+            buffer.removeFirst(size + 2)
+        }
+    }
+
+    /// Reads whatever has arrived (at least one byte), e.g. to know a response has started.
+    func readSome() throws { _ = try fill() }
 
     /// True when the server closed the connection (read returns 0).
     func isClosedByPeer() throws -> Bool { try !fill() }
