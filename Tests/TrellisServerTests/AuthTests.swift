@@ -91,6 +91,23 @@ struct AuthManagerTests {
         #expect(throws: Never.self) { try auth.authenticate(scheme: "basic", principal: "neo4j", credentials: "neo4j") }
     }
 
+    @Test("a cached verification is used only for the same password and is dropped when the password changes")
+    func cache() throws {
+        let dir = try TemporaryDirectory()
+        let clock = TestClock()
+        let auth = try manager(dir, clock: clock)
+        try auth.changePassword(of: "neo4j", to: "one")
+        _ = try auth.authenticate(scheme: "basic", principal: "neo4j", credentials: "one")
+        #expect(auth.state.withLock { $0.verified["neo4j"] } != nil)
+        #expect(throws: DatabaseError.self) { try auth.authenticate(scheme: "basic", principal: "neo4j", credentials: "two") }
+        try auth.changePassword(of: "neo4j", to: "two")
+        #expect(auth.state.withLock { $0.verified.isEmpty })
+        #expect(throws: DatabaseError.self) { try auth.authenticate(scheme: "basic", principal: "neo4j", credentials: "one") }
+        #expect(throws: Never.self) { try auth.authenticate(scheme: "basic", principal: "neo4j", credentials: "two") }
+        clock.advance(.seconds(601))
+        #expect(throws: Never.self) { try auth.authenticate(scheme: "basic", principal: "neo4j", credentials: "two") }
+    }
+
     @Test("users and roles: create, grant, list, delete; bad input is refused with a clear message")
     func management() throws {
         let dir = try TemporaryDirectory()

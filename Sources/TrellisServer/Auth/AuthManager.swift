@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GraphValues
 import Logging
@@ -28,7 +29,15 @@ public final class AuthManager: Sendable {
         var users: [String: UserRecord] = [:]
         var roles: [String: Set<String>] = [:]
         var failures: [String: Failures] = [:]
+        /// Recently verified credentials: SHA-256(salt ‖ password) per user, so HTTP (which authenticates every
+        /// request) and connection bursts do not pay the slow hash each time. Cleared for a user whenever their
+        /// password, roles or status change; entries expire after `cacheTTL` (Neo4j: dbms.security.auth_cache_ttl).
+        var verified: [String: (digest: [UInt8], expires: ContinuousClock.Instant)] = [:]
     }
+
+    /// Most users tracked for failed logins / cached verifications; beyond it, stale entries are dropped first.
+    static let maxTrackedUsers = 10_000
+    let cacheTTL: Duration
 
     let state: Mutex<State>
     public static let initialUser = "neo4j"
@@ -36,9 +45,10 @@ public final class AuthManager: Sendable {
 
     public init(
         enabled: Bool, directory: String, maxFailedAttempts: Int, lockTime: Duration,
-        iterations: Int = Credential.defaultIterations, logger: Logger,
+        iterations: Int = Credential.defaultIterations, cacheTTL: Duration = .seconds(600), logger: Logger,
         now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) throws {
+        self.cacheTTL = cacheTTL
         self.enabled = enabled
         self.files = UserFiles(directory: directory)
         self.maxFailedAttempts = maxFailedAttempts
@@ -99,13 +109,30 @@ public final class AuthManager: Sendable {
                 .authenticationRateLimit,
                 "The client has provided incorrect authentication details too many times in a row.")
         }
+        guard let record, !record.suspended else {
+            recordFailure(name)
+            throw DatabaseError(.unauthorized, "The client is unauthorized due to authentication failure.")
+        }
+        let digest = Array(SHA256.hash(data: record.credential.salt + Array(password.utf8)))
+        let cached = state.withLock { s -> Bool in
+            guard let entry = s.verified[name], now() < entry.expires else { return false }
+            return entry.digest == digest
+        }
         // The slow hash runs outside the lock so that logins do not serialize on it.
-        guard let record, !record.suspended, record.credential.matches(password) else {
+        guard cached || record.credential.matches(password) else {
             recordFailure(name)
             throw DatabaseError(.unauthorized, "The client is unauthorized due to authentication failure.")
         }
         return state.withLock { s in
             s.failures[name] = nil
+            if cacheTTL > .zero {
+                if s.verified.count >= Self.maxTrackedUsers {
+                    let t = now()
+                    s.verified = s.verified.filter { $0.value.expires > t }
+                    if s.verified.count >= Self.maxTrackedUsers { s.verified.removeAll() }
+                }
+                s.verified[name] = (digest, now() + cacheTTL)
+            }
             return AuthenticatedUser(
                 username: name, roles: rolesOf(name, in: s), passwordChangeRequired: record.passwordChangeRequired)
         }
@@ -115,6 +142,11 @@ public final class AuthManager: Sendable {
         state.withLock { s in
             var f = s.failures[name] ?? Failures()
             if let until = f.lockedUntil, now() >= until { f = Failures() }  // lock expired: count afresh
+            if s.failures[name] == nil && s.failures.count >= Self.maxTrackedUsers {
+                // Bounded: guessing many user names must not grow memory. Forget users not currently locked.
+                let t = now()
+                s.failures = s.failures.filter { $0.value.lockedUntil.map { t < $0 } ?? false }
+            }
             f.count += 1
             if maxFailedAttempts > 0 && f.count >= maxFailedAttempts {
                 f.lockedUntil = now() + lockTime
@@ -144,6 +176,7 @@ public final class AuthManager: Sendable {
             var copy = s
             let result = try body(&copy)
             try files.save(users: copy.users, roles: copy.roles)  // durable before acknowledged
+            copy.verified = [:]  // any change of users or roles invalidates every cached verification
             s = copy
             return result
         }

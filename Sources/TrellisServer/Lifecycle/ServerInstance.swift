@@ -51,7 +51,8 @@ public final class ServerInstance: @unchecked Sendable {
             let auth = try AuthManager(
                 enabled: config.get(Settings.authEnabled), directory: config.authDirectory,
                 maxFailedAttempts: Int(config.get(Settings.authMaxFailedAttempts)),
-                lockTime: config.get(Settings.authLockTime), logger: logs.logger("auth"))
+                lockTime: config.get(Settings.authLockTime), cacheTTL: config.get(Settings.authCacheTTL),
+                logger: logs.logger("auth"))
             let database = try openDatabase(config)
             cleanups.append { try? database.closeDatabase() }
             logs.debugLog.info("database open", metadata: ["directory": "\(config.databaseDirectory)",

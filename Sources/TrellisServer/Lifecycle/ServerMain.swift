@@ -14,15 +14,8 @@ public enum ServerMain {
             return 1
         }
         for warning in config.warnings { logs.userLog.warning("\(warning)") }
-        let instance: ServerInstance
-        do {
-            instance = try ServerInstance.start(config: config, logs: logs, openDatabase: KernelBootstrap.open)
-        } catch {
-            logs.userLog.error("Failed to start: \(error)")
-            if !echoUserLog { FileHandle.standardError.write(Data("trellis: failed to start: \(error)\n".utf8)) }
-            return 1
-        }
-        // Signals arrive on a dispatch queue; the main thread waits for the first one, then shuts down.
+        // Signals are caught before start-up begins, so a SIGTERM that arrives while the store opens or the
+        // ports bind still ends in a graceful stop (after start-up completes) rather than an abrupt exit.
         let stopRequested = DispatchSemaphore(value: 0)
         var sources: [DispatchSourceSignal] = []
         for sig in [SIGTERM, SIGINT, SIGHUP] {
@@ -34,6 +27,14 @@ public enum ServerMain {
             }
             source.resume()
             sources.append(source)
+        }
+        let instance: ServerInstance
+        do {
+            instance = try ServerInstance.start(config: config, logs: logs, openDatabase: KernelBootstrap.open)
+        } catch {
+            logs.userLog.error("Failed to start: \(error)")
+            if !echoUserLog { FileHandle.standardError.write(Data("trellis: failed to start: \(error)\n".utf8)) }
+            return 1
         }
         stopRequested.wait()
         instance.shutdown()

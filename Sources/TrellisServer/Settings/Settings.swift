@@ -133,6 +133,10 @@ public enum Settings {
         "Failed logins in a row after which the user is locked for auth_lock_time (0: never lock).")
     public static let authLockTime = Setting<Duration>.duration(
         "dbms.security.auth_lock_time", "5s", "How long a user stays locked after too many failed logins.")
+    public static let authCacheTTL = Setting<Duration>.duration(
+        "dbms.security.auth_cache_ttl", "10m",
+        "How long a verified password is remembered (as a salted SHA-256 in memory) so repeated logins and HTTP "
+            + "requests skip the slow hash. 0 disables the cache. Any user or role change clears it.")
     public static let haStatusAuthEnabled = Setting<Bool>.boolean(
         "dbms.security.ha_status_auth_enabled", true, "Require authentication on /db/manage/server/ha/*.")
     public static let procedureUnrestricted = Setting<[String]>.list(
@@ -328,7 +332,7 @@ public enum Settings {
             boltThreadPoolMinSize.erased, boltThreadPoolMaxSize.erased, boltThreadPoolKeepAlive.erased,
             httpEnabled.erased, httpListenAddress.erased, httpAdvertisedAddress.erased, httpsEnabled.erased,
             httpsListenAddress.erased, httpsAdvertisedAddress.erased,
-            authEnabled.erased, authMaxFailedAttempts.erased, authLockTime.erased, haStatusAuthEnabled.erased,
+            authEnabled.erased, authMaxFailedAttempts.erased, authLockTime.erased, authCacheTTL.erased, haStatusAuthEnabled.erased,
             procedureUnrestricted.erased, procedureWhitelist.erased, allowCSVImportFromFileURLs.erased,
             logsTimezone.erased, userLogRotationSize.erased, userLogKeepNumber.erased, debugLogLevel.erased,
             debugLogRotationSize.erased, debugLogKeepNumber.erased, debugLogRotationDelay.erased,

@@ -60,6 +60,10 @@ class TrellisProcess:
                                      stderr=subprocess.PIPE)
         try:
             wait_for_port(self.bolt_port, self.proc)
+            wait_for_port(self.http_port, self.proc)
+            deadline = time.monotonic() + 30
+            while "Started." not in self.log() and time.monotonic() < deadline:
+                time.sleep(0.02)
         except Exception:
             self.stop()
             raise

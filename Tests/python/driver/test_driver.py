@@ -123,8 +123,6 @@ def test_wrong_password_is_an_auth_error(server):
             d.verify_connectivity()
 
 
-@pytest.mark.xfail(strict=True, reason="the kernel does not take entity write locks yet (both increments are lost); "
-                                      "remove this mark when it does")
 def test_deadlocks_are_transient_and_retried_by_transaction_functions(clean):
     """Two writers lock two nodes in opposite orders; the loser's DeadlockDetected is a TransientError,
     which execute_write retries, so both increments land."""

@@ -7,7 +7,6 @@ import subprocess
 import tempfile
 import time
 
-import pytest
 from neo4j import GraphDatabase
 
 from conftest import TRELLIS_BIN, free_port
@@ -65,8 +64,6 @@ def test_start_status_stop_and_restart_keep_data():
         shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.mark.xfail(strict=True, reason="the kernel does not write its transaction log yet, so committed data since the "
-                                      "last checkpoint is lost on kill -9; remove this mark when it does")
 def test_kill_minus_9_loses_no_committed_transaction():
     home = tempfile.mkdtemp(prefix="trellis-kill-")
     bolt, http = free_port(), free_port()
