@@ -537,3 +537,4 @@ struct ParserErrorTests {
         }
     }
 }
+

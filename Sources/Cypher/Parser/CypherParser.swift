@@ -37,6 +37,10 @@ struct Parser {
     let tokens: [Token]
     let scalars: [Unicode.Scalar]
     var index = 0
+    /// Current expression nesting plus the length of the operator chain being built: the depth of the tree so far.
+    /// Bounded so that hostile input cannot exhaust the stack of later recursive passes (analysis, planning).
+    var depth = 0
+    static let maximumDepth = 250
 
     init(_ text: String) throws {
         tokens = try Lexer.tokenize(text)
@@ -626,33 +630,54 @@ struct Parser {
 
     // MARK: - Expressions
 
-    mutating func expression() throws -> Expression { try orExpression() }
+    mutating func expression() throws -> Expression {
+        try enter()
+        defer { depth -= 1 }
+        return try orExpression()
+    }
+
+    /// One more level of nesting (or one more operator in a chain).
+    mutating func enter() throws {
+        depth += 1
+        if depth > Parser.maximumDepth {
+            throw error("Expression nested too deeply (more than \(Parser.maximumDepth) levels)", at: position)
+        }
+    }
 
     mutating func orExpression() throws -> Expression {
+        let entryDepth = depth
+        defer { depth = entryDepth }
         var left = try xorExpression()
         while isKeyword("OR") {
             let p = position
             advance()
+            try enter()
             left = Expression(.binary(.or, left, try xorExpression()), at: p)
         }
         return left
     }
 
     mutating func xorExpression() throws -> Expression {
+        let entryDepth = depth
+        defer { depth = entryDepth }
         var left = try andExpression()
         while isKeyword("XOR") {
             let p = position
             advance()
+            try enter()
             left = Expression(.binary(.xor, left, try andExpression()), at: p)
         }
         return left
     }
 
     mutating func andExpression() throws -> Expression {
+        let entryDepth = depth
+        defer { depth = entryDepth }
         var left = try notExpression()
         while isKeyword("AND") {
             let p = position
             advance()
+            try enter()
             left = Expression(.binary(.and, left, try notExpression()), at: p)
         }
         return left
@@ -662,6 +687,8 @@ struct Parser {
         if isKeyword("NOT") {
             let p = position
             advance()
+            try enter()
+            defer { depth -= 1 }
             return Expression(.unary(.not, try notExpression()), at: p)
         }
         return try comparisonExpression()
@@ -685,9 +712,12 @@ struct Parser {
         let first = try predicateExpression()
         var comparisons: [Expression] = []
         var left = first
+        let entryDepth = depth
+        defer { depth = entryDepth }
         while let op = comparisonOperator {
             let p = position
             advance()
+            try enter()
             let right = try predicateExpression()
             comparisons.append(Expression(.binary(op, left, right), at: p))
             left = right
@@ -700,9 +730,12 @@ struct Parser {
     }
 
     mutating func predicateExpression() throws -> Expression {
+        let entryDepth = depth
+        defer { depth = entryDepth }
         var left = try additiveExpression()
         while true {
             let p = position
+            try enter()
             if isKeyword("STARTS") && isKeyword("WITH", ahead: 1) {
                 advance()
                 advance()
@@ -736,17 +769,22 @@ struct Parser {
     }
 
     mutating func additiveExpression() throws -> Expression {
+        let entryDepth = depth
+        defer { depth = entryDepth }
         var left = try multiplicativeExpression()
         while isSymbol("+") || isSymbol("-") {
             let p = position
             let op: BinaryOperator = isSymbol("+") ? .add : .subtract
             advance()
+            try enter()
             left = Expression(.binary(op, left, try multiplicativeExpression()), at: p)
         }
         return left
     }
 
     mutating func multiplicativeExpression() throws -> Expression {
+        let entryDepth = depth
+        defer { depth = entryDepth }
         var left = try powerExpression()
         while true {
             let p = position
@@ -761,15 +799,19 @@ struct Parser {
                 return left
             }
             advance()
+            try enter()
             left = Expression(.binary(op, left, try powerExpression()), at: p)
         }
     }
 
     mutating func powerExpression() throws -> Expression {
+        let entryDepth = depth
+        defer { depth = entryDepth }
         var left = try unaryExpression()
         while isSymbol("^") {
             let p = position
             advance()
+            try enter()
             left = Expression(.binary(.power, left, try unaryExpression()), at: p)
         }
         return left
@@ -777,6 +819,9 @@ struct Parser {
 
     mutating func unaryExpression() throws -> Expression {
         let p = position
+        let entryDepth = depth
+        defer { depth = entryDepth }
+        if isSymbol("-") || isSymbol("+") { try enter() }
         if isSymbol("-") {
             advance()
             // `-9223372036854775808` is a valid literal although its magnitude alone is not.
@@ -797,9 +842,12 @@ struct Parser {
     }
 
     mutating func postfixExpression() throws -> Expression {
+        let entryDepth = depth
+        defer { depth = entryDepth }
         var e = try atom()
         while true {
             let p = position
+            try enter()
             if isSymbol(".") {
                 advance()
                 e = Expression(.property(e, try symbolicName("a property key")), at: e.position)
