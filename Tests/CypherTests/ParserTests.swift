@@ -521,7 +521,7 @@ struct ParserErrorTests {
         let e = syntaxError("MATCH (n)\nRETRUN n")
         #expect(e?.code == .syntaxError)
         #expect(e?.message.contains("Invalid input 'RETRUN'") == true)
-        #expect(e?.message.hasSuffix("(line 2, column 1 (offset: 10))") == true, "\(e?.message ?? "")")
+        #expect(e?.message.contains("(line 2, column 1 (offset: 10))\n\"RETRUN n\"\n ^") == true, "\(e?.message ?? "")")
         let e2 = syntaxError("RETURN 1 +")
         #expect(e2?.message.contains("(line 1, column 11 (offset: 10))") == true, "\(e2?.message ?? "")")
     }

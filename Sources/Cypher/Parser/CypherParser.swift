@@ -107,7 +107,7 @@ struct Parser {
     }
 
     func error(_ message: String, at position: SourcePosition) -> DatabaseError {
-        DatabaseError(.syntaxError, "\(message) (\(position))")
+        Lexer.syntaxError(message, at: position, in: scalars)
     }
 
     func unexpected(expected: String) -> DatabaseError {
@@ -546,6 +546,8 @@ struct Parser {
         // `((a)-->(b))`: a parenthesised element.
         if isSymbol("(") && peekToken().isSymbol("(") {
             advance()
+            try enter()
+            defer { depth -= 1 }
             let inner = try patternElement()
             try expectSymbol(")")
             return try continueElement(from: inner, start: start)

@@ -79,8 +79,22 @@ struct Lexer {
         index += 1
     }
 
-    static func syntaxError(_ message: String, at position: SourcePosition) -> DatabaseError {
-        DatabaseError(.syntaxError, "\(message) (\(position))")
+    func syntaxError(_ message: String, at position: SourcePosition) -> DatabaseError {
+        Lexer.syntaxError(message, at: position, in: scalars)
+    }
+
+    /// Neo4j's layout: the message with the position, then the offending line quoted and a caret under the column.
+    static func syntaxError(_ message: String, at position: SourcePosition, in scalars: [Unicode.Scalar])
+        -> DatabaseError
+    {
+        var lineStart = min(position.offset, scalars.count)
+        while lineStart > 0 && scalars[lineStart - 1] != "\n" { lineStart -= 1 }
+        var lineEnd = min(position.offset, scalars.count)
+        while lineEnd < scalars.count && scalars[lineEnd] != "\n" && scalars[lineEnd] != "\r" { lineEnd += 1 }
+        var line = String.UnicodeScalarView()
+        line.append(contentsOf: scalars[lineStart..<lineEnd])
+        let caret = String(repeating: " ", count: max(1, position.column)) + "^"
+        return DatabaseError(.syntaxError, "\(message) (\(position))\n\"\(String(line))\"\n\(caret)")
     }
 
     private mutating func skipTrivia() throws {
@@ -95,7 +109,7 @@ struct Lexer {
                 advance()
                 while true {
                     guard let d = peek() else {
-                        throw Lexer.syntaxError("Failed to parse comment: unterminated /* comment", at: start)
+                        throw syntaxError("Failed to parse comment: unterminated /* comment", at: start)
                     }
                     if d == "*" && peek(1) == "/" {
                         advance()
@@ -142,7 +156,7 @@ struct Lexer {
             var name = ""
             while true {
                 guard let d = peek() else {
-                    throw Lexer.syntaxError("Failed to parse quoted identifier: missing closing backtick", at: start)
+                    throw syntaxError("Failed to parse quoted identifier: missing closing backtick", at: start)
                 }
                 advance()
                 if d == "`" {
@@ -180,7 +194,7 @@ struct Lexer {
             return Token(kind: .symbol(String(c)), position: start, endOffset: index)
         }
         // Look-alike characters such as '—' (em dash) are not operators (openCypher: InvalidUnicodeCharacter).
-        throw Lexer.syntaxError(
+        throw syntaxError(
             "Invalid input '\(c)': expected an expression, a clause or a symbol"
                 + (c.isASCII ? "" : " (InvalidUnicodeCharacter)"), at: start)
     }
@@ -236,14 +250,14 @@ struct Lexer {
                 text.unicodeScalars.append(d)
                 advance()
             }
-            throw Lexer.syntaxError("Invalid number literal '\(text)'", at: start)
+            throw syntaxError("Invalid number literal '\(text)'", at: start)
         }
         if isFloat {
             guard let value = Double(text) else {
-                throw Lexer.syntaxError("Invalid number literal '\(text)'", at: start)
+                throw syntaxError("Invalid number literal '\(text)'", at: start)
             }
             if !value.isFinite {
-                throw Lexer.syntaxError("Floating point number is too large: '\(text)' (FloatingPointOverflow)",
+                throw syntaxError("Floating point number is too large: '\(text)' (FloatingPointOverflow)",
                     at: start)
             }
             return Token(kind: .float(value), position: start, endOffset: index)
@@ -256,7 +270,7 @@ struct Lexer {
         var value = String.UnicodeScalarView()
         while true {
             guard let c = peek() else {
-                throw Lexer.syntaxError("Failed to parse string literal: missing closing quote", at: start)
+                throw syntaxError("Failed to parse string literal: missing closing quote", at: start)
             }
             if c == quote {
                 advance()
@@ -266,7 +280,7 @@ struct Lexer {
                 let escapePosition = position
                 advance()
                 guard let e = peek() else {
-                    throw Lexer.syntaxError("Failed to parse string literal: missing closing quote", at: start)
+                    throw syntaxError("Failed to parse string literal: missing closing quote", at: start)
                 }
                 advance()
                 switch e {
@@ -284,7 +298,7 @@ struct Lexer {
                     var hex = ""
                     for _ in 0..<digits {
                         guard let h = peek(), h.properties.isASCIIHexDigit else {
-                            throw Lexer.syntaxError(
+                            throw syntaxError(
                                 "Invalid input: invalid unicode literal '\\\(e)\(hex)' (InvalidUnicodeLiteral)",
                                 at: escapePosition)
                         }
@@ -292,7 +306,7 @@ struct Lexer {
                         advance()
                     }
                     guard let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code) else {
-                        throw Lexer.syntaxError(
+                        throw syntaxError(
                             "Invalid input: invalid unicode character '\\\(e)\(hex)' (InvalidUnicodeCharacter)",
                             at: escapePosition)
                     }
