@@ -27,6 +27,8 @@ public final class HTTPServer: Sendable {
         public var boltAdvertisedAddress: String
         /// `dbms.rest.transaction.idle_timeout` (Neo4j 3.x/4.x default: 60 s).
         public var transactionIdleTimeout: Duration
+        /// A keep-alive connection with no request for this long is closed (never during a response).
+        public var idleConnectionTimeout: Duration
         /// Requests with a larger body are refused with 413 before the body is read.
         public var maxRequestBodyBytes: Int
         /// Open HTTP transactions at once; beyond it, begin answers ResourceExhaustion.
@@ -47,7 +49,7 @@ public final class HTTPServer: Sendable {
         public init(
             host: String = "127.0.0.1", port: Int = 7474, advertisedAddress: String? = nil,
             boltAdvertisedAddress: String = "localhost:7687", transactionIdleTimeout: Duration = .seconds(60),
-            maxRequestBodyBytes: Int = 16 * 1024 * 1024, maxOpenTransactions: Int = 1000, workerThreads: Int = 8,
+            idleConnectionTimeout: Duration = .seconds(300), maxRequestBodyBytes: Int = 16 * 1024 * 1024, maxOpenTransactions: Int = 1000, workerThreads: Int = 8,
             haStatusAuthEnabled: Bool = true, edition: String = "enterprise", tlsContext: NIOSSLContext? = nil,
             requestLog: (@Sendable (String) -> Void)? = nil
         ) {
@@ -56,6 +58,7 @@ public final class HTTPServer: Sendable {
             self.advertisedAddress = advertisedAddress ?? "\(host == "0.0.0.0" ? "localhost" : host):\(port)"
             self.boltAdvertisedAddress = boltAdvertisedAddress
             self.transactionIdleTimeout = transactionIdleTimeout
+            self.idleConnectionTimeout = idleConnectionTimeout
             self.maxRequestBodyBytes = maxRequestBodyBytes
             self.maxOpenTransactions = maxOpenTransactions
             self.workerThreads = workerThreads
@@ -118,6 +121,8 @@ public final class HTTPServer: Sendable {
                     if let tls = configuration.tlsContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
                     }
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(readTimeout: Self.timeAmount(configuration.idleConnectionTimeout)))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPConnectionHandler(
@@ -138,8 +143,7 @@ public final class HTTPServer: Sendable {
         // Sweep often enough that a transaction outlives its timeout by at most a quarter of it.
         let quarter = configuration.transactionIdleTimeout / 4
         let interval = min(max(quarter, .milliseconds(10)), .seconds(1))
-        let intervalAmount = TimeAmount.nanoseconds(
-            interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)
+        let intervalAmount = Self.timeAmount(interval)
         let sweep = channel.eventLoop.scheduleRepeatedTask(initialDelay: intervalAmount, delay: intervalAmount) {
             _ in
             _ = threadPool.runIfActive(eventLoop: channel.eventLoop) { responder.expireIdleTransactions() }
@@ -154,6 +158,10 @@ public final class HTTPServer: Sendable {
                 "address": "\(channel.localAddress.map { "\($0)" } ?? "?")",
                 "tls": "\(configuration.tlsEnabled)",
             ])
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     private func track(_ channel: Channel) {
@@ -334,6 +342,15 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         log(head: head, status: response.status.code, bytes: response.body.count, user: response.logUser,
             started: started, remote: context.channel.remoteAddress)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            // Only a connection between requests is idle; a long response keeps it open.
+            if case .idle = state { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

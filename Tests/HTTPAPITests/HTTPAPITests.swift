@@ -469,6 +469,19 @@ struct HTTPAPIServerTests {
         #expect(t.database.rollbacks == 1)
     }
 
+    @Test("an idle keep-alive connection is closed after the idle timeout")
+    func idleConnection() throws {
+        let t = try TestServer(idleConnectionTimeout: .milliseconds(300))
+        defer { t.stop() }
+        let connection = try TestConnection(port: t.port)
+        defer { connection.close() }
+        try connection.send("GET", "/")
+        #expect(try connection.readResponse().status == 200)
+        let started = ContinuousClock.now
+        #expect(try connection.isClosedByPeer())
+        #expect(ContinuousClock.now - started >= .milliseconds(250))
+    }
+
     @Test("the browser page is served as one self-contained HTML document")
     func browserPage() throws {
         let t = try TestServer()

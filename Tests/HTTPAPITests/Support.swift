@@ -217,12 +217,12 @@ struct TestServer {
 
     init(
         database: FakeDatabase = FakeDatabase(), ha: HAStatusProvider? = nil, idleTimeout: Duration = .seconds(60),
-        maxBody: Int = 1 << 20, haStatusAuth: Bool = true
+        maxBody: Int = 1 << 20, haStatusAuth: Bool = true, idleConnectionTimeout: Duration = .seconds(300)
     ) throws {
         let log = LogLines()
         let configuration = HTTPServer.Configuration(
             host: "127.0.0.1", port: 0, boltAdvertisedAddress: "localhost:17687", transactionIdleTimeout: idleTimeout,
-            maxRequestBodyBytes: maxBody, workerThreads: 2, haStatusAuthEnabled: haStatusAuth,
+            idleConnectionTimeout: idleConnectionTimeout, maxRequestBodyBytes: maxBody, workerThreads: 2, haStatusAuthEnabled: haStatusAuth,
             requestLog: { log.append($0) })
         server = HTTPServer(
             configuration: configuration, service: database, haStatus: ha, logger: Logger(label: "http-test"))
