@@ -19,26 +19,7 @@ extension GraphDatabase {
     /// applied to the store.
     public func applyReplicated(_ transaction: CommittedTransaction) throws {
         try checkOpen()
-        let tx = try TransactionRepresentation.deserialize(transaction.payload)
-        try commitMutex.withLock {
-            if let panic { throw panic }
-            guard transaction.header.txID.rawValue == metadata.lastCommittedTx + 1 else {
-                throw TransactionLogError.gap(
-                    expected: TxID(metadata.lastCommittedTx + 1), received: transaction.header.txID)
-            }
-            try log.appendReplicated(transaction)
-            do {
-                try applyLocked(tx, txID: transaction.header.txID.rawValue, external: true)
-            } catch {
-                let reason = DatabaseError(
-                    .transactionCommitFailed,
-                    "Replicated \(transaction.header.txID) is durable in the log but applying it failed (\(error)); "
-                        + "restart to recover")
-                panic = reason
-                throw reason
-            }
-            setLastCommitted(checksum: transaction.header.checksum, timeMillis: transaction.header.commitTimestampMillis)
-        }
+        try commitMutex.withLock { try applyReplicatedLocked(transaction) }
     }
 
     /// Sets the server id and epoch written into transactions committed here from now on (HA: on election).

@@ -34,7 +34,18 @@ public final class GraphDatabase: @unchecked Sendable {
     var commitEpoch: Int64 = 0
     /// Set when applying a transaction that is already in the log failed: the in-memory store may be partly
     /// updated, so no further commits are allowed until a restart recovers from the log.
-    var panic: DatabaseError?
+    var panic: DatabaseError? {
+        get { applyTurn.lock(); defer { applyTurn.unlock() }; return _panic }
+    }
+    private var _panic: DatabaseError?
+    /// Commit pipeline: transactions are prepared and written to the log one at a time (under `commitMutex`),
+    /// then wait for the shared group-commit fsync without the mutex, then apply strictly in tx-id order.
+    /// `appliedTx` is the last applied transaction; `applyTurn` guards it and `_panic`.
+    private let applyTurn = KernelCondition()
+    private var appliedTx: Int64 = 0
+    /// After-images of transactions written to the log but not yet applied, so the next commit prepares against
+    /// the state it will be applied on top of.
+    let pending = PendingRecords()
     /// How many transactions the last open replayed from the log.
     public private(set) var recoveredTransactionCount = 0
 
@@ -57,7 +68,7 @@ public final class GraphDatabase: @unchecked Sendable {
     var counts: [CountsKey: Int] = [:]
 
     private let closed = ManagedAtomic<Bool>(false)
-    private var transactionsSinceCheckpoint = 0
+    private let transactionsSinceCheckpoint = ManagedAtomic<Int>(0)
     private var lastCheckpointNanos: UInt64 = monotonicNanos()
 
     // MARK: Opening
@@ -131,9 +142,9 @@ public final class GraphDatabase: @unchecked Sendable {
             let cursor = try log.transactions(from: TxID(metadata.lastCheckpointedTx + 1))
             while let committed = try cursor.next() {
                 let tx = try TransactionRepresentation.deserialize(committed.payload)
-                try applyLocked(tx, txID: committed.header.txID.rawValue, external: true)
-                metadata.lastCommittedChecksum = Int64(bitPattern: committed.header.checksum)
-                metadata.lastCommittedTimeMillis = committed.header.commitTimestampMillis
+                try applyLocked(
+                    tx, txID: committed.header.txID.rawValue, external: true, checksum: committed.header.checksum,
+                    timeMillis: committed.header.commitTimestampMillis)
                 replayed += 1
             }
             for store in stores.stores { try store.rebuildIDs() }
@@ -149,6 +160,7 @@ public final class GraphDatabase: @unchecked Sendable {
         try rebuildDerivedStores()
         recoveredTransactionCount = replayed
         lastCommittedAtomic.store(metadata.lastCommittedTx, ordering: .releasing)
+        appliedTx = metadata.lastCommittedTx
         if replayed > 0 { try commitMutex.withLock { try checkpointLocked() } }
     }
 
@@ -254,7 +266,11 @@ public final class GraphDatabase: @unchecked Sendable {
                 storeLock?.release()
                 storeLock = nil
             }
-            if panic == nil { try checkpointLocked() }
+            if panic == nil {
+                // Let transactions still in the pipeline finish applying before the files go away.
+                try waitUntilApplied(pending.lastWrittenTx(orAtLeast: appliedTxSnapshot()))
+                try checkpointLocked()
+            }
         }
     }
 
@@ -277,23 +293,25 @@ public final class GraphDatabase: @unchecked Sendable {
     // MARK: Checkpoint
 
     private func checkpointLocked() throws {
-        try storeRW.withReadLock {
+        // Applies run without the commit mutex: read the applied state and flush under the store lock, so the
+        // checkpoint names exactly what the flushed pages contain.
+        var meta = try storeRW.withReadLock {
             try cache.flushAll()
+            return metadata
         }
-        var meta = metadata
         meta.lastCheckpointedTx = meta.lastCommittedTx
         // Id files first, then the metadata naming the checkpoint, then the log's checkpoint record (which lets
         // retention prune older log files): each step only claims what the previous ones made durable.
         for store in stores.stores { try store.saveIDs(stampTx: meta.lastCheckpointedTx) }
         try writeFileAtomically(fileSystem, directory + "/" + StoreMetadata.fileName, meta.encode())
-        metadata = meta
+        storeRW.withWriteLock { metadata.lastCheckpointedTx = meta.lastCheckpointedTx }
         try log.checkpoint(lastAppliedTxID: TxID(meta.lastCheckpointedTx))
-        transactionsSinceCheckpoint = 0
+        transactionsSinceCheckpoint.store(0, ordering: .relaxed)
         lastCheckpointNanos = monotonicNanos()
     }
 
     private func checkpointIfDue() {
-        let dueByCount = Int64(transactionsSinceCheckpoint) >= configuration.log.checkpointIntervalTx
+        let dueByCount = Int64(transactionsSinceCheckpoint.load(ordering: .relaxed)) >= configuration.log.checkpointIntervalTx
         let intervalNanos = UInt64(max(0, configuration.log.checkpointIntervalTime.components.seconds)) * 1_000_000_000
         let dueByTime = monotonicNanos() - lastCheckpointNanos >= intervalNanos
         if dueByCount || dueByTime {
@@ -304,35 +322,120 @@ public final class GraphDatabase: @unchecked Sendable {
 
     // MARK: Commit
 
-    /// Commits a transaction's state. Called by `KernelTransaction.commit()`.
-    func commit(_ state: TransactionState) throws {
+    /// Commits a transaction's state. Called by `KernelTransaction.commit()` with the transaction's lock owner.
+    ///
+    /// Group commit: the commit mutex is held only while preparing and writing the log entry; the fsync wait is
+    /// shared with every committer that wrote meanwhile; applies then happen one by one in tx-id order. Schema
+    /// transactions run the whole pipeline under the mutex after the pending ones are applied, because their
+    /// validation reads derived structures that pending transactions have not reached yet.
+    func commit(_ state: TransactionState, owner: LockOwner) throws {
         try checkOpen()
-        try commitMutex.withLock {
-            if let panic { throw panic }
-            let preparer = CommitPreparer(stores: stores, denseNodeThreshold: configuration.denseNodeThreshold)
-            var tx = TransactionRepresentation()
-            do {
-                if state.hasSchemaChanges {
-                    tx.schema = try prepareSchema(state)
-                } else {
-                    try storeRW.withReadLock {
-                        try preparer.validate(state)
-                        try validateUniqueness(state)
-                        try preparer.apply(state)
-                    }
-                    tx.records = preparer.changes.afterImages()
-                    tx.nodeChanges = nodeChanges(state)
-                    tx.relationshipChanges =
-                        (Array(state.createdRelationships.keys) + state.deletedRelationships).sorted()
+        try lockUniqueValues(state, owner: owner)
+        commitMutex.lock()
+        var mutexHeld = true
+        defer { if mutexHeld { commitMutex.unlock() } }
+        if let panic { throw panic }
+        let schemaChange = state.hasSchemaChanges
+        if schemaChange { try waitUntilApplied(pending.lastWrittenTx(orAtLeast: appliedTxSnapshot())) }
+        let preparer = CommitPreparer(stores: stores, pending: pending, denseNodeThreshold: configuration.denseNodeThreshold)
+        var tx = TransactionRepresentation()
+        let header: TransactionHeader
+        do {
+            if schemaChange {
+                tx.schema = try prepareSchema(state)
+            } else {
+                try storeRW.withReadLock {
+                    try preparer.validate(state)
+                    try validateUniqueness(state)
+                    try preparer.apply(state)
                 }
-                try appendToLog(txID: metadata.lastCommittedTx + 1, payload: tx.serialize())
-            } catch {
-                // Nothing reached the log: the transaction did not happen.
-                preparer.changes.releaseAllocated()
-                throw Self.clientError(error)
+                tx.records = preparer.changes.afterImages()
+                tx.nodeChanges = nodeChanges(state)
+                tx.relationshipChanges = (Array(state.createdRelationships.keys) + state.deletedRelationships).sorted()
             }
-            try applyDurable(tx, txID: metadata.lastCommittedTx + 1)
+            header = try log.appendWithoutWaiting(
+                payload: tx.serialize(), masterServerID: commitServerID, epoch: commitEpoch)
+        } catch {
+            // Nothing reached the log: the transaction did not happen.
+            preparer.changes.releaseAllocated()
+            throw Self.clientError(error)
+        }
+        pending.add(header.txID.rawValue, tx.records)
+        if !schemaChange {
+            commitMutex.unlock()
+            mutexHeld = false
+        }
+        try finishCommit(tx, header)
+        if mutexHeld {
             checkpointIfDue()
+        } else {
+            commitMutex.withLock { checkpointIfDue() }
+        }
+    }
+
+    private func appliedTxSnapshot() -> Int64 {
+        applyTurn.lock()
+        defer { applyTurn.unlock() }
+        return appliedTx
+    }
+
+    /// Waits until every transaction up to `txID` is applied (or the database panicked).
+    private func waitUntilApplied(_ txID: Int64) throws {
+        applyTurn.lock()
+        defer { applyTurn.unlock() }
+        while appliedTx < txID {
+            if let panic = _panic { throw panic }
+            applyTurn.wait()
+        }
+    }
+
+    /// Waits for the log to make `header` durable, then applies it when its turn comes.
+    private func finishCommit(_ tx: TransactionRepresentation, _ header: TransactionHeader) throws {
+        let txID = header.txID.rawValue
+        do {
+            try log.waitUntilDurable(header.txID)
+        } catch {
+            throw setPanic(
+                "Transaction \(txID) was written to the log but could not be made durable (\(error)); restart the "
+                    + "database to recover")
+        }
+        try waitUntilApplied(txID - 1)
+        do {
+            try applyLocked(tx, txID: txID, external: false, checksum: header.checksum, timeMillis: header.commitTimestampMillis)
+        } catch {
+            throw setPanic(
+                "Transaction \(txID) is durable in the log but applying it to the store failed (\(error)); the "
+                    + "database accepts no more writes until it is restarted, when recovery re-applies it")
+        }
+        pending.remove(txID, tx.records)
+        applyTurn.lock()
+        appliedTx = txID
+        applyTurn.broadcast()
+        applyTurn.unlock()
+    }
+
+    /// Stops all further writes (and wakes everyone waiting for an apply turn) with `message`.
+    @discardableResult
+    func setPanic(_ message: String) -> DatabaseError {
+        applyTurn.lock()
+        defer { applyTurn.unlock() }
+        if _panic == nil { _panic = DatabaseError(.transactionCommitFailed, message) }
+        applyTurn.broadcast()
+        return _panic!
+    }
+
+    /// Takes, for this transaction, an exclusive lock on each value it sets under a uniqueness constraint, so two
+    /// concurrent transactions claiming the same value are serialized (the second validates after the first applied).
+    private func lockUniqueValues(_ state: TransactionState, owner: LockOwner) throws {
+        let constraints = storeRW.withReadLock { schema.constraints }
+        guard !constraints.isEmpty, !state.nodeProperties.isEmpty else { return }
+        for (node, props) in state.nodeProperties.sorted(by: { $0.key < $1.key }) where !state.deletedNodes.contains(node) {
+            for constraint in constraints {
+                guard let value = props[constraint.propertyKey], !value.isNull else { continue }
+                try locks.acquire(
+                    .key("unique:\(constraint.label):\(constraint.propertyKey):\(IndexKey(value))"), .exclusive,
+                    for: owner)
+            }
         }
     }
 
@@ -353,35 +456,12 @@ public final class GraphDatabase: @unchecked Sendable {
         }
     }
 
-    /// Appends the transaction to the write-ahead log and returns once it is durable. Must hold `commitMutex`.
-    private func appendToLog(txID: Int64, payload: [UInt8]) throws {
-        if let panic { throw panic }
-        let header = try log.append(payload: payload, masterServerID: commitServerID, epoch: commitEpoch)
-        precondition(
-            header.txID.rawValue == txID,
-            "the log assigned \(header.txID) but the store expected tx \(txID): log and store disagree")
-        metadata.lastCommittedChecksum = Int64(bitPattern: header.checksum)
-    }
-
-    /// Applies a transaction that is already durable in the log; a failure here leaves the in-memory store
-    /// partly updated, so the database stops accepting commits until restarted (recovery redoes it from the log).
-    func applyDurable(_ tx: TransactionRepresentation, txID: Int64) throws {
-        do {
-            try applyLocked(tx, txID: txID, external: false)
-        } catch {
-            let reason = DatabaseError(
-                .transactionCommitFailed,
-                "Transaction \(txID) is durable in the log but applying it to the store failed (\(error)); the database "
-                    + "accepts no more writes until it is restarted, when recovery re-applies it")
-            panic = reason
-            throw reason
-        }
-    }
-
     // MARK: Apply
 
     /// Applies a committed transaction to the stores and derived structures. Must hold `commitMutex`.
-    func applyLocked(_ tx: TransactionRepresentation, txID: Int64, external: Bool) throws {
+    func applyLocked(
+        _ tx: TransactionRepresentation, txID: Int64, external: Bool, checksum: UInt64? = nil, timeMillis: Int64? = nil
+    ) throws {
         try storeRW.withWriteLock {
             // Derived-structure "before" state, read before any record changes.
             let affectedNodes = tx.nodeChanges.map(\.id)
@@ -451,9 +531,10 @@ public final class GraphDatabase: @unchecked Sendable {
 
             for (kind, ids) in freed { stores.store(kind).release(ids) }
             metadata.lastCommittedTx = txID
-            metadata.lastCommittedTimeMillis = currentTimeMillis()
+            metadata.lastCommittedTimeMillis = timeMillis ?? currentTimeMillis()
+            if let checksum { metadata.lastCommittedChecksum = Int64(bitPattern: checksum) }
             lastCommittedAtomic.store(txID, ordering: .releasing)
-            transactionsSinceCheckpoint += 1
+            transactionsSinceCheckpoint.wrappingIncrement(ordering: .relaxed)
         }
     }
 
@@ -482,14 +563,16 @@ public final class GraphDatabase: @unchecked Sendable {
 
     // MARK: Tokens
 
-    /// Creates a token in its own committed transaction (as Neo4j does), or returns the existing one.
+    /// Creates a token in its own committed transaction (as Neo4j does), or returns the existing one. The whole
+    /// pipeline runs under the commit mutex so that no one else can create the same name meanwhile.
     func getOrCreateToken(_ kind: TokenKind, _ name: String) throws -> Int32 {
         if let id = stores.tokens(kind).id(of: name) { return id }
         try checkOpen()
         return try commitMutex.withLock {
+            if let panic { throw panic }
             if let id = stores.tokens(kind).id(of: name) { return id }
             let (tokenKind, nameKind) = NeoStores.tokenKinds(kind)
-            let changes = RecordChanges(stores: stores)
+            let changes = RecordChanges(stores: stores, pending: pending)
             let id = changes.allocate(tokenKind)
             precondition(id <= Int64(Int32.max), "token id space exhausted")
             var record = TokenRecord()
@@ -498,15 +581,42 @@ public final class GraphDatabase: @unchecked Sendable {
             changes.setToken(tokenKind, id, record)
             var tx = TransactionRepresentation()
             tx.records = changes.afterImages()
-            let txID = metadata.lastCommittedTx + 1
+            let header: TransactionHeader
             do {
-                try appendToLog(txID: txID, payload: tx.serialize())
+                header = try log.appendWithoutWaiting(
+                    payload: tx.serialize(), masterServerID: commitServerID, epoch: commitEpoch)
             } catch {
                 changes.releaseAllocated()
                 throw Self.clientError(error)
             }
-            try applyDurable(tx, txID: txID)
+            pending.add(header.txID.rawValue, tx.records)
+            try finishCommit(tx, header)
             return Int32(id)
         }
+    }
+
+    /// Applies a transaction committed elsewhere after everything local is applied. Must hold `commitMutex`.
+    func applyReplicatedLocked(_ transaction: CommittedTransaction) throws {
+        if let panic { throw panic }
+        try waitUntilApplied(pending.lastWrittenTx(orAtLeast: appliedTxSnapshot()))
+        let tx = try TransactionRepresentation.deserialize(transaction.payload)
+        let txID = transaction.header.txID.rawValue
+        guard txID == appliedTxSnapshot() + 1 else {
+            throw TransactionLogError.gap(expected: TxID(appliedTxSnapshot() + 1), received: transaction.header.txID)
+        }
+        try log.appendReplicated(transaction)
+        do {
+            try applyLocked(
+                tx, txID: txID, external: true, checksum: transaction.header.checksum,
+                timeMillis: transaction.header.commitTimestampMillis)
+        } catch {
+            throw setPanic(
+                "Replicated \(transaction.header.txID) is durable in the log but applying it failed (\(error)); "
+                    + "restart to recover")
+        }
+        applyTurn.lock()
+        appliedTx = txID
+        applyTurn.broadcast()
+        applyTurn.unlock()
     }
 }

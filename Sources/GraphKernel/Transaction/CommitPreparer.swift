@@ -8,9 +8,9 @@ struct CommitPreparer {
     let changes: RecordChanges
     let denseNodeThreshold: Int
 
-    init(stores: NeoStores, denseNodeThreshold: Int) {
+    init(stores: NeoStores, pending: PendingRecords? = nil, denseNodeThreshold: Int) {
         self.stores = stores
-        self.changes = RecordChanges(stores: stores)
+        self.changes = RecordChanges(stores: stores, pending: pending)
         self.denseNodeThreshold = denseNodeThreshold
     }
 

@@ -51,7 +51,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         try checkUsable()
         defer { if status == .open { rollback() } }
         if !state.isEmpty {
-            try database.commit(state)
+            try database.commit(state, owner: lockOwner)
         }
         status = .committed
         database.locks.releaseAll(lockOwner)

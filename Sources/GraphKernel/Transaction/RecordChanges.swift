@@ -13,13 +13,24 @@ final class RecordChanges {
     /// Ids taken from generators during this commit (returned on failure).
     private(set) var allocated: [StoreKind: [Int64]] = [:]
 
-    init(stores: NeoStores) { self.stores = stores }
+    let pending: PendingRecords?
+
+    init(stores: NeoStores, pending: PendingRecords? = nil) {
+        self.stores = stores
+        self.pending = pending
+    }
+
+    /// Decodes the newest unapplied after-image of a record, if a transaction in flight wrote one.
+    private func pendingImage<R>(_ kind: StoreKind, _ id: Int64, _ decode: (UnsafeMutableRawPointer) -> R) -> R? {
+        guard let bytes = pending?.image(kind, id) else { return nil }
+        return bytes.withUnsafeBytes { decode(UnsafeMutableRawPointer(mutating: $0.baseAddress!)) }
+    }
 
     // MARK: Load / modify
 
     func node(_ id: Int64) throws -> NodeRecord {
         if let r = nodes[id] { return r }
-        let r = try stores.node(id)
+        let r = try pendingImage(.node, id, NodeRecord.init(from:)) ?? stores.node(id)
         nodes[id] = r
         return r
     }
@@ -32,7 +43,7 @@ final class RecordChanges {
 
     func relationship(_ id: Int64) throws -> RelationshipRecord {
         if let r = relationships[id] { return r }
-        let r = try stores.relationship(id)
+        let r = try pendingImage(.relationship, id, RelationshipRecord.init(from:)) ?? stores.relationship(id)
         relationships[id] = r
         return r
     }
@@ -40,12 +51,12 @@ final class RecordChanges {
     /// Reads a relationship without making it part of the commit (it is only written if modified).
     func peekRelationship(_ id: Int64) throws -> RelationshipRecord {
         if let r = relationships[id] { return r }
-        return try stores.relationship(id)
+        return try pendingImage(.relationship, id, RelationshipRecord.init(from:)) ?? stores.relationship(id)
     }
 
     func peekGroup(_ id: Int64) throws -> RelationshipGroupRecord {
         if let r = groups[id] { return r }
-        return try stores.group(id)
+        return try pendingImage(.relationshipGroup, id, RelationshipGroupRecord.init(from:)) ?? stores.group(id)
     }
 
     func modifyRelationship(_ id: Int64, _ body: (inout RelationshipRecord) throws -> Void) throws {
@@ -56,7 +67,7 @@ final class RecordChanges {
 
     func group(_ id: Int64) throws -> RelationshipGroupRecord {
         if let r = groups[id] { return r }
-        let r = try stores.group(id)
+        let r = try pendingImage(.relationshipGroup, id, RelationshipGroupRecord.init(from:)) ?? stores.group(id)
         groups[id] = r
         return r
     }
@@ -69,7 +80,9 @@ final class RecordChanges {
 
     func property(_ id: Int64) throws -> PropertyRecord {
         if let r = properties[id] { return r }
-        let r = try stores.properties.withRecord(id) { PropertyRecord(from: $0) }
+        let r =
+            try pendingImage(.property, id, PropertyRecord.init(from:))
+            ?? stores.properties.withRecord(id) { PropertyRecord(from: $0) }
         properties[id] = r
         return r
     }
@@ -79,7 +92,9 @@ final class RecordChanges {
     func dynamic(_ kind: StoreKind, _ id: Int64) throws -> DynamicRecord {
         if let r = dynamics[kind]?[id] { return r }
         let store = stores.store(kind)
-        let r = try store.withRecord(id) { DynamicRecord(from: $0, recordSize: store.recordSize) }
+        let r =
+            try pendingImage(kind, id) { DynamicRecord(from: $0, recordSize: store.recordSize) }
+            ?? store.withRecord(id) { DynamicRecord(from: $0, recordSize: store.recordSize) }
         dynamics[kind, default: [:]][id] = r
         return r
     }
