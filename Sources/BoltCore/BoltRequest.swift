@@ -244,7 +244,8 @@ public struct BoltRequestDecoder: Sendable {
     func authToken(_ map: [String: Value], optional: Bool) throws(BoltRequestError) -> AuthToken? {
         guard let scheme = try optionalString(map, "scheme") else {
             if optional { return nil }
-            throw invalid("LOGON: 'scheme' is required")
+            // The Python driver with `auth=None` sends LOGON {}: that is the "none" scheme.
+            return AuthToken(scheme: "none")
         }
         return AuthToken(scheme: scheme, principal: try optionalString(map, "principal"),
             credentials: try optionalString(map, "credentials"))

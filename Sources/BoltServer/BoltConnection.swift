@@ -92,6 +92,7 @@ final class BoltConnection: @unchecked Sendable {
         self.decoder = BoltRequestDecoder(version: version, maxDepth: shared.configuration.maxNestingDepth)
         self.encoder = BoltResponseEncoder(version: version)
         self.out = channel.allocator.buffer(capacity: 1024)
+        shared.liveConnections.add(1, ordering: .relaxed)
     }
 
     // MARK: - Event loop side
@@ -300,6 +301,7 @@ final class BoltConnection: @unchecked Sendable {
     func cleanUp() {
         guard !cleanedUp else { return }
         cleanedUp = true
+        defer { shared.liveConnections.subtract(1, ordering: .releasing) }
         machine.connectionClosed()
         results = [:]
         activePull = nil

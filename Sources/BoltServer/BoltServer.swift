@@ -167,6 +167,12 @@ public final class BoltServer: Sendable {
         }
         try? await channel?.close()
         shared.closeAll()
+        // Let each connection roll back and release its session (on its own queue) before the event loops go:
+        // they are needed to deliver the last writes and closes. A database call that ignores the interrupt is
+        // not waited for beyond a few seconds.
+        for _ in 0..<500 where shared.liveConnections.load(ordering: .acquiring) > 0 {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         try? await group?.shutdownGracefully()
     }
 }
@@ -184,6 +190,8 @@ final class BoltServerShared: Sendable {
     let service: any DatabaseService
     let logger: Logger
     let connections = Atomic<Int>(0)
+    /// Connections whose database side has not been cleaned up yet.
+    let liveConnections = Atomic<Int>(0)
     let nextConnectionID = Atomic<Int>(0)
     let open = Mutex<[ObjectIdentifier: Channel]>([:])
     /// Tests on an `EmbeddedChannel` run database calls inline on the (single) test thread.

@@ -65,6 +65,8 @@ struct RequestDecoderTests {
             == .hello(userAgent: "neo4j-python/6.4.1", routing: ["address": "h:1"], patchUTC: true, auth: nil))
         #expect(try decoder5.decode(encodeMessage(tag: 0x6A, [.map(["scheme": .string("none")])]))
             == .logon(AuthToken(scheme: "none")))
+        // Python with auth=None sends LOGON {}.
+        #expect(try decoder5.decode(encodeMessage(tag: 0x6A, [.map([:])])) == .logon(AuthToken(scheme: "none")))
         #expect(try decoder5.decode(encodeMessage(tag: 0x6B, [])) == .logoff)
         #expect(try decoder5.decode(encodeMessage(tag: 0x54, [.integer(2)])) == .telemetry(api: 2))
     }

@@ -190,6 +190,7 @@ struct FuzzTests {
         }
         #expect(service.openSessions.load(ordering: .relaxed) == 0, "sessions leaked")
         #expect(shared.connections.load(ordering: .relaxed) == 0, "connection slots leaked")
+        #expect(shared.liveConnections.load(ordering: .relaxed) == 0, "connections not cleaned up")
     }
 
     @Test("mutated frames over a real loopback socket; the server stays healthy afterwards")
