@@ -1,6 +1,6 @@
 """The HTTP API of a real `trellis console`, with a plain HTTP client (requests). Shapes and codes follow
 shared/reference/http-api.md; section numbers are in the docstrings."""
-import base64
+import json
 import re
 import time
 import warnings
@@ -224,3 +224,19 @@ def test_python_driver_over_http(clean):
         assert count == 1
         with pytest.raises(neo4j.exceptions.CypherSyntaxError):
             driver.execute_query("RETRUN 1", database_="neo4j")
+
+
+def test_large_result_streams(server):
+    """Results stream in chunks (Transfer-Encoding: chunked) rather than being built whole."""
+    r = server.post("/db/neo4j/tx/commit", {"statements": [{"statement": "UNWIND range(1, 30000) AS i RETURN i"}]},
+                    stream=True)
+    assert r.status_code == 200
+    assert r.headers.get("Transfer-Encoding") == "chunked"
+    chunks = 0
+    body = b""
+    for chunk in r.raw.stream(65536, decode_content=False):
+        chunks += 1
+        body += chunk
+    assert chunks >= 2
+    data = json.loads(body)["results"][0]["data"]
+    assert len(data) == 30000 and data[-1]["row"] == [30000]
