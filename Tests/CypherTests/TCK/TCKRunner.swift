@@ -77,10 +77,15 @@ final class TCKRunner {
     let secondsPerQuery: Double
     private(set) var database: GraphDatabase
     let engine = CypherEngine()
+    /// Register "there exists a procedure" fixtures (the Bolt runner's `--procedure-query`); off by default so the
+    /// in-process and Bolt numbers agree.
+    let registerProcedures: Bool
+    private var registeredProcedures: [String] = []
 
-    init(graphsDirectory: URL, secondsPerQuery: Double = 10) throws {
+    init(graphsDirectory: URL, secondsPerQuery: Double = 10, registerProcedures: Bool = false) throws {
         self.graphsDirectory = graphsDirectory
         self.secondsPerQuery = secondsPerQuery
+        self.registerProcedures = registerProcedures
         self.database = try TCKRunner.freshDatabase()
     }
 
@@ -255,6 +260,8 @@ final class TCKRunner {
 
     func run(_ scenario: TCKScenario) -> TCKOutcome {
         if scenario.tags.contains("@ignore") { return TCKOutcome(status: "skipped", strict: false, reason: "tagged @ignore") }
+        for name in registeredProcedures { engine.procedures.unregister(name) }
+        registeredProcedures = []
         var parameters: [String: Value] = [:]
         var last: QueryRun?
         var before: GraphState?
@@ -310,7 +317,12 @@ final class TCKRunner {
                     continue
                 }
                 if t.hasPrefix("there exists a procedure ") && t.hasSuffix(":") {
-                    throw StepFailure(status: "skipped", reason: "needs test-procedure registration (--procedure-query)")
+                    guard registerProcedures else {
+                        throw StepFailure(status: "skipped", reason: "needs test-procedure registration (--procedure-query)")
+                    }
+                    let signature = String(t.dropFirst("there exists a procedure ".count).dropLast())
+                    try registerFixture(signature: signature, table: step.table ?? [])
+                    continue
                 }
                 if t.hasPrefix("there exists a CSV file") {
                     throw StepFailure(status: "skipped", reason: "CSV fixture steps not supported")
@@ -396,6 +408,50 @@ final class TCKRunner {
             return TCKOutcome(status: "error", strict: false, reason: "runner: \(error)")
         }
         return TCKOutcome(status: "pass", strict: strict, reason: reason)
+    }
+
+    /// Registers a TCK fixture procedure, e.g. `test.my.proc(name :: STRING?, id :: INTEGER?) :: (city :: STRING?)`
+    /// with a table whose first columns are the inputs and the rest the outputs: a call yields the output part of
+    /// every row whose inputs equal the arguments (numbers compare by value, as NUMBER parameters coerce).
+    private func registerFixture(signature: String, table: [[String]]) throws {
+        func fields(_ text: Substring) -> [(String, String)] {
+            text.split(separator: ",").compactMap { field in
+                let parts = field.components(separatedBy: "::")
+                guard parts.count == 2 else { return nil }
+                return (parts[0].trimmingCharacters(in: .whitespaces), parts[1].trimmingCharacters(in: .whitespaces))
+            }
+        }
+        guard let open = signature.firstIndex(of: "("), let close = signature.firstIndex(of: ")"),
+            let outputsOpen = signature[close...].dropFirst().firstIndex(of: "("),
+            let outputsClose = signature.lastIndex(of: ")")
+        else {
+            throw StepFailure(status: "error", reason: "runner: cannot read procedure signature '\(signature)'")
+        }
+        let name = signature[..<open].trimmingCharacters(in: .whitespaces)
+        let inputs = fields(signature[signature.index(after: open)..<close])
+        let outputs = fields(signature[signature.index(after: outputsOpen)..<outputsClose])
+        var rows: [[Value]] = []
+        for row in table.dropFirst() {
+            rows.append(try row.map { try TCKValueParser.parse($0).parameterValue() })
+        }
+        let inputCount = inputs.count
+        func same(_ a: Value, _ b: Value) -> Bool {
+            switch (a, b) {
+            case (.integer(let x), .float(let y)), (.float(let y), .integer(let x)): return Double(x) == y
+            default: return a == b
+            }
+        }
+        let definition = ProcedureDefinition(
+            name: name,
+            parameters: inputs.map { ProcedureParameter($0.0, $0.1) },
+            outputs: outputs.map { (name: $0.0, type: $0.1) },
+            body: { _, arguments in
+                rows.filter { row in
+                    zip(row.prefix(inputCount), arguments).allSatisfy { same($0, $1) }
+                }.map { Array($0.dropFirst(inputCount)) }
+            })
+        engine.procedures.register(definition)
+        registeredProcedures.append(name)
     }
 
     /// `a SyntaxError should be raised at compile time: UndefinedVariable` → (SyntaxError, UndefinedVariable).
