@@ -34,3 +34,29 @@ struct EngineAPITests {
         #expect(s.containsUpdates)
     }
 }
+
+@Suite("Table procedures (TCK fixtures)")
+struct TableProcedureTests {
+    @Test("a table procedure answers rows whose inputs equal the arguments")
+    func tableProcedure() throws {
+        let db = TestDatabase()
+        db.engine.procedures.enableTableProcedureRegistration()
+        try db.run("CALL trellis.test.registerTableProcedure($s, $h, $r)", [
+            "s": .string("test.my.proc(name :: STRING?, id :: INTEGER?) :: (city :: STRING?, country_code :: INTEGER?)"),
+            "h": .list(["name", "id", "city", "country_code"].map { .string($0) }),
+            "r": .list([
+                .list([.string("Stefan"), .integer(1), .string("Berlin"), .integer(49)]),
+                .list([.string("Stefan"), .integer(2), .string("München"), .integer(49)]),
+            ]),
+        ])
+        #expect(try db.run("CALL test.my.proc('Stefan', 1) YIELD city RETURN city") == [[.string("Berlin")]])
+        #expect(try db.run("CALL test.my.proc('Stefan', 2)") == [[.string("München"), .integer(49)]])
+    }
+
+    @Test("the standard registry does not let queries register procedures")
+    func notInProduction() {
+        let db = TestDatabase()
+        #expect(db.errorCode("CALL trellis.test.registerTableProcedure('a() :: VOID', [], [])")
+            == "Neo.ClientError.Procedure.ProcedureNotFound")
+    }
+}
