@@ -285,6 +285,69 @@ final class NeoStores: @unchecked Sendable {
         }
     }
 
+    /// How many committed relationships of `node` match, without materialising them. A non-dense node asked for
+    /// every relationship answers from the chain length kept in its first relationship.
+    func countRelationships(of node: Int64, direction: Direction, types: [Int32]) throws -> Int {
+        let limit = relationships.highID + 1
+        return try cache.withLockedAccess { access in
+            let p = try access.record(nodes, node)
+            guard p.byte(0) & 1 != 0 else { return 0 }
+            let first = p.int64(1)
+            if p.byte(0) & 2 == 0 {
+                if direction == .both && types.isEmpty {
+                    guard first != noID else { return 0 }
+                    let r = try access.record(relationships, first)
+                    return Int(r.int64(5) == node ? r.int64(21) : r.int64(37))
+                }
+                return try countChain(access, first, node, direction, types, limit)
+            }
+            var count = 0
+            var groupID = first
+            var steps: Int64 = 0
+            while groupID != noID {
+                let g = try access.record(groups, groupID)
+                let type = g.int32(1)
+                let next = g.int64(5)
+                let (firstOut, firstIn, firstLoop) = (g.int64(13), g.int64(21), g.int64(29))
+                if types.isEmpty || types.contains(type) {
+                    if direction != .incoming { count += try countChain(access, firstOut, node, .both, [], limit) }
+                    if direction != .outgoing { count += try countChain(access, firstIn, node, .both, [], limit) }
+                    count += try countChain(access, firstLoop, node, .both, [], limit)
+                }
+                groupID = next
+                steps += 1
+                if steps > groups.highID + 1 {
+                    throw DatabaseError(.storageDamageDetected, "relationship group chain of node \(node) has a cycle")
+                }
+            }
+            return count
+        }
+    }
+
+    private func countChain(
+        _ access: LockedPageAccess, _ first: Int64, _ node: Int64, _ direction: Direction, _ types: [Int32],
+        _ limit: Int64
+    ) throws -> Int {
+        var count = 0
+        var id = first
+        var steps: Int64 = 0
+        while id != noID {
+            let p = try access.record(relationships, id)
+            let start = p.int64(5)
+            let matchesDirection: Bool
+            switch direction {
+            case .both: matchesDirection = true
+            case .outgoing: matchesDirection = start == node
+            case .incoming: matchesDirection = p.int64(13) == node
+            }
+            if matchesDirection && (types.isEmpty || types.contains(p.int32(1))) { count += 1 }
+            id = start == node ? p.int64(29) : p.int64(45)
+            steps += 1
+            if steps > limit { throw DatabaseError(.storageDamageDetected, "relationship chain of node \(node) has a cycle") }
+        }
+        return count
+    }
+
     @inline(__always)
     private func walkChain(
         _ access: LockedPageAccess, _ first: Int64, _ node: Int64, _ direction: Direction, _ types: [Int32],

@@ -392,7 +392,14 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
     }
 
     public func degree(of node: NodeID, direction: Direction, types: [RelationshipTypeToken]) throws -> Int {
-        try collect(node, direction, types).count
+        if state.isEmpty {
+            try checkUsable()
+            return try committed {
+                guard try stores.nodeInUse(node.rawValue) else { throw nodeNotFound(node) }
+                return try stores.countRelationships(of: node.rawValue, direction: direction, types: types)
+            }
+        }
+        return try collect(node, direction, types).count
     }
 
     public func relationshipProperty(_ rel: RelationshipID, _ key: PropertyKeyToken) throws -> Value {
