@@ -202,3 +202,45 @@ struct SemanticClauseTests {
         }
     }
 }
+
+@Suite("Semantic analysis with procedure signatures")
+struct SemanticProcedureTests {
+    private func registry() -> ProcedureRegistry {
+        let r = ProcedureRegistry()
+        r.register(
+            ProcedureDefinition(
+                name: "test.my.proc", parameters: [ProcedureParameter("in", "INTEGER?")],
+                outputs: [(name: "out", type: "STRING?")], body: { _, _ in [] }))
+        r.register(
+            ProcedureDefinition(
+                name: "test.float", parameters: [ProcedureParameter("in", "FLOAT?")],
+                outputs: [(name: "out", type: "STRING?")], body: { _, _ in [] }))
+        return r
+    }
+
+    private func check(_ query: String) -> DatabaseError? {
+        do {
+            _ = try SemanticAnalyzer.analyze(try CypherParser.parse(query), procedures: registry())
+            return nil
+        } catch let e as DatabaseError {
+            return e
+        } catch {
+            return nil
+        }
+    }
+
+    @Test("arguments are checked against the signature before execution")
+    func arguments() {
+        #expect(check("CALL test.my.proc(true)")?.message.contains("(InvalidArgumentType)") == true)
+        #expect(check("CALL test.my.proc(true) YIELD out RETURN out")?.code == .syntaxError)
+        #expect(check("CALL test.my.proc(1, 2)")?.message.contains("(InvalidNumberOfArguments)") == true)
+        #expect(
+            check("CALL test.my.proc YIELD out RETURN out")?.message.contains("(InvalidArgumentPassingMode)") == true)
+        #expect(check("CALL test.my.proc(1) YIELD nope RETURN nope")?.code == .syntaxError)
+        #expect(check("CALL test.my.proc") == nil)
+        #expect(check("CALL test.my.proc(null)") == nil)
+        #expect(check("CALL test.float(42) YIELD out RETURN out") == nil)
+        #expect(check("CALL test.my.proc($x) YIELD out RETURN out") == nil)
+        #expect(check("CALL unknown.proc(1)") == nil)
+    }
+}
