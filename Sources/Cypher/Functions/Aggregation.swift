@@ -31,6 +31,8 @@ enum Aggregation {
 /// Accumulates one group's values. `add` receives the argument values of one row (`count(*)` gets none).
 class Aggregator {
     func add(_ args: [Value]) throws {}
+    /// One-argument form (the common case), without allocating an argument array per row.
+    func add(value: Value) throws { try add([value]) }
     func result() throws -> Value { .null }
 }
 
@@ -54,6 +56,10 @@ final class CountAggregator: Aggregator {
         if let v = args.first, v.isNull { return }
         n += 1
     }
+    override func add(value: Value) throws {
+        if !value.isNull { n += 1 }
+    }
+
     override func result() throws -> Value { .integer(n) }
 }
 
@@ -133,6 +139,16 @@ final class ExtremeAggregator: Aggregator {
         }
         let c = Semantics.orderCompare(v, best)
         if wantMax ? c > 0 : c < 0 { best = v }
+    }
+
+    override func add(value: Value) throws {
+        if value.isNull { return }
+        if best.isNull {
+            best = value
+            return
+        }
+        let c = Semantics.orderCompare(value, best)
+        if wantMax ? c > 0 : c < 0 { best = value }
     }
 
     override func result() throws -> Value { best }

@@ -37,7 +37,7 @@ final class AggregationOp: Op {
         for (i, spec) in aggregates.enumerated() {
             switch spec.arguments.count {
             case 0: try aggs[i].add([])
-            case 1: try aggs[i].add([try spec.arguments[0](row, ctx)])
+            case 1: try aggs[i].add(value: try spec.arguments[0](row, ctx))
             default: try aggs[i].add(try spec.arguments.map { try $0(row, ctx) })
             }
         }
@@ -52,17 +52,28 @@ final class AggregationOp: Op {
             return [out]
         }
         var groups: [GroupingKeys: Int] = [:]
+        var singleGroups: [GroupingKey: Int] = [:]
+        let single = keys.count == 1
         var groupKeys: [[Value]] = []
         var groupAggs: [[Aggregator]] = []
         while let row = try source.next() {
-            let k = try keys.map { try $0.1(row, ctx) }
-            let gk = GroupingKeys(values: k)
             let gi: Int
-            if let g = groups[gk] {
+            // One grouping key (the usual case) is hashed on its own, without building a key array per row.
+            let found: Int?
+            var k: [Value] = []
+            if single {
+                let v = try keys[0].1(row, ctx)
+                found = singleGroups[GroupingKey(v)]
+                if found == nil { k = [v] }
+            } else {
+                k = try keys.map { try $0.1(row, ctx) }
+                found = groups[GroupingKeys(values: k)]
+            }
+            if let g = found {
                 gi = g
             } else {
                 gi = groupKeys.count
-                groups[gk] = gi
+                if single { singleGroups[GroupingKey(k[0])] = gi } else { groups[GroupingKeys(values: k)] = gi }
                 groupKeys.append(k)
                 groupAggs.append(freshAggregators())
                 if groupKeys.count > ctx.options.maxEagerRows {

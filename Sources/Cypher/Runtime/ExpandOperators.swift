@@ -71,15 +71,15 @@ final class ExpandOp: Op {
 
     override func produce() throws -> Row? {
         while true {
-            if let it, var row = current {
+            if let it, current != nil {
                 while let rel = it.next() {
                     counter.dbHits += 1
                     let other = rel.otherNode(from)
                     if let target, other != target { continue }
-                    if !unique.slots.isEmpty && unique.violates(rel.id.rawValue, row) { continue }
-                    row[relSlot] = try ctx.relRef(rel)
-                    if !into { row[toSlot] = ctx.nodeRef(other) }
-                    return row
+                    if !unique.slots.isEmpty && unique.violates(rel.id.rawValue, current!) { continue }
+                    current![relSlot] = try ctx.relRef(rel)
+                    if !into { current![toSlot] = ctx.nodeRef(other) }
+                    return current
                 }
                 self.it = nil
                 current = nil

@@ -118,11 +118,13 @@ final class NodeSourceOp: Op {
 
     override func produce() throws -> Row? {
         while true {
-            if let it, var row = current {
+            if let it, current != nil {
                 if let id = it.next() {
                     counter.dbHits += 1
-                    row[slot] = ctx.nodeRef(id)
-                    return row
+                    // Mutating the kept row in place: when the consumer has dropped the previous row, the
+                    // buffer is uniquely referenced and no copy is made.
+                    current![slot] = ctx.nodeRef(id)
+                    return current
                 }
                 self.it = nil
                 current = nil
@@ -367,19 +369,19 @@ final class UnwindOp: Op {
 
     override func produce() throws -> Row? {
         while true {
-            if var row = current, lazyRange != nil {
+            if current != nil, lazyRange != nil {
                 if let i = lazyRange!.next() {
-                    row[slot] = .integer(i)
-                    return row
+                    current![slot] = .integer(i)
+                    return current
                 }
                 lazyRange = nil
                 current = nil
             }
-            if var row = current {
+            if current != nil {
                 if index < items.count {
-                    row[slot] = items[index]
+                    current![slot] = items[index]
                     index += 1
-                    return row
+                    return current
                 }
                 current = nil
             }
