@@ -19,10 +19,14 @@ public enum PBKDF2 {
             var u = Array(first.finalize())
             var t = u
             if iterations > 1 {
+                // U_i is overwritten in place: no allocation per iteration (the loop runs ~10^5 times per login).
                 for _ in 1..<iterations {
                     var h = keyed
                     h.update(data: u)
-                    u = Array(h.finalize())
+                    let mac = h.finalize()
+                    mac.withUnsafeBytes { src in
+                        u.withUnsafeMutableBytes { dst in dst.copyMemory(from: src) }
+                    }
                     for i in 0..<t.count { t[i] ^= u[i] }
                 }
             }
