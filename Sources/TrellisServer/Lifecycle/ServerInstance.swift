@@ -38,6 +38,14 @@ public final class ServerInstance: @unchecked Sendable {
         let log = logs.userLog
         log.info("======== Trellis \(Trellis.version) ========")
         log.info("Starting...")
+        // Refuse cluster modes outright rather than silently running stand-alone: an operator who configured
+        // HA expects failover, and a single instance that pretends otherwise would lose writes they were promised.
+        let mode = config.get(Settings.mode)
+        guard mode == "SINGLE" else {
+            throw LifecycleError(
+                "dbms.mode=\(mode) is not available in this version of Trellis: clustering is not built yet. "
+                    + "Use dbms.mode=SINGLE (the default).")
+        }
         let fm = FileManager.default
         for dir in [config.dataDirectory, config.logsDirectory, config.runDirectory, config.importDirectory,
                     config.certificatesDirectory, config.authDirectory]

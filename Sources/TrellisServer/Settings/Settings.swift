@@ -41,7 +41,8 @@ public enum Settings {
         "dbms.record_format", "", "Store record format; empty or `standard` (the only format Trellis writes).")
     public static let mode = Setting<String>.oneOf(
         "dbms.mode", "SINGLE", ["SINGLE", "HA", "ARBITER", "CORE", "READ_REPLICA"],
-        "Operating mode. SINGLE is a stand-alone instance; HA joins a master/slave cluster (see `ha.*`).")
+        "Operating mode. SINGLE is a stand-alone instance. HA and ARBITER (master/slave clustering, see `ha.*`) are "
+            + "accepted by the parser but refused at start-up until clustering is available.")
     public static let strictValidation = Setting<Bool>.boolean(
         "dbms.config.strict_validation", true,
         "Stop start-up on an unknown setting name. When false, unknown names are only logged as warnings.")
