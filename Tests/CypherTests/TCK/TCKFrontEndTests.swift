@@ -18,6 +18,9 @@ struct TCKFrontEndTests {
     @Test("valid TCK queries are accepted and compile-time errors are rejected with the expected class")
     func frontEnd() throws {
         guard let tck = locateTCK() else {
+            // scripts/test sets TRELLIS_TCK_ABSENT=1 (and prints a loud SKIPPED banner) on a machine without the
+            // shared TCK; anywhere else a missing TCK is a failure, so the conformance floor cannot pass by accident.
+            if ProcessInfo.processInfo.environment["TRELLIS_TCK_ABSENT"] == "1" { return }
             Issue.record("TCK not found: set TRELLIS_TCK_DIR or place shared/tck next to the repository")
             return
         }
