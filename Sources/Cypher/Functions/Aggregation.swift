@@ -105,6 +105,15 @@ final class AvgAggregator: Aggregator {
     private var n = 0
     private var durationSum: Value?
 
+    override func add(value: Value) throws {
+        switch value {
+        case .null: return
+        case .integer(let i): sum += Double(i); n += 1
+        case .float(let d): sum += d; n += 1
+        default: try add([value])
+        }
+    }
+
     override func add(_ args: [Value]) throws {
         guard let v = args.first else { return }
         switch v {
@@ -156,6 +165,9 @@ final class ExtremeAggregator: Aggregator {
 
 final class CollectAggregator: Aggregator {
     private var items: [Value] = []
+    override func add(value: Value) throws {
+        if !value.isNull { items.append(value) }
+    }
     override func add(_ args: [Value]) throws {
         guard let v = args.first, !v.isNull else { return }
         items.append(v)
