@@ -208,3 +208,32 @@ struct RecoveryAndErrorTests {
         #expect(fs.usedBytes > 16 * 8192 * 4)
     }
 }
+
+@Suite("Checkpoint intervals")
+struct CheckpointIntervalTests {
+    @Test("an idle database checkpoints by time; a burst checkpoints by transaction count")
+    func intervals() throws {
+        let fs = SimulatedFileSystem()
+        var config = KernelConfiguration(fileSystem: fs)
+        config.log.checkpointIntervalTime = .milliseconds(100)
+        let db = try GraphDatabase(directory: "/db", configuration: config)
+        defer { try? db.close() }
+        _ = try db.write { (tx) throws in try tx.createNode(labels: ["A"]) }
+        var waited = 0
+        while db.storeRW.withReadLock({ db.metadata.lastCheckpointedTx }) < db.lastCommittedTxID.rawValue && waited < 300 {
+            usleepMillis(10)
+            waited += 1
+        }
+        #expect(db.storeRW.withReadLock { db.metadata.lastCheckpointedTx } == db.lastCommittedTxID.rawValue)
+
+        let fs2 = SimulatedFileSystem()
+        var config2 = KernelConfiguration(fileSystem: fs2)
+        config2.log.checkpointIntervalTx = 5
+        let db2 = try GraphDatabase(directory: "/db", configuration: config2)
+        defer { try? db2.close() }
+        for _ in 0..<12 { _ = try db2.write { (tx) throws in try tx.createNode(labels: []) } }
+        let checkpointed = db2.storeRW.withReadLock { db2.metadata.lastCheckpointedTx }
+        #expect(checkpointed > 1)
+        #expect(db2.lastCommittedTxID.rawValue - checkpointed < 5)
+    }
+}

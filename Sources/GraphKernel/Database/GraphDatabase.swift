@@ -1,4 +1,5 @@
 import Atomics
+import Dispatch
 import GraphValues
 
 /// The access mode of a transaction.
@@ -70,6 +71,7 @@ public final class GraphDatabase: @unchecked Sendable {
     private let closed = ManagedAtomic<Bool>(false)
     private let transactionsSinceCheckpoint = ManagedAtomic<Int>(0)
     private var lastCheckpointNanos: UInt64 = monotonicNanos()
+    private var checkpointTimer: DispatchSourceTimer?
 
     // MARK: Opening
 
@@ -121,6 +123,7 @@ public final class GraphDatabase: @unchecked Sendable {
             stores = try NeoStores(directory: directory, fileSystem: fs, cache: cache)
             storeLock = lock
             try openStores()
+            startCheckpointTimer()
         } catch {
             lock.release()
             throw error
@@ -259,6 +262,7 @@ public final class GraphDatabase: @unchecked Sendable {
     /// Checkpoints and releases the store. Further use throws `DatabaseUnavailable`.
     public func close() throws {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        checkpointTimer?.cancel()
         try commitMutex.withLock {
             defer {
                 try? log.close()
@@ -282,6 +286,7 @@ public final class GraphDatabase: @unchecked Sendable {
     /// lock is left for the simulated disk's `crash()` to drop).
     func abandonForCrashTest() {
         closed.store(true, ordering: .releasing)
+        checkpointTimer?.cancel()
     }
 
     func checkOpen() throws {
@@ -310,13 +315,43 @@ public final class GraphDatabase: @unchecked Sendable {
         lastCheckpointNanos = monotonicNanos()
     }
 
+    /// Checkpoints when `dbms.checkpoint.interval.tx` transactions or `dbms.checkpoint.interval.time` have passed
+    /// since the last one (and something was committed since). Called after commits and by the checkpoint timer;
+    /// must hold `commitMutex`.
     private func checkpointIfDue() {
-        let dueByCount = Int64(transactionsSinceCheckpoint.load(ordering: .relaxed)) >= configuration.log.checkpointIntervalTx
-        let intervalNanos = UInt64(max(0, configuration.log.checkpointIntervalTime.components.seconds)) * 1_000_000_000
-        let dueByTime = monotonicNanos() - lastCheckpointNanos >= intervalNanos
+        let since = transactionsSinceCheckpoint.load(ordering: .relaxed)
+        guard since > 0 else { return }
+        let dueByCount = Int64(since) >= configuration.log.checkpointIntervalTx
+        let dueByTime = monotonicNanos() - lastCheckpointNanos >= Self.nanos(configuration.log.checkpointIntervalTime)
         if dueByCount || dueByTime {
             // A failed checkpoint is retried next time; the committed data is safe in the log.
             try? checkpointLocked()
+        }
+    }
+
+    static func nanos(_ duration: Duration) -> UInt64 {
+        let c = duration.components
+        return UInt64(max(0, c.seconds)) * 1_000_000_000 + UInt64(max(0, c.attoseconds / 1_000_000_000))
+    }
+
+    /// Checks about once a second (or at the interval, if shorter) whether a time-based checkpoint is due, so an
+    /// idle database still checkpoints what it committed.
+    private func startCheckpointTimer() {
+        let interval = Self.nanos(configuration.log.checkpointIntervalTime)
+        guard interval > 0 else { return }
+        let tick = Int(min(interval, 1_000_000_000))
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
+        timer.schedule(deadline: .now() + .nanoseconds(tick), repeating: .nanoseconds(tick))
+        timer.setEventHandler { [weak self] in self?.timedCheckpoint() }
+        timer.resume()
+        checkpointTimer = timer
+    }
+
+    private func timedCheckpoint() {
+        guard !closed.load(ordering: .acquiring) else { return }
+        commitMutex.withLock {
+            guard !closed.load(ordering: .acquiring), panic == nil else { return }
+            checkpointIfDue()
         }
     }
 
