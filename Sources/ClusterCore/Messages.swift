@@ -1,0 +1,95 @@
+/// A heartbeat. Every member sends one to every peer each `heartbeatInterval`; a master's heartbeat also asserts
+/// its mastership in `epoch` and is acknowledged by its followers (that acknowledgement is the master's lease).
+public struct Heartbeat: Hashable, Sendable {
+    /// The sender's current epoch.
+    public var epoch: Epoch
+    /// Whether the sender is master of `epoch` and accepting writes.
+    public var isMaster: Bool
+    /// The sender's last committed transaction (election credentials and catch-up target).
+    public var lastCommitted: LogPosition
+    /// Members the sender suspects, ascending (gossip for the failure detector).
+    public var suspects: [MemberID]
+    /// The sender's monotonic clock at sending, echoed back in acknowledgements. Only ever compared with the
+    /// sender's own clock, so members need not agree on time, only on its rate.
+    public var sentAt: Duration
+
+    /// Creates a heartbeat.
+    public init(epoch: Epoch, isMaster: Bool, lastCommitted: LogPosition, suspects: [MemberID], sentAt: Duration) {
+        self.epoch = epoch
+        self.isMaster = isMaster
+        self.lastCommitted = lastCommitted
+        self.suspects = suspects
+        self.sentAt = sentAt
+    }
+}
+
+/// What a candidate offers in an election (Neo4j's `DefaultElectionCredentials`).
+public struct ElectionCredentials: Hashable, Sendable {
+    /// The candidate.
+    public var member: MemberID
+    /// Its last committed transaction.
+    public var lastCommitted: LogPosition
+    /// Whether it is currently master (wins ties on `lastCommitted`, so a healthy master is not replaced needlessly).
+    public var isCurrentMaster: Bool
+
+    /// Creates credentials.
+    public init(member: MemberID, lastCommitted: LogPosition, isCurrentMaster: Bool) {
+        self.member = member
+        self.lastCommitted = lastCommitted
+        self.isCurrentMaster = isCurrentMaster
+    }
+
+    /// The election order (neo4j-ha.md §4): higher last committed tx wins; on equal tx the current master wins;
+    /// still equal, the lower server id wins.
+    public func outranks(_ other: ElectionCredentials) -> Bool {
+        if lastCommitted != other.lastCommitted { return lastCommitted > other.lastCommitted }
+        if isCurrentMaster != other.isCurrentMaster { return isCurrentMaster }
+        return member < other.member
+    }
+}
+
+/// A candidate's request for a vote in `epoch`.
+public struct VoteRequest: Hashable, Sendable {
+    /// The epoch the candidate wants to be master of.
+    public var epoch: Epoch
+    /// The candidate's credentials.
+    public var credentials: ElectionCredentials
+    /// The candidate's clock at sending, echoed in the response (a vote doubles as the first lease acknowledgement).
+    public var sentAt: Duration
+
+    /// Creates a vote request.
+    public init(epoch: Epoch, credentials: ElectionCredentials, sentAt: Duration) {
+        self.epoch = epoch
+        self.credentials = credentials
+        self.sentAt = sentAt
+    }
+}
+
+/// Messages between members. The shell carries them; the core never sees sockets.
+public enum ClusterMessage: Hashable, Sendable {
+    /// Periodic liveness, gossip and (from a master) mastership assertion.
+    case heartbeat(Heartbeat)
+    /// A follower acknowledges the master of `epoch`; `echoedSentAt` is the heartbeat's `sentAt`.
+    case heartbeatAck(epoch: Epoch, echoedSentAt: Duration)
+    /// A follower rejects a master heartbeat from an older epoch; the old master must step down.
+    case staleEpoch(current: Epoch)
+    /// A candidate asks for a vote.
+    case voteRequest(VoteRequest)
+    /// The answer to a vote request; `epoch` is the voter's epoch after handling it.
+    case voteResponse(epoch: Epoch, granted: Bool, echoedSentAt: Duration)
+}
+
+/// The election state that must be on disk before a vote is sent: a member never grants two candidates in one epoch,
+/// even across a crash.
+public struct PersistentElectionState: Hashable, Sendable {
+    /// The highest epoch this member has taken part in.
+    public var currentEpoch: Epoch
+    /// Whom it voted for in `currentEpoch`, if anyone.
+    public var votedFor: MemberID?
+
+    /// Creates the state.
+    public init(currentEpoch: Epoch = .zero, votedFor: MemberID? = nil) {
+        self.currentEpoch = currentEpoch
+        self.votedFor = votedFor
+    }
+}
