@@ -35,11 +35,11 @@ struct SimulationTests {
             return
         }
         let long = Self.environment["TRELLIS_TEST_LONG"] == "1"
-        let count = long ? 5_000 : 150
+        let count = long ? 20_000 : 1_000
         var generator = SystemRandomNumberGenerator()
         let base = generator.next() as UInt64
         var options = SimulationOptions()
-        options.safetyPhase = long ? .seconds(60) : .seconds(20)
+        options.safetyPhase = long ? .seconds(60) : .seconds(15)
         for index in 0..<UInt64(count) {
             guard runSeed(base &+ index, options: options) != nil else { return }
         }
