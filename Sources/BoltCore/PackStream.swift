@@ -233,7 +233,9 @@ public struct PackStreamEncoder: Sendable {
     func writeDateTime(_ dt: CypherDateTime, to buffer: inout ByteBuffer) {
         // 5.x (and 4.4 + utc patch) send UTC epoch seconds; legacy 4.4 sends the epoch seconds of the local wall
         // clock (bolt.md §3.2).
-        let seconds = options.utcDateTime ? dt.epochSeconds : dt.epochSeconds + Int64(dt.offsetSeconds)
+        // Values in the supported range (all the decoder and Cypher produce) cannot wrap; wrapping rather than
+        // trapping keeps a corrupt value from taking the server down.
+        let seconds = options.utcDateTime ? dt.epochSeconds : dt.epochSeconds &+ Int64(dt.offsetSeconds)
         if let zone = dt.zoneId {
             let tag = options.utcDateTime ? StructureTag.dateTimeZoneId : StructureTag.legacyDateTimeZoneId
             Self.writeStructHeader(tag: tag, fieldCount: 3, to: &buffer)

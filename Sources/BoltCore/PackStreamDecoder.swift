@@ -1,4 +1,3 @@
-import Foundation
 import GraphValues
 import NIOCore
 
@@ -199,10 +198,24 @@ public struct PackStreamDecoder: Sendable {
             return Int32(n)
         }
 
+        // Every temporal is range-checked before any calendar or zone arithmetic touches it: a client may send
+        // any Int64, and fields java.time could not represent must give a FAILURE, not overflow later.
+        func checked<T>(_ value: T, _ inRange: (T) -> Bool, _ what: String) throws -> T {
+            guard inRange(value) else { throw PackStreamError("\(what) out of the supported range") }
+            return value
+        }
+        func localSeconds(_ seconds: Int64, _ n: Int32) throws -> Int64 {
+            // A local wall-clock reading must be representable before an offset (±18:00) is applied to it.
+            _ = try checked(CypherLocalDateTime(epochSeconds: seconds, nanosecond: n), \.isWithinSupportedRange,
+                "DateTime seconds \(seconds)")
+            return seconds
+        }
+
         switch tag {
         case StructureTag.date:
             try expect(1, "Date")
-            return .date(CypherDate(epochDays: try int()))
+            let days = try int()
+            return .date(try checked(CypherDate(epochDays: days), \.isWithinSupportedRange, "Date epoch day \(days)"))
         case StructureTag.localTime:
             try expect(1, "LocalTime")
             return .localTime(CypherLocalTime(nanosecondOfDay: try dayNanos(try int())))
@@ -212,7 +225,10 @@ public struct PackStreamDecoder: Sendable {
             return .time(CypherTime(nanosecondOfDay: n, offsetSeconds: try offset(try int())))
         case StructureTag.localDateTime:
             try expect(2, "LocalDateTime")
-            return .localDateTime(CypherLocalDateTime(epochSeconds: try int(), nanosecond: try nanos()))
+            let seconds = try int()
+            let n = try nanos()
+            return .localDateTime(try checked(CypherLocalDateTime(epochSeconds: seconds, nanosecond: n),
+                \.isWithinSupportedRange, "LocalDateTime seconds \(seconds)"))
         case StructureTag.dateTime, StructureTag.legacyDateTime:
             try expect(3, "DateTime")
             guard (tag == StructureTag.dateTime) == options.utcDateTime else {
@@ -221,27 +237,42 @@ public struct PackStreamDecoder: Sendable {
             let seconds = try int()
             let n = try nanos()
             let off = try offset(try int())
-            let utc = tag == StructureTag.dateTime ? seconds : seconds &- Int64(off)
-            return .dateTime(CypherDateTime(epochSeconds: utc, nanosecond: n, offsetSeconds: off, zoneId: nil))
+            let utc: Int64
+            if tag == StructureTag.dateTime {
+                // UTC seconds: the local reading (seconds + offset) is what must be in range.
+                guard seconds > Int64.min / 2, seconds < Int64.max / 2 else {
+                    throw PackStreamError("DateTime seconds \(seconds) out of the supported range")
+                }
+                _ = try localSeconds(seconds + Int64(off), n)
+                utc = seconds
+            } else {
+                utc = try localSeconds(seconds, n) - Int64(off)
+            }
+            return .dateTime(try checked(
+                CypherDateTime(epochSeconds: utc, nanosecond: n, offsetSeconds: off, zoneId: nil),
+                \.isWithinSupportedRange, "DateTime seconds \(seconds)"))
         case StructureTag.dateTimeZoneId, StructureTag.legacyDateTimeZoneId:
             try expect(3, "DateTimeZoneId")
             guard (tag == StructureTag.dateTimeZoneId) == options.utcDateTime else {
                 throw PackStreamError("DateTime structure 0x\(hex(tag)) is not used by this protocol version")
             }
-            let seconds = try int()
+            let seconds = try localSeconds(try int(), 0)
             let n = try nanos()
-            let zone = try string()
-            guard let tz = TimeZone(identifier: zone) else { throw PackStreamError("unknown time zone '\(zone)'") }
-            let utc: Int64
-            if tag == StructureTag.dateTimeZoneId {
-                utc = seconds
-            } else {
-                // Legacy: seconds are the local wall clock; find the offset in force at that local time.
-                let guess = seconds &- Int64(tz.secondsFromGMT(for: Date(timeIntervalSince1970: Double(seconds))))
-                utc = seconds &- Int64(tz.secondsFromGMT(for: Date(timeIntervalSince1970: Double(guess))))
+            let zoneName = try string()
+            // The tz database Cypher uses (not Foundation's), so Bolt and Cypher agree on every offset.
+            guard let zone = try? CypherTimeZone.parse(zoneName) else {
+                throw PackStreamError("unknown time zone '\(zoneName)'")
             }
-            let off = Int32(tz.secondsFromGMT(for: Date(timeIntervalSince1970: Double(utc))))
-            return .dateTime(CypherDateTime(epochSeconds: utc, nanosecond: n, offsetSeconds: off, zoneId: zone))
+            let dt: CypherDateTime
+            if tag == StructureTag.dateTimeZoneId {
+                dt = zone.dateTime(epochSecond: seconds, nanosecond: n)
+            } else {
+                // Legacy: seconds are the local wall clock; the zone's rules resolve the offset in force then.
+                dt = zone.dateTime(localEpochSecond: seconds, nanosecond: n)
+            }
+            var value = dt
+            if case .offset = zone { value.zoneId = zoneName }
+            return .dateTime(try checked(value, \.isWithinSupportedRange, "DateTime seconds \(seconds)"))
         case StructureTag.duration:
             try expect(4, "Duration")
             let months = try int()
@@ -274,7 +305,10 @@ public struct PackStreamDecoder: Sendable {
 
     func offset(_ seconds: Int64) throws -> Int32 {
         // ±18:00 is the widest offset Neo4j accepts.
-        guard abs(seconds) <= 18 * 3600 else { throw PackStreamError("UTC offset \(seconds) s out of range") }
+        // Compared without abs(): abs(Int64.min) traps.
+        guard seconds >= -18 * 3600 && seconds <= 18 * 3600 else {
+            throw PackStreamError("UTC offset \(seconds) s out of range")
+        }
         return Int32(seconds)
     }
 
