@@ -190,6 +190,9 @@ enum BuiltInProcedures {
 
 /// Versions Trellis reports to tools and drivers.
 public enum TrellisVersion {
-    /// The Neo4j version whose behaviour Trellis follows (`dbms.components()`, Bolt server agent).
-    public static let neo4jCompatible = "3.5.35"
+    /// The one Neo4j version Trellis reports everywhere: `dbms.components()`, the Bolt server agent
+    /// (`Neo4j/5.26.0`) and the HTTP discovery document's `neo4j_version`. It is a 5.x version because Trellis
+    /// speaks Bolt 4.4–5.8, which only 5.x servers do; drivers that read the agent must see a server consistent
+    /// with the protocol it negotiated (docs/bolt.md, "Versions").
+    public static let neo4jCompatible = "5.26.0"
 }
