@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import GraphValues
 import Logging
+import NIOCore
 
 /// One running Trellis instance: the pid file lock, users, logs, the database, and the Bolt and HTTP
 /// connectors. `start` brings them up in dependency order; `shutdown` takes them down in reverse: refuse new
@@ -116,8 +117,24 @@ public final class ServerInstance: @unchecked Sendable {
                 break
             }
         }
+        // Event loops are the Bolt workers: at most thread_pool_max_size, and never more than the cores
+        // (NIO threads do not block, so more would only add switching).
+        let threads = min(Int(config.get(Settings.boltThreadPoolMaxSize)), System.coreCount)
+        // 0 means never; anything beyond a year is capped there so that NIO's deadline arithmetic cannot overflow.
+        func amount(_ d: Duration) -> TimeAmount? {
+            guard d > .zero else { return nil }
+            let capped = min(d, .seconds(365 * 86_400))
+            let (seconds, atto) = capped.components
+            return .nanoseconds(seconds * 1_000_000_000 + atto / 1_000_000_000)
+        }
         return BoltServerConfiguration(
-            host: host, port: port, tlsLevel: level, certificatePath: pair?.certificate, privateKeyPath: pair?.key)
+            host: host, port: port, tlsLevel: level, certificatePath: pair?.certificate, privateKeyPath: pair?.key,
+            maxMessageBytes: Int(config.get(Settings.boltMaxMessageSize)),
+            maxNestingDepth: Int(config.get(Settings.boltMaxNestingDepth)),
+            maxConnections: Int(config.get(Settings.boltMaxConnections)),
+            handshakeTimeout: amount(config.get(Settings.boltHandshakeTimeout)) ?? .seconds(365 * 86_400),
+            idleTimeout: amount(config.get(Settings.boltConnectionKeepAlive)),
+            eventLoopThreads: threads)
     }
 
     /// The first complete pair among `<purpose>/private.key`+`<purpose>/public.crt` (purpose `bolt` or

@@ -112,6 +112,23 @@ public enum Settings {
         "dbms.connector.bolt.thread_pool_max_size", 400, range: 1...10_000, "Most Bolt worker threads.")
     public static let boltThreadPoolKeepAlive = Setting<Duration>.duration(
         "dbms.connector.bolt.thread_pool_keep_alive", "5m", "Idle time after which extra Bolt workers stop.")
+    public static let boltMaxMessageSize = Setting<Int64>.byteSize(
+        "dbms.connector.bolt.max_message_size", "64M", min: 1024,
+        "Trellis addition. Largest Bolt message accepted; a larger one gets FAILURE and the connection is closed.")
+    public static let boltMaxNestingDepth = Setting<Int64>.integer(
+        "dbms.connector.bolt.max_nesting_depth", 64, range: 1...10_000,
+        "Trellis addition. Deepest nesting of lists, maps and structures accepted in a Bolt message.")
+    public static let boltMaxConnections = Setting<Int64>.integer(
+        "dbms.connector.bolt.max_connections", 1000, range: 1...1_000_000,
+        "Trellis addition. Bolt connections beyond this many are closed at once.")
+    public static let boltHandshakeTimeout = Setting<Duration>.duration(
+        "dbms.connector.bolt.handshake_timeout", "30s",
+        "Trellis addition. A client that has not finished the handshake and authentication in this time is "
+            + "disconnected (0: never).")
+    public static let boltConnectionKeepAlive = Setting<Duration>.duration(
+        "dbms.connector.bolt.connection_keep_alive", "0",
+        "A Bolt connection that sends nothing for this long while no work runs for it is closed (0: never). "
+            + "Neo4j's name; Trellis uses it as an idle time-out.")
     public static let httpEnabled = Setting<Bool>.boolean("dbms.connector.http.enabled", true, "HTTP connector.")
     public static let httpListenAddress = Setting<SocketAddressSetting>.address(
         "dbms.connector.http.listen_address", ":7474", "HTTP listen address.")
@@ -331,6 +348,8 @@ public enum Settings {
             defaultListenAddress.erased, defaultAdvertisedAddress.erased, boltEnabled.erased,
             boltListenAddress.erased, boltAdvertisedAddress.erased, boltTLSLevel.erased,
             boltThreadPoolMinSize.erased, boltThreadPoolMaxSize.erased, boltThreadPoolKeepAlive.erased,
+            boltMaxMessageSize.erased, boltMaxNestingDepth.erased, boltMaxConnections.erased,
+            boltHandshakeTimeout.erased, boltConnectionKeepAlive.erased,
             httpEnabled.erased, httpListenAddress.erased, httpAdvertisedAddress.erased, httpsEnabled.erased,
             httpsListenAddress.erased, httpsAdvertisedAddress.erased,
             authEnabled.erased, authMaxFailedAttempts.erased, authLockTime.erased, authCacheTTL.erased, haStatusAuthEnabled.erased,
