@@ -304,14 +304,16 @@ extension APIResponder {
 
     // MARK: - Actions
 
-    private func begin(_ request: APIRequest, user: AuthenticatedUser, database: String?, options: TransactionOptions)
-        -> APIResponse
-    {
+    /// What `begin` and `commitImplicit` share: parse the statements, open a session and begin its transaction.
+    /// On failure the response to send instead (nothing is left open).
+    private func openTransaction(
+        _ request: APIRequest, user: AuthenticatedUser, database: String?, options: TransactionOptions
+    ) -> Result<([StatementRequest], OpenTransaction, TransactionOptions), ResponseFailure> {
         let statements: [StatementRequest]
         do {
             statements = try Self.parseStatements(request.body)
         } catch {
-            return transactionResponse(error, status: .badRequest)
+            return .failure(ResponseFailure(transactionResponse(error, status: .badRequest)))
         }
         var options = options
         options.database = database
@@ -320,9 +322,22 @@ extension APIResponder {
             try session.beginTransaction(options)
         } catch {
             session.close()
-            return transactionResponse(Self.databaseError(error), status: .ok)
+            return .failure(ResponseFailure(transactionResponse(Self.databaseError(error), status: .ok)))
         }
         let transaction = OpenTransaction(session: session, owner: user.username, database: database)
+        return .success((statements, transaction, options))
+    }
+
+    private func begin(_ request: APIRequest, user: AuthenticatedUser, database: String?, options: TransactionOptions)
+        -> APIResponse
+    {
+        let statements: [StatementRequest]
+        let transaction: OpenTransaction
+        let runOptions: TransactionOptions
+        switch openTransaction(request, user: user, database: database, options: options) {
+        case .failure(let failure): return failure.response
+        case .success(let opened): (statements, transaction, runOptions) = opened
+        }
         guard let id = registry.register(transaction, now: .now) else {
             transaction.abandon()
             let error = DatabaseError(
@@ -334,7 +349,6 @@ extension APIResponder {
         var headers = HTTPHeaders()
         headers.add(name: "Location", value: location)
         let registry = self.registry
-        let runOptions = options
         return streamed(.created, headers: headers) { out in
             let execution: Execution
             do {
@@ -359,22 +373,12 @@ extension APIResponder {
         _ request: APIRequest, user: AuthenticatedUser, database: String?, options: TransactionOptions
     ) -> APIResponse {
         let statements: [StatementRequest]
-        do {
-            statements = try Self.parseStatements(request.body)
-        } catch {
-            return transactionResponse(error, status: .badRequest)
+        let transaction: OpenTransaction
+        let runOptions: TransactionOptions
+        switch openTransaction(request, user: user, database: database, options: options) {
+        case .failure(let failure): return failure.response
+        case .success(let opened): (statements, transaction, runOptions) = opened
         }
-        var options = options
-        options.database = database
-        let session = service.openSession(user: user)
-        do {
-            try session.beginTransaction(options)
-        } catch {
-            session.close()
-            return transactionResponse(Self.databaseError(error), status: .ok)
-        }
-        let transaction = OpenTransaction(session: session, owner: user.username, database: database)
-        let runOptions = options
         return streamed(.ok) { out in
             var execution: Execution
             do {
@@ -491,4 +495,10 @@ extension APIResponder {
             transaction.abandon()
         }
     }
+}
+
+/// An error response carried through `Result` (which needs an `Error` payload).
+private struct ResponseFailure: Error {
+    let response: APIResponse
+    init(_ response: APIResponse) { self.response = response }
 }
