@@ -15,6 +15,11 @@ final class FaultInjectingLogFileSystem: LogFileSystem, @unchecked Sendable {
     private var _failNextSync = false
     private var _syncCount = 0
     private var _failDirectorySync = false
+    private var _syncDelayMicroseconds: UInt32 = 0
+
+    /// Makes every sync take at least this long, as a real disk does, so concurrent appenders pile up behind it.
+    func delaySyncs(microseconds: UInt32) { mutex.withLock { _syncDelayMicroseconds = microseconds } }
+    var syncDelayMicroseconds: UInt32 { mutex.withLock { _syncDelayMicroseconds } }
 
     /// Every following write writes at most `bytes` bytes and then fails with `errno` (until `heal()`).
     func failWrites(afterBytes bytes: Int, errno: Int32 = ENOSPC) {
@@ -78,6 +83,8 @@ final class FaultyLogFile: LogFile, @unchecked Sendable {
 
     func sync() throws {
         if fileSystem.syncFault() { throw LogIOError(operation: "fdatasync", path: path, errno: EIO) }
+        let delay = fileSystem.syncDelayMicroseconds
+        if delay > 0 { usleep(delay) }
         try base.sync()
     }
 

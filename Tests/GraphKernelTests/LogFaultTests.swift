@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import GraphValues
 import Testing
 
@@ -69,6 +70,9 @@ struct LogFaultTests {
         let dir = LogTestDirectory()
         let fs = FaultInjectingLogFileSystem()
         let log = try TransactionLog(directory: dir.path, storeID: 1, fileSystem: fs)
+        // A sync that takes 2 ms (a fast SSD) guarantees that appenders arrive while one is in progress; dedicated
+        // threads (not the dispatch pool, which runs only as many as there are cores) make all 8 really concurrent.
+        fs.delaySyncs(microseconds: 2_000)
         let syncsBefore = fs.syncCount
         let threads = 8
         let perThread = 40
@@ -77,7 +81,9 @@ struct LogFaultTests {
         nonisolated(unsafe) var ids: [Int64] = []
         nonisolated(unsafe) var errors: [Error] = []
         for t in 0..<threads {
-            DispatchQueue.global().async(group: group) {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
                 for n in 0..<perThread {
                     do {
                         let header = try log.append(payload: testPayload(t * 1000 + n), masterServerID: 1, epoch: 1)
@@ -87,6 +93,7 @@ struct LogFaultTests {
                     }
                 }
             }
+            thread.start()
         }
         #expect(group.wait(timeout: .now() + 60) == .success)
         #expect(errors.isEmpty)

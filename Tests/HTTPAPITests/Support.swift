@@ -207,6 +207,17 @@ final class LogLines: Sendable {
     let lines = Mutex<[String]>([])
     func append(_ line: String) { lines.withLock { $0.append(line) } }
     var all: [String] { lines.withLock { $0 } }
+
+    /// The server writes a request's log line after the response has gone out, so a client that has its
+    /// response may look before the line exists: wait (bounded) for a matching line.
+    func eventuallyContains(timeout: Duration = .seconds(5), _ predicate: (String) -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if all.contains(where: predicate) { return true }
+            usleep(10_000)
+        }
+        return all.contains(where: predicate)
+    }
 }
 
 struct TestServer {
