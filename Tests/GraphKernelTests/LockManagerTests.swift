@@ -36,9 +36,12 @@ final class LockTestThread: @unchecked Sendable {
     var isFinished: Bool { mutex.withLock { finished } }
 }
 
-func waitUntil(_ condition: () -> Bool, seconds: Double = 5) {
+/// Polls until `condition` holds; generous because a loaded 2-core CI machine can starve a waiting thread, and a
+/// time-out is recorded as a failure here rather than surfacing later as a confusing wrong-victim assertion.
+func waitUntil(_ condition: () -> Bool, seconds: Double = 30, sourceLocation: SourceLocation = #_sourceLocation) {
     let deadline = DispatchTime.now() + seconds
     while !condition() && DispatchTime.now() < deadline { usleep(1000) }
+    #expect(condition(), "condition not reached within \(seconds) s", sourceLocation: sourceLocation)
 }
 
 func statusCode(_ error: Error?) -> StatusCode? { (error as? DatabaseError)?.code }
