@@ -222,14 +222,16 @@ struct HTTPAPIServerTests {
 
     @Test("an idle transaction expires and is rolled back; requests keep it alive (§2)")
     func expiry() throws {
-        let t = try TestServer(idleTimeout: .milliseconds(400))
+        // The kept transaction is touched every ~200 ms, so only a single round slower than the 1.5 s time-out (a
+        // badly starved machine) could expire it; the idle one sees no request for more than 2 s.
+        let t = try TestServer(idleTimeout: .milliseconds(1500))
         defer { t.stop() }
         let kept = try t.request("POST", "/db/neo4j/tx", body: "")
         let keptPath = String(try #require(kept.header("Location")).dropFirst("http://localhost:7474".count))
         let idle = try t.request("POST", "/db/neo4j/tx", body: #"{"statements":[{"statement":"CREATE","parameters":{"name":"I"}}]}"#)
         let idlePath = String(try #require(idle.header("Location")).dropFirst("http://localhost:7474".count))
-        for _ in 0..<6 {
-            usleep(150_000)
+        for _ in 0..<11 {
+            usleep(200_000)
             #expect(try t.request("POST", keptPath, body: #"{"statements":[]}"#).status == 200)
         }
         let expired = try t.request("POST", idlePath + "/commit", body: "")
