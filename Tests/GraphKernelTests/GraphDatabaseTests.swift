@@ -56,6 +56,27 @@ struct GraphDatabaseTests {
         #expect(try db.read { try $0.nodeExists(node) } == true)
     }
 
+    @Test("commit returns the transaction's log id; read-only and empty transactions return nil")
+    func commitReturnsTxID() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let db = try GraphDatabase(directory: dir.path)
+        defer { try? db.close() }
+        let write = try db.beginTransaction(mode: .write)
+        _ = try write.createNode(labels: ["A"], properties: [:])
+        let committed = try write.commit()
+        // Token creation commits transactions of its own first, so only "the latest one" is exact.
+        #expect(committed == db.lastCommittedTxID)
+        let second = try db.beginTransaction(mode: .write)
+        _ = try second.createNode(labels: ["A"], properties: [:])
+        #expect(try second.commit() == TxID(committed!.rawValue + 1))
+        let read = try db.beginTransaction(mode: .read)
+        _ = try read.countNodes(label: nil)
+        #expect(try read.commit() == nil)
+        #expect(try db.beginTransaction(mode: .write).commit() == nil)
+        #expect(db.lastCommittedTxID == TxID(committed!.rawValue + 1))
+    }
+
     @Test("rollback on throw leaves nothing behind and frees the ids")
     func rollback() throws {
         struct Boom: Error {}

@@ -363,7 +363,9 @@ public final class GraphDatabase: @unchecked Sendable {
     /// shared with every committer that wrote meanwhile; applies then happen one by one in tx-id order. Schema
     /// transactions run the whole pipeline under the mutex after the pending ones are applied, because their
     /// validation reads derived structures that pending transactions have not reached yet.
-    func commit(_ state: TransactionState, owner: LockOwner) throws {
+    /// Returns the transaction's id in the log.
+    @discardableResult
+    func commit(_ state: TransactionState, owner: LockOwner) throws -> TxID {
         try checkOpen()
         try lockUniqueValues(state, owner: owner)
         commitMutex.lock()
@@ -406,6 +408,7 @@ public final class GraphDatabase: @unchecked Sendable {
         } else {
             commitMutex.withLock { checkpointIfDue() }
         }
+        return header.txID
     }
 
     private func appliedTxSnapshot() -> Int64 {

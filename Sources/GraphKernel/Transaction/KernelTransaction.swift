@@ -47,11 +47,16 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
     // MARK: Lifecycle
 
     /// Commits. On failure nothing is committed and the transaction is rolled back.
-    public func commit() throws {
+    ///
+    /// Returns the id the commit got in the transaction log (exact bookmarks), or nil when the transaction changed
+    /// nothing and so wrote no log entry (read-only transactions, empty write transactions).
+    @discardableResult
+    public func commit() throws -> TxID? {
         try checkUsable()
         defer { if status == .open { rollback() } }
+        var committedTxID: TxID?
         if !state.isEmpty {
-            try database.commit(state, owner: lockOwner)
+            committedTxID = try database.commit(state, owner: lockOwner)
         }
         status = .committed
         database.locks.releaseAll(lockOwner)
@@ -59,6 +64,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         let deletedNewRels = allocatedRelationships.filter { state.createdRelationships[$0] == nil }
         stores.nodes.release(deletedNew)
         stores.relationships.release(deletedNewRels)
+        return committedTxID
     }
 
     /// Discards every change. Safe to call more than once.
