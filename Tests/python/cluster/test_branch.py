@@ -1,0 +1,106 @@
+"""Slave-only members and branched data (issue 5, drills 3 and 5), on a cluster where instance3 is
+`ha.slave_only=true`, the master pushes to nobody (`ha.tx_push_factor=0`) and slaves never pull on a timer
+(`ha.pull_interval=0s`), so what each member holds is decided by the drill alone:
+
+1. a write sent through the slave-only member commits on the master and is then on both (read-your-writes);
+2. the master commits more transactions that no slave receives, and is killed;
+3. the remaining data member is elected although the slave-only member holds newer transactions;
+4. the slave-only member's diverged store is moved to branched/ and replaced by a copy of the new master's;
+5. the old master restarts, detects that its store branched, moves it to branched/, copies the new master's
+   store: every member ends with the new master's data, and the lost writes are in the old master's branch."""
+import os
+import shutil
+import tempfile
+
+import pytest
+
+import harness
+from conftest import make_cluster
+from harness import CATCH_UP_TIMEOUT, ELECTION_TIMEOUT, RoleSampler, wait_until
+
+SETTINGS = {"ha.tx_push_factor": "0", "ha.pull_interval": "0s"}
+SLAVE_ONLY = {"instance3": {"ha.slave_only": "true"}}
+LOST = 7
+
+
+@pytest.fixture(scope="module")
+def cluster(request):
+    return make_cluster(request, settings=SETTINGS, member_settings=SLAVE_ONLY)
+
+
+def labels(member):
+    """Label → node count: the data a member serves."""
+    rows = member.query("MATCH (n) UNWIND labels(n) AS l RETURN l, count(*) AS c")
+    return {r["l"]: r["c"] for r in rows}
+
+
+def branches(member):
+    path = os.path.join(member.database_directory, "branched")
+    return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
+
+def test_slave_only_member_is_never_elected_and_a_diverged_master_is_branched(cluster):
+    slave_only = cluster.member("instance3")
+    with RoleSampler(cluster) as sampler:
+        old_master = cluster.wait_for_stable(harness.FORM_TIMEOUT)
+        assert old_master is not slave_only
+        other = next(m for m in cluster.data_members if m is not old_master and m is not slave_only)
+
+        with slave_only.driver() as driver:
+            driver.execute_query("CREATE (:ViaSlaveOnly)")
+        assert slave_only.count("ViaSlaveOnly") == 1
+        with old_master.driver() as driver:
+            for i in range(LOST):
+                driver.execute_query("CREATE (:Lost {i: $i})", i=i)
+        assert old_master.count("Lost") == LOST
+        # Nothing was pushed or pulled: the other data member has none of it, the slave-only member is ahead.
+        assert labels(other) == {}
+
+        old_master.kill9()
+        new_master = cluster.master(ELECTION_TIMEOUT, among=[other, slave_only])
+        assert new_master is other, "the slave-only member was elected"
+        with new_master.driver() as driver:
+            driver.execute_query("UNWIND range(1, 3) AS i CREATE (:Kept {i: i})")
+
+        # The slave-only member committed ViaSlaveOnly at a tx id where the new master has something else (or
+        # nothing): it must keep its store as a branch and take a copy of the new master's.
+        wait_until(lambda: slave_only.role() == "slave" and labels(slave_only) == labels(new_master),
+                   CATCH_UP_TIMEOUT, "the slave-only member to follow the new master with its data")
+        assert branches(slave_only), "the slave-only member's diverged store was not kept under branched/"
+
+        old_master.start()
+        wait_until(lambda: old_master.role() == "slave", harness.FORM_TIMEOUT, "the old master to rejoin as slave")
+        wait_until(lambda: labels(old_master) == labels(new_master), CATCH_UP_TIMEOUT,
+                   "the old master to hold the new master's data")
+        assert labels(new_master) == {"Kept": 3}
+        assert cluster.master() is new_master
+    assert not sampler.ever_master(slave_only.name), "the slave-only member answered /ha/master 200"
+    assert not sampler.split_brain_samples()
+
+    kept = branches(old_master)
+    assert kept, "the old master's store was not moved to branched/"
+    log = old_master.log().lower()
+    assert "branch" in log, "trellis.log does not tell the operator about the branch"
+    # Optimistic mode loses the unpushed writes to the cluster, but never silently: they are in the branch.
+    assert count_in_store(os.path.join(old_master.database_directory, "branched", kept[-1]), "Lost") == LOST
+
+
+def count_in_store(store_directory, label):
+    """Opens a copy of a (branched) store with a stand-alone Trellis and counts the nodes with `label`."""
+    home = tempfile.mkdtemp(prefix="trellis-branch-")
+    try:
+        shutil.copytree(store_directory, os.path.join(home, "data", "databases", "graph.db"))
+        cluster = harness.Cluster(templates=())
+        single = harness.Member(cluster, "single", "instance1", {"dbms.mode": "SINGLE"})
+        single.home = home
+        os.makedirs(os.path.join(home, "conf"), exist_ok=True)
+        shutil.copy(os.path.join(harness.CONFIGS, "instance1.conf"), os.path.join(home, "conf", "trellis.conf"))
+        single.start()
+        try:
+            wait_until(lambda: single.count(label) is not None, 60, "the branched store to open")
+            return single.count(label)
+        finally:
+            single.stop()
+            shutil.rmtree(cluster.root, ignore_errors=True)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
