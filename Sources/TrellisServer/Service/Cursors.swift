@@ -20,6 +20,8 @@ final class SessionCursor: ResultCursor {
     var isFinished: Bool { finished }
     private var transactionClosed = false
     private var summaryValue: ResultSummary?
+    /// Set when the session ended the transaction under this cursor (time-out): pulling more reports it.
+    private var abandonedBecause: DatabaseError?
 
     init(
         session: TrellisSession, result: EngineResult, autoCommit: (EngineTransaction, Int)?, query: String,
@@ -43,7 +45,12 @@ final class SessionCursor: ResultCursor {
     var columns: [String] { result.columns }
 
     func next() throws -> [Value]? {
-        guard !finished else { return nil }
+        session.gate.lock()
+        defer { session.gate.unlock() }
+        guard !finished else {
+            if let abandonedBecause { throw abandonedBecause }
+            return nil
+        }
         do {
             if let row = try result.next() { return row }
             try complete()
@@ -54,7 +61,12 @@ final class SessionCursor: ResultCursor {
     }
 
     func discardRemaining() throws {
-        guard !finished else { return }
+        session.gate.lock()
+        defer { session.gate.unlock() }
+        guard !finished else {
+            if let abandonedBecause { throw abandonedBecause }
+            return
+        }
         do {
             // A read-only statement has nothing left to do; anything that writes runs to completion.
             if result.summary().queryType != .readOnly {
@@ -67,6 +79,7 @@ final class SessionCursor: ResultCursor {
     }
 
     func summary() throws -> ResultSummary {
+        if let abandonedBecause { throw abandonedBecause }
         guard let s = summaryValue else {
             throw DatabaseError(.invalidRequest, "The result has not been consumed yet.")
         }
@@ -94,10 +107,12 @@ final class SessionCursor: ResultCursor {
         return mapped
     }
 
-    /// Dropped without being consumed (RESET, close): roll an auto-commit transaction back.
-    func abandon() {
+    /// Dropped without being consumed (RESET, close, or `because` its transaction timed out): roll an
+    /// auto-commit transaction back. Called with the session's gate held.
+    func abandon(because reason: DatabaseError? = nil) {
         guard !finished else { return }
         finished = true
+        abandonedBecause = reason
         closeTransaction()
     }
 

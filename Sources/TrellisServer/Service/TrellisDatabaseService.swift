@@ -7,6 +7,11 @@ import TrellisService
 /// The `DatabaseService` the Bolt and HTTP front ends call: authentication, sessions, explicit and auto-commit
 /// transactions, bookmarks and the routing table, on top of a `GraphEngine` (kernel + Cypher).
 ///
+/// Time-outs (`dbms.transaction.timeout`, or the client's own): a reaper looks at the open transactions every
+/// `reaperInterval` and rolls back those past their deadline whose client is idle, so an abandoned transaction
+/// releases its locks even if the client never sends another message; the client's next message then fails
+/// with TransactionTimedOut. A statement still running past the deadline is stopped by the kernel's own check.
+///
 /// Shutdown (`shutdown(grace:)`): new transactions are refused with DatabaseUnavailable (a transient error, so
 /// drivers retry elsewhere), running ones get `grace` to finish, the rest are terminated and rolled back, then
 /// the engine checkpoints and releases the store.
@@ -33,11 +38,16 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
 
     let activity = Mutex(Activity())
     let sessionCounter = Atomic<Int>(0)
+    /// How often the reaper looks for transactions past their deadline.
+    let reaperInterval: Duration
+    private var reaper: DispatchSourceTimer?
 
     public init(
         engine: GraphEngine, auth: AuthManager, config: Config, logger: Logger, queryLog: QueryLog?,
-        bookmarkWaitTimeout: Duration? = nil
+        bookmarkWaitTimeout: Duration? = nil, reaperInterval: Duration = .milliseconds(200)
     ) {
+        precondition(reaperInterval > .zero, "the reaper interval must be positive")
+        self.reaperInterval = reaperInterval
         self.engine = engine
         self.auth = auth
         self.logger = logger
@@ -50,6 +60,53 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         // graph serves both names.
         self.databaseNames = ["neo4j", "system", config.get(Settings.activeDatabase)]
         self.readOnlyDatabase = config.get(Settings.readOnly)
+        startReaper()
+    }
+
+    deinit {
+        reaper?.cancel()
+    }
+
+    private func startReaper() {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "trellis.transaction-reaper"))
+        let nanos = Int(reaperInterval.components.seconds) * 1_000_000_000
+            + Int(reaperInterval.components.attoseconds / 1_000_000_000)
+        timer.schedule(deadline: .now() + .nanoseconds(nanos), repeating: .nanoseconds(nanos),
+                       leeway: .nanoseconds(nanos / 10))
+        // Weak: the timer must not keep a service that nobody uses any more alive.
+        timer.setEventHandler { [weak self] in self?.reapExpired() }
+        timer.resume()
+        reaper = timer
+    }
+
+    /// Rolls back every transaction past its deadline whose session is idle (see the type's comment).
+    /// Returns how many were ended (for tests).
+    @discardableResult
+    func reapExpired(now: ContinuousClock.Instant = .now) -> Int {
+        let expired: [(Int, TransactionHandle)] = activity.withLock { a in
+            a.open.compactMap { id, h in
+                guard let deadline = h.deadline, deadline <= now else { return nil }
+                return (id, h)
+            }
+        }
+        var ended = 0
+        for (id, handle) in expired.sorted(by: { $0.0 < $1.0 }) {
+            guard let session = handle.session else {
+                // Its session is gone without ending it (cannot happen through the front ends); roll back anyway.
+                handle.tx.rollback()
+                transactionEnded(id)
+                ended += 1
+                continue
+            }
+            if session.reap(transactionID: id) {
+                transactionEnded(id)
+                ended += 1
+                logger.info("transaction timed out and was rolled back", metadata: [
+                    "transaction": "transaction-\(id)", "user": "\(handle.username)", "session": "\(session.name)",
+                ])
+            }
+        }
+        return ended
     }
 
     // MARK: DatabaseService
@@ -95,10 +152,17 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         let metadata: [String: Value]
         let started = Date()
         let startedClock = ContinuousClock.now
-        init(_ tx: EngineTransaction, username: String, metadata: [String: Value]) {
+        /// When the reaper rolls it back (nil: no time-out).
+        let deadline: ContinuousClock.Instant?
+        /// The session the reaper asks to end it (it must not touch `tx` while the client uses it).
+        weak var session: TrellisSession?
+        init(_ tx: EngineTransaction, username: String, metadata: [String: Value], deadline: ContinuousClock.Instant?,
+             session: TrellisSession?) {
             self.tx = tx
             self.username = username
             self.metadata = metadata
+            self.deadline = deadline
+            self.session = session
         }
     }
 
@@ -114,10 +178,15 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         var startedClock: ContinuousClock.Instant
     }
 
-    func beginEngineTransaction(user: AuthenticatedUser, options: TransactionOptions) throws -> (EngineTransaction, Int) {
+    /// Begins an engine transaction for `session` and registers it. Returns it with its registry id and its
+    /// deadline (from the client's time-out, else `dbms.transaction.timeout`; nil when neither is set).
+    func beginEngineTransaction(user: AuthenticatedUser, options: TransactionOptions, session: TrellisSession?)
+        throws -> (EngineTransaction, Int, ContinuousClock.Instant?)
+    {
         _ = try resolveDatabase(options.database)
         if !options.bookmarks.isEmpty { try awaitBookmarks(options.bookmarks) }
         let timeout = options.timeout.flatMap { $0 == .zero ? nil : $0 } ?? defaultTimeout
+        let deadline = timeout.map { ContinuousClock.now + $0 }
         let security = SecurityContext(
             username: user.username, permissions: Permissions.of(roles: user.roles), accessMode: options.mode,
             readOnlyDatabase: readOnlyDatabase)
@@ -125,14 +194,15 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         let id: Int? = activity.withLock { a in
             guard a.accepting else { return nil }
             a.nextID += 1
-            a.open[a.nextID] = TransactionHandle(tx, username: user.username, metadata: options.metadata)
+            a.open[a.nextID] = TransactionHandle(
+                tx, username: user.username, metadata: options.metadata, deadline: deadline, session: session)
             return a.nextID
         }
         guard let id else {
             tx.rollback()
             throw DatabaseError(.databaseUnavailable, "The database is shutting down.")
         }
-        return (tx, id)
+        return (tx, id, deadline)
     }
 
     func transactionEnded(_ id: Int) {
@@ -254,6 +324,7 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
 
     /// Checkpoints and releases the store (after `drain` and after the connectors stopped).
     public func closeEngine() {
+        reaper?.cancel()
         do {
             try engine.shutdown()
         } catch {

@@ -3,8 +3,12 @@ import GraphValues
 import Synchronization
 import TrellisService
 
-/// One client session (a Bolt connection or an HTTP transaction). Calls arrive one at a time; only
-/// `interrupt()` may come from another thread.
+/// One client session (a Bolt connection or an HTTP transaction).
+///
+/// Threading: the front end calls one method at a time, but the service's transaction reaper may roll the
+/// session's transaction back from its own thread while the client is idle. So every entry point (and every
+/// call on a cursor of this session) holds `gate`, and the reaper only acts when it can take `gate` without
+/// waiting; `interrupt()` is the one call that never takes it (it must reach a statement that is running).
 ///
 /// Rules, after Neo4j: an error rolls back the explicit transaction it happened in; an auto-commit result
 /// commits when it has been consumed; while the user must change the password, only the password change
@@ -20,6 +24,9 @@ final class TrellisSession: DatabaseSession {
         var options: TransactionOptions
         var deadline: ContinuousClock.Instant?
         var failed = false
+        /// Why the transaction was ended behind the client's back (the reaper, or its deadline noticed on the
+        /// next call): every later statement and the commit fail with this error.
+        var ended: DatabaseError?
         /// Results of this transaction not yet consumed; commit runs them to completion first (Bolt 4+ may
         /// keep several open and pull them by qid, so a new RUN does not discard the previous one).
         var cursors: [SessionCursor] = []
@@ -31,6 +38,8 @@ final class TrellisSession: DatabaseSession {
     /// The engine transaction currently running a statement, for `interrupt()` from another thread.
     let running = Mutex<TransactionHandleBox?>(nil)
     private(set) var lastBookmark: String?
+    /// Serialises the client's calls with the reaper (recursive: a cursor may run inside `run`).
+    let gate = NSRecursiveLock()
 
     init(service: TrellisDatabaseService, user: AuthenticatedUser, name: String) {
         self.service = service
@@ -46,14 +55,15 @@ final class TrellisSession: DatabaseSession {
     // MARK: Explicit transactions
 
     func beginTransaction(_ options: TransactionOptions) throws {
+        gate.lock()
+        defer { gate.unlock() }
         guard explicit == nil else {
             throw DatabaseError(.invalidRequest, "A transaction is already open in this session.")
         }
         try dropOpenCursor()
         do {
-            let (tx, id) = try service.beginEngineTransaction(user: user, options: options)
-            let timeout = options.timeout.flatMap { $0 == .zero ? nil : $0 } ?? service.defaultTimeout
-            explicit = Explicit(tx: tx, id: id, options: options, deadline: timeout.map { ContinuousClock.now + $0 })
+            let (tx, id, deadline) = try service.beginEngineTransaction(user: user, options: options, session: self)
+            explicit = Explicit(tx: tx, id: id, options: options, deadline: deadline)
             running.withLock { $0 = TransactionHandleBox(tx) }
         } catch {
             throw ErrorMapping.map(error)
@@ -61,8 +71,14 @@ final class TrellisSession: DatabaseSession {
     }
 
     func commit() throws -> String {
+        gate.lock()
+        defer { gate.unlock() }
         guard var current = explicit else {
             throw DatabaseError(.transactionNotFound, "There is no open transaction to commit.")
+        }
+        if let ended = current.ended {
+            endExplicit()
+            throw ended
         }
         if current.failed {
             endExplicit()
@@ -85,8 +101,10 @@ final class TrellisSession: DatabaseSession {
     }
 
     func rollback() throws {
+        gate.lock()
+        defer { gate.unlock() }
         guard let current = explicit else { return }
-        current.tx.rollback()
+        if !current.failed { current.tx.rollback() }
         endExplicit()
     }
 
@@ -101,19 +119,57 @@ final class TrellisSession: DatabaseSession {
 
     private func checkDeadline(_ current: inout Explicit) throws {
         if let deadline = current.deadline, ContinuousClock.now >= deadline {
-            current.tx.rollback()
-            endExplicit()
-            throw DatabaseError(
-                .transactionTimedOut,
-                "The transaction has been terminated. Retry your operation in a new transaction, and you should see "
-                    + "a successful result. The transaction has not completed within the specified timeout "
-                    + "(dbms.transaction.timeout). You may want to retry with a longer timeout.")
+            endTimedOut()
+            throw Self.timedOut
         }
+    }
+
+    static let timedOut = DatabaseError(
+        .transactionTimedOut,
+        "The transaction has been terminated. Retry your operation in a new transaction, and you should see "
+            + "a successful result. The transaction has not completed within the specified timeout "
+            + "(dbms.transaction.timeout). You may want to retry with a longer timeout.")
+
+    /// Rolls the explicit transaction back because its time-out passed (its locks are released now); it stays
+    /// in the session, failed, so that the client's next statement or commit learns why.
+    private func endTimedOut() {
+        guard var current = explicit, !current.failed else { return }
+        for cursor in current.cursors { cursor.abandon(because: Self.timedOut) }
+        current.cursors = []
+        current.tx.rollback()
+        current.failed = true
+        current.ended = Self.timedOut
+        explicit = current
+        running.withLock { $0 = nil }
+        service.transactionEnded(current.id)
+    }
+
+    /// The reaper: ends transaction `id` of this session, past its deadline, unless a call of the client is in
+    /// progress (then the kernel's own deadline check stops the running statement, and the reaper tries again
+    /// on its next round). Returns whether the transaction is gone.
+    func reap(transactionID id: Int) -> Bool {
+        guard gate.try() else { return false }
+        defer { gate.unlock() }
+        if let current = explicit, current.id == id {
+            endTimedOut()
+            return true
+        }
+        if let cursor = openCursor, let (_, cursorTx) = cursor.autoCommit, cursorTx == id {
+            // An auto-commit result the client stopped pulling: its transaction holds locks too.
+            openCursor = nil
+            cursor.abandon(because: Self.timedOut)
+            running.withLock { $0 = nil }
+            return true
+        }
+        // Already ended by the client in the meantime.
+        return true
     }
 
     // MARK: Statements
 
     func run(_ query: String, parameters: [String: Value], options: TransactionOptions) throws -> ResultCursor {
+        gate.lock()
+        defer { gate.unlock() }
         if explicit == nil { try dropOpenCursor() }
         let started = ContinuousClock.now
         do {
@@ -130,6 +186,7 @@ final class TrellisSession: DatabaseSession {
                         + "getting this error because an administrator requires a password change.")
             }
             if var current = explicit {
+                if let ended = current.ended { throw ended }
                 guard !current.failed else {
                     throw DatabaseError(
                         .transactionNotFound, "The transaction has been rolled back because of an earlier error.")
@@ -153,7 +210,7 @@ final class TrellisSession: DatabaseSession {
                 explicit = current
                 return cursor
             } else {
-                let (tx, id) = try service.beginEngineTransaction(user: user, options: options)
+                let (tx, id, _) = try service.beginEngineTransaction(user: user, options: options, session: self)
                 running.withLock { $0 = TransactionHandleBox(tx) }
                 let queryID = service.queryStarted(
                     transactionID: id, username: user.username, query: query, parameters: parameters,
@@ -252,6 +309,8 @@ final class TrellisSession: DatabaseSession {
     // MARK: Reset / interrupt / close
 
     func reset() {
+        gate.lock()
+        defer { gate.unlock() }
         openCursor?.abandon()
         openCursor = nil
         if let current = explicit {

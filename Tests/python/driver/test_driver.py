@@ -167,6 +167,24 @@ def test_transaction_timeout_rolls_back(clean):
     assert clean.execute_query("MATCH (n:Slow) RETURN count(n) AS c").records[0]["c"] == 0
 
 
+def test_idle_transaction_past_its_timeout_releases_its_locks(clean):
+    """A client opens a transaction, takes a write lock and then sends nothing more. Once the transaction's
+    time-out passes the server rolls it back on its own, so another writer gets the lock; the silent client's
+    next message fails with TransactionTimedOut and its change is gone."""
+    clean.execute_query("CREATE (:Held {id: 1, n: 0})")
+    with clean.session() as holder:
+        tx = holder.begin_transaction(timeout=1.0)
+        tx.run("MATCH (h:Held {id: 1}) SET h.n = 1").consume()
+        # Waits for the holder's lock; bounded by its own time-out so a broken reaper fails instead of hanging.
+        with clean.session() as writer:
+            writer.run(Query("MATCH (h:Held {id: 1}) SET h.n = 2", timeout=30)).consume()
+        with pytest.raises(ClientError) as e:
+            tx.run("RETURN 1").consume()
+        assert e.value.code == "Neo.ClientError.Transaction.TransactionTimedOut"
+        tx.close()
+    assert clean.execute_query("MATCH (h:Held) RETURN h.n AS n").records[0]["n"] == 2
+
+
 def test_version_and_components(driver):
     info = driver.get_server_info()
     assert info.agent.startswith("Neo4j/")
