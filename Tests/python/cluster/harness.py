@@ -113,10 +113,13 @@ class Member:
         overrides = {
             "ha.initial_hosts": ",".join(m.coordination_address for m in self.cluster.members),
             "ha.host.coordination": self.coordination_address,
-            "ha.heartbeat_interval": HEARTBEAT_INTERVAL,
-            "ha.heartbeat_timeout": HEARTBEAT_TIMEOUT,
             "dbms.connector.bolt.listen_address": f"127.0.0.1:{self.bolt_port}",
         }
+        # Empty (as the failover benchmark sets them): the server's defaults, or what the conf file says.
+        if HEARTBEAT_INTERVAL:
+            overrides["ha.heartbeat_interval"] = HEARTBEAT_INTERVAL
+        if HEARTBEAT_TIMEOUT:
+            overrides["ha.heartbeat_timeout"] = HEARTBEAT_TIMEOUT
         if not self.arbiter:
             overrides.update({
                 "ha.host.data": f"127.0.0.1:{self.data_port}",
