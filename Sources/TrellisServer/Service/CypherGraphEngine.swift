@@ -14,7 +14,8 @@ public protocol KernelDatabase: AnyObject, Sendable {
 
 /// A kernel transaction: the graph operations plus its lifecycle.
 public protocol KernelTransactionHandle: GraphWriteOperations {
-    func commitTransaction() throws
+    /// Commits; returns the id the commit got in the transaction log, or nil when nothing was written.
+    func commitTransaction() throws -> Int64?
     func rollbackTransaction()
     /// From any thread.
     func terminateTransaction()
@@ -69,8 +70,9 @@ final class CypherTransaction: EngineTransaction {
     }
 
     func commit() throws -> Int64 {
-        try kernel.commitTransaction()
-        // The id of the last commit is at least ours, so a bookmark made from it is never too early.
+        if let id = try kernel.commitTransaction() { return id }
+        // Nothing written: the bookmark names what was committed when this transaction ended, which covers
+        // everything it can have read.
         return engine.database.lastCommittedTransaction
     }
 

@@ -13,7 +13,7 @@ extension GraphDatabase: KernelDatabase {
 }
 
 extension KernelTransaction: KernelTransactionHandle {
-    public func commitTransaction() throws { try commit() }
+    public func commitTransaction() throws -> Int64? { try commit()?.rawValue }
     public func rollbackTransaction() { rollback() }
     public func terminateTransaction() { terminate() }
 }

@@ -66,6 +66,32 @@ def test_bookmarks_chain_sessions(clean):
         assert s2.run("MATCH (n:B) RETURN n.v AS v").single()["v"] == 42
 
 
+def test_concurrent_write_commits_get_distinct_exact_bookmarks(clean):
+    """Each write commit's bookmark names its own transaction, so commits racing each other never share one."""
+    bookmarks = []
+    errors = []
+    lock = threading.Lock()
+
+    def writer():
+        try:
+            for _ in range(25):
+                with clean.session() as s:
+                    s.execute_write(lambda tx: tx.run("CREATE (:Bm)").consume())
+                    with lock:
+                        bookmarks.extend(s.last_bookmarks().raw_values)
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert len(bookmarks) == 100
+    assert len(set(bookmarks)) == 100, sorted(bookmarks)
+
+
 def test_routing_driver_reads_and_writes(server):
     with GraphDatabase.driver(server.routing_uri, auth=("neo4j", PASSWORD)) as d:
         d.verify_connectivity()
