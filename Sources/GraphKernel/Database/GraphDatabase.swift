@@ -47,6 +47,8 @@ public final class GraphDatabase: @unchecked Sendable {
     /// After-images of transactions written to the log but not yet applied, so the next commit prepares against
     /// the state it will be applied on top of.
     let pending = PendingRecords()
+    /// The HA layer's commit gate and commit hook (Replication/CommitHooks.swift).
+    let replicationHooks = ReplicationHooks()
     /// How many transactions the last open replayed from the log.
     public private(set) var recoveredTransactionCount = 0
 
@@ -95,7 +97,10 @@ public final class GraphDatabase: @unchecked Sendable {
                 }
                 existing = try StoreMetadata.decode(bytes, path: directory)
             } else {
-                let others = try fs.listDirectory(directory).filter { $0 != "store_lock" && !$0.hasPrefix(".") }
+                // A member's own entries (HA branches, a store copy in progress) do not make it a foreign store.
+                let others = try fs.listDirectory(directory).filter {
+                    !StoreDirectories.preservedEntries.contains($0) && !$0.hasPrefix(".")
+                }
                 if !others.isEmpty {
                     throw DatabaseError(
                         .storageDamageDetected,
@@ -295,6 +300,18 @@ public final class GraphDatabase: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` with commits blocked and every committed transaction applied, flushed and checkpointed, so the
+    /// store files on disk hold exactly the state at the tx id passed to `body` (store copies).
+    func withCheckpointedStore<T>(_ body: (TxID) throws -> T) throws -> T {
+        try checkOpen()
+        return try commitMutex.withLock {
+            if let panic { throw panic }
+            try waitUntilApplied(pending.lastWrittenTx(orAtLeast: appliedTxSnapshot()))
+            try checkpointLocked()
+            return try body(TxID(appliedTxSnapshot()))
+        }
+    }
+
     // MARK: Checkpoint
 
     private func checkpointLocked() throws {
@@ -363,20 +380,25 @@ public final class GraphDatabase: @unchecked Sendable {
     /// shared with every committer that wrote meanwhile; applies then happen one by one in tx-id order. Schema
     /// transactions run the whole pipeline under the mutex after the pending ones are applied, because their
     /// validation reads derived structures that pending transactions have not reached yet.
-    /// Returns the transaction's id in the log.
+    ///
+    /// Returns the transaction's id in the log, and the committed transaction when a commit hook is installed, for
+    /// the caller to report once it has released the transaction's locks (`ReplicationHooks.committed`).
     @discardableResult
-    func commit(_ state: TransactionState, owner: LockOwner) throws -> TxID {
+    func commit(_ state: TransactionState, owner: LockOwner) throws -> (txID: TxID, committed: CommittedTransaction?) {
         try checkOpen()
         try lockUniqueValues(state, owner: owner)
         commitMutex.lock()
         var mutexHeld = true
         defer { if mutexHeld { commitMutex.unlock() } }
         if let panic { throw panic }
+        // HA: a member that may not write (a slave, a master without its lease) refuses before anything happens.
+        try replicationHooks.checkGate()
         let schemaChange = state.hasSchemaChanges
         if schemaChange { try waitUntilApplied(pending.lastWrittenTx(orAtLeast: appliedTxSnapshot())) }
         let preparer = CommitPreparer(stores: stores, pending: pending, denseNodeThreshold: configuration.denseNodeThreshold)
         var tx = TransactionRepresentation()
         let header: TransactionHeader
+        let payload: [UInt8]
         do {
             if schemaChange {
                 tx.schema = try prepareSchema(state)
@@ -390,8 +412,9 @@ public final class GraphDatabase: @unchecked Sendable {
                 tx.nodeChanges = nodeChanges(state)
                 tx.relationshipChanges = (Array(state.createdRelationships.keys) + state.deletedRelationships).sorted()
             }
+            payload = tx.serialize()
             header = try log.appendWithoutWaiting(
-                payload: tx.serialize(), masterServerID: commitServerID, epoch: commitEpoch)
+                payload: payload, masterServerID: commitServerID, epoch: commitEpoch)
         } catch {
             // Nothing reached the log: the transaction did not happen.
             preparer.changes.releaseAllocated()
@@ -408,7 +431,9 @@ public final class GraphDatabase: @unchecked Sendable {
         } else {
             commitMutex.withLock { checkpointIfDue() }
         }
-        return header.txID
+        let committed =
+            replicationHooks.wantsCommittedTransactions ? CommittedTransaction(header: header, payload: payload) : nil
+        return (header.txID, committed)
     }
 
     private func appliedTxSnapshot() -> Int64 {
@@ -606,9 +631,11 @@ public final class GraphDatabase: @unchecked Sendable {
     func getOrCreateToken(_ kind: TokenKind, _ name: String) throws -> Int32 {
         if let id = stores.tokens(kind).id(of: name) { return id }
         try checkOpen()
-        return try commitMutex.withLock {
+        var committed: CommittedTransaction?
+        let token: Int32 = try commitMutex.withLock {
             if let panic { throw panic }
             if let id = stores.tokens(kind).id(of: name) { return id }
+            try replicationHooks.checkGate()
             let (tokenKind, nameKind) = NeoStores.tokenKinds(kind)
             let changes = RecordChanges(stores: stores, pending: pending)
             let id = changes.allocate(tokenKind)
@@ -620,17 +647,24 @@ public final class GraphDatabase: @unchecked Sendable {
             var tx = TransactionRepresentation()
             tx.records = changes.afterImages()
             let header: TransactionHeader
+            let payload = tx.serialize()
             do {
                 header = try log.appendWithoutWaiting(
-                    payload: tx.serialize(), masterServerID: commitServerID, epoch: commitEpoch)
+                    payload: payload, masterServerID: commitServerID, epoch: commitEpoch)
             } catch {
                 changes.releaseAllocated()
                 throw Self.clientError(error)
             }
             pending.add(header.txID.rawValue, tx.records)
             try finishCommit(tx, header)
+            if replicationHooks.wantsCommittedTransactions {
+                committed = CommittedTransaction(header: header, payload: payload)
+            }
             return Int32(id)
         }
+        // Outside the commit mutex: the hook may wait for slaves.
+        try replicationHooks.committed(committed)
+        return token
     }
 
     /// Applies a transaction committed elsewhere after everything local is applied. Must hold `commitMutex`.

@@ -573,6 +573,41 @@ public final class TransactionLog: @unchecked Sendable {
         }
     }
 
+    /// Copies the log files holding `txID` and everything after it into `destination` (the current file up to its
+    /// last written entry) and syncs them, so a store copied at `txID` keeps a log that continues from it and can
+    /// answer for `txID` itself (branch detection). The caller keeps appends out meanwhile (store copy holds the
+    /// commit mutex); the log mutex is held throughout so retention cannot prune a file being copied.
+    func copyFiles(from txID: TxID, into destination: String, chunkBytes: Int = 1 << 20) throws {
+        try mutex.withLock {
+            if isClosed { throw DatabaseError(.databaseUnavailable, "The transaction log in \(directory) is closed") }
+            let first = files.lastIndex { $0.firstTxID <= txID.rawValue } ?? 0
+            try fileSystem.createDirectory(destination)
+            for (index, info) in files.enumerated() where index >= first {
+                let length = index == files.count - 1 ? position : info.sizeBytes
+                let source = try fileSystem.openFile(path(ofVersion: info.version), create: false)
+                defer { source.close() }
+                let target = try fileSystem.openFile(
+                    destination + "/" + LogFormat.fileName(version: info.version), create: true)
+                defer { target.close() }
+                try target.truncate(to: 0)
+                var offset: Int64 = 0
+                while offset < length {
+                    let count = Int(min(Int64(chunkBytes), length - offset))
+                    let bytes = try source.read(at: offset, count: count)
+                    guard bytes.count == count else {
+                        throw DatabaseError(
+                            .storageDamageDetected,
+                            "Transaction log file \(path(ofVersion: info.version)) is shorter than expected")
+                    }
+                    try target.write(bytes, at: offset)
+                    offset += Int64(count)
+                }
+                try target.sync()
+            }
+            try fileSystem.syncDirectory(destination)
+        }
+    }
+
     /// Opens log file `version` for reading, or nil when it does not exist (pruned).
     func openForReading(version: Int64) throws -> LogFile? {
         let path = path(ofVersion: version)

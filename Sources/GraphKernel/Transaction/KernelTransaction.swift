@@ -55,8 +55,9 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         try checkUsable()
         defer { if status == .open { rollback() } }
         var committedTxID: TxID?
+        var committed: CommittedTransaction?
         if !state.isEmpty {
-            committedTxID = try database.commit(state, owner: lockOwner)
+            (committedTxID, committed) = try database.commit(state, owner: lockOwner)
         }
         status = .committed
         database.locks.releaseAll(lockOwner)
@@ -64,6 +65,8 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         let deletedNewRels = allocatedRelationships.filter { state.createdRelationships[$0] == nil }
         stores.nodes.release(deletedNew)
         stores.relationships.release(deletedNewRels)
+        // HA: after the locks are gone (pushing may wait for slaves); an error here leaves the tx committed.
+        try database.replicationHooks.committed(committed)
         return committedTxID
     }
 
