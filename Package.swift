@@ -131,6 +131,15 @@ let package = Package(
         ),
         .testTarget(name: "HTTPAPITests", dependencies: ["HTTPAPI"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore", "ClusterSim"]),
+        .testTarget(
+            name: "ClusterNIOTests",
+            dependencies: [
+                "ClusterNIO", "ClusterCore", "GraphKernel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "TrellisServerTests", dependencies: ["TrellisServer"]),
         .testTarget(name: "IntegrationTests", dependencies: ["GraphKernel"]),
     ]

@@ -39,6 +39,10 @@ public struct ClusterConfiguration: Hashable, Sendable {
     public let electionTimeout: Duration
     /// How often the shell should call `tick(now:)`.
     public var tickInterval: Duration { heartbeatInterval / 2 }
+    /// How many voters the cluster has, known or not yet known: `ha.initial_hosts` names addresses, and a member
+    /// learns the server ids behind them by handshake, so `members` may list fewer than this. Never below
+    /// `members.count`.
+    public let votingMemberCount: Int
 
     /// Default heartbeat interval: 500 ms (see docs/clustering-design.md for why these defaults).
     public static let defaultHeartbeatInterval = Duration.milliseconds(500)
@@ -49,17 +53,25 @@ public struct ClusterConfiguration: Hashable, Sendable {
 
     /// Creates a configuration.
     ///
-    /// - Precondition: at least one member, unique ids, at least one electable member, and
-    ///   `heartbeatTimeout >= 2 * heartbeatInterval` (Neo4j's own guidance; fewer would suspect on one lost packet).
+    /// `expectedMemberCount` is the size of the voter set when only some members are known yet (the shell passes
+    /// the number of initial hosts); `nil` means `members` is the whole voter set.
+    ///
+    /// - Precondition: at least one member, unique ids, at least one electable member unless members are still to
+    ///   be learned (`expectedMemberCount` given), and `heartbeatTimeout >= 2 * heartbeatInterval` (Neo4j's own
+    ///   guidance; fewer would suspect on one lost packet).
     public init(
         members: [ClusterMemberConfiguration],
         heartbeatInterval: Duration = defaultHeartbeatInterval,
         heartbeatTimeout: Duration = defaultHeartbeatTimeout,
-        electionTimeout: Duration = defaultElectionTimeout
+        electionTimeout: Duration = defaultElectionTimeout,
+        expectedMemberCount: Int? = nil
     ) {
         precondition(!members.isEmpty, "a cluster needs at least one member")
         precondition(Set(members.map(\.id)).count == members.count, "duplicate member ids in \(members)")
-        precondition(members.contains(where: \.isElectable), "no electable member in \(members)")
+        precondition(
+            expectedMemberCount != nil || members.contains(where: \.isElectable),
+            "no electable member in \(members)"
+        )
         precondition(heartbeatInterval > .zero, "heartbeat interval must be positive, got \(heartbeatInterval)")
         precondition(
             heartbeatTimeout >= heartbeatInterval * 2,
@@ -70,10 +82,22 @@ public struct ClusterConfiguration: Hashable, Sendable {
         self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout
         self.electionTimeout = electionTimeout
+        self.votingMemberCount = max(members.count, expectedMemberCount ?? 0)
     }
 
-    /// Votes needed for anything that needs a majority: floor(n/2)+1 of the configured members.
-    public var quorum: Int { members.count / 2 + 1 }
+    /// Votes needed for anything that needs a majority: floor(n/2)+1 of the configured voters (known or not).
+    public var quorum: Int { votingMemberCount / 2 + 1 }
+
+    /// This configuration with `member` added (or its entry replaced), keeping the expected voter count.
+    public func adding(_ member: ClusterMemberConfiguration) -> ClusterConfiguration {
+        ClusterConfiguration(
+            members: members.filter { $0.id != member.id } + [member],
+            heartbeatInterval: heartbeatInterval,
+            heartbeatTimeout: heartbeatTimeout,
+            electionTimeout: electionTimeout,
+            expectedMemberCount: votingMemberCount
+        )
+    }
 
     /// The configuration of `id`, if it is a member.
     public func member(_ id: MemberID) -> ClusterMemberConfiguration? {

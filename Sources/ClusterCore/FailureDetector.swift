@@ -21,8 +21,8 @@ public struct FailureDetector: Sendable {
     }
 
     private let me: MemberID
-    private let peers: [MemberID]
-    private let memberCount: Int
+    private var peers: [MemberID]
+    private var memberCount: Int
     private let timeout: Duration
     private let startedAt: Duration
     private var lastHeard: [MemberID: Duration] = [:]
@@ -38,9 +38,19 @@ public struct FailureDetector: Sendable {
         precondition(configuration.member(me) != nil, "\(me) is not in the configuration")
         self.me = me
         self.peers = configuration.peers(of: me)
-        self.memberCount = configuration.members.count
+        self.memberCount = configuration.votingMemberCount
         self.timeout = configuration.heartbeatTimeout
         self.startedAt = now
+    }
+
+    /// `configuration` now lists members learned by handshake at `now`; the handshake counts as hearing from them.
+    public mutating func membershipChanged(to configuration: ClusterConfiguration, now: Duration) {
+        let newPeers = configuration.peers(of: me)
+        for peer in newPeers where !peers.contains(peer) {
+            lastHeard[peer] = max(lastHeard[peer] ?? now, now)
+        }
+        peers = newPeers
+        memberCount = configuration.votingMemberCount
     }
 
     /// A heartbeat arrived from `peer`, which suspects `suspecting`.

@@ -57,10 +57,11 @@ public struct MasterElection: Sendable {
     private struct PeerView: Sendable {
         var lastCommitted: LogPosition
         var isMaster: Bool
+        var mayStand: Bool
     }
 
-    /// The shared configuration.
-    public let configuration: ClusterConfiguration
+    /// The shared configuration (grows as the shell learns members by handshake, see `membershipChanged(to:now:)`).
+    public private(set) var configuration: ClusterConfiguration
     /// This member.
     public let me: MemberID
     /// Durable election state (what the last `.persist` stored).
@@ -72,8 +73,12 @@ public struct MasterElection: Sendable {
     /// The failure detector fed by the same heartbeats.
     public private(set) var failureDetector: FailureDetector
 
+    /// `ha.allow_init_cluster`: when false this member never stands while it has never seen a master (epoch 0), so
+    /// it can join a cluster but never found one.
+    public var allowInitCluster = true
+
     private let myKind: MemberKind
-    private let peers: [MemberID]
+    private var peers: [MemberID]
     private let startedAt: Duration
     private var random: SplitMix64
     private var peerViews: [MemberID: PeerView] = [:]
@@ -129,6 +134,19 @@ public struct MasterElection: Sendable {
         return isQuiet(now: now) && persistent.currentEpoch <= epoch
     }
 
+    /// While master: the monotonic time at which the lease runs out unless more acknowledgements arrive; nil when
+    /// not master. A shell that answers "may I write?" off its event loop can compare its clock with this value.
+    public var leaseExpiresAt: Duration? {
+        guard case .master = role else { return nil }
+        return leaseExpiry()
+    }
+
+    /// Whether this member would stand for election at all (electable kind, and allowed to found a cluster or a
+    /// master has been seen).
+    public var mayStand: Bool {
+        myKind == .data(slaveOnly: false) && (allowInitCluster || persistent.currentEpoch > .zero)
+    }
+
     /// The credentials this member would offer now.
     public var credentials: ElectionCredentials {
         ElectionCredentials(member: me, lastCommitted: lastCommitted, isCurrentMaster: isMasterRole)
@@ -139,6 +157,21 @@ public struct MasterElection: Sendable {
     /// The shell started this machine: send the first heartbeats and schedule ticks.
     public mutating func start(now: Duration) -> [Action] {
         tick(now: now)
+    }
+
+    /// The shell learned members by handshake: `configuration` must keep every member already known (with the same
+    /// kind and voter count) and may add new ones. New peers count as just heard.
+    public mutating func membershipChanged(to configuration: ClusterConfiguration, now: Duration) {
+        for member in self.configuration.members {
+            precondition(
+                configuration.member(member.id) == member,
+                "membership change dropped or altered \(member): \(configuration.members)"
+            )
+        }
+        precondition(configuration.member(me) != nil, "\(me) is not in the configuration \(configuration.members)")
+        self.configuration = configuration
+        peers = configuration.peers(of: me)
+        failureDetector.membershipChanged(to: configuration, now: now)
     }
 
     /// A local commit or catch-up moved the log to `position` (a store copy may also move it backwards).
@@ -195,7 +228,8 @@ public struct MasterElection: Sendable {
     public mutating func heartbeatReceived(_ heartbeat: Heartbeat, from peer: MemberID, now: Duration) -> [Action] {
         var actions = expireLease(now: now)
         _ = failureDetector.heartbeatReceived(from: peer, suspecting: Set(heartbeat.suspects), at: now)
-        peerViews[peer] = PeerView(lastCommitted: heartbeat.lastCommitted, isMaster: heartbeat.isMaster)
+        peerViews[peer] = PeerView(lastCommitted: heartbeat.lastCommitted, isMaster: heartbeat.isMaster,
+                                   mayStand: heartbeat.mayStand)
         guard heartbeat.isMaster else { return actions }
         if heartbeat.epoch < persistent.currentEpoch {
             // A master from an older epoch: fence it (Neo4j's InvalidEpochException forces a new election).
@@ -336,11 +370,11 @@ public struct MasterElection: Sendable {
 
     /// Whether some electable member this one can hear (itself included) outranks `candidate`.
     private func someoneOutranks(_ candidate: ElectionCredentials, now: Duration) -> Bool {
-        if candidate.member != me, isElectable(me), credentials.outranks(candidate) { return true }
+        if candidate.member != me, mayStand, credentials.outranks(candidate) { return true }
         for peer in peers where peer != candidate.member && isElectable(peer)
             && failureDetector.isHeard(peer, now: now)
         {
-            guard let view = peerViews[peer] else { continue }
+            guard let view = peerViews[peer], view.mayStand else { continue }
             let theirs = ElectionCredentials(member: peer, lastCommitted: view.lastCommitted,
                                              isCurrentMaster: view.isMaster)
             if theirs.outranks(candidate) { return true }
@@ -360,7 +394,7 @@ public struct MasterElection: Sendable {
     }
 
     private func shouldStandForElection(now: Duration) -> Bool {
-        guard myKind == .data(slaveOnly: false), !isQuiet(now: now), now >= nextElectionAt else { return false }
+        guard mayStand, !isQuiet(now: now), now >= nextElectionAt else { return false }
         guard activePromise(now: now) == nil else { return false }
         guard failureDetector.reachableCount(now: now) >= configuration.quorum else { return false }
         return !someoneOutranks(credentials, now: now)
@@ -405,7 +439,8 @@ public struct MasterElection: Sendable {
             isMaster: isMaster,
             lastCommitted: lastCommitted,
             suspects: failureDetector.suspected.sorted(),
-            sentAt: now
+            sentAt: now,
+            mayStand: mayStand
         )
         return peers.map { .send(to: $0, .heartbeat(heartbeat)) }
     }

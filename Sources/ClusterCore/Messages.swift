@@ -12,14 +12,19 @@ public struct Heartbeat: Hashable, Sendable {
     /// The sender's monotonic clock at sending, echoed back in acknowledgements. Only ever compared with the
     /// sender's own clock, so members need not agree on time, only on its rate.
     public var sentAt: Duration
+    /// Whether the sender would stand for election now. False for a member with `ha.allow_init_cluster=false` that
+    /// has never seen a master: its credentials must not block the members that may found the cluster.
+    public var mayStand: Bool
 
     /// Creates a heartbeat.
-    public init(epoch: Epoch, isMaster: Bool, lastCommitted: LogPosition, suspects: [MemberID], sentAt: Duration) {
+    public init(epoch: Epoch, isMaster: Bool, lastCommitted: LogPosition, suspects: [MemberID], sentAt: Duration,
+                mayStand: Bool = true) {
         self.epoch = epoch
         self.isMaster = isMaster
         self.lastCommitted = lastCommitted
         self.suspects = suspects
         self.sentAt = sentAt
+        self.mayStand = mayStand
     }
 }
 

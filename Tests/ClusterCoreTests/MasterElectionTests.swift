@@ -17,8 +17,9 @@ struct MasterElectionTests {
     func tx(_ id: UInt64) -> LogPosition { LogPosition(lastCommittedTx: id) }
 
     func heartbeat(epoch: UInt64 = 0, master: Bool = false, tx id: UInt64, suspects: [MemberID] = [],
-                   at time: Duration) -> Heartbeat {
-        Heartbeat(epoch: Epoch(epoch), isMaster: master, lastCommitted: tx(id), suspects: suspects, sentAt: time)
+                   at time: Duration, mayStand: Bool = true) -> Heartbeat {
+        Heartbeat(epoch: Epoch(epoch), isMaster: master, lastCommitted: tx(id), suspects: suspects, sentAt: time,
+                  mayStand: mayStand)
     }
 
     func sendToAll(_ message: ClusterMessage, except me: MemberID, of members: [MemberID]) -> [MasterElection.Action] {
@@ -119,7 +120,7 @@ struct MasterElectionTests {
         _ = slaveOnly.heartbeatReceived(heartbeat(tx: 0, at: .seconds(2)), from: m3, now: .seconds(2))
         let t = Duration.milliseconds(2_100)
         #expect(slaveOnly.tick(now: t)
-            == sendToAll(.heartbeat(heartbeat(tx: 9, at: t)), except: m1, of: [m1, m2, m3])
+            == sendToAll(.heartbeat(heartbeat(tx: 9, at: t, mayStand: false)), except: m1, of: [m1, m2, m3])
             + [.scheduleTimer(after: tick)])
 
         var arbiter = MasterElection(configuration: config, me: m3, lastCommitted: tx(0), now: .zero, seed: 1)
@@ -127,7 +128,7 @@ struct MasterElectionTests {
         _ = arbiter.heartbeatReceived(heartbeat(tx: 9, at: .seconds(2)), from: m1, now: .seconds(2))
         _ = arbiter.heartbeatReceived(heartbeat(tx: 2, at: .seconds(2)), from: m2, now: .seconds(2))
         #expect(arbiter.tick(now: t)
-            == sendToAll(.heartbeat(heartbeat(tx: 0, at: t)), except: m3, of: [m1, m2, m3])
+            == sendToAll(.heartbeat(heartbeat(tx: 0, at: t, mayStand: false)), except: m3, of: [m1, m2, m3])
             + [.scheduleTimer(after: tick)])
         let fromSlaveOnly = VoteRequest(
             epoch: Epoch(1), credentials: ElectionCredentials(member: m1, lastCommitted: tx(9), isCurrentMaster: false),
@@ -227,5 +228,63 @@ struct MasterElectionTests {
             == [.stopAcceptingWrites, .becomePending,
                 .persist(PersistentElectionState(currentEpoch: Epoch(3), votedFor: nil))])
         #expect(!sm.isAcceptingWrites(now: .milliseconds(2_200)))
+    }
+
+    @Test("members learned by handshake join the voter set; quorum counts the initial hosts from the start")
+    func membershipLearnedByHandshake() {
+        // Only this member is known, but three initial hosts were configured: one vote is not a majority.
+        let alone = ClusterConfiguration(members: [ClusterMemberConfiguration(id: m1)], expectedMemberCount: 3)
+        #expect(alone.quorum == 2)
+        var sm = MasterElection(configuration: alone, me: m1, lastCommitted: tx(5), now: .zero, seed: 1)
+        _ = sm.start(now: .zero)
+        let t = Duration.milliseconds(2_100)
+        #expect(sm.tick(now: t) == [.scheduleTimer(after: tick)])
+        #expect(sm.role == .pending)
+        // Member 2 says hello: it is a peer now, counts as heard, and the pair is a majority of three.
+        let learned = alone.adding(ClusterMemberConfiguration(id: m2))
+        #expect(learned.members.map(\.id) == [m1, m2])
+        #expect(learned.quorum == 2)
+        sm.membershipChanged(to: learned, now: t)
+        #expect(sm.failureDetector.reachableCount(now: t) == 2)
+        let request = VoteRequest(
+            epoch: Epoch(1), credentials: ElectionCredentials(member: m1, lastCommitted: tx(5), isCurrentMaster: false),
+            sentAt: t + tick
+        )
+        #expect(sm.tick(now: t + tick)
+            == [.persist(PersistentElectionState(currentEpoch: Epoch(1), votedFor: m1)),
+                .send(to: m2, .voteRequest(request)), .scheduleTimer(after: tick)])
+    }
+
+    @Test("with allow_init_cluster=false a member stands only after it has seen a master, and does not block others")
+    func allowInitClusterFalse() {
+        let config = configuration()
+        var sm = MasterElection(configuration: config, me: m1, lastCommitted: tx(5), now: .zero, seed: 1)
+        sm.allowInitCluster = false
+        _ = sm.start(now: .zero)
+        _ = sm.heartbeatReceived(heartbeat(tx: 5, at: .seconds(2)), from: m2, now: .seconds(2))
+        _ = sm.heartbeatReceived(heartbeat(tx: 5, at: .seconds(2)), from: m3, now: .seconds(2))
+        let t = Duration.milliseconds(2_100)
+        // It would win on server id, but it never founds the cluster and says so in its heartbeats.
+        #expect(sm.tick(now: t)
+            == sendToAll(.heartbeat(heartbeat(tx: 5, at: t, mayStand: false)), except: m1, of: [m1, m2, m3])
+            + [.scheduleTimer(after: tick)])
+        // Nor does it reject member 2, whom it would otherwise outrank.
+        let fromM2 = VoteRequest(
+            epoch: Epoch(1), credentials: ElectionCredentials(member: m2, lastCommitted: tx(5), isCurrentMaster: false),
+            sentAt: t
+        )
+        #expect(sm.voteRequested(fromM2, from: m2, now: t)
+            == [.persist(PersistentElectionState(currentEpoch: Epoch(1), votedFor: m2)),
+                .send(to: m2, .voteResponse(epoch: Epoch(1), granted: true, echoedSentAt: t))])
+        #expect(sm.mayStand)
+
+        // A voter hearing a non-standing member with better credentials still grants the candidate.
+        var voter = MasterElection(configuration: config, me: m3, lastCommitted: tx(5), now: .zero, seed: 1)
+        _ = voter.start(now: .zero)
+        _ = voter.heartbeatReceived(heartbeat(tx: 5, at: .seconds(2), mayStand: false), from: m1, now: .seconds(2))
+        _ = voter.heartbeatReceived(heartbeat(tx: 5, at: .seconds(2)), from: m2, now: .seconds(2))
+        #expect(voter.voteRequested(fromM2, from: m2, now: t)
+            == [.persist(PersistentElectionState(currentEpoch: Epoch(1), votedFor: m2)),
+                .send(to: m2, .voteResponse(epoch: Epoch(1), granted: true, echoedSentAt: t))])
     }
 }

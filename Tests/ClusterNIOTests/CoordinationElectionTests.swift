@@ -1,0 +1,192 @@
+import ClusterCore
+import Foundation
+import Testing
+@testable import ClusterNIO
+
+/// Elections over real loopback sockets (neo4j-ha.md §3–4; docs/clustering-design.md).
+@Suite("Coordination: elections over TCP", .serialized)
+struct CoordinationElectionTests {
+    private static let three = [TestMemberSpec(id: 1), TestMemberSpec(id: 2), TestMemberSpec(id: 3)]
+
+    @Test("three members elect exactly one master and the others follow it")
+    func threeMembersElectOneMaster() async throws {
+        let cluster = TestCluster()
+        do {
+            try await cluster.start(Self.three)
+            var master: Int?
+            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
+            let elected = try #require(master)
+            #expect(cluster.atMostOneMasterPerEpoch)
+            for index in 0..<3 where index != elected {
+                #expect(!cluster.services[index]!.isAcceptingWrites())
+            }
+            // Equal credentials: the lowest server id wins (neo4j-ha.md §4).
+            #expect(cluster.specs[elected].id == 1)
+            let snapshot = cluster.services[elected]!.snapshot
+            #expect(snapshot.members.map(\.id.rawValue) == [1, 2, 3])
+            #expect(await eventually {
+                let rows = cluster.services[elected]!.snapshot.members
+                return rows.allSatisfy(\.alive) && rows.map(\.role) == ["master", "slave", "slave"]
+            })
+            #expect(cluster.log.contains("Instance 1 was elected as master"))
+            #expect(cluster.log.contains("Instance 2 (this server) entered the cluster"))
+            #expect(cluster.log.contains("Database available for write transactions"))
+            // The vote is on disk before it was sent.
+            let state = try ElectionStateStore(directory: cluster.settings(for: 1).stateDirectory).load()
+            #expect(state.currentEpoch >= Epoch(1))
+        }
+        await cluster.shutdown()
+    }
+
+    @Test("stopping the master elects another member in a newer epoch")
+    func masterStopFailsOver() async throws {
+        let cluster = TestCluster()
+        do {
+            try await cluster.start(Self.three)
+            var master: Int?
+            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
+            let old = try #require(master)
+            let oldEpoch = try #require(cluster.epoch(of: old))
+            await cluster.stopMember(old)
+            let stoppedAt = ContinuousClock.now
+            var next: Int?
+            #expect(await eventually { next = cluster.stableMaster(); return next != nil })
+            let elapsed = ContinuousClock.now - stoppedAt
+            let newMaster = try #require(next)
+            #expect(newMaster != old)
+            #expect(try #require(cluster.epoch(of: newMaster)) > oldEpoch)
+            #expect(cluster.atMostOneMasterPerEpoch)
+            #expect(cluster.log.contains("Instance \(cluster.specs[old].id) has failed"))
+            // Bounded, not timed: a loaded machine may be slower than "a few time-outs", never unbounded.
+            #expect(elapsed < TestTimings.pollLimit)
+        }
+        await cluster.shutdown()
+    }
+
+    @Test("an isolated master stops accepting writes and the majority elects a new one")
+    func isolatedMasterStepsDown() async throws {
+        let cluster = TestCluster()
+        do {
+            try await cluster.start(Self.three)
+            var master: Int?
+            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
+            let old = try #require(master)
+            let oldEpoch = try #require(cluster.epoch(of: old))
+            cluster.services[old]!.setTrafficDropped(true)
+            #expect(await eventually { !cluster.services[old]!.isAcceptingWrites() })
+            var next: Int?
+            #expect(await eventually { next = cluster.stableMaster(excluding: [old]); return next != nil })
+            #expect(try #require(next) != old)
+            let newMaster = try #require(next)
+            #expect(try #require(cluster.epoch(of: newMaster)) > oldEpoch)
+            #expect(!cluster.services[old]!.isAcceptingWrites())
+            #expect(cluster.log.contains("Write transactions to database disabled"))
+            // Heal: the old master rejoins as a slave of the new one.
+            cluster.services[old]!.setTrafficDropped(false)
+            #expect(await eventually { cluster.stableMaster() == next })
+            #expect(cluster.atMostOneMasterPerEpoch)
+        }
+        await cluster.shutdown()
+    }
+
+    @Test("a restarted member rejoins as slave of the current master")
+    func restartedMemberRejoinsAsSlave() async throws {
+        let cluster = TestCluster()
+        do {
+            try await cluster.start(Self.three)
+            var master: Int?
+            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
+            let elected = try #require(master)
+            let epoch = try #require(cluster.epoch(of: elected))
+            let slave = (0..<3).first { $0 != elected }!
+            await cluster.stopMember(slave)
+            #expect(await eventually { cluster.log.contains("Instance \(cluster.specs[slave].id) has failed") })
+            try await cluster.startMember(slave)
+            #expect(await eventually { cluster.stableMaster() == elected })
+            #expect(cluster.epoch(of: slave) == epoch)
+            #expect(cluster.log.contains("Instance \(cluster.specs[slave].id) restarted"))
+            #expect(cluster.atMostOneMasterPerEpoch)
+        }
+        await cluster.shutdown()
+    }
+
+    @Test("an arbiter votes and keeps a majority but is never master")
+    func arbiterVotesButIsNeverMaster() async throws {
+        let cluster = TestCluster()
+        do {
+            // The arbiter has the lowest id, which would win a tie if it could stand.
+            try await cluster.start([
+                TestMemberSpec(id: 1, kind: .arbiter), TestMemberSpec(id: 2), TestMemberSpec(id: 3),
+            ])
+            var master: Int?
+            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
+            let first = try #require(master)
+            #expect(cluster.specs[first].kind != .arbiter)
+            #expect(cluster.services[0]!.snapshot.members.first { $0.id == MemberID(1) }?.role == "arbiter")
+            // With one data member down, the arbiter's vote is what makes the majority.
+            await cluster.stopMember(first)
+            var next: Int?
+            #expect(await eventually { next = cluster.stableMaster(); return next != nil })
+            #expect(try #require(next) != first)
+            #expect(try #require(next) != 0)
+            #expect(!cluster.history.everMaster(MemberID(1)))
+            #expect(cluster.atMostOneMasterPerEpoch)
+        }
+        await cluster.shutdown()
+    }
+
+    @Test("a slave-only member is never master, even with the highest last committed tx")
+    func slaveOnlyIsNeverMaster() async throws {
+        let cluster = TestCluster()
+        do {
+            try await cluster.start([
+                TestMemberSpec(id: 1, kind: .data(slaveOnly: true), lastCommitted: 100),
+                TestMemberSpec(id: 2, lastCommitted: 5), TestMemberSpec(id: 3, lastCommitted: 5),
+            ])
+            var master: Int?
+            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
+            let first = try #require(master)
+            #expect(first != 0)
+            // Only the slave-only member and one other left: a majority, but nobody electable but the other.
+            await cluster.stopMember(first)
+            var next: Int?
+            #expect(await eventually { next = cluster.stableMaster(); return next != nil })
+            #expect(try #require(next) != 0)
+            #expect(!cluster.history.everMaster(MemberID(1)))
+        }
+        await cluster.shutdown()
+    }
+
+    @Test("with ha.allow_init_cluster=false a member joins but never founds the cluster")
+    func allowInitClusterFalse() async throws {
+        let cluster = TestCluster()
+        do {
+            // Member 1 would win the tie on server id; it must not stand, and must not block 2 and 3 either.
+            try await cluster.start([
+                TestMemberSpec(id: 1, allowInitCluster: false), TestMemberSpec(id: 2), TestMemberSpec(id: 3),
+            ])
+            var master: Int?
+            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
+            #expect(try #require(master) != 0)
+            #expect(!cluster.history.everMaster(MemberID(1)))
+        }
+        await cluster.shutdown()
+    }
+
+    @Test("no member with ha.allow_init_cluster=false founds a cluster; they log that they keep trying")
+    func nobodyMayInitialise() async throws {
+        let cluster = TestCluster()
+        do {
+            try await cluster.start([
+                TestMemberSpec(id: 1, allowInitCluster: false), TestMemberSpec(id: 2, allowInitCluster: false),
+                TestMemberSpec(id: 3, allowInitCluster: false),
+            ])
+            // The join time-out (800 ms) is twice the heartbeat time-out: by the time it is logged, an election
+            // would long have happened if anyone were allowed to stand.
+            #expect(await eventually { cluster.log.contains("Could not join cluster of") })
+            #expect(cluster.masterIndices.isEmpty)
+            #expect(cluster.history.mastersByEpoch.isEmpty)
+        }
+        await cluster.shutdown()
+    }
+}
