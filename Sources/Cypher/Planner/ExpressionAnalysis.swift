@@ -155,6 +155,26 @@ enum ExpressionAnalysis {
         return out
     }
 
+    /// `variable.key` reads of `e` evaluated in the scope of `e` itself, as (variable, key) in order of appearance.
+    /// Bodies that bind their own variables (comprehensions, quantifiers, reduce, patterns) are not searched, so a
+    /// shadowing `x` there is never taken for the outer one.
+    static func directPropertyReads(_ e: Expression) -> [(String, String)] {
+        var out: [(String, String)] = []
+        func walk(_ x: Expression) {
+            switch x.kind {
+            case .property(let t, let k):
+                if case .variable(let v) = t.kind { out.append((v, k)) } else { walk(t) }
+            case .listComprehension, .quantified, .reduce, .mapProjection, .patternComprehension,
+                .patternExpression, .shortestPathExpression, .existsSubquery:
+                return
+            default:
+                children(x).forEach(walk)
+            }
+        }
+        walk(e)
+        return out
+    }
+
     /// Splits a predicate into its AND-ed conjuncts.
     static func conjuncts(_ e: Expression) -> [Expression] {
         if case .binary(.and, let a, let b) = e.kind { return conjuncts(a) + conjuncts(b) }

@@ -59,6 +59,13 @@ extension QueryPlanner {
             let t = try compile(target)
             let site = propertySites
             propertySites += 1
+            if case .variable(let v) = target.kind, let (group, index) = cachedPropertyReads[v]?[key] {
+                // Served from the CacheProperties memo below this projection when it holds this row's node.
+                return { row, ctx in
+                    if let value = ctx.cachedProperty(group, index) { return value }
+                    return try ctx.property(t(row, ctx), key, site: site)
+                }
+            }
             return { row, ctx in try ctx.property(t(row, ctx), key, site: site) }
         case .list(let items):
             let cs = try items.map(compile)

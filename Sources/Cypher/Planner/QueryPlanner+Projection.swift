@@ -24,6 +24,8 @@ extension QueryPlanner {
         let hasAggregate = items.contains { ExpressionAnalysis.containsAggregate($0.expression) }
         var itemSlots: [Int] = []
         let previousBound = bound
+        plan = planPropertyCache(items.map(\.expression), on: plan)
+        defer { cachedPropertyReads = [:] }
 
         if hasAggregate {
             var keys: [(Int, Eval)] = []
@@ -64,6 +66,7 @@ extension QueryPlanner {
                     keyItemSlots[ExpressionAnalysis.key(item.expression)] = slot
                 }
             }
+            cachedPropertyReads = [:]
             let width = { [slots] in slots.count }
             let keysCopy = keys
             let specsCopy = specs
@@ -97,6 +100,7 @@ extension QueryPlanner {
                 itemSlots.append(slot)
                 compiled.append((slot, try compile(item.expression)))
             }
+            cachedPropertyReads = [:]
             if !compiled.isEmpty {
                 plan = LogicalPlan("Projection", details: items.map(\.name).joined(separator: ", "),
                                    identifiers: items.map(\.name), estimatedRows: plan.estimatedRows, source: plan) {
@@ -159,6 +163,40 @@ extension QueryPlanner {
         aggregateSlots = [:]
         _ = isReturn
         return (plan, items.map(\.name), itemSlots)
+    }
+
+    /// Plans a CacheProperties operator for each variable whose properties the projection reads two or more of,
+    /// and records them in `cachedPropertyReads` for compiling the projection's items (the caller clears it).
+    private func planPropertyCache(_ expressions: [Expression], on input: LogicalPlan) -> LogicalPlan {
+        var keysByVariable: [String: [String]] = [:]
+        var variables: [String] = []
+        for e in expressions {
+            for (v, k) in ExpressionAnalysis.directPropertyReads(e) where bound.contains(v) && slots.lookup(v) != nil {
+                if keysByVariable[v] == nil {
+                    variables.append(v)
+                    keysByVariable[v] = []
+                }
+                if !keysByVariable[v]!.contains(k) { keysByVariable[v]!.append(k) }
+            }
+        }
+        var plan = input
+        for v in variables {
+            let keys = keysByVariable[v]!
+            guard keys.count >= 2 else { continue }
+            let group = propertyCacheGroups
+            propertyCacheGroups += 1
+            let slot = slots.lookup(v)!
+            var reads: [String: (Int, Int)] = [:]
+            for (i, k) in keys.enumerated() { reads[k] = (group, i) }
+            cachedPropertyReads[v] = reads
+            plan = LogicalPlan("CacheProperties", details: keys.map { "\(v).\($0)" }.joined(separator: ", "),
+                               identifiers: Array(bound), estimatedRows: plan.estimatedRows, source: plan) {
+                ctx, src, _, c in
+                CachePropertiesOp(source: src!, nodeSlot: slot, keys: keys,
+                                  cache: ctx.propertyCache(group, keys: keys.count), ctx: ctx, counter: c)
+            }
+        }
+        return plan
     }
 
     private func compileCount(_ e: Expression, _ what: String) throws -> Eval {

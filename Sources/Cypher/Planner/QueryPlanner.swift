@@ -29,6 +29,11 @@ final class QueryPlanner {
     var parameterNames = Set<String>()
     /// Number of compiled property-access sites (each gets a per-execution token cache slot).
     var propertySites = 0
+    /// While compiling the items of one projection: variable → key → (cache group, index) of the properties a
+    /// CacheProperties operator below it reads in one kernel call.
+    var cachedPropertyReads: [String: [String: (Int, Int)]] = [:]
+    /// Number of CacheProperties groups planned (each gets a per-execution memo).
+    var propertyCacheGroups = 0
     /// The label a chosen scan or seek already guarantees, so its label filter can be dropped.
     private var coveredLabel: (String, String)?
     var writes = false

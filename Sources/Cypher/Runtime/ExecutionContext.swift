@@ -156,7 +156,7 @@ final class ExecutionContext {
 
     /// Property key tokens by compiled access site (`n.name` in the query text), so a hot property access costs
     /// an array lookup instead of hashing the key name per row.
-    private var siteTokens: [PropertyKeyToken] = []
+    @exclusivity(unchecked) private var siteTokens: [PropertyKeyToken] = []
 
     @inline(__always)
     func property(_ entity: Value, _ name: String, site: Int) throws -> Value {
@@ -174,6 +174,28 @@ final class ExecutionContext {
         default:
             return try property(entity, name)
         }
+    }
+
+    // MARK: Cached properties (CacheProperties)
+
+    @exclusivity(unchecked) private var propertyCaches: [CachedNodeProperties?] = []
+
+    /// The memo of cache group `group` (numbered by the planner), created on first use.
+    func propertyCache(_ group: Int, keys: Int) -> CachedNodeProperties {
+        if group >= propertyCaches.count {
+            propertyCaches.append(contentsOf: repeatElement(nil, count: group + 1 - propertyCaches.count))
+        }
+        if let c = propertyCaches[group] { return c }
+        let c = CachedNodeProperties(count: keys)
+        propertyCaches[group] = c
+        return c
+    }
+
+    /// Key `index` of cache group `group` when it holds the current row's node, else nil (read it normally).
+    @inline(__always)
+    func cachedProperty(_ group: Int, _ index: Int) -> Value? {
+        guard group < propertyCaches.count, let c = propertyCaches[group], c.valid else { return nil }
+        return c.values[index]
     }
 
     func deletedNode(_ id: Int64) -> DatabaseError {

@@ -9,8 +9,10 @@ typealias Eval = (Row, ExecutionContext) throws -> Value
 
 /// Rows produced and kernel accesses made by one logical operator during one execution (PROFILE).
 final class ProfileCounter {
-    var rows = 0
-    var dbHits = 0
+    // Unchecked: bumped once per row by the one thread running the execution; a dynamic exclusivity check would
+    // cost more than the increment.
+    @exclusivity(unchecked) var rows = 0
+    @exclusivity(unchecked) var dbHits = 0
 }
 
 /// A physical, pull-based operator (Volcano-style): `next()` returns the next row or nil at the end.

@@ -30,6 +30,10 @@ public protocol GraphReadOperations: AnyObject {
     /// `.null` when the node has no such property.
     func nodeProperty(_ node: NodeID, _ key: PropertyKeyToken) throws -> Value
     func nodeProperties(_ node: NodeID) throws -> [(PropertyKeyToken, Value)]
+    /// Several properties of one node at once: `values[i]` becomes the value of `keys[i]` (`.null` when absent).
+    /// `values` must already hold `keys.count` elements (so a caller can reuse one buffer for every row).
+    /// The kernel reads the node's property chain once for all keys; see the default implementation below.
+    func nodeProperties(_ node: NodeID, keys: [PropertyKeyToken], into values: inout [Value]) throws
 
     // MARK: Relationships
     func relationshipExists(_ rel: RelationshipID) throws -> Bool
@@ -60,6 +64,14 @@ public protocol GraphReadOperations: AnyObject {
     func countNodes(label: LabelToken?) throws -> Int
     /// Relationships matching the pattern; at most one of startLabel/endLabel may be non-nil (as in Neo4j).
     func countRelationships(startLabel: LabelToken?, type: RelationshipTypeToken?, endLabel: LabelToken?) throws -> Int
+}
+
+extension GraphReadOperations {
+    /// One `nodeProperty` call per key, for implementations without a batched read.
+    public func nodeProperties(_ node: NodeID, keys: [PropertyKeyToken], into values: inout [Value]) throws {
+        precondition(values.count == keys.count, "nodeProperties: \(values.count) values for \(keys.count) keys")
+        for (i, key) in keys.enumerated() { values[i] = try nodeProperty(node, key) }
+    }
 }
 
 /// Write operations of a kernel transaction. Modifying an entity takes its exclusive lock, held to the end

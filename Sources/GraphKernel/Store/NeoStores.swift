@@ -209,6 +209,50 @@ final class NeoStores: @unchecked Sendable {
         }
     }
 
+    /// Properties `keys` of node `node` into `values` (same order, `.null` when absent); false when the node is
+    /// not in use. Like `nodeProperty(_:key:)` but for several keys with one lock and one walk of the chain, which
+    /// stops as soon as every key is found (a query reading `p.city` and `p.age` per row pays the walk once).
+    func nodeProperties(_ node: Int64, keys: [Int32], into values: inout [Value]) throws -> Bool {
+        precondition(values.count == keys.count, "nodeProperties: \(values.count) values for \(keys.count) keys")
+        let high = properties.highID + 1
+        return try withUnsafeTemporaryAllocation(of: PropertyBlock?.self, capacity: keys.count) { found in
+            found.initialize(repeating: nil)
+            let inUse: Bool = try cache.withLockedAccess { access in
+                let n = try access.record(nodes, node)
+                guard n.byte(0) & 1 != 0 else { return false }
+                var missing = keys.count
+                var id = n.int64(9)
+                var steps: Int64 = 0
+                while id != noID && missing > 0 {
+                    let p = try access.record(properties, id)
+                    let count = min(Int(p.byte(1)), PropertyRecord.blocksPerRecord)
+                    for i in 0..<count {
+                        let base = 16 + i * 16
+                        let key = p.int32(base)
+                        for k in 0..<keys.count where keys[k] == key && found[k] == nil {
+                            found[k] = PropertyBlock(
+                                key: key, type: PropertyType(rawValue: p.byte(base + 4)) ?? .integer,
+                                inlineLength: p.byte(base + 5), payload: p.int64(base + 8))
+                            missing -= 1
+                        }
+                    }
+                    id = p.int64(8)
+                    steps += 1
+                    if steps > high {
+                        throw DatabaseError(.storageDamageDetected, "property chain of node \(node) has a cycle")
+                    }
+                }
+                return true
+            }
+            guard inUse else { return false }
+            // Values are decoded outside the page cache lock: dynamic (long string, array) values take it again.
+            for k in 0..<keys.count {
+                values[k] = try found[k].map(propertyValue) ?? .null
+            }
+            return true
+        }
+    }
+
     /// One property of the chain at `first`, `.null` when absent. Decodes only the matching block.
     func property(from first: Int64, key: Int32) throws -> Value {
         var id = first

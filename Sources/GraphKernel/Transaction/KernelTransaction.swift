@@ -300,6 +300,20 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         }
     }
 
+    public func nodeProperties(_ node: NodeID, keys: [PropertyKeyToken], into values: inout [Value]) throws {
+        try checkUsable()
+        let id = node.rawValue
+        if !state.isEmpty {
+            for (i, key) in keys.enumerated() { values[i] = try nodeProperty(node, key) }
+            return
+        }
+        try committed {
+            guard id >= 0, id < stores.nodes.highID, try stores.nodeProperties(id, keys: keys, into: &values) else {
+                throw nodeNotFound(node)
+            }
+        }
+    }
+
     public func nodeProperties(_ node: NodeID) throws -> [(PropertyKeyToken, Value)] {
         try checkUsable()
         let id = node.rawValue
