@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "ClusterNIO",
             dependencies: [
-                "ClusterCore", "GraphKernel",
+                "ClusterCore", "GraphKernel", "GraphValues", "BoltCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,0 +1,434 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ClusterCore
+import Dispatch
+import Foundation
+import GraphKernel
+import GraphValues
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The data port of a data member (`ha.host.data`): serves pulls, transaction stamps, pushes, store copies and (on
+/// the master) forwarded transactions. Wire protocol and guarantees: docs/clustering-design.md, "Data port".
+///
+/// Requests are decoded on the event loop and executed on a dispatch queue (they block on the database), so a slow
+/// request does not hold up the others on the same connection.
+public final class DataServer: Sendable {
+    private let core: DataServerCore
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let channel = Mutex<(any Channel)?>(nil)
+
+    public init(
+        database: GraphDatabase, group: any EventLoopGroup, logger: Logger,
+        forwarded: (any ForwardedTransactionHandler)?, maxFrameBytes: Int = 64 << 20,
+        pullResponseBytes: Int = 4 << 20
+    ) {
+        precondition(maxFrameBytes >= 1 << 16, "maxFrameBytes must be at least 64 KiB")
+        self.core = DataServerCore(
+            database: database, logger: logger, forwarded: forwarded, maxFrameBytes: maxFrameBytes,
+            pullResponseBytes: min(pullResponseBytes, maxFrameBytes / 2))
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Binds `host:port` (port 0: an ephemeral port, see `boundPort`) and returns once listening.
+    public func start(host: String, port: Int) async throws {
+        let core = self.core
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(DataFrameDecoder(maxFrameBytes: core.maxFrameBytes)))
+                    try channel.pipeline.syncOperations.addHandler(DataServerHandler(core: core))
+                }
+            }
+        let bound = try await bootstrap.bind(host: host, port: port).get()
+        channel.withLock { $0 = bound }
+        logger.info("Data port listening", metadata: ["address": "\(bound.localAddress.map { "\($0)" } ?? "?")"])
+    }
+
+    /// The port actually bound (0 before `start`).
+    public var boundPort: Int { channel.withLock { $0?.localAddress?.port ?? 0 } }
+
+    /// Stops listening. Open connections are closed.
+    public func stop() async {
+        let bound = channel.withLock { value -> (any Channel)? in
+            defer { value = nil }
+            return value
+        }
+        try? await bound?.close()
+        core.closeAllConnections()
+    }
+
+    /// The epoch this member follows and whether it is its master. Pushes and forwarded transactions carrying an
+    /// older epoch are refused (fencing a deposed master); forwarded transactions need `isMaster`.
+    public func setEpoch(_ epoch: Epoch, isMaster: Bool) {
+        core.setEpoch(epoch, isMaster: isMaster)
+    }
+
+    /// The epoch currently followed.
+    public var epoch: Epoch { core.fencing.withLock { $0.epoch } }
+}
+
+// MARK: - Work
+
+/// Everything a request needs, shared by all connections.
+final class DataServerCore: Sendable {
+    let database: GraphDatabase
+    let logger: Logger
+    let forwarded: (any ForwardedTransactionHandler)?
+    let maxFrameBytes: Int
+    let pullResponseBytes: Int
+    let fencing = Mutex<(epoch: Epoch, isMaster: Bool)>((Epoch.zero, false))
+    let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Blocking work: database calls, forwarded statements, store copies. Concurrent, so one slow forwarded
+    /// transaction waiting for a lock does not stall pulls.
+    let queue = DispatchQueue(label: "trellis.data-port", attributes: .concurrent)
+
+    init(
+        database: GraphDatabase, logger: Logger, forwarded: (any ForwardedTransactionHandler)?, maxFrameBytes: Int,
+        pullResponseBytes: Int
+    ) {
+        self.database = database
+        self.logger = logger
+        self.forwarded = forwarded
+        self.maxFrameBytes = maxFrameBytes
+        self.pullResponseBytes = pullResponseBytes
+    }
+
+    func setEpoch(_ epoch: Epoch, isMaster: Bool) {
+        fencing.withLock { $0 = (epoch, isMaster) }
+    }
+
+    func closeAllConnections() {
+        let all = connections.withLock { value -> [any Channel] in
+            defer { value = [:] }
+            return Array(value.values)
+        }
+        for channel in all { channel.close(promise: nil) }
+    }
+
+    /// Refuses requests from an epoch older than ours; a newer epoch is adopted (we learn of a new master through
+    /// its first push before coordination tells us, and a master that sees a newer epoch is no longer master).
+    func checkEpoch(_ sent: Epoch) throws {
+        try fencing.withLock { state in
+            if sent < state.epoch { throw DataPortError.staleEpoch(sent: sent, known: state.epoch) }
+            if sent > state.epoch { state = (sent, false) }
+        }
+    }
+
+    // MARK: Requests
+
+    func pull(from: TxID, limit: Int, allocator: ByteBufferAllocator, requestID: UInt64) throws -> ByteBuffer {
+        guard from.rawValue >= 1, limit >= 1 else {
+            throw DatabaseError(.invalidRequest, "Pull from \(from) with limit \(limit) is not a valid request")
+        }
+        let cursor = try database.committedTransactions(from: from)
+        var transactions: [CommittedTransaction] = []
+        var bytes = 0
+        let frameRoom = maxFrameBytes - 1024
+        while transactions.count < limit, bytes < pullResponseBytes, let next = try cursor.next() {
+            let size = next.payload.count + 48
+            if bytes + size > frameRoom {
+                guard transactions.isEmpty else { break }
+                throw DatabaseError(
+                    .transactionCommitFailed,
+                    "\(next.header.txID) is \(next.payload.count) bytes, more than the data port's frame limit of "
+                        + "\(maxFrameBytes) bytes (raise it on both members)")
+            }
+            transactions.append(next)
+            bytes += size
+        }
+        let last = database.lastCommittedTxID
+        return DataWire.frame(allocator, .transactions, requestID: requestID, capacity: bytes + 16) { body in
+            body.writeInteger(last.rawValue)
+            body.writeInteger(UInt32(transactions.count))
+            for transaction in transactions { body.writeTransaction(transaction) }
+        }
+    }
+
+    func stamp(at txID: TxID, allocator: ByteBufferAllocator, requestID: UInt64) throws -> ByteBuffer {
+        let header = try database.transactionHeader(at: txID)
+        let last = database.lastCommittedTxID
+        return DataWire.frame(allocator, .stampReply, requestID: requestID) { body in
+            body.writeInteger(last.rawValue)
+            if let header {
+                body.writeInteger(UInt8(1))
+                body.writeMultipleIntegers(header.txID.rawValue, header.epoch, header.masterServerID, header.checksum)
+            } else {
+                body.writeInteger(UInt8(0))
+            }
+        }
+    }
+
+    /// Applies pushed transactions in order. Ones we already have are acknowledged when their checksum matches ours
+    /// (pushes may overlap pulls and each other), refused as a diverged chain when it does not.
+    func push(epoch: Epoch, _ transactions: [CommittedTransaction], allocator: ByteBufferAllocator, requestID: UInt64)
+        throws -> ByteBuffer
+    {
+        try checkEpoch(epoch)
+        for transaction in transactions {
+            let id = transaction.header.txID
+            if id <= database.lastCommittedTxID {
+                guard let mine = try database.transactionHeader(at: id) else { continue }
+                if mine.checksum != transaction.header.checksum {
+                    throw TransactionLogError.checksumChainBroken(
+                        txID: id, expectedPrevious: mine.previousChecksum,
+                        receivedPrevious: transaction.header.previousChecksum)
+                }
+                continue
+            }
+            try database.applyReplicated(transaction)
+        }
+        let last = database.lastCommittedTxID
+        return DataWire.frame(allocator, .pushAck, requestID: requestID) { $0.writeInteger(last.rawValue) }
+    }
+
+    func storeInfo(allocator: ByteBufferAllocator, requestID: UInt64) -> ByteBuffer {
+        let (epoch, isMaster) = fencing.withLock { $0 }
+        let storeID = database.storeID
+        let last = database.lastCommittedTxID
+        return DataWire.frame(allocator, .storeInfoReply, requestID: requestID) { body in
+            body.writeMultipleIntegers(storeID.random, storeID.creationTimeMillis, last.rawValue, epoch.rawValue)
+            body.writeInteger(UInt8(isMaster ? 1 : 0))
+        }
+    }
+
+    /// Copies the store locally (commits pause only for that), then streams the copy's files in chunks, each write
+    /// waiting for the previous to be flushed (backpressure: memory stays at one chunk per copy).
+    func streamStoreCopy(to channel: any Channel, requestID: UInt64) throws {
+        let root = database.directory + "/temp-copy"
+        let staging = root + "/outgoing-\(requestID)-\(UInt32.random(in: 0...UInt32.max))"
+        let manager = FileManager.default
+        defer { try? manager.removeItem(atPath: staging) }
+        let txID = try database.copyStore(to: staging)
+        let names = try manager.contentsOfDirectory(atPath: staging).sorted()
+        let allocator = channel.allocator
+        for name in names {
+            let path = staging + "/" + name
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw DatabaseError(.storageDamageDetected, "Cannot open \(path) of a store copy")
+            }
+            defer { try? handle.close() }
+            let size = try handle.seekToEnd()
+            try handle.seek(toOffset: 0)
+            try channel.writeAndFlush(
+                DataWire.frame(allocator, .fileStart, requestID: requestID) { body in
+                    body.writeWireString(name)
+                    body.writeInteger(size)
+                }
+            ).wait()
+            var sent: UInt64 = 0
+            while sent < size {
+                let want = Int(min(UInt64(DataWire.storeCopyChunkBytes), size - sent))
+                guard let data = try handle.read(upToCount: want), !data.isEmpty else {
+                    throw DatabaseError(.storageDamageDetected, "\(path) ended at byte \(sent) of \(size)")
+                }
+                try channel.writeAndFlush(
+                    DataWire.frame(allocator, .fileChunk, requestID: requestID, capacity: data.count + 8) { body in
+                        body.writeInteger(UInt32(data.count))
+                        body.writeBytes(data)
+                    }
+                ).wait()
+                sent += UInt64(data.count)
+            }
+        }
+        try channel.writeAndFlush(
+            DataWire.frame(allocator, .storeCopyEnd, requestID: requestID) { body in
+                body.writeInteger(txID.rawValue)
+                body.writeInteger(UInt32(names.count))
+            }
+        ).wait()
+        logger.info("Served a store copy", metadata: ["txID": "\(txID.rawValue)", "files": "\(names.count)"])
+    }
+
+    // MARK: Forwarded transactions
+
+    func forwardedHandler() throws -> any ForwardedTransactionHandler {
+        guard let forwarded else {
+            throw DatabaseError(.databaseUnavailable, "This member does not accept forwarded transactions")
+        }
+        return forwarded
+    }
+
+    func checkMaster(_ epoch: Epoch) throws {
+        try fencing.withLock { state in
+            if epoch < state.epoch { throw DataPortError.staleEpoch(sent: epoch, known: state.epoch) }
+            guard state.isMaster, epoch == state.epoch else { throw DataPortError.notMaster }
+        }
+    }
+}
+
+// MARK: - Connection handler
+
+/// Transactions a connection has open on the forwarded-transaction handler, rolled back if it drops.
+final class OpenForwardedTransactions: Sendable {
+    let ids = Mutex<Set<UInt64>>([])
+}
+
+final class DataServerHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = DataFrame
+    typealias OutboundOut = ByteBuffer
+
+    private let core: DataServerCore
+    private let open = OpenForwardedTransactions()
+
+    init(core: DataServerCore) {
+        self.core = core
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        core.connections.withLock { $0[ObjectIdentifier(channel)] = channel }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        core.connections.withLock { $0[ObjectIdentifier(channel)] = nil }
+        let orphans = open.ids.withLock { ids -> Set<UInt64> in
+            defer { ids = [] }
+            return ids
+        }
+        if !orphans.isEmpty, let handler = core.forwarded {
+            let logger = core.logger
+            core.queue.async {
+                for id in orphans.sorted() {
+                    do {
+                        try handler.rollback(id)
+                    } catch {
+                        logger.warning(
+                            "Rolling back a forwarded transaction of a closed connection failed",
+                            metadata: ["tx": "\(id)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Undecodable framing: say why, then close (the stream cannot be resynchronised).
+        core.logger.warning("Data port connection failed", metadata: ["error": "\(error)"])
+        let frame = DataWire.frame(context.channel.allocator, .error, requestID: 0) { body in
+            DataWireError.encode(error, into: &body)
+        }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        let channel = context.channel
+        guard frame.version == DataWire.version else {
+            let error = DataPortError.protocolViolation(
+                "unsupported data port protocol version \(frame.version) (this member speaks \(DataWire.version))")
+            let reply = DataWire.frame(channel.allocator, .error, requestID: frame.requestID) { body in
+                DataWireError.encode(error, into: &body)
+            }
+            context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        let core = self.core
+        let open = self.open
+        core.queue.async {
+            let reply: ByteBuffer?
+            do {
+                reply = try Self.execute(frame, core: core, open: open, channel: channel)
+            } catch {
+                reply = DataWire.frame(channel.allocator, .error, requestID: frame.requestID) { body in
+                    DataWireError.encode(error, into: &body)
+                }
+            }
+            if let reply { channel.writeAndFlush(reply, promise: nil) }
+        }
+    }
+
+    /// Runs one request on a worker thread; returns the reply frame (nil when the reply was streamed).
+    private static func execute(
+        _ frame: DataFrame, core: DataServerCore, open: OpenForwardedTransactions, channel: any Channel
+    ) throws -> ByteBuffer? {
+        var body = frame.body
+        let id = frame.requestID
+        let allocator = channel.allocator
+        guard let kind = DataWire.Kind(rawValue: frame.kind) else {
+            throw DataPortError.protocolViolation("unknown request kind \(frame.kind)")
+        }
+        switch kind {
+        case .pull:
+            let from = try body.readWireInteger(as: Int64.self)
+            let limit = try body.readWireInteger(as: UInt32.self)
+            try body.expectEnd("a pull request")
+            return try core.pull(from: TxID(from), limit: Int(min(limit, 100_000)), allocator: allocator, requestID: id)
+        case .stamp:
+            let tx = try body.readWireInteger(as: Int64.self)
+            try body.expectEnd("a stamp request")
+            return try core.stamp(at: TxID(tx), allocator: allocator, requestID: id)
+        case .push:
+            let epoch = Epoch(try body.readWireInteger(as: UInt64.self))
+            let count = try body.readWireInteger(as: UInt32.self)
+            var transactions: [CommittedTransaction] = []
+            for _ in 0..<count {
+                let transaction = try body.readTransaction()
+                guard transaction.hasValidChecksum else {
+                    throw TransactionLogError.checksumMismatch(txID: transaction.header.txID)
+                }
+                transactions.append(transaction)
+            }
+            try body.expectEnd("a push")
+            return try core.push(epoch: epoch, transactions, allocator: allocator, requestID: id)
+        case .storeInfo:
+            try body.expectEnd("a store info request")
+            return core.storeInfo(allocator: allocator, requestID: id)
+        case .storeCopy:
+            try body.expectEnd("a store copy request")
+            try core.streamStoreCopy(to: channel, requestID: id)
+            return nil
+        case .forwardBegin:
+            let epoch = Epoch(try body.readWireInteger(as: UInt64.self))
+            let user = try body.readWireString()
+            let metadata = try body.readWireMap()
+            let timeoutMillis = try body.readWireInteger(as: Int64.self)
+            try body.expectEnd("a forwarded begin")
+            try core.checkMaster(epoch)
+            let handler = try core.forwardedHandler()
+            let tx = try handler.begin(
+                user: user, metadata: metadata, timeout: timeoutMillis >= 0 ? .milliseconds(timeoutMillis) : nil)
+            open.ids.withLock { _ = $0.insert(tx) }
+            return DataWire.frame(allocator, .forwardBegun, requestID: id) { $0.writeInteger(tx) }
+        case .forwardRun:
+            let tx = try body.readWireInteger(as: UInt64.self)
+            let query = try body.readWireString()
+            let parameters = try body.readWireMap()
+            try body.expectEnd("a forwarded statement")
+            let result = try core.forwardedHandler().run(tx, query: query, parameters: parameters)
+            return DataWire.frame(allocator, .forwardResult, requestID: id, capacity: 256) { body in
+                body.writeWireValue(.list(result.keys.map { .string($0) }))
+                body.writeWireValue(.list(result.rows.map { .list($0) }))
+                body.writeWireValue(.map(result.statistics.mapValues { .integer($0) }))
+            }
+        case .forwardCommit:
+            let tx = try body.readWireInteger(as: UInt64.self)
+            try body.expectEnd("a forwarded commit")
+            // Whatever the outcome, the transaction is over on the master.
+            defer { open.ids.withLock { _ = $0.remove(tx) } }
+            let last = try core.forwardedHandler().commit(tx)
+            return DataWire.frame(allocator, .forwardCommitted, requestID: id) { $0.writeInteger(last) }
+        case .forwardRollback:
+            let tx = try body.readWireInteger(as: UInt64.self)
+            try body.expectEnd("a forwarded rollback")
+            defer { open.ids.withLock { _ = $0.remove(tx) } }
+            try core.forwardedHandler().rollback(tx)
+            return DataWire.frame(allocator, .forwardRolledBack, requestID: id) { _ in }
+        default:
+            throw DataPortError.protocolViolation("\(kind) is a response, not a request")
+        }
+    }
+}
