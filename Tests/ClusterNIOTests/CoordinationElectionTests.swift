@@ -1,5 +1,7 @@
 import ClusterCore
+import Dispatch
 import Foundation
+import Synchronization
 import Testing
 @testable import ClusterNIO
 
@@ -186,6 +188,44 @@ struct CoordinationElectionTests {
             #expect(await eventually { cluster.log.contains("Could not join cluster of") })
             #expect(cluster.masterIndices.isEmpty)
             #expect(cluster.history.mastersByEpoch.isEmpty)
+        }
+        await cluster.shutdown()
+    }
+
+    @Test("a stalled election-state fsync delays the vote but not the heartbeats")
+    func stalledPersistDoesNotBlockHeartbeats() async throws {
+        let cluster = TestCluster()
+        do {
+            try await cluster.start(Self.three)
+            var master: Int?
+            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
+            let old = try #require(master)
+            let survivors = (0..<3).filter { $0 != old }
+            let (observer, stalled) = (survivors[0], survivors[1])
+            // The stalled member's disk hangs on its next save (the vote it will be asked for) until released.
+            let release = DispatchSemaphore(value: 0)
+            let entered = Mutex(false)
+            cluster.services[stalled]!.setPersistHook {
+                entered.withLock { $0 = true }
+                release.wait()
+                release.signal()
+            }
+            await cluster.stopMember(old)
+            #expect(await eventually { entered.withLock { $0 } })
+            // Three heartbeat time-outs into the stall, the observer must still hear the stalled member: its plain
+            // heartbeats do not queue behind the fsync. (Had they waited, it would have been silent throughout.)
+            try await Task.sleep(for: TestTimings.heartbeatTimeout * 3)
+            let stalledID = MemberID(cluster.specs[stalled].id)
+            #expect(await eventually(within: .seconds(2)) {
+                cluster.services[observer]!.snapshot.members.first { $0.id == stalledID }?.alive == true
+            })
+            // No master without the stalled vote (two of three needed, one is gone).
+            #expect(cluster.masterIndices.isEmpty)
+            release.signal()
+            var next: Int?
+            #expect(await eventually { next = cluster.stableMaster(); return next != nil })
+            #expect(try #require(next) != old)
+            #expect(cluster.atMostOneMasterPerEpoch)
         }
         await cluster.shutdown()
     }

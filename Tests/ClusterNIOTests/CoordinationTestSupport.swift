@@ -104,6 +104,7 @@ final class TestCluster: @unchecked Sendable {
     var ports: [Int] = []
     var services: [Int: CoordinationService] = [:]
     var clusterName = "test.cluster"
+    var electionTimeout = TestTimings.electionTimeout
 
     init() {
         root = NSTemporaryDirectory() + "trellis-coordination-\(UUID().uuidString)"
@@ -129,7 +130,7 @@ final class TestCluster: @unchecked Sendable {
             ),
             heartbeatInterval: TestTimings.heartbeatInterval,
             heartbeatTimeout: TestTimings.heartbeatTimeout,
-            electionTimeout: TestTimings.electionTimeout,
+            electionTimeout: electionTimeout,
             allowInitCluster: spec.allowInitCluster,
             joinTimeout: .milliseconds(800),
             stateDirectory: root + "/member-\(index)",

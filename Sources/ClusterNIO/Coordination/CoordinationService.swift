@@ -68,6 +68,12 @@ public final class CoordinationService: Sendable {
         runner.isAcceptingWrites()
     }
 
+    /// Test hook: called on the persistence queue before every election-state save; it may block (a stalled disk),
+    /// to show that heartbeats do not wait for the save.
+    package func setPersistHook(_ hook: (@Sendable () -> Void)?) {
+        runner.loop.execute { self.runner.persistHook = hook }
+    }
+
     /// Test hook: drop every election message this member sends or receives (a network partition around it).
     /// Hellos still pass, so connections stay up and the partition heals as soon as this is switched off.
     package func setTrafficDropped(_ dropped: Bool) {
@@ -231,6 +237,7 @@ final class CoordinationRunner: @unchecked Sendable {
     private var announcedMasterEpoch: Epoch?
     private var loggedRefusals: Set<String> = []
     var dropTraffic = false
+    var persistHook: (@Sendable () -> Void)?
 
     init(settings: CoordinationSettings, loop: any EventLoop, logger: Logger,
          lastCommitted: @escaping @Sendable () -> LogPosition) {
@@ -425,8 +432,9 @@ final class CoordinationRunner: @unchecked Sendable {
                 case .send(_, .heartbeat(let heartbeat)) where !heartbeat.isMaster:
                     // A plain heartbeat asserts nothing the pending persist protects: it may go now.
                     perform(action)
-                case .scheduleTimer, .becomePending, .stopAcceptingWrites:
-                    // Timers keep running, and giving up privileges never needs to wait for the disk.
+                case .scheduleTimer:
+                    // Role changes wait with the rest so they are published in order; giving up writes takes effect
+                    // at once anyway, because `isAcceptingWrites()` reads the lease straight from the machine.
                     perform(action)
                 default:
                     deferred.append(action)
@@ -444,7 +452,9 @@ final class CoordinationRunner: @unchecked Sendable {
     private func startPersist(_ state: PersistentElectionState) {
         persistInFlight = true
         let store = self.store
+        let hook = persistHook
         persistQueue.async { [self] in
+            hook?()
             let failure: (any Error)?
             do {
                 try store.save(state)
@@ -608,7 +618,11 @@ final class CoordinationRunner: @unchecked Sendable {
                                      role: role, lastCommitted: member.lastCommitted))
         }
         rows.sort { $0.id < $1.id }
-        let lease = publishedEvent == .pending ? nil : election.leaseExpiresAt
+        // Writes need both: the server was told it is master of this epoch, and the machine still is, with a lease.
+        var lease: Duration?
+        if case .master(let epoch) = publishedEvent, election.role == .master(epoch: epoch) {
+            lease = election.leaseExpiresAt
+        }
         shared.withLock { state in
             state.members = rows
             state.leaseExpiresAt = lease
