@@ -33,6 +33,7 @@ let package = Package(
             dependencies: [
                 "GraphValues",
                 .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Cypher: parse, plan, execute over kernel transactions.
@@ -106,11 +107,14 @@ let package = Package(
             dependencies: [
                 "GraphKernel", "Cypher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
         .testTarget(name: "GraphValuesTests", dependencies: ["GraphValues"]),
-        .testTarget(name: "GraphKernelTests", dependencies: ["GraphKernel"]),
+        .testTarget(
+            name: "GraphKernelTests", dependencies: ["GraphKernel", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "CypherTests", dependencies: ["Cypher", "GraphKernel"],
             // Read by the TCK test through #filePath, not bundled as a resource.

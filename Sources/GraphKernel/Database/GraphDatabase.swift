@@ -66,6 +66,9 @@ public final class GraphDatabase: @unchecked Sendable {
         metadata.lastCommittedChecksum = Int64(bitPattern: checksum)
         metadata.lastCommittedTimeMillis = timeMillis
     }
+    /// Whether the last open took the derived structures (label scan, indexes, counts) from their snapshot (true)
+    /// or rebuilt them from the records.
+    public internal(set) var derivedStoresFromSnapshot = false
     var labelScan = LabelScanStore()
     var indexes: [String: PropertyIndex] = [:]
     var counts: [CountsKey: Int] = [:]
@@ -143,6 +146,7 @@ public final class GraphDatabase: @unchecked Sendable {
     private func openStores() throws {
         let plan = try log.recover()
         var replayed = 0
+        var derived = loadDerivedSnapshot(lastCommittedTx: plan.lastCommittedTxID.rawValue)
         if plan.lastCommittedTxID.rawValue > metadata.lastCheckpointedTx {
             for store in stores.stores { try store.rebuildIDs() }
             try stores.loadTokens()
@@ -150,9 +154,11 @@ public final class GraphDatabase: @unchecked Sendable {
             let cursor = try log.transactions(from: TxID(metadata.lastCheckpointedTx + 1))
             while let committed = try cursor.next() {
                 let tx = try TransactionRepresentation.deserialize(committed.payload)
+                derived?.redo.observe(tx, txID: committed.header.txID.rawValue)
+                // Records only: the derived structures are brought up to date once the records are final.
                 try applyLocked(
                     tx, txID: committed.header.txID.rawValue, external: true, checksum: committed.header.checksum,
-                    timeMillis: committed.header.commitTimestampMillis)
+                    timeMillis: committed.header.commitTimestampMillis, updateDerived: false)
                 replayed += 1
             }
             for store in stores.stores { try store.rebuildIDs() }
@@ -165,7 +171,7 @@ public final class GraphDatabase: @unchecked Sendable {
         }
         try stores.loadTokens()
         try loadSchemaFile()
-        try rebuildDerivedStores()
+        try restoreDerivedStores(derived)
         recoveredTransactionCount = replayed
         lastCommittedAtomic.store(metadata.lastCommittedTx, ordering: .releasing)
         appliedTx = metadata.lastCommittedTx
@@ -317,13 +323,17 @@ public final class GraphDatabase: @unchecked Sendable {
     private func checkpointLocked() throws {
         // Applies run without the commit mutex: read the applied state and flush under the store lock, so the
         // checkpoint names exactly what the flushed pages contain.
-        var meta = try storeRW.withReadLock {
+        var (meta, derived) = try storeRW.withReadLock {
             try cache.flushAll()
-            return metadata
+            return (metadata, derivedSnapshot().encode())
         }
         meta.lastCheckpointedTx = meta.lastCommittedTx
-        // Id files first, then the metadata naming the checkpoint, then the log's checkpoint record (which lets
-        // retention prune older log files): each step only claims what the previous ones made durable.
+        // The derived-structures snapshot and id files first, then the metadata naming the checkpoint, then the
+        // log's checkpoint record (which lets retention prune older log files): each step only claims what the
+        // previous ones made durable. A snapshot newer than the recorded checkpoint is fine (recovery redoes the
+        // log after whichever is older).
+        try writeFileAtomically(fileSystem, directory + "/" + DerivedSnapshot.fileName, derived)
+        configuration.afterDerivedSnapshotWritten?()
         for store in stores.stores { try store.saveIDs(stampTx: meta.lastCheckpointedTx) }
         try writeFileAtomically(fileSystem, directory + "/" + StoreMetadata.fileName, meta.encode())
         storeRW.withWriteLock { metadata.lastCheckpointedTx = meta.lastCheckpointedTx }
@@ -522,10 +532,26 @@ public final class GraphDatabase: @unchecked Sendable {
     // MARK: Apply
 
     /// Applies a committed transaction to the stores and derived structures. Must hold `commitMutex`.
+    /// With `updateDerived` false (recovery) only the records, tokens and schema rules change.
     func applyLocked(
-        _ tx: TransactionRepresentation, txID: Int64, external: Bool, checksum: UInt64? = nil, timeMillis: Int64? = nil
+        _ tx: TransactionRepresentation, txID: Int64, external: Bool, checksum: UInt64? = nil, timeMillis: Int64? = nil,
+        updateDerived: Bool = true
     ) throws {
         try storeRW.withWriteLock {
+            guard updateDerived else {
+                let freed = try applyRecords(tx, external: external)
+                for (kind, ids) in freed { stores.store(kind).release(ids) }
+                if let newSchema = tx.schema {
+                    setSchema(newSchema)
+                    try writeFileAtomically(fileSystem, directory + "/" + SchemaRules.fileName, newSchema.serialize())
+                }
+                metadata.lastCommittedTx = txID
+                metadata.lastCommittedTimeMillis = timeMillis ?? currentTimeMillis()
+                if let checksum { metadata.lastCommittedChecksum = Int64(bitPattern: checksum) }
+                lastCommittedAtomic.store(txID, ordering: .releasing)
+                transactionsSinceCheckpoint.wrappingIncrement(ordering: .relaxed)
+                return
+            }
             // Derived-structure "before" state, read before any record changes.
             let affectedNodes = tx.nodeChanges.map(\.id)
             var before: [Int64: (labels: [Int32], record: NodeRecord)] = [:]
@@ -556,23 +582,7 @@ public final class GraphDatabase: @unchecked Sendable {
             }
 
             // The records themselves.
-            var freed: [StoreKind: [Int64]] = [:]
-            var tokenRecords: [(StoreKind, Int64)] = []
-            for command in tx.records {
-                let store = stores.store(command.kind)
-                let wasInUse = try store.isInUse(command.id)
-                try store.writeRaw(command.id, command.after)
-                if command.afterInUse {
-                    if external || command.id >= store.highID { store.markUsed(command.id) }
-                } else if wasInUse {
-                    freed[command.kind, default: []].append(command.id)
-                }
-                switch command.kind {
-                case .labelToken, .relationshipTypeToken, .propertyKeyToken: tokenRecords.append((command.kind, command.id))
-                default: break
-                }
-            }
-            for (kind, id) in tokenRecords { try refreshToken(kind, id) }
+            let freed = try applyRecords(tx, external: external)
 
             if let newSchema = tx.schema { try applySchema(newSchema) }
 
@@ -599,6 +609,29 @@ public final class GraphDatabase: @unchecked Sendable {
             lastCommittedAtomic.store(txID, ordering: .releasing)
             transactionsSinceCheckpoint.wrappingIncrement(ordering: .relaxed)
         }
+    }
+
+    /// Writes a transaction's record after-images and refreshes the tokens it created; returns the ids it freed
+    /// (released by the caller once the derived structures no longer need the old records).
+    private func applyRecords(_ tx: TransactionRepresentation, external: Bool) throws -> [StoreKind: [Int64]] {
+        var freed: [StoreKind: [Int64]] = [:]
+        var tokenRecords: [(StoreKind, Int64)] = []
+        for command in tx.records {
+            let store = stores.store(command.kind)
+            let wasInUse = try store.isInUse(command.id)
+            try store.writeRaw(command.id, command.after)
+            if command.afterInUse {
+                if external || command.id >= store.highID { store.markUsed(command.id) }
+            } else if wasInUse {
+                freed[command.kind, default: []].append(command.id)
+            }
+            switch command.kind {
+            case .labelToken, .relationshipTypeToken, .propertyKeyToken: tokenRecords.append((command.kind, command.id))
+            default: break
+            }
+        }
+        for (kind, id) in tokenRecords { try refreshToken(kind, id) }
+        return freed
     }
 
     private func relationshipCounts(_ id: Int64, sign: Int) throws {

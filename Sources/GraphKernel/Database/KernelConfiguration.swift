@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Logging
 
 /// Settings of an embedded database (the server maps neo4j.conf settings onto these).
 public struct KernelConfiguration: Sendable {
@@ -35,6 +36,11 @@ public struct KernelConfiguration: Sendable {
     public var lockAcquisitionTimeout: Duration?
     /// Disk access for the record stores (nil = the real file system). Tests pass a `SimulatedFileSystem`.
     public var fileSystem: StorageFileSystem?
+    /// Where the kernel reports what operators should know (recovery, rebuilt structures).
+    public var logger = Logger(label: "trellis.kernel")
+    /// Test support for kill -9 tests: called during a checkpoint after the derived-structures snapshot is durable
+    /// and before the checkpoint itself is recorded.
+    public var afterDerivedSnapshotWritten: (@Sendable () -> Void)?
 
     public init(pageCacheSizeBytes: Int? = nil) {
         self.pageCacheSizeBytes = pageCacheSizeBytes

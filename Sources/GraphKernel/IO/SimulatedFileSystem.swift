@@ -43,6 +43,12 @@ public final class SimulatedFileSystem: StorageFileSystem, @unchecked Sendable {
         }
     }
 
+    /// Simulates kill -9 of the process using the disk: everything written stays (the operating system has it,
+    /// synced or not), only the store locks go.
+    public func killProcess() {
+        mutex.withLock { locks.removeAll() }
+    }
+
     public func open(_ path: String, create: Bool) throws -> StorageFile {
         try mutex.withLock {
             if files[path] == nil {

@@ -107,6 +107,27 @@ final class PropertyIndex {
 
     func nodes(equal value: Value) -> Set<Int64> { entries[IndexKey(value)] ?? [] }
 
+    /// Installs the nodes of one key while loading a snapshot.
+    func load(_ key: IndexKey, _ nodes: Set<Int64>) {
+        entries[key, default: []].formUnion(nodes)
+        sortMutex.withLock { sortedKeys = nil }
+    }
+
+    /// The indexed value of each of `nodes` that is in the index (one pass over all entries: for recovery, which
+    /// knows which nodes changed but not their old values).
+    func values(of nodes: Set<Int64>) -> [Int64: Value] {
+        guard !nodes.isEmpty else { return [:] }
+        var out: [Int64: Value] = [:]
+        for (key, holders) in entries {
+            if holders.count < nodes.count {
+                for node in holders where nodes.contains(node) { out[node] = key.value }
+            } else {
+                for node in nodes where holders.contains(node) { out[node] = key.value }
+            }
+        }
+        return out
+    }
+
     private func keys() -> [IndexKey] {
         sortMutex.withLock {
             if let keys = sortedKeys { return keys }
@@ -157,6 +178,8 @@ final class PropertyIndex {
 /// Nodes per label as one bitmap per label: id-ordered iteration without a store scan, one bit per node.
 struct LabelScanStore {
     private(set) var bitmaps: [Int32: [UInt64]] = [:]
+
+    init(bitmaps: [Int32: [UInt64]] = [:]) { self.bitmaps = bitmaps }
 
     mutating func add(_ label: Int32, _ node: Int64) {
         let word = Int(node >> 6)

@@ -119,10 +119,12 @@ final class RecordStore: @unchecked Sendable {
         return true
     }
 
-    /// Rebuilds the generator by scanning every record up to the end of the file.
+    /// Rebuilds the generator by scanning every record up to the end of the file, or up to the current high id
+    /// when that is beyond it: recovery marks every record it writes as used, and those may sit in cache pages
+    /// past the file end with deleted (not in use) records between them.
     func rebuildIDs() throws {
         let fileSize = try paged.file.size()
-        let recordCount = fileSize / Int64(recordSize)
+        let recordCount = max(fileSize / Int64(recordSize), idMutex.withLock { _highID })
         var high: Int64 = 0
         var free: [Int64] = []
         for id in 0..<recordCount where try isInUse(id) {

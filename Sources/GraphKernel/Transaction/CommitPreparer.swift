@@ -68,7 +68,13 @@ struct CommitPreparer {
             try unlink(id, from: rel.startNode)
             if rel.endNode != rel.startNode { try unlink(id, from: rel.endNode) }
             try freePropertyChain(rel.nextProp)
-            try changes.modifyRelationship(id) { $0 = RelationshipRecord() }
+            // The freed record keeps its type and end nodes: recovery from a derived-structures snapshot reads them
+            // from this after-image to take the relationship out of the counts (DerivedRedoTracker).
+            var freed = RelationshipRecord()
+            freed.type = rel.type
+            freed.startNode = rel.startNode
+            freed.endNode = rel.endNode
+            try changes.modifyRelationship(id) { $0 = freed }
         }
         for (id, info) in state.createdRelationships.sorted(by: { $0.key < $1.key }) {
             var record = RelationshipRecord()
