@@ -22,8 +22,12 @@ struct DataPortTests {
         try commitChain(master, count: 40)
         let port = try await DataPortFixture.start(master)
 
+        // Part way to an explicit target, then everything.
+        let halfway = TxID(master.lastCommittedTxID.rawValue / 2)
+        #expect(try await port.client.catchUp(slave, to: halfway, batchLimit: 3) == halfway)
         let applied = try await catchUp(slave, from: port.client, limit: 7)
-        #expect(applied == Int(master.lastCommittedTxID.rawValue - 1))
+        #expect(applied == Int(master.lastCommittedTxID.rawValue - halfway.rawValue))
+        #expect(try await port.client.catchUp(slave) == master.lastCommittedTxID)
         #expect(slave.lastCommittedTxID == master.lastCommittedTxID)
         #expect(slave.lastCommittedChecksum == master.lastCommittedChecksum)
         #expect(try graphDump(slave) == graphDump(master))
@@ -57,9 +61,15 @@ struct DataPortTests {
             try await port.client.push(all[8], epoch: Epoch(3))
         }
         #expect(slave!.lastCommittedTxID == all[4].header.txID)
+        // Overlapping deliveries (a pull racing a push) apply only what is new.
+        #expect(try ReplicatedApply.apply(Array(all[3...6]), to: slave!) == 2)
         // The catching-up push sends what is missing from the master's log.
         let last = try await port.client.push(all.last!, epoch: Epoch(3), catchingUpFrom: master, batchLimit: 2)
         #expect(last == master.lastCommittedTxID)
+        // A redelivered transaction whose content differs from ours is a diverged history.
+        var forged = all[4]
+        forged.header.checksum ^= 1
+        #expect(throws: TransactionLogError.self) { try ReplicatedApply.apply([forged], to: slave!) }
         await port.stop()
 
         // Durable: a fresh open (recovery from the log) has it all.

@@ -194,6 +194,8 @@ public final class DataClient: Sendable {
             for try await frame in frames {
                 var body = frame.body
                 switch DataWire.Kind(rawValue: frame.kind) {
+                case .storeCopyPreparing:
+                    continue
                 case .fileStart:
                     try finishFile()
                     let name = try body.readWireString()
@@ -406,7 +408,11 @@ public final class DataClient: Sendable {
         let id = nextRequestID()
         let frame = DataWire.frame(channel.allocator, kind, requestID: id, body)
         let promise = channel.eventLoop.makePromise(of: DataFrame.self)
-        channel.writeAndFlush(DataClientRequest(id: id, frame: frame, sink: .single(promise)), promise: nil)
+        // A write that never reaches the handler (the pipeline is torn down after a close) must still fail the
+        // request rather than leave it waiting forever; failing an already-failed promise is ignored.
+        channel.writeAndFlush(DataClientRequest(id: id, frame: frame, sink: .single(promise))).whenFailure {
+            promise.fail(DataPortError.unavailable("cannot send to \(self.address): \($0)"))
+        }
         let response = try await promise.futureResult.get()
         return response.body
     }
@@ -417,7 +423,9 @@ public final class DataClient: Sendable {
         let id = nextRequestID()
         let frame = DataWire.frame(channel.allocator, kind, requestID: id) { _ in }
         let (stream, continuation) = AsyncThrowingStream<DataFrame, Error>.makeStream()
-        channel.writeAndFlush(DataClientRequest(id: id, frame: frame, sink: .stream(continuation)), promise: nil)
+        channel.writeAndFlush(DataClientRequest(id: id, frame: frame, sink: .stream(continuation))).whenFailure {
+            continuation.finish(throwing: DataPortError.unavailable("cannot send to \(self.address): \($0)"))
+        }
         return stream
     }
 }

@@ -103,6 +103,8 @@ enum DataWire {
         case forwardCommitted = 0x89
         case forwardRolledBack = 0x8A
         case storeInfoReply = 0x8B
+        /// Sent every second while the master makes the local copy a store copy streams from (keepalive).
+        case storeCopyPreparing = 0x8C
         case error = 0xFF
     }
 

@@ -174,19 +174,7 @@ final class DataServerCore: Sendable {
         throws -> ByteBuffer
     {
         try checkEpoch(epoch)
-        for transaction in transactions {
-            let id = transaction.header.txID
-            if id <= database.lastCommittedTxID {
-                guard let mine = try database.transactionHeader(at: id) else { continue }
-                if mine.checksum != transaction.header.checksum {
-                    throw TransactionLogError.checksumChainBroken(
-                        txID: id, expectedPrevious: mine.previousChecksum,
-                        receivedPrevious: transaction.header.previousChecksum)
-                }
-                continue
-            }
-            try database.applyReplicated(transaction)
-        }
+        try ReplicatedApply.apply(transactions, to: database)
         let last = database.lastCommittedTxID
         return DataWire.frame(allocator, .pushAck, requestID: requestID) { $0.writeInteger(last.rawValue) }
     }
@@ -208,7 +196,19 @@ final class DataServerCore: Sendable {
         let staging = root + "/outgoing-\(requestID)-\(UInt32.random(in: 0...UInt32.max))"
         let manager = FileManager.default
         defer { try? manager.removeItem(atPath: staging) }
-        let txID = try database.copyStore(to: staging)
+        // The local copy can take a while on a big store: keep the client's inactivity timer from firing.
+        let keepalive = channel.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) { _ in
+            channel.writeAndFlush(
+                DataWire.frame(channel.allocator, .storeCopyPreparing, requestID: requestID) { _ in }, promise: nil)
+        }
+        let txID: TxID
+        do {
+            txID = try database.copyStore(to: staging)
+            keepalive.cancel()
+        } catch {
+            keepalive.cancel()
+            throw error
+        }
         let names = try manager.contentsOfDirectory(atPath: staging).sorted()
         let allocator = channel.allocator
         for name in names {
