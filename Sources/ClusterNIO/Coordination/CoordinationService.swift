@@ -130,8 +130,9 @@ extension String {
     }
 }
 
-/// One TCP connection on the coordination port, owned by the runner's event loop.
-final class CoordinationConnection {
+/// One TCP connection on the coordination port. Touched only on the runner's event loop (timers that capture it
+/// run there too), hence `@unchecked Sendable`.
+final class CoordinationConnection: @unchecked Sendable {
     enum Direction: Equatable {
         case incoming
         /// To `initialHosts[index]`.
@@ -143,6 +144,8 @@ final class CoordinationConnection {
     /// Known after its hello was accepted.
     var peer: MemberID?
     var closing = false
+    /// When the hello was accepted (runner clock), for retiring silent outgoing links.
+    var establishedAt: Duration?
 
     init(channel: any Channel, direction: Direction) {
         self.channel = channel
@@ -392,6 +395,24 @@ final class CoordinationRunner: @unchecked Sendable {
                 election.logPositionChanged(to: position)
                 return election.tick(now: now())
             }
+            retireSilentLinks()
+        }
+    }
+
+    /// Closes (and so redials) outgoing links to peers not heard from for a heartbeat time-out. After a network cut
+    /// a TCP connection can stay "open" with its data stuck in retransmission back-off for minutes after the link
+    /// heals; a fresh connection works at once. A dead peer refuses the redial immediately, so this costs nothing.
+    private func retireSilentLinks() {
+        guard let election else { return }
+        let now = now()
+        for (peer, connection) in outgoingByMember where !election.failureDetector.isHeard(peer, now: now) {
+            guard let established = connection.establishedAt, now - established >= settings.heartbeatTimeout else {
+                continue
+            }
+            logger.debug("Redialling instance \(peer.rawValue): silent for a heartbeat time-out")
+            connection.closing = true
+            outgoingByMember[peer] = nil
+            connection.channel.close(promise: nil)
         }
     }
 
@@ -670,9 +691,20 @@ final class CoordinationRunner: @unchecked Sendable {
             return
         }
         connections[ObjectIdentifier(connection)] = connection
-        if case .outgoing(let index) = connection.direction {
+        switch connection.direction {
+        case .outgoing(let index):
             outgoing[index].connection = connection
             sendHello(on: connection)
+        case .incoming:
+            // A connection that never says hello is cut off rather than held open forever.
+            let limit = max(settings.heartbeatTimeout, .seconds(2))
+            loop.scheduleTask(in: .nanoseconds(Self.nanoseconds(limit))) { [self] in
+                guard connection.peer == nil, !connection.closing, connection.channel.isActive else { return }
+                logRefusal("Refused coordination connection from \(connection.remoteDescription): no hello within "
+                    + "\(limit)", key: "no-hello|\(connection.remoteDescription)")
+                connection.closing = true
+                connection.channel.close(promise: nil)
+            }
         }
     }
 
@@ -833,8 +865,16 @@ final class CoordinationRunner: @unchecked Sendable {
             ])
         }
         connection.peer = hello.member
+        connection.establishedAt = now()
         switch connection.direction {
         case .incoming:
+            // A member that redialled (restart, or a link it retired) no longer uses its older connection.
+            for other in connections.values where other !== connection && other.direction == .incoming
+                && other.peer == hello.member && !other.closing
+            {
+                other.closing = true
+                other.channel.close(promise: nil)
+            }
             sendHello(on: connection)
         case .outgoing(let index):
             outgoing[index].backoff = initialBackoff
