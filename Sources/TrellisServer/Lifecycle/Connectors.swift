@@ -7,8 +7,11 @@ extension HTTPServer: Connector {}
 
 /// Starts the HTTP connector (and HTTPS when enabled), mapping `dbms.connector.http*`,
 /// `dbms.rest.transaction.idle_timeout`, `dbms.security.ha_status_auth_enabled` and `dbms.logs.http.*`.
-/// A single instance passes no HA status provider, so `/db/manage/server/ha/*` answers as a non-HA Neo4j.
-func startConnectors(config: Config, service: TrellisDatabaseService, logs: LogSystem) throws -> [any Connector] {
+/// A single instance passes no HA status provider, so `/db/manage/server/ha/*` answers as a non-HA Neo4j; an HA
+/// member passes its `HAInstance`.
+func startConnectors(
+    config: Config, service: TrellisDatabaseService, logs: LogSystem, haStatus: (any HAStatusProvider)? = nil
+) throws -> [any Connector] {
     var started: [any Connector] = []
     var requestLog: (@Sendable (String) -> Void)?
     if let file = logs.httpLog {
@@ -25,7 +28,7 @@ func startConnectors(config: Config, service: TrellisDatabaseService, logs: LogS
                 boltAdvertisedAddress: config.boltAdvertisedAddress,
                 transactionIdleTimeout: config.get(Settings.restTransactionIdleTimeout),
                 haStatusAuthEnabled: config.get(Settings.haStatusAuthEnabled), tlsContext: tls, requestLog: requestLog),
-            service: service, haStatus: nil, logger: logs.logger("http"))
+            service: service, haStatus: haStatus, logger: logs.logger("http"))
         try server.start()
         return server
     }

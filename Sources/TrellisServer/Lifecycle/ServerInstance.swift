@@ -2,9 +2,12 @@ import BoltServer
 import Cypher
 import Dispatch
 import Foundation
+import GraphKernel
 import GraphValues
+import HTTPAPI
 import Logging
 import NIOCore
+import TrellisService
 
 /// One running Trellis instance: the pid file lock, users, logs, the database, and the Bolt and HTTP
 /// connectors. `start` brings them up in dependency order; `shutdown` takes them down in reverse: refuse new
@@ -18,11 +21,13 @@ public final class ServerInstance: @unchecked Sendable {
     let pidFile: PidFile
     let bolt: BoltServer?
     let connectors: [any Connector]
+    /// The cluster member (`dbms.mode=HA`), nil on a single instance.
+    public let ha: HAInstance?
     /// How long shutdown waits for running transactions (Neo4j: `dbms.shutdown_transaction_end_timeout`, 10s).
     public static let shutdownGrace: Duration = .seconds(10)
 
     init(config: Config, logs: LogSystem, auth: AuthManager, service: TrellisDatabaseService, pidFile: PidFile,
-         bolt: BoltServer?, connectors: [any Connector]) {
+         bolt: BoltServer?, connectors: [any Connector], ha: HAInstance?) {
         self.config = config
         self.logs = logs
         self.auth = auth
@@ -30,22 +35,35 @@ public final class ServerInstance: @unchecked Sendable {
         self.pidFile = pidFile
         self.bolt = bolt
         self.connectors = connectors
+        self.ha = ha
     }
 
     /// Starts everything; on any failure what was started is stopped again and the error is thrown.
+    ///
+    /// `dbms.mode=HA` makes the instance a cluster member: the database starts with writes gated (PENDING), the
+    /// connectors come up, then the member joins the cluster over `haTransport`. ARBITER instances are started by
+    /// `ArbiterInstance` instead.
     public static func start(
-        config: Config, logs: LogSystem, openDatabase: (Config) throws -> any KernelDatabase
+        config: Config, logs: LogSystem, openDatabase: @escaping @Sendable (Config) throws -> any KernelDatabase,
+        haTransport: HATransport? = HATransport.standard
     ) throws -> ServerInstance {
         let log = logs.userLog
         log.info("======== Trellis \(Trellis.version) ========")
         log.info("Starting...")
-        // Refuse cluster modes outright rather than silently running stand-alone: an operator who configured
-        // HA expects failover, and a single instance that pretends otherwise would lose writes they were promised.
+        // Refuse other cluster modes outright rather than silently running stand-alone: an operator who
+        // configured clustering expects failover, and a single instance that pretends otherwise would lose
+        // writes they were promised.
         let mode = config.get(Settings.mode)
-        guard mode == "SINGLE" else {
+        guard mode == "SINGLE" || mode == "HA" else {
             throw LifecycleError(
-                "dbms.mode=\(mode) is not available in this version of Trellis: clustering is not built yet. "
-                    + "Use dbms.mode=SINGLE (the default).")
+                mode == "ARBITER"
+                    ? "dbms.mode=ARBITER runs no database; start it with `trellis console` or `trellis start`."
+                    : "dbms.mode=\(mode) (causal clustering) is not available in Trellis. Use dbms.mode=SINGLE or "
+                        + "HA (master/slave).")
+        }
+        let haConfiguration = mode == "HA" ? try HAConfiguration(config: config) : nil
+        if haConfiguration != nil && haTransport == nil {
+            throw LifecycleError("dbms.mode=HA: this build of Trellis has no cluster transport.")
         }
         let fm = FileManager.default
         for dir in [config.dataDirectory, config.logsDirectory, config.runDirectory, config.importDirectory,
@@ -67,12 +85,37 @@ public final class ServerInstance: @unchecked Sendable {
             logs.debugLog.info("database open", metadata: ["directory": "\(config.databaseDirectory)",
                 "lastCommittedTx": "\(database.lastCommittedTransaction)"])
             let cypher = CypherEngine(planCacheSize: Int(config.get(Settings.queryCacheSize)))
-            let engine = CypherGraphEngine(
+            let local = CypherGraphEngine(
                 database: database, cypher: cypher,
                 importDirectory: config.get(Settings.allowCSVImportFromFileURLs) ? config.importDirectory : nil)
+            let haEngine = haConfiguration == nil ? nil : HAGraphEngine(local: local)
             let service = TrellisDatabaseService(
-                engine: engine, auth: auth, config: config, logger: logs.logger("service"), queryLog: logs.queryLog)
+                engine: haEngine ?? local, auth: auth, config: config, logger: logs.logger("service"),
+                queryLog: logs.queryLog)
             ServerProcedures.register(in: cypher.procedures, auth: auth, config: config, service: service)
+            var ha: HAInstance?
+            if let haConfiguration, let haTransport, let haEngine {
+                guard database is GraphDatabase else {
+                    throw LifecycleError("dbms.mode=HA needs the Trellis kernel store")
+                }
+                let instance = HAInstance(
+                    configuration: haConfiguration, config: config, service: service, engine: haEngine,
+                    transport: haTransport, log: log, debug: logs.logger("ha"),
+                    openDatabase: { config in
+                        guard let db = try openDatabase(config) as? GraphDatabase else {
+                            throw LifecycleError("dbms.mode=HA needs the Trellis kernel store")
+                        }
+                        return db
+                    })
+                // Writes stay refused until the cluster elects a master; reads are served meanwhile.
+                instance.prepare()
+                HAProcedures.register(in: cypher.procedures, ha: instance)
+                service.setClusterRouting { [weak instance] in
+                    instance?.routingTable()
+                        ?? RoutingTable(ttlSeconds: 1, writers: [], readers: [], routers: [], database: "neo4j")
+                }
+                ha = instance
+            }
 
             var bolt: BoltServer?
             if config.get(Settings.boltEnabled) {
@@ -85,14 +128,30 @@ public final class ServerInstance: @unchecked Sendable {
                 bolt = server
             }
             var connectors: [any Connector] = []
-            for connector in try startConnectors(config: config, service: service, logs: logs) {
+            for connector in try startConnectors(config: config, service: service, logs: logs, haStatus: ha) {
                 connectors.append(connector)
                 cleanups.append { connector.stop() }
+            }
+            if let ha {
+                // Advertised with the ports actually bound (tests listen on ephemeral ports).
+                let boltAddress = bolt.map { server in
+                    let a = config.advertisedAddress(Settings.boltAdvertisedAddress, listen: Settings.boltListenAddress)
+                    let bound = config.get(Settings.boltAdvertisedAddress)?.port ?? server.port ?? a.port
+                    return SocketAddressSetting(host: a.host, port: bound).description
+                }
+                let httpAddress = connectors.compactMap { $0 as? HTTPServer }.first.map { server in
+                    let a = config.advertisedAddress(Settings.httpAdvertisedAddress, listen: Settings.httpListenAddress)
+                    let bound = config.get(Settings.httpAdvertisedAddress)?.port ?? server.localPort ?? a.port
+                    return SocketAddressSetting(host: a.host, port: bound).description
+                }
+                try ha.start(boltAddress: boltAddress, httpAddress: httpAddress)
+                cleanups.append { ha.stop() }
+                log.info("This HA instance will be operational once it has joined the cluster.")
             }
             log.info("Started.")
             return ServerInstance(
                 config: config, logs: logs, auth: auth, service: service, pidFile: pidFile, bolt: bolt,
-                connectors: connectors)
+                connectors: connectors, ha: ha)
         } catch {
             undo()
             throw error
@@ -157,6 +216,8 @@ public final class ServerInstance: @unchecked Sendable {
         service.drain(grace: Self.shutdownGrace)
         for c in connectors.reversed() { c.stop() }
         if let bolt { blocking { await bolt.stop() } }
+        // Leave the cluster (and close the data port) before the store goes away.
+        ha?.stop()
         service.closeEngine()
         pidFile.release()
     }

@@ -28,16 +28,22 @@ public enum ServerMain {
             source.resume()
             sources.append(source)
         }
-        let instance: ServerInstance
+        let shutdown: () -> Void
         do {
-            instance = try ServerInstance.start(config: config, logs: logs, openDatabase: KernelBootstrap.open)
+            if config.get(Settings.mode) == "ARBITER" {
+                let arbiter = try ArbiterInstance.start(config: config, logs: logs)
+                shutdown = { arbiter.shutdown() }
+            } else {
+                let instance = try ServerInstance.start(config: config, logs: logs, openDatabase: KernelBootstrap.open)
+                shutdown = { instance.shutdown() }
+            }
         } catch {
             logs.userLog.error("Failed to start: \(error)")
             if !echoUserLog { FileHandle.standardError.write(Data("trellis: failed to start: \(error)\n".utf8)) }
             return 1
         }
         stopRequested.wait()
-        instance.shutdown()
+        shutdown()
         logs.userLog.info("Stopped.")
         _ = sources
         return 0
@@ -46,8 +52,10 @@ public enum ServerMain {
     /// `trellis start`.
     public static func start(config: Config, executable: String, timeout: Duration, output: (String) -> Void) -> Int32 {
         var ports: [(String, Int)] = []
-        if config.get(Settings.boltEnabled) { ports.append(config.listenAddress(Settings.boltListenAddress)) }
-        if config.get(Settings.httpEnabled) { ports.append(config.listenAddress(Settings.httpListenAddress)) }
+        // An arbiter serves neither Bolt nor HTTP: its running pid file is the sign it started.
+        let arbiter = config.get(Settings.mode) == "ARBITER"
+        if config.get(Settings.boltEnabled) && !arbiter { ports.append(config.listenAddress(Settings.boltListenAddress)) }
+        if config.get(Settings.httpEnabled) && !arbiter { ports.append(config.listenAddress(Settings.httpListenAddress)) }
         output("Directories in use:")
         output("  home:         \(config.home)")
         output("  config:       \(config.confFile ?? "(embedded defaults)")")
@@ -64,7 +72,11 @@ public enum ServerMain {
             return 0
         case .started(let pid):
             let http = config.listenAddress(Settings.httpListenAddress)
-            output("Started trellis (pid \(pid)). It is available at http://\(http.0):\(http.1)/")
+            if arbiter {
+                output("Started in ARBITER mode (pid \(pid)). This instance is now joining the cluster.")
+            } else {
+                output("Started trellis (pid \(pid)). It is available at http://\(http.0):\(http.1)/")
+            }
             output("See \(config.logsDirectory)/trellis.log for current status.")
             return 0
         case .failed(let why):

@@ -1,5 +1,6 @@
 import Cypher
 import GraphKernel
+import Synchronization
 import GraphValues
 import TrellisService
 
@@ -24,25 +25,44 @@ public protocol KernelTransactionHandle: GraphWriteOperations {
 /// `GraphEngine` over a kernel database and the Cypher engine: each transaction is a kernel transaction
 /// wrapped in `SecuredTransaction`, and each statement runs through `CypherEngine.execute`, streaming rows
 /// from its lazy result.
+///
+/// The database can be replaced while the engine lives (`replaceDatabase`): an HA slave whose store diverged from
+/// the master's closes it, moves it away and opens a copy of the master's, under the same service and procedures.
 public final class CypherGraphEngine: GraphEngine, @unchecked Sendable {
-    public let database: any KernelDatabase
+    private let current: Mutex<any KernelDatabase>
     public let cypher: CypherEngine
     let importDirectory: String?
 
     public init(database: any KernelDatabase, cypher: CypherEngine, importDirectory: String?) {
-        self.database = database
+        self.current = Mutex(database)
         self.cypher = cypher
         self.importDirectory = importDirectory
+    }
+
+    /// The database transactions begin on now.
+    public var database: any KernelDatabase { current.withLock { $0 } }
+
+    /// Closes the current database, then installs the one `reopen` returns (it may move or copy store files in
+    /// between). The caller must have stopped new transactions and ended running ones first
+    /// (`TrellisDatabaseService.replaceStore`). If `reopen` throws, the engine keeps the closed database, so
+    /// every later transaction fails with DatabaseUnavailable until a later replacement succeeds.
+    public func replaceDatabase(_ reopen: (any KernelDatabase) throws -> any KernelDatabase) throws {
+        let old = database
+        try old.closeDatabase()
+        let new = try reopen(old)
+        current.withLock { $0 = new }
     }
 
     public func begin(security: SecurityContext, timeout: Duration?, metadata: [String: Value]) throws
         -> EngineTransaction
     {
+        let database = self.database
         let tx = try database.beginKernelTransaction(write: security.accessMode == .write, timeout: timeout)
         var options = ExecutionOptions(readOnly: security.accessMode == .read, importDirectory: importDirectory)
         options.username = security.username
-        return CypherTransaction(engine: self, kernel: tx, secured: SecuredTransaction(tx, security: security),
-                                 options: options)
+        return CypherTransaction(
+            engine: self, database: database, kernel: tx, secured: SecuredTransaction(tx, security: security),
+            options: options)
     }
 
     public var lastCommittedTxID: Int64 { database.lastCommittedTransaction }
@@ -52,13 +72,15 @@ public final class CypherGraphEngine: GraphEngine, @unchecked Sendable {
 
 final class CypherTransaction: EngineTransaction {
     let engine: CypherGraphEngine
+    let database: any KernelDatabase
     let kernel: any KernelTransactionHandle
     let secured: SecuredTransaction
     let options: ExecutionOptions
 
-    init(engine: CypherGraphEngine, kernel: any KernelTransactionHandle, secured: SecuredTransaction,
-         options: ExecutionOptions) {
+    init(engine: CypherGraphEngine, database: any KernelDatabase, kernel: any KernelTransactionHandle,
+         secured: SecuredTransaction, options: ExecutionOptions) {
         self.engine = engine
+        self.database = database
         self.kernel = kernel
         self.secured = secured
         self.options = options
@@ -73,7 +95,7 @@ final class CypherTransaction: EngineTransaction {
         if let id = try kernel.commitTransaction() { return id }
         // Nothing written: the bookmark names what was committed when this transaction ended, which covers
         // everything it can have read.
-        return engine.database.lastCommittedTransaction
+        return database.lastCommittedTransaction
     }
 
     func rollback() { kernel.rollbackTransaction() }

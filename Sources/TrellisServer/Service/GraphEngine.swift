@@ -28,6 +28,15 @@ public protocol GraphEngine: AnyObject, Sendable {
     var lastCommittedTxID: Int64 { get }
     /// Checkpoints and releases the store. Further use fails.
     func shutdown() throws
+    /// Closes the store and opens the one `reopen` returns (HA store copy). Engines without a replaceable store
+    /// throw.
+    func replaceDatabase(_ reopen: (any KernelDatabase) throws -> any KernelDatabase) throws
+}
+
+extension GraphEngine {
+    public func replaceDatabase(_ reopen: (any KernelDatabase) throws -> any KernelDatabase) throws {
+        throw DatabaseError(.databaseUnavailable, "This database engine cannot replace its store.")
+    }
 }
 
 /// One kernel transaction with a Cypher front. Not thread-safe, except `terminate()`.

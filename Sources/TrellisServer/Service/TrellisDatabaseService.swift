@@ -30,6 +30,8 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
 
     struct Activity {
         var accepting = true
+        /// Set while the store is being replaced (HA store copy): new transactions fail with this message.
+        var paused: String?
         var nextID = 0
         var open: [Int: TransactionHandle] = [:]
         var nextQueryID = 0
@@ -41,6 +43,14 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
     /// How often the reaper looks for transactions past their deadline.
     let reaperInterval: Duration
     private var reaper: DispatchSourceTimer?
+    /// In HA mode, the cluster's routing table (WRITE = master, READ = slaves, ROUTE = data members); nil on a
+    /// single instance, which serves every role itself.
+    private let clusterRouting = Mutex<(@Sendable () -> RoutingTable)?>(nil)
+
+    /// Installs the cluster's routing table source (`dbms.mode=HA`). `database` of the returned table is ignored.
+    public func setClusterRouting(_ source: (@Sendable () -> RoutingTable)?) {
+        clusterRouting.withLock { $0 = source }
+    }
 
     public init(
         engine: GraphEngine, auth: AuthManager, config: Config, logger: Logger, queryLog: QueryLog?,
@@ -129,7 +139,12 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
 
     public func routingTable(context: [String: String], database: String?) throws -> RoutingTable {
         let name = try resolveDatabase(database)
-        // A single instance serves every role; the cluster work replaces this with the members' roles.
+        if let source = clusterRouting.withLock({ $0 }) {
+            var table = source()
+            table.database = name
+            return table
+        }
+        // A single instance serves every role.
         return RoutingTable(
             ttlSeconds: 300, writers: [advertisedBoltAddress], readers: [advertisedBoltAddress],
             routers: [advertisedBoltAddress], database: name)
@@ -191,18 +206,22 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
             username: user.username, permissions: Permissions.of(roles: user.roles), accessMode: options.mode,
             readOnlyDatabase: readOnlyDatabase)
         let tx = try engine.begin(security: security, timeout: timeout, metadata: options.metadata)
-        let id: Int? = activity.withLock { a in
-            guard a.accepting else { return nil }
+        let id: Result<Int, DatabaseError> = activity.withLock { a in
+            guard a.accepting else {
+                return .failure(DatabaseError(.databaseUnavailable, "The database is shutting down."))
+            }
+            if let reason = a.paused { return .failure(DatabaseError(.databaseUnavailable, reason)) }
             a.nextID += 1
             a.open[a.nextID] = TransactionHandle(
                 tx, username: user.username, metadata: options.metadata, deadline: deadline, session: session)
-            return a.nextID
+            return .success(a.nextID)
         }
-        guard let id else {
+        switch id {
+        case .success(let id): return (tx, id, deadline)
+        case .failure(let error):
             tx.rollback()
-            throw DatabaseError(.databaseUnavailable, "The database is shutting down.")
+            throw error
         }
-        return (tx, id, deadline)
     }
 
     func transactionEnded(_ id: Int) {
@@ -320,6 +339,27 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
             let second = ContinuousClock.now + .seconds(1)
             while openTransactionCount > 0 && ContinuousClock.now < second { usleep(10_000) }
         }
+    }
+
+    /// Replaces the store under a running service (HA: a slave whose store branched, or that is too far behind,
+    /// takes a copy of the master's). New transactions fail with DatabaseUnavailable carrying `reason` (transient:
+    /// drivers retry), open ones get `grace` and are then terminated, and `reopen` runs with the old database
+    /// closed. Transactions are accepted again afterwards, whether or not `reopen` succeeded.
+    public func replaceStore(
+        reason: String, grace: Duration, _ reopen: (any KernelDatabase) throws -> any KernelDatabase
+    ) throws {
+        activity.withLock { $0.paused = reason }
+        defer { activity.withLock { $0.paused = nil } }
+        let deadline = ContinuousClock.now + grace
+        while openTransactionCount > 0 && ContinuousClock.now < deadline { usleep(5_000) }
+        let leftovers = activity.withLock { Array($0.open.values) }
+        if !leftovers.isEmpty {
+            logger.warning("terminating transactions for a store replacement", metadata: ["count": "\(leftovers.count)"])
+            for h in leftovers { h.tx.terminate() }
+            let second = ContinuousClock.now + .seconds(2)
+            while openTransactionCount > 0 && ContinuousClock.now < second { usleep(5_000) }
+        }
+        try engine.replaceDatabase(reopen)
     }
 
     /// Checkpoints and releases the store (after `drain` and after the connectors stopped).

@@ -41,8 +41,9 @@ public enum Settings {
         "dbms.record_format", "", "Store record format; empty or `standard` (the only format Trellis writes).")
     public static let mode = Setting<String>.oneOf(
         "dbms.mode", "SINGLE", ["SINGLE", "HA", "ARBITER", "CORE", "READ_REPLICA"],
-        "Operating mode. SINGLE is a stand-alone instance. HA and ARBITER (master/slave clustering, see `ha.*`) are "
-            + "accepted by the parser but refused at start-up until clustering is available.")
+        "Operating mode. SINGLE is a stand-alone instance. HA is a data member of a master/slave cluster (see `ha.*`); "
+            + "ARBITER only votes (coordination port, no store, no Bolt or HTTP). CORE and READ_REPLICA (causal "
+            + "clustering) are refused at start-up.")
     public static let strictValidation = Setting<Bool>.boolean(
         "dbms.config.strict_validation", true,
         "Stop start-up on an unknown setting name. When false, unknown names are only logged as warnings.")
@@ -248,9 +249,14 @@ public enum Settings {
     public static let haDefaultTimeout = Setting<Duration>.duration(
         "ha.default_timeout", "5s", "Base of the derived cluster time-outs.")
     public static let haHeartbeatInterval = Setting<Duration>.duration(
-        "ha.heartbeat_interval", "5s", "Heartbeat send period.")
+        "ha.heartbeat_interval", "500ms",
+        "Heartbeat send period. Trellis default 500ms (Neo4j: 5s): with the 2s time-out a failed master is replaced "
+            + "in a few seconds.")
     public static let haHeartbeatTimeout = Setting<Duration>.duration(
-        "ha.heartbeat_timeout", "40s", "Silence after which a peer is suspected; keep at least twice the interval.")
+        "ha.heartbeat_timeout", "2s",
+        "Silence after which a peer is suspected and a master without a majority stops taking writes; at least twice "
+            + "the interval. Trellis default 2s (Neo4j 3.x: 40s, which meant about a minute without writes after a "
+            + "master crash). Raise it on networks or hosts with long pauses, to avoid needless elections.")
     public static let haBroadcastTimeout = Setting<Duration>.duration(
         "ha.broadcast_timeout", "30s", "Cluster broadcast time-out; default for join and leave.")
     public static let haJoinTimeout = Setting<Duration>.duration("ha.join_timeout", "30s", "Join time-out.")
@@ -260,18 +266,30 @@ public enum Settings {
     public static let haPaxosTimeout = Setting<Duration>.duration("ha.paxos_timeout", "5s", "Coordination round time-out.")
     public static let haPhase1Timeout = Setting<Duration>.duration("ha.phase1_timeout", "5s", "Prepare phase time-out.")
     public static let haPhase2Timeout = Setting<Duration>.duration("ha.phase2_timeout", "5s", "Accept phase time-out.")
-    public static let haElectionTimeout = Setting<Duration>.duration("ha.election_timeout", "5s", "Election time-out.")
+    public static let haElectionTimeout = Setting<Duration>.duration(
+        "ha.election_timeout", "1s",
+        "How long a candidate waits for votes; a retry adds a random jitter of up to this long. Trellis default 1s "
+            + "(Neo4j: 5s), part of the few-second failover.")
     public static let haLearnTimeout = Setting<Duration>.duration("ha.learn_timeout", "5s", "Learn time-out.")
     public static let haMaxAcceptors = Setting<Int64>.integer(
         "ha.max_acceptors", 21, range: 1...1000, "Cap on voting members in large clusters.")
     public static let haSlaveOnly = Setting<Bool>.boolean("ha.slave_only", false, "Never become master.")
     public static let haTxPushFactor = Setting<Int64>.integer(
-        "ha.tx_push_factor", 1, range: 0...1000, "Slaves that must apply a commit before the master acknowledges it.")
+        "ha.tx_push_factor", 1, range: 0...1000,
+        "Slaves the master pushes each commit to before answering the client (one fewer when a slave sent it). "
+            + "Without `ha.tx_push_strict` a shortfall is only logged.")
+    public static let haTxPushStrict = Setting<Bool>.boolean(
+        "ha.tx_push_strict", false,
+        "Trellis addition. When true a commit succeeds only once `ha.tx_push_factor` slaves have it durably; "
+            + "otherwise the client gets Neo.DatabaseError.Cluster.ReplicationFailure (not retried by drivers: the "
+            + "transaction is committed on the master and reaches the slaves by pulls). False is Neo4j's optimistic push.")
     public static let haTxPushStrategy = Setting<String>.oneOf(
         "ha.tx_push_strategy", "fixed_ascending", ["fixed_ascending", "fixed_descending", "round_robin"],
         "Order in which slaves are pushed to.")
     public static let haPullInterval = Setting<Duration>.duration(
-        "ha.pull_interval", "0s", "Period of slave pulls from the master (0s: only on pushes and responses).")
+        "ha.pull_interval", "1s",
+        "Period of slave pulls from the master (0s: only on pushes and forwarded commits). Trellis default 1s "
+            + "(Neo4j: 0s), so slaves beyond `ha.tx_push_factor` still follow the master closely.")
     public static let haPullBatchSize = Setting<Int64>.integer(
         "ha.pull_batch_size", 100, range: 1...1_000_000, "Transactions per apply batch on a slave.")
     public static let haSlaveReadTimeout = Setting<Duration>.duration(
@@ -369,6 +387,7 @@ public enum Settings {
             haBroadcastTimeout.erased, haJoinTimeout.erased, haLeaveTimeout.erased, haConfigurationTimeout.erased,
             haPaxosTimeout.erased, haPhase1Timeout.erased, haPhase2Timeout.erased, haElectionTimeout.erased,
             haLearnTimeout.erased, haMaxAcceptors.erased, haSlaveOnly.erased, haTxPushFactor.erased,
+            haTxPushStrict.erased,
             haTxPushStrategy.erased, haPullInterval.erased, haPullBatchSize.erased, haSlaveReadTimeout.erased,
             haSlaveLockTimeout.erased, haMaxChannelsPerSlave.erased, haDataChunkSize.erased,
             haRoleSwitchTimeout.erased, haInternalRoleSwitchTimeout.erased, haBranchedDataPolicy.erased,
