@@ -521,11 +521,15 @@ public final class HAInstance: @unchecked Sendable {
             reason: "This instance is copying the store from the master; retry.",
             grace: config.get(Settings.haInternalRoleSwitchTimeout)
         ) { _ in
+            // The old store files go either way: kept as a branch when they hold history the master lacks,
+            // otherwise deleted, so no stale file of theirs survives next to the copy.
+            let policy = moveAway ? configuration.branchedDataPolicy : "keep_none"
+            let moved = try transport.moveToBranched(directory, policy)
             if moveAway {
-                let moved = try transport.moveToBranched(directory, configuration.branchedDataPolicy)
                 warn(
-                    "Branched data detected: the store of this instance was moved to \(moved) "
-                        + "(ha.branched_data_policy=\(configuration.branchedDataPolicy))")
+                    "Branched data detected: the store of this instance "
+                        + (moved.isEmpty ? "was deleted" : "was moved to \(moved)")
+                        + " (ha.branched_data_policy=\(policy))")
             }
             try? fm.removeItem(atPath: temp)
             try fm.createDirectory(atPath: temp, withIntermediateDirectories: true)
