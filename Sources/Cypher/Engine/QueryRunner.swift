@@ -50,11 +50,15 @@ final class CachedPlan: @unchecked Sendable {
     let planned: PlannedQuery?
     /// Index names and states the plan was made with: a different schema means re-planning.
     let schemaSignature: String
+    /// `ProcedureRegistry.generation` when the statement was checked: a procedure (re-)registered since then
+    /// means checking and planning again (its signature or mode may have changed).
+    let procedureGeneration: Int
 
-    init(statement: Statement, planned: PlannedQuery?, schemaSignature: String) {
+    init(statement: Statement, planned: PlannedQuery?, schemaSignature: String, procedureGeneration: Int) {
         self.statement = statement
         self.planned = planned
         self.schemaSignature = schemaSignature
+        self.procedureGeneration = procedureGeneration
     }
 }
 
@@ -72,19 +76,21 @@ struct QueryRunner {
 
     func run() throws -> CypherResult {
         let signature = try schemaSignature()
+        let generation = engine.procedures.generation
         var statement: Statement
         var planned: PlannedQuery?
-        if let cached = engine.planCache.get(query) {
+        if let cached = engine.planCache.get(query), cached.procedureGeneration == generation {
             statement = cached.statement
             if cached.schemaSignature == signature { planned = cached.planned }
         } else {
-            statement = try SemanticAnalyzer.analyze(try CypherParser.parse(query))
+            statement = try SemanticAnalyzer.analyze(try CypherParser.parse(query), procedures: engine.procedures)
         }
         let ctx = ExecutionContext(tx: transaction, parameters: parameters, options: options,
                                    registry: engine.procedures, engine: engine)
         switch statement.kind {
         case .schema(let command):
-            engine.planCache.put(query, CachedPlan(statement: statement, planned: nil, schemaSignature: signature))
+            engine.planCache.put(query, CachedPlan(statement: statement, planned: nil, schemaSignature: signature,
+                                                          procedureGeneration: generation))
             if options.readOnly {
                 throw DatabaseError(.accessMode, "Schema operations are not allowed for read-only transactions")
             }
@@ -102,7 +108,7 @@ struct QueryRunner {
                 let planner = QueryPlanner(tx: transaction, registry: engine.procedures)
                 planned = try planner.plan(q)
                 engine.planCache.put(query, CachedPlan(statement: statement, planned: planned,
-                                                       schemaSignature: signature))
+                                                       schemaSignature: signature, procedureGeneration: generation))
             }
             let plan = planned!
             let missing = plan.parameterNames.filter { parameters[$0] == nil }.sorted()

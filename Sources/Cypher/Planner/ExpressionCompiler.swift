@@ -163,6 +163,7 @@ extension QueryPlanner {
                 var r = row
                 var out: [Value] = []
                 for item in items {
+                    try ctx.tick()
                     r[slot] = item
                     if let p, try Semantics.truth(p(r, ctx)) != true { continue }
                     out.append(try proj?(r, ctx) ?? item)
@@ -180,6 +181,7 @@ extension QueryPlanner {
                 var trues = 0
                 var nulls = 0
                 for item in items {
+                    try ctx.tick()
                     r[slot] = item
                     switch try Semantics.truth(p(r, ctx)) {
                     case .some(true):
@@ -211,6 +213,7 @@ extension QueryPlanner {
                 var r = row
                 r[accSlot] = try i(row, ctx)
                 for item in items {
+                    try ctx.tick()
                     r[slot] = item
                     r[accSlot] = try b(r, ctx)
                 }

@@ -232,8 +232,12 @@ extension QueryPlanner {
 
     // MARK: - CREATE
 
-    /// The per-row action creating the parts of a pattern (reusing bound nodes).
-    func planCreatePattern(_ parts: [PatternPart]) throws -> (inout Row, ExecutionContext) throws -> Void {
+    /// The per-row action creating the parts of a pattern (reusing bound nodes). For MERGE, a null property value
+    /// fails the statement (Neo4j: a pattern with a null property can never match, and creating it would make
+    /// the next MERGE create it again).
+    func planCreatePattern(_ parts: [PatternPart], forMerge: Bool = false) throws
+        -> (inout Row, ExecutionContext) throws -> Void
+    {
         var steps: [(inout Row, ExecutionContext) throws -> Void] = []
         let named = nameParts(parts)
         for p in named {
@@ -254,6 +258,7 @@ extension QueryPlanner {
                 bound.insert(name)
                 steps.append { row, ctx in
                     let m = try props.map { try Writes.propertyMap($0(row, ctx), ctx) } ?? [:]
+                    if forMerge { try Writes.checkMergeProperties(m, of: "node") }
                     row[slot] = try Writes.createNode(labels: labels, properties: m, ctx)
                 }
             }
@@ -288,6 +293,7 @@ extension QueryPlanner {
                 bound.insert(name)
                 steps.append { row, ctx in
                     let m = try props.map { try Writes.propertyMap($0(row, ctx), ctx) } ?? [:]
+                    if forMerge { try Writes.checkMergeProperties(m, of: "relationship") }
                     row[slot] = try Writes.createRelationship(from: row[a], to: row[b], type: type, properties: m, ctx)
                 }
             }
@@ -317,7 +323,7 @@ extension QueryPlanner {
         var matchSlots: [String: Int] = [:]
         for v in bound.subtracting(before) where !v.hasPrefix(" ") { matchSlots[v] = slots.lookup(v) }
         bound = before
-        let create = try planCreatePattern([m.pattern])
+        let create = try planCreatePattern([m.pattern], forMerge: true)
         var onMatch: [(inout Row, ExecutionContext) throws -> Void] = []
         var onCreate: [(inout Row, ExecutionContext) throws -> Void] = []
         // The create action allocated its own slots for the pattern's variables; matched rows are copied into

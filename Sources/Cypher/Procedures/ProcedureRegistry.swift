@@ -73,8 +73,17 @@ public struct ProcedureDefinition: @unchecked Sendable {
 public final class ProcedureRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var byName: [String: ProcedureDefinition] = [:]
+    private var changes = 0
 
     public init() {}
+
+    /// Bumped by every `register`/`unregister`: plans (and the signature checks made while compiling them) are
+    /// only reused while it is unchanged.
+    var generation: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return changes
+    }
 
     /// A registry holding the built-in `db.*` and `dbms.*` procedures.
     public static func standard() -> ProcedureRegistry {
@@ -88,6 +97,7 @@ public final class ProcedureRegistry: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         byName[p.name] = p
+        changes += 1
     }
 
     /// Removes a procedure (tests re-registering TCK fixtures).
@@ -95,6 +105,7 @@ public final class ProcedureRegistry: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         byName[name] = nil
+        changes += 1
     }
 
     /// The procedure named `name` (exact match first, then case-insensitive as Neo4j 3.x resolves namespaces).

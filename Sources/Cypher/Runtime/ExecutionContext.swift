@@ -176,6 +176,19 @@ final class ExecutionContext {
         }
     }
 
+    // MARK: Time-outs and termination
+
+    @exclusivity(unchecked) private var ticks = 0
+
+    /// Called once per unit of work that may not touch the kernel (an UNWIND element, a comprehension step):
+    /// every 1024 calls asks the transaction whether it has timed out or been terminated, which the kernel
+    /// otherwise only notices on reads.
+    @inline(__always)
+    func tick() throws {
+        ticks &+= 1
+        if ticks & 1023 == 0 { try tx.checkUsable() }
+    }
+
     // MARK: Cached properties (CacheProperties)
 
     @exclusivity(unchecked) private var propertyCaches: [CachedNodeProperties?] = []

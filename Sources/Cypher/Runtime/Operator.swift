@@ -370,6 +370,7 @@ final class UnwindOp: Op {
     }
 
     override func produce() throws -> Row? {
+        try ctx.tick()
         while true {
             if current != nil, lazyRange != nil {
                 if let i = lazyRange!.next() {

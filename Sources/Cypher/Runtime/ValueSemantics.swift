@@ -204,14 +204,12 @@ enum Semantics {
             let c = orderCompare(.list(kx.map { .string($0) }), .list(ky.map { .string($0) }))
             if c != 0 { return c }
             return orderCompare(.list(kx.map { x[$0]! }), .list(ky.map { y[$0]! }))
-        case (.duration(let x), .duration(let y)):
-            let p = [x.months, x.days, x.seconds, Int64(x.nanoseconds)]
-            let q = [y.months, y.days, y.seconds, Int64(y.nanoseconds)]
-            for (m, n) in zip(p, q) where m != n { return m < n ? -1 : 1 }
-            return 0
+        case (.duration, .duration), (.point, .point):
+            // Durations by their average length, points by SRID then coordinates (the one ordering for both).
+            return TemporalFunctions.orderingCompare(a, b) ?? 0
         case (.bytes(let x), .bytes(let y)): return x.lexicographicallyPrecedes(y) ? -1 : (x == y ? 0 : 1)
         default:
-            return compare(a, b) ?? 0
+            return compare(a, b) ?? TemporalFunctions.orderingCompare(a, b) ?? 0
         }
     }
 

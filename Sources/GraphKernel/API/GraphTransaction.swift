@@ -7,6 +7,11 @@ import GraphValues
 /// kernel checks on reads so that long queries honour time-outs and cancellation).
 /// Reads of a deleted or missing entity throw `EntityNotFound`.
 public protocol GraphReadOperations: AnyObject {
+    /// Throws what any read would when the transaction may no longer be used (`TransactionTimedOut`,
+    /// `Terminated`, already closed). For long computations that make no other kernel call (a large `UNWIND`),
+    /// so they honour time-outs and termination too.
+    func checkUsable() throws
+
     // MARK: Tokens
     func labelToken(_ name: String) throws -> LabelToken?
     func relationshipTypeToken(_ name: String) throws -> RelationshipTypeToken?
@@ -67,6 +72,9 @@ public protocol GraphReadOperations: AnyObject {
 }
 
 extension GraphReadOperations {
+    /// For implementations without their own check: every read checks the transaction's state first.
+    public func checkUsable() throws { _ = try labelToken("") }
+
     /// One `nodeProperty` call per key, for implementations without a batched read.
     public func nodeProperties(_ node: NodeID, keys: [PropertyKeyToken], into values: inout [Value]) throws {
         precondition(values.count == keys.count, "nodeProperties: \(values.count) values for \(keys.count) keys")

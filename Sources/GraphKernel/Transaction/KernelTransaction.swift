@@ -104,7 +104,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
 
     public var isTerminated: Bool { terminated.load(ordering: .acquiring) }
 
-    @inline(__always) private func checkUsable() throws {
+    @inline(__always) public func checkUsable() throws {
         guard status == .open else {
             throw DatabaseError(.transactionNotFound, "The transaction has already been \(status == .committed ? "committed" : "rolled back")")
         }

@@ -34,6 +34,8 @@ final class InMemoryGraph: GraphWriteOperations {
 
     init() {}
 
+    func checkUsable() throws { try readHook?() }
+
     private func read() throws {
         reads += 1
         try readHook?()
