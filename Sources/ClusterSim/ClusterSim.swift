@@ -1,8 +1,9 @@
 // ClusterSim: deterministic simulation of a Trellis HA cluster (test support).
 //
-// N `MasterElection` machines run on one thread against a simulated network and clock. Events sit in a queue
-// ordered by (simulated time, sequence number) and every random choice comes from one seeded generator, so a seed
-// replays a run exactly. Shape after TigerBeetle's VOPR and FoundationDB's simulation (STYLE.md, "Deterministic
+// N `MasterElection` machines run on one thread against a simulated network and clock, and the master side of
+// replication (`ReplicationStateMachine`) with slaves that pull, apply pushes and resolve branches (`BranchDetector`,
+// store copy) over the same faulty network. Events sit in a queue ordered by (simulated time, sequence number) and
+// every random choice comes from one seeded generator, so a seed replays a run exactly. Shape after TigerBeetle's VOPR and FoundationDB's simulation (STYLE.md, "Deterministic
 // cluster simulation"): a safety phase with faults, then a liveness phase with every fault healed.
 
 import ClusterCore
@@ -19,9 +20,42 @@ public struct SimulationOptions: Sendable {
     public var commitInterval: Duration = .milliseconds(100)
     /// Member counts to choose from.
     public var memberCounts: ClosedRange<Int> = 3...5
+    /// `ha.tx_push_factor`; `nil` picks one per seed from 0 to the number of data members minus one.
+    public var pushFactor: Int?
+    /// `ha.tx_push_strategy`; `nil` picks one per seed.
+    public var pushStrategy: PushStrategy?
+    /// Optimistic (Neo4j) or strict push; `nil` picks one per seed.
+    public var acknowledgement: PushAcknowledgement?
+    /// `ha.pull_interval`; `nil` picks one per seed between 100 ms and 2 s.
+    public var pullInterval: Duration?
+    /// `ha.pull_batch_size`: transactions per pull response.
+    public var pullBatchSize = 16
+    /// A push not acknowledged within this is counted as failed and the next slave in order is tried.
+    public var pushTimeout: Duration = .milliseconds(800)
+    /// Transactions a master keeps in its log; a slave further behind gets a store copy (`BranchDetector.outOfDate`).
+    public var logRetention = 48
+    /// What members offer as "last committed" in elections. `.lastCommittedTx` is what ClusterCore's
+    /// `ElectionCredentials` compares today (Neo4j's rule). `.lastEpochThenTx` ranks first by the epoch of the
+    /// member's last transaction, then by its tx id (Raft's "at least as up to date"): the sim feeds that rank to
+    /// `MasterElection` as its position, to show the rule strict push needs (docs/clustering-design.md).
+    public var electionRanking: ElectionRanking = .lastEpochThenTx
+    /// Strict push only to electable slaves, so every member holding an acknowledged write defends it in votes
+    /// (a slave-only voter does not weigh its own log today). `false` pushes to any data slave, as Neo4j does.
+    public var strictPushesToElectableSlavesOnly = true
+    /// The master checks its lease again before telling the client a strict commit succeeded. Turning this off
+    /// shows the checker catching a deposed master that acknowledges late (a test does exactly that).
+    public var checksLeaseBeforeAcknowledging = true
 
     /// Default options.
     public init() {}
+}
+
+/// How simulated members rank themselves in elections (see `SimulationOptions.electionRanking`).
+public enum ElectionRanking: Hashable, Sendable {
+    /// The last committed tx id only.
+    case lastCommittedTx
+    /// The epoch of the last committed transaction, then its tx id.
+    case lastEpochThenTx
 }
 
 /// A violated invariant, with the seed that replays it.
@@ -55,8 +89,24 @@ public struct SimulationReport: Sendable {
     public let faults: Int
     /// Writes accepted by a master.
     public let commits: Int
-    /// Members whose log was ahead of the master they joined (their tail would be kept as a branch).
+    /// Push factor, strategy and acknowledgement mode of this run.
+    public let pushFactor: Int
+    public let pushStrategy: PushStrategy
+    public let acknowledgement: PushAcknowledgement
+    /// Whether this run's configuration promises that acknowledged writes survive: strict push to enough slaves that
+    /// every majority includes one of them (`pushFactor >= members - quorum`). The run fails if such a write is lost.
+    public let guaranteesAcknowledgedWrites: Bool
+    /// Writes whose commit was reported successful to the client.
+    public let acknowledgedWrites: Int
+    /// Writes reported failed (strict shortfall, lease lost before the acknowledgement, master gone).
+    public let failedWrites: Int
+    /// Acknowledged writes missing from the final master's log: what the configuration lost at failovers. Always 0
+    /// when `guaranteesAcknowledgedWrites`; each lost write is checked to be in some member's branched store.
+    public let lostAcknowledgedWrites: Int
+    /// Joins where `BranchDetector` found a diverged log (kept as a branch, replaced by a store copy).
     public let branchesDetected: Int
+    /// Store copies (branched or too far behind the master's log).
+    public let storeCopies: Int
     /// Simulated time from healing to the cluster agreeing on one master.
     public let timeToConverge: Duration
 }
@@ -66,6 +116,9 @@ public struct ClusterSimulation {
     private enum EventKind {
         case tick(MemberID, incarnation: Int)
         case deliver(from: MemberID, to: MemberID, ClusterMessage)
+        case deliverData(from: MemberID, to: MemberID, DataMessage)
+        case pullTimer(MemberID, incarnation: Int)
+        case pushTimeout(master: MemberID, incarnation: Int, epoch: Epoch, tx: LogPosition, slave: MemberID)
         case fault
         case commit
         case heal
@@ -81,14 +134,57 @@ public struct ClusterSimulation {
         }
     }
 
+    /// Replication traffic on the data port (the election's messages are `ClusterMessage`s).
+    enum DataMessage {
+        /// Master → slave: consecutive transactions after `base` (the stamp before the first; `nil` from tx 1).
+        /// `isPush` marks a commit push the master waits for; otherwise it answers a pull.
+        case transactions(epoch: Epoch, base: TransactionStamp?, stamps: [TransactionStamp], isPush: Bool)
+        /// Slave → master: whether the pushed `tx` is now in the slave's log.
+        case pushAck(epoch: Epoch, tx: LogPosition, applied: Bool)
+        /// Slave → master: "my last transaction is `last`; send what follows" (the branch check happens here).
+        case pullRequest(epoch: Epoch, last: TransactionStamp?)
+        /// Master → slave: replace your store with mine (`verdict` says why).
+        case storeCopy(epoch: Epoch, source: SimulatedLog, verdict: BranchDetector.Verdict)
+    }
+
+    private struct TraceLine {
+        enum Entry {
+            case text(String)
+            case delivery(from: MemberID, to: MemberID, ClusterMessage)
+        }
+
+        let time: Duration
+        let entry: Entry
+
+        var formatted: String {
+            switch entry {
+            case .text(let line): return "\(time) \(line)"
+            case .delivery(let from, let to, let message): return "\(time) \(from) → \(to): \(message)"
+            }
+        }
+    }
+
+    private struct MasterTerm: Hashable {
+        let master: MemberID
+        let epoch: Epoch
+    }
+
     private struct Member {
         var machine: MasterElection
         var isUp = true
         var isPaused = false
         var incarnation = 0
         var persisted = PersistentElectionState()
-        var lastCommitted: LogPosition
+        var log: SimulatedLog
         var deferred: [Event] = []
+        /// Master side, while master of `replicationEpoch`: open commits and their pushes.
+        var replication: ReplicationStateMachine?
+        var replicationEpoch = Epoch.zero
+        /// Master side: when each data follower last acknowledged a heartbeat of this mastership.
+        var followerAcks: [MemberID: Duration] = [:]
+        /// Slave side: the master term whose branch check this member passed (pull answered or store copied).
+        var synced: MasterTerm?
+        var isData: Bool
     }
 
     private struct Link: Hashable {
@@ -104,7 +200,9 @@ public struct ClusterSimulation {
     private var queue: [Event] = []
     private var sequence: UInt64 = 0
     private var now: Duration = .zero
-    private var members: [MemberID: Member] = [:]
+    /// Members by `MemberID.index` (ids are 1...n). An array, not a dictionary: reading or changing one field of a
+    /// member must not copy the member (a dictionary lookup returns a copy, and a copied log copies on append).
+    private var members: [Member] = []
     private let ids: [MemberID]
     private var blocked: Set<Link> = []
     private var dropPercent = 0
@@ -114,11 +212,26 @@ public struct ClusterSimulation {
     private var healedAt: Duration = .zero
     private var convergedAt: Duration?
     private var mastersByEpoch: [Epoch: MemberID] = [:]
-    private var trace: [String] = []
+    private var trace: [TraceLine] = []
     private var eventCount = 0
     private var faultCount = 0
     private var commitCount = 0
     private var branchCount = 0
+    private var storeCopyCount = 0
+    private let pushFactor: Int
+    private let pushStrategy: PushStrategy
+    private let acknowledgement: PushAcknowledgement
+    private let pullInterval: Duration
+    private let guaranteesAcknowledgedWrites: Bool
+    /// Every write acknowledged to the client, in order.
+    private var acknowledged: [TransactionStamp] = []
+    private var failedWrites = 0
+    private var nextPayload: UInt64 = 0
+    /// Logs (their diverged tails) moved aside by store copies: where optimistic losses must be found.
+    private var branchedStores: [[TransactionStamp]] = []
+    private var writesStopped = false
+    /// Set when a log, a role or a member's liveness changed: only then can `checkReplication` find something new.
+    private var replicationChanged = false
 
     /// Builds a random cluster (size, arbiters, slave-only members, starting logs) from `seed`.
     public init(seed: UInt64, options: SimulationOptions = SimulationOptions()) {
@@ -137,21 +250,42 @@ public struct ClusterSimulation {
         }
         configuration = ClusterConfiguration(members: configured)
         ids = configuration.members.map(\.id)
+        // A common history (epoch 0, written before clustering) that members hold prefixes of.
+        var genesis = SimulatedLog()
+        for payload in 1...3 { _ = genesis.commit(epoch: .zero, master: MemberID(0), payload: UInt64(payload)) }
         for member in configuration.members {
-            let position = LogPosition(lastCommittedTx: member.kind == .arbiter ? 0 : 1 + random.next() % 3)
+            var log = SimulatedLog()
+            if member.kind != .arbiter {
+                for tx in 1...(1 + random.next() % 3) { log.append(genesis.stamp(at: tx)!) }
+            }
             let machine = MasterElection(
-                configuration: configuration, me: member.id, lastCommitted: position, now: .zero,
+                configuration: configuration, me: member.id,
+                lastCommitted: Self.electionPosition(of: log, ranking: options.electionRanking), now: .zero,
                 seed: random.next()
             )
-            members[member.id] = Member(machine: machine, lastCommitted: position)
+            precondition(member.id.index == members.count, "simulated member ids must be 1...n, got \(member.id)")
+            members.append(Member(machine: machine, log: log, isData: member.kind != .arbiter))
         }
+        let dataCount = configured.count { $0.kind != .arbiter }
+        pushFactor = options.pushFactor ?? Int(random.next() % UInt64(dataCount))
+        let strategies: [PushStrategy] = [.fixedAscending, .fixedDescending, .roundRobin]
+        pushStrategy = options.pushStrategy ?? strategies[Int(random.next() % 3)]
+        acknowledgement = options.acknowledgement ?? (random.next() % 2 == 0 ? .optimistic : .strict)
+        pullInterval = options.pullInterval ?? .milliseconds(100 + Int64(random.next() % 1_900))
+        guaranteesAcknowledgedWrites = acknowledgement == .strict
+            && pushFactor >= configuration.members.count - configuration.quorum
         self.random = random
     }
 
     /// Runs the safety phase and the liveness phase; throws the first invariant violation.
     public mutating func run() throws(SimulationFailure) -> SimulationReport {
+        record(
+            "cluster: \(configuration.members.map { "\($0.id.rawValue):\($0.kind)" }.joined(separator: " ")), "
+                + "push factor \(pushFactor) \(pushStrategy) \(acknowledgement), pull every \(pullInterval)"
+        )
         for id in ids {
-            try perform(members[id]!.machine.start(now: now), by: id)
+            try perform(members[id.index].machine.start(now: now), by: id)
+            if members[id.index].isData { schedule(.pullTimer(id, incarnation: 0), after: pullInterval) }
         }
         schedule(.fault, after: randomDuration(upTo: options.meanFaultInterval * 2))
         schedule(.commit, after: options.commitInterval)
@@ -163,18 +297,33 @@ public struct ClusterSimulation {
             eventCount += 1
             try handle(event)
             try checkSafety()
+            if replicationChanged {
+                try checkReplication()
+                replicationChanged = false
+            }
             if healed, convergedAt == nil, isConverged() {
-                convergedAt = now
-                break
+                if !writesStopped {
+                    // One master again: stop the client so the logs can be compared once everyone caught up.
+                    writesStopped = true
+                    record("roles converged; client writes stop")
+                }
+                if logsConverged() {
+                    convergedAt = now
+                    break
+                }
             }
         }
         guard let convergedAt else {
-            throw failure("no single master within \(options.livenessBound) after healing; roles: \(roles())")
+            throw failure("no single master with every log caught up within \(options.livenessBound) after healing; "
+                + "roles: \(roles())")
         }
+        let lost = try checkFinalLog()
         return SimulationReport(
             seed: seed, memberCount: ids.count, events: eventCount, elections: mastersByEpoch.count,
-            faults: faultCount, commits: commitCount, branchesDetected: branchCount,
-            timeToConverge: convergedAt - healedAt
+            faults: faultCount, commits: commitCount, pushFactor: pushFactor, pushStrategy: pushStrategy,
+            acknowledgement: acknowledgement, guaranteesAcknowledgedWrites: guaranteesAcknowledgedWrites,
+            acknowledgedWrites: acknowledged.count, failedWrites: failedWrites, lostAcknowledgedWrites: lost,
+            branchesDetected: branchCount, storeCopies: storeCopyCount, timeToConverge: convergedAt - healedAt
         )
     }
 
@@ -183,29 +332,57 @@ public struct ClusterSimulation {
     private mutating func handle(_ event: Event) throws(SimulationFailure) {
         switch event.kind {
         case .tick(let id, let incarnation):
-            guard members[id]!.isUp, members[id]!.incarnation == incarnation else { return }
-            if members[id]!.isPaused {
-                members[id]!.deferred.append(event)
+            guard members[id.index].isUp, members[id.index].incarnation == incarnation else { return }
+            if members[id.index].isPaused {
+                members[id.index].deferred.append(event)
                 return
             }
-            try perform(members[id]!.machine.tick(now: now), by: id)
+            try perform(members[id.index].machine.tick(now: now), by: id)
         case .deliver(let from, let to, let message):
-            guard members[to]!.isUp else { return }
-            if members[to]!.isPaused {
-                members[to]!.deferred.append(event)
+            guard members[to.index].isUp else { return }
+            if members[to.index].isPaused {
+                members[to.index].deferred.append(event)
                 return
             }
-            record("\(from) → \(to): \(message)")
-            try perform(members[to]!.machine.messageReceived(message, from: from, now: now), by: to)
-            catchUp(member: to, after: message, from: from)
-        case .commit:
-            for id in ids where members[id]!.isUp && !members[id]!.isPaused
-                && members[id]!.machine.isAcceptingWrites(now: now)
+            recordDelivery(from: from, to: to, message)
+            try perform(members[to.index].machine.messageReceived(message, from: from, now: now), by: to)
+            if case .heartbeatAck(let epoch, _) = message, members[from.index].isData,
+                members[to.index].machine.role == .master(epoch: epoch)
             {
-                let next = LogPosition(lastCommittedTx: members[id]!.lastCommitted.lastCommittedTx + 1)
-                members[id]!.lastCommitted = next
-                members[id]!.machine.logPositionChanged(to: next)
-                commitCount += 1
+                members[to.index].followerAcks[from] = now
+            }
+        case .deliverData(let from, let to, let message):
+            guard members[to.index].isUp else { return }
+            if members[to.index].isPaused {
+                members[to.index].deferred.append(event)
+                return
+            }
+            try dataReceived(message, from: from, by: to)
+        case .pullTimer(let id, let incarnation):
+            guard members[id.index].isUp, members[id.index].incarnation == incarnation else { return }
+            if members[id.index].isPaused {
+                members[id.index].deferred.append(event)
+                return
+            }
+            requestPull(by: id)
+            schedule(.pullTimer(id, incarnation: incarnation), after: pullInterval)
+        case .pushTimeout(let master, let incarnation, let epoch, let tx, let slave):
+            guard members[master.index].isUp, members[master.index].incarnation == incarnation else { return }
+            if members[master.index].isPaused {
+                members[master.index].deferred.append(event)
+                return
+            }
+            guard members[master.index].replicationEpoch == epoch,
+                let actions = members[master.index].replication?.pushFailed(tx, to: slave)
+            else { return }
+            try performReplication(actions, by: master, epoch: epoch)
+        case .commit:
+            if !writesStopped {
+                for id in ids where members[id.index].isUp && !members[id.index].isPaused
+                    && members[id.index].machine.isAcceptingWrites(now: now)
+                {
+                    try commitWrite(on: id)
+                }
             }
             schedule(.commit, after: options.commitInterval)
         case .fault:
@@ -217,39 +394,23 @@ public struct ClusterSimulation {
         }
     }
 
-    /// Idealised pull: a slave that hears its master's heartbeat catches up to the master's log. A slave that is
-    /// ahead has diverged (it committed under an old master what the new one never saw): it is counted as a branch
-    /// and replaced by the master's store, as a store copy would.
-    private mutating func catchUp(member id: MemberID, after message: ClusterMessage, from master: MemberID) {
-        guard case .heartbeat(let heartbeat) = message, heartbeat.isMaster,
-            members[id]!.machine.role == .slave(master: master, epoch: heartbeat.epoch),
-            configuration.member(id)!.kind != .arbiter,
-            members[id]!.lastCommitted != heartbeat.lastCommitted
-        else { return }
-        if members[id]!.lastCommitted > heartbeat.lastCommitted {
-            branchCount += 1
-            record("\(id) branched at \(members[id]!.lastCommitted), master \(master) at \(heartbeat.lastCommitted)")
-        }
-        members[id]!.lastCommitted = heartbeat.lastCommitted
-        members[id]!.machine.logPositionChanged(to: heartbeat.lastCommitted)
-    }
-
     private mutating func perform(_ actions: [MasterElection.Action], by id: MemberID) throws(SimulationFailure) {
+        if !actions.isEmpty { replicationChanged = true }
         for action in actions {
             switch action {
             case .send(let to, let message):
                 send(message, from: id, to: to)
             case .persist(let state):
-                let old = members[id]!.persisted
+                let old = members[id.index].persisted
                 if state.currentEpoch < old.currentEpoch {
                     throw failure("\(id) persisted \(state.currentEpoch) after \(old.currentEpoch)")
                 }
                 if state.currentEpoch == old.currentEpoch, let voted = old.votedFor, state.votedFor != voted {
                     throw failure("\(id) changed its vote in \(state.currentEpoch) from \(voted) to \(state)")
                 }
-                members[id]!.persisted = state
+                members[id.index].persisted = state
             case .becomeMaster(let epoch):
-                record("\(id) becomes master of \(epoch)")
+                record("\(id) becomes master of \(epoch) at \(describe(members[id.index].log.last))")
                 if let existing = mastersByEpoch[epoch], existing != id {
                     throw failure("two masters in \(epoch): \(existing) and \(id)")
                 }
@@ -257,25 +418,228 @@ public struct ClusterSimulation {
                     throw failure("\(id) (\(configuration.member(id)!.kind)) became master")
                 }
                 mastersByEpoch[epoch] = id
+                try checkAcknowledgedWrites(newMaster: id, epoch: epoch)
+                dropReplication(of: id)
+                members[id.index].replication = ReplicationStateMachine(
+                    pushFactor: pushFactor, strategy: pushStrategy, acknowledgement: acknowledgement
+                )
+                members[id.index].replicationEpoch = epoch
+                members[id.index].synced = nil
             case .becomeSlave(let master, let epoch):
                 record("\(id) follows \(master) in \(epoch)")
+                members[id.index].synced = nil
+                // A (re)joining slave checks its history against the new master straight away.
+                requestPull(by: id)
             case .becomePending:
                 record("\(id) pending")
+                members[id.index].synced = nil
+                dropReplication(of: id)
             case .stopAcceptingWrites:
                 record("\(id) stops accepting writes")
+                dropReplication(of: id)
             case .scheduleTimer(let after):
-                schedule(.tick(id, incarnation: members[id]!.incarnation), after: after)
+                schedule(.tick(id, incarnation: members[id.index].incarnation), after: after)
             }
         }
     }
 
+    // MARK: - Replication
+
+    /// The client writes on the member that accepts writes: commit locally, then push by the replication machine.
+    private mutating func commitWrite(on id: MemberID) throws(SimulationFailure) {
+        guard case .master(let epoch) = members[id.index].machine.role, members[id.index].replication != nil,
+            members[id.index].replicationEpoch == epoch
+        else {
+            throw failure("\(id) accepts writes (\(members[id.index].machine.role)) without replication state")
+        }
+        nextPayload += 1
+        let stamp = members[id.index].log.commit(epoch: epoch, master: id, payload: nextPayload)
+        members[id.index].log.prune(retaining: options.logRetention)
+        members[id.index].machine.logPositionChanged(to: electionPosition(of: members[id.index].log))
+        commitCount += 1
+        replicationChanged = true
+        let acks = members[id.index].followerAcks
+        let electableOnly = acknowledgement == .strict && options.strictPushesToElectableSlavesOnly
+        let slaves = ids.filter { other in
+            other != id && members[other.index].isData
+                && (!electableOnly || configuration.member(other)!.isElectable)
+                && acks[other].map { now - $0 < configuration.heartbeatTimeout } == true
+        }
+        let actions = members[id.index].replication!.transactionCommitted(stamp.tx, author: nil, slaves: slaves)
+        try performReplication(actions, by: id, epoch: epoch)
+    }
+
+    private mutating func performReplication(_ actions: [ReplicationStateMachine.Action], by master: MemberID,
+                                              epoch: Epoch) throws(SimulationFailure)
+    {
+        for action in actions {
+            switch action {
+            case .push(let tx, let slave):
+                // The push carries a few preceding transactions too, so a slave slightly behind still connects.
+                let last = tx.lastCommittedTx
+                let first = last > 8 ? last - 7 : 1
+                let log = members[master.index].log
+                let stamps = log.stamps(after: first - 1, limit: Int(last - first + 1))
+                sendData(
+                    .transactions(epoch: epoch, base: log.stamp(at: first - 1), stamps: stamps, isPush: true),
+                    from: master, to: slave
+                )
+                schedule(
+                    .pushTimeout(master: master, incarnation: members[master.index].incarnation, epoch: epoch, tx: tx,
+                                 slave: slave),
+                    after: options.pushTimeout
+                )
+            case .acknowledgeCommit(let tx):
+                // A master deposed while waiting for acks must not report success: a newer master may already
+                // exist without this transaction and will truncate the slaves that have it.
+                if options.checksLeaseBeforeAcknowledging, !members[master.index].machine.isAcceptingWrites(now: now) {
+                    failedWrites += 1
+                    record("\(master) lost its lease before acknowledging \(tx): reported failed")
+                } else {
+                    acknowledged.append(members[master.index].log.stamp(at: tx.lastCommittedTx)!)
+                    record("\(master) acknowledges \(describe(acknowledged.last))")
+                }
+            case .failCommit(let tx, let replicated, let required):
+                failedWrites += 1
+                record("\(master) fails \(tx): \(replicated) of \(required) slaves")
+            case .reportShortfall:
+                break
+            }
+        }
+    }
+
+    /// Leaving mastership: commits still waiting for acknowledgements are reported failed to their clients.
+    private mutating func dropReplication(of id: MemberID) {
+        if let open = members[id.index].replication?.pendingCount { failedWrites += open }
+        members[id.index].replication = nil
+        members[id.index].followerAcks = [:]
+    }
+
+    private mutating func requestPull(by id: MemberID) {
+        guard members[id.index].isData, case .slave(let master, let epoch) = members[id.index].machine.role else { return }
+        sendData(.pullRequest(epoch: epoch, last: members[id.index].log.last), from: id, to: master)
+    }
+
+    private mutating func dataReceived(_ message: DataMessage, from peer: MemberID, by id: MemberID)
+        throws(SimulationFailure)
+    {
+        switch message {
+        case .pullRequest(let epoch, let last):
+            // Only the master of the slave's epoch answers; anyone else stays silent and the slave retries.
+            guard members[id.index].machine.role == .master(epoch: epoch) else { return }
+            let log = members[id.index].log
+            let verdict = last.map {
+                BranchDetector.compare(
+                    slaveLast: $0, masterLastCommitted: log.lastCommitted,
+                    masterAtSameTx: log.retainedStamp(at: $0.tx.lastCommittedTx)
+                )
+            } ?? .outOfDate
+            if verdict == .sameHistory, let last {
+                let stamps = log.stamps(after: last.tx.lastCommittedTx, limit: options.pullBatchSize)
+                sendData(.transactions(epoch: epoch, base: last, stamps: stamps, isPush: false), from: id, to: peer)
+            } else {
+                sendData(.storeCopy(epoch: epoch, source: log, verdict: verdict), from: id, to: peer)
+            }
+        case .transactions(let epoch, let base, let stamps, let isPush):
+            let term = MasterTerm(master: peer, epoch: epoch)
+            let following = members[id.index].isData && members[id.index].machine.role == .slave(master: peer, epoch: epoch)
+            // Pushes are taken only after the branch check passed in this master's term; a pull answer is itself
+            // the result of that check.
+            var applied = false
+            if following, isPush ? members[id.index].synced == term : true {
+                applied = try apply(stamps, after: base, from: term, to: id)
+            }
+            if isPush {
+                record("\(id) \(applied ? "applied" : "refused") push of \(describe(stamps.last)) from \(peer)")
+                sendData(.pushAck(epoch: epoch, tx: stamps.last!.tx, applied: applied), from: id, to: peer)
+            } else if applied {
+                if members[id.index].synced != term { record("\(id) in sync with \(peer) in \(epoch)") }
+                members[id.index].synced = term
+                if stamps.count == options.pullBatchSize { requestPull(by: id) }
+            }
+        case .pushAck(let epoch, let tx, let applied):
+            guard members[id.index].replicationEpoch == epoch, var replication = members[id.index].replication else { return }
+            let actions = applied ? replication.pushAcknowledged(tx, by: peer) : replication.pushFailed(tx, to: peer)
+            members[id.index].replication = replication
+            try performReplication(actions, by: id, epoch: epoch)
+        case .storeCopy(let epoch, let source, let verdict):
+            let term = MasterTerm(master: peer, epoch: epoch)
+            // Once in sync with this master, only a copy that moves the log forward is taken (a slave that fell
+            // behind the master's log retention); an older copy (a late or duplicated answer) would roll it back.
+            guard members[id.index].isData, members[id.index].machine.role == .slave(master: peer, epoch: epoch),
+                members[id.index].synced != term || source.lastCommitted > members[id.index].log.lastCommitted
+            else { return }
+            try checkFencing(of: id, sourceEpoch: epoch)
+            let tail = members[id.index].log.divergentTail(against: source)
+            if !tail.isEmpty { branchedStores.append(tail) }
+            if case .branched = verdict { branchCount += 1 }
+            storeCopyCount += 1
+            record(
+                "\(id) store copy from \(peer) (\(verdict)): \(describe(members[id.index].log.last)) → "
+                    + "\(describe(source.last)), \(tail.count) tx kept as branch"
+            )
+            members[id.index].log.copyStore(from: source)
+            replicationChanged = true
+            members[id.index].machine.logPositionChanged(to: electionPosition(of: members[id.index].log))
+            members[id.index].synced = term
+        }
+    }
+
+    /// Appends the part of `stamps` (consecutive transactions following `base`) that extends `id`'s log. Returns
+    /// whether the log now holds the batch: false on a gap or when the log has a different transaction at the overlap.
+    private mutating func apply(_ stamps: [TransactionStamp], after base: TransactionStamp?, from term: MasterTerm,
+                                to id: MemberID) throws(SimulationFailure) -> Bool
+    {
+        // Decided before appending: a live copy of the log would make every append copy the array.
+        let last: UInt64
+        do {
+            let log = members[id.index].log
+            last = log.lastCommitted.lastCommittedTx
+            let baseTx = base?.tx.lastCommittedTx ?? 0
+            guard last >= baseTx else { return false }
+            if last == baseTx {
+                guard log.last == base else { return false }
+            } else if last - baseTx > UInt64(stamps.count) {
+                // Already beyond the batch: fine if the log holds its end.
+                return stamps.last.map(log.contains) ?? false
+            } else {
+                guard stamps[Int(last - baseTx) - 1] == log.last else { return false }
+            }
+        }
+        let baseTx = base?.tx.lastCommittedTx ?? 0
+        let fresh = stamps.dropFirst(Int(last - baseTx))
+        guard !fresh.isEmpty else { return true }
+        try checkFencing(of: id, sourceEpoch: term.epoch)
+        for stamp in fresh {
+            if let previous = members[id.index].log.last, stamp.epoch < previous.epoch {
+                throw failure("\(id) would apply \(describe(stamp)) after \(describe(previous)): epochs go back")
+            }
+            if stamp.epoch > term.epoch {
+                throw failure("\(term.master) of \(term.epoch) sent \(describe(stamp)) from a later epoch")
+            }
+            members[id.index].log.append(stamp)
+        }
+        replicationChanged = true
+        members[id.index].machine.logPositionChanged(to: electionPosition(of: members[id.index].log))
+        return true
+    }
+
     private mutating func send(_ message: ClusterMessage, from: MemberID, to: MemberID) {
+        transmit(from: from, to: to) { .deliver(from: from, to: to, message) }
+    }
+
+    private mutating func sendData(_ message: DataMessage, from: MemberID, to: MemberID) {
+        transmit(from: from, to: to) { .deliverData(from: from, to: to, message) }
+    }
+
+    /// The network: blocked links, drops, duplicates and delays apply to election and replication traffic alike.
+    private mutating func transmit(from: MemberID, to: MemberID, _ delivery: () -> EventKind) {
         guard !blocked.contains(Link(from: from, to: to)) else { return }
         if Int(random.next() % 100) < dropPercent { return }
         let copies = Int(random.next() % 100) < duplicatePercent ? 2 : 1
         for _ in 0..<copies {
             // Independent random delays also reorder messages on one link.
-            schedule(.deliver(from: from, to: to, message), after: .microseconds(100) + randomDuration(upTo: maxDelay))
+            schedule(delivery(), after: .microseconds(100) + randomDuration(upTo: maxDelay))
         }
     }
 
@@ -283,7 +647,7 @@ public struct ClusterSimulation {
 
     private mutating func injectFault() throws(SimulationFailure) {
         faultCount += 1
-        let upIDs = ids.filter { members[$0]!.isUp }
+        let upIDs = ids.filter { members[$0.index].isUp }
         switch random.next() % 10 {
         case 0:
             // Random halves.
@@ -293,7 +657,7 @@ public struct ClusterSimulation {
             record("fault: partition \(side.sorted()) | rest")
         case 1:
             // Isolate whoever acts as master (or a random member).
-            let target = ids.first { members[$0]!.machine.isAcceptingWrites(now: now) } ?? pick(ids)
+            let target = ids.first { members[$0.index].machine.isAcceptingWrites(now: now) } ?? pick(ids)
             blocked = []
             for other in ids where other != target {
                 blocked.insert(Link(from: target, to: other))
@@ -311,19 +675,22 @@ public struct ClusterSimulation {
         case 4:
             if upIDs.count > 1 {
                 let victim = pick(upIDs)
-                members[victim]!.isUp = false
-                members[victim]!.isPaused = false
-                members[victim]!.deferred = []
+                members[victim.index].isUp = false
+                members[victim.index].isPaused = false
+                members[victim.index].deferred = []
+                members[victim.index].synced = nil
+                dropReplication(of: victim)
+                replicationChanged = true
                 record("fault: crash \(victim)")
             }
         case 5:
-            if let victim = ids.first(where: { !members[$0]!.isUp }) { try restart(victim) }
+            if let victim = ids.first(where: { !members[$0.index].isUp }) { try restart(victim) }
         case 6:
             let victim = pick(upIDs)
-            members[victim]!.isPaused = true
+            members[victim.index].isPaused = true
             record("fault: pause \(victim)")
         case 7:
-            if let victim = ids.first(where: { members[$0]!.isPaused }) { resume(victim) }
+            if let victim = ids.first(where: { members[$0.index].isPaused }) { resume(victim) }
         case 8:
             dropPercent = Int(random.next() % 30)
             duplicatePercent = Int(random.next() % 20)
@@ -343,29 +710,30 @@ public struct ClusterSimulation {
         maxDelay = .milliseconds(20)
         record("heal")
         for id in ids {
-            if !members[id]!.isUp { try restart(id) } else if members[id]!.isPaused { resume(id) }
+            if !members[id.index].isUp { try restart(id) } else if members[id.index].isPaused { resume(id) }
         }
     }
 
     private mutating func restart(_ id: MemberID) throws(SimulationFailure) {
-        var member = members[id]!
+        var member = members[id.index]
         member.incarnation += 1
         member.isUp = true
         member.isPaused = false
         member.machine = MasterElection(
-            configuration: configuration, me: id, persistent: member.persisted, lastCommitted: member.lastCommitted,
+            configuration: configuration, me: id, persistent: member.persisted, lastCommitted: electionPosition(of: member.log),
             now: now, seed: random.next()
         )
-        members[id] = member
-        record("fault: restart \(id)")
-        let actions = members[id]!.machine.start(now: now)
+        members[id.index] = member
+        record("fault: restart \(id) at \(describe(member.log.last))")
+        let actions = members[id.index].machine.start(now: now)
         try perform(actions, by: id)
+        if member.isData { schedule(.pullTimer(id, incarnation: member.incarnation), after: pullInterval) }
     }
 
     private mutating func resume(_ id: MemberID) {
-        members[id]!.isPaused = false
-        let deferred = members[id]!.deferred
-        members[id]!.deferred = []
+        members[id.index].isPaused = false
+        let deferred = members[id.index].deferred
+        members[id.index].deferred = []
         for event in deferred {
             schedule(event.kind, after: .zero)
         }
@@ -378,30 +746,122 @@ public struct ClusterSimulation {
     /// accept writes at once.
     private func checkSafety() throws(SimulationFailure) {
         var writer: MemberID?
-        for id in ids where members[id]!.isUp && members[id]!.machine.isAcceptingWrites(now: now) {
+        for id in ids where members[id.index].isUp && members[id.index].machine.isAcceptingWrites(now: now) {
             if let writer { throw failure("\(writer) and \(id) both accept writes") }
             writer = id
-            guard case .master(let epoch) = members[id]!.machine.role else {
-                throw failure("\(id) accepts writes in role \(members[id]!.machine.role)")
+            guard case .master(let epoch) = members[id.index].machine.role else {
+                throw failure("\(id) accepts writes in role \(members[id.index].machine.role)")
             }
             // Crashed members are judged by their last state: they restart quiet and cannot vote for a while.
-            let acknowledging = ids.count { members[$0]!.machine.acknowledges(master: id, epoch: epoch, now: now) }
+            let acknowledging = ids.count { members[$0.index].machine.acknowledges(master: id, epoch: epoch, now: now) }
             if acknowledging < configuration.quorum {
                 throw failure("\(id) accepts writes in \(epoch) but only \(acknowledging) members acknowledge it")
             }
         }
     }
 
+    /// Strict push, enough slaves: a new master must hold every write acknowledged so far, with the same checksum.
+    /// Otherwise the losses are only counted (the final count is what `lostAcknowledgedWrites` reports).
+    private func checkAcknowledgedWrites(newMaster id: MemberID, epoch: Epoch) throws(SimulationFailure) {
+        guard guaranteesAcknowledgedWrites else { return }
+        let log = members[id.index].log
+        if let missing = acknowledged.first(where: { !log.contains($0) }) {
+            throw failure(
+                "\(id) became master of \(epoch) without acknowledged \(describe(missing)) (strict push, factor "
+                    + "\(pushFactor)); its log has \(describe(log.stamp(at: missing.tx.lastCommittedTx))) there"
+            )
+        }
+    }
+
+    /// A slave applies data only from the master of an epoch it has not moved past (the data port's fencing).
+    private func checkFencing(of id: MemberID, sourceEpoch: Epoch) throws(SimulationFailure) {
+        let seen = members[id.index].machine.persistent.currentEpoch
+        if sourceEpoch < seen {
+            throw failure("\(id) applies data from \(sourceEpoch) after seeing \(seen)")
+        }
+    }
+
+    /// After every event: a slave that passed the branch check with a master that still leads holds a prefix of that
+    /// master's log (same history up to its length).
+    private func checkReplication() throws(SimulationFailure) {
+        for id in ids where members[id.index].isUp {
+            guard let term = members[id.index].synced else { continue }
+            let master = members[term.master.index]
+            guard master.isUp, master.machine.role == .master(epoch: term.epoch) else { continue }
+            if !members[id.index].log.isPrefix(of: master.log) {
+                throw failure(
+                    "\(id) is in sync with \(term.master) in \(term.epoch) but its last \(describe(members[id.index].log.last))"
+                        + " is not in the master's log (\(describe(master.log.last)))"
+                )
+            }
+        }
+    }
+
+    /// At the end: every acknowledged write the final history lacks must have been kept in a branched store
+    /// (docs/clustering-design.md: "what optimistic push can lose" is recoverable from `branched/`). Returns the
+    /// number lost.
+    private func checkFinalLog() throws(SimulationFailure) -> Int {
+        guard let master = ids.first(where: { members[$0.index].machine.isAcceptingWrites(now: now) }) else { return 0 }
+        let log = members[master.index].log
+        var lost = 0
+        for stamp in acknowledged where !log.contains(stamp) {
+            if guaranteesAcknowledgedWrites {
+                throw failure("acknowledged \(describe(stamp)) is missing from the final master \(master)'s log")
+            }
+            lost += 1
+            let tx = stamp.tx.lastCommittedTx
+            let kept = branchedStores.contains { tail in
+                guard let first = tail.first?.tx.lastCommittedTx, tx >= first, tx - first < UInt64(tail.count)
+                else { return false }
+                return tail[Int(tx - first)] == stamp
+            }
+            if !kept {
+                throw failure("acknowledged \(describe(stamp)) was lost and is in no branched store")
+            }
+        }
+        return lost
+    }
+
+    /// Every data member holds exactly the master's log.
+    private func logsConverged() -> Bool {
+        guard let master = ids.first(where: { members[$0.index].machine.isAcceptingWrites(now: now) }) else { return false }
+        let last = members[master.index].log.last
+        return ids.allSatisfy { !members[$0.index].isData || members[$0.index].log.last == last }
+    }
+
     /// Liveness target: one member accepts writes and every other member follows it in its epoch.
     private func isConverged() -> Bool {
-        guard let master = ids.first(where: { members[$0]!.machine.isAcceptingWrites(now: now) }),
-            case .master(let epoch) = members[master]!.machine.role
+        guard let master = ids.first(where: { members[$0.index].machine.isAcceptingWrites(now: now) }),
+            case .master(let epoch) = members[master.index].machine.role
         else { return false }
-        return ids.allSatisfy { $0 == master || members[$0]!.machine.role == .slave(master: master, epoch: epoch) }
+        return ids.allSatisfy { $0 == master || members[$0.index].machine.role == .slave(master: master, epoch: epoch) }
     }
 
     private func roles() -> String {
-        ids.map { "\($0): \(members[$0]!.machine.role) \(members[$0]!.lastCommitted)" }.joined(separator: ", ")
+        ids.map { "\($0): \(members[$0.index].machine.role) \(describe(members[$0.index].log.last))" }
+            .joined(separator: ", ")
+    }
+
+    private func electionPosition(of log: SimulatedLog) -> LogPosition {
+        Self.electionPosition(of: log, ranking: options.electionRanking)
+    }
+
+    /// The position a member reports to its `MasterElection`. With `.lastEpochThenTx` it packs the last
+    /// transaction's epoch above its tx id, so the core's plain comparison of positions orders by (epoch, tx).
+    private static func electionPosition(of log: SimulatedLog, ranking: ElectionRanking) -> LogPosition {
+        let tx = log.lastCommitted.lastCommittedTx
+        switch ranking {
+        case .lastCommittedTx: return log.lastCommitted
+        case .lastEpochThenTx:
+            precondition(tx < 1 << 40, "tx id \(tx) does not fit the simulated election rank")
+            return LogPosition(lastCommittedTx: (log.last?.epoch.rawValue ?? 0) << 40 | tx)
+        }
+    }
+
+    private func describe(_ stamp: TransactionStamp?) -> String {
+        guard let stamp else { return "empty log" }
+        return "tx \(stamp.tx.lastCommittedTx)/e\(stamp.epoch.rawValue)/m\(stamp.master.rawValue)/"
+            + String(stamp.checksum & 0xFFFF, radix: 16)
     }
 
     // MARK: - Plumbing
@@ -421,12 +881,21 @@ public struct ClusterSimulation {
     }
 
     private mutating func record(_ line: String) {
-        trace.append("\(now) \(line)")
+        appendTrace(TraceLine(time: now, entry: .text(line)))
+    }
+
+    /// Election messages are the bulk of the trace: kept unformatted, formatted only when a run fails.
+    private mutating func recordDelivery(from: MemberID, to: MemberID, _ message: ClusterMessage) {
+        appendTrace(TraceLine(time: now, entry: .delivery(from: from, to: to, message)))
+    }
+
+    private mutating func appendTrace(_ line: TraceLine) {
+        trace.append(line)
         if trace.count > 400 { trace.removeFirst(200) }
     }
 
     private func failure(_ message: String) -> SimulationFailure {
-        SimulationFailure(seed: seed, time: now, message: message, trace: trace)
+        SimulationFailure(seed: seed, time: now, message: message, trace: trace.map(\.formatted))
     }
 
     // A binary min-heap on (time, sequence); no dependencies allowed in this target.
@@ -458,4 +927,9 @@ public struct ClusterSimulation {
         }
         return top
     }
+}
+
+extension MemberID {
+    /// Position in the simulation's member array.
+    fileprivate var index: Int { rawValue - 1 }
 }

@@ -3,46 +3,128 @@ import ClusterSim
 import Foundation
 import Testing
 
-/// Runs the deterministic cluster simulation (STYLE.md, "Deterministic cluster simulation"). A failure names its
-/// seed; `SIM_SEED=<n> swift test --filter Simulation` replays exactly that run. `TRELLIS_TEST_LONG=1` runs more.
+/// Runs the deterministic cluster simulation (STYLE.md, "Deterministic cluster simulation"; docs/clustering-design.md,
+/// "Replication in the simulation"). A failure names its seed; `SIM_SEED=<n> swift test --filter Simulation` replays
+/// exactly that run (`SIM_TRACE=1` prints its whole trace). `TRELLIS_TEST_LONG=1` runs more and longer seeds.
 @Suite("Simulation")
 struct SimulationTests {
     static let fixedSeeds: [UInt64] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 42, 1_234, 65_535, 99_991, 0xDEAD_BEEF]
 
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
+    static var isLong: Bool { environment["TRELLIS_TEST_LONG"] == "1" }
 
-    private func runSeed(_ seed: UInt64, options: SimulationOptions = SimulationOptions()) -> SimulationReport? {
+    /// The options every test starts from, so `SIM_SEED` replays any of them.
+    static var batchOptions: SimulationOptions {
+        var options = SimulationOptions()
+        options.safetyPhase = isLong ? .seconds(60) : .seconds(10)
+        return options
+    }
+
+    private func runSeed(_ seed: UInt64, options: SimulationOptions = batchOptions) -> SimulationReport? {
         var simulation = ClusterSimulation(seed: seed, options: options)
         do {
             return try simulation.run()
         } catch {
             Issue.record("\(error)")
+            if Self.environment["SIM_TRACE"] == "1" { print(error.trace.joined(separator: "\n")) }
             return nil
         }
     }
 
-    @Test("fixed seeds: one master per epoch, writes only under a majority lease, one master after healing",
+    private func failure(ofSeed seed: UInt64, options: SimulationOptions) -> SimulationFailure? {
+        var simulation = ClusterSimulation(seed: seed, options: options)
+        do {
+            _ = try simulation.run()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test("fixed seeds: one master per epoch, writes only under a majority lease, logs agree after healing",
           arguments: fixedSeeds)
     func fixedSeed(seed: UInt64) {
         let report = runSeed(seed)
-        #expect(report.map { $0.elections > 0 } == true)
+        #expect(report.map { $0.elections > 0 } == true, "\(String(describing: report))")
     }
 
     @Test("a batch of random seeds keeps every invariant")
     func randomSeeds() {
         if let replay = Self.environment["SIM_SEED"].flatMap(UInt64.init) {
-            _ = runSeed(replay)
+            var options = Self.batchOptions
+            // Replays of the two "checker catches" tests below.
+            if Self.environment["SIM_RANK_BY_TX"] == "1" { options.electionRanking = .lastCommittedTx }
+            if Self.environment["SIM_PUSH_ANY_SLAVE"] == "1" { options.strictPushesToElectableSlavesOnly = false }
+            _ = runSeed(replay, options: options)
             return
         }
-        let long = Self.environment["TRELLIS_TEST_LONG"] == "1"
-        let count = long ? 20_000 : 1_000
+        let count = Int(Self.environment["SIM_COUNT"] ?? "") ?? (Self.isLong ? 20_000 : 1_000)
         var generator = SystemRandomNumberGenerator()
-        let base = generator.next() as UInt64
-        var options = SimulationOptions()
-        options.safetyPhase = long ? .seconds(60) : .seconds(15)
+        let base = Self.environment["SIM_BASE"].flatMap(UInt64.init) ?? generator.next() as UInt64
+        var totals = Totals()
         for index in 0..<UInt64(count) {
-            guard runSeed(base &+ index, options: options) != nil else { return }
+            guard let report = runSeed(base &+ index) else { return }
+            totals.add(report)
         }
+        // The numbers docs/clustering-design.md quotes ("what optimistic push can lose").
+        print("simulation: \(count) seeds from \(base): \(totals)")
+        #expect(totals.guaranteedLost == 0)
+    }
+
+    @Test("strict push with enough slaves: failovers happen and no acknowledged write is lost")
+    func strictSurvives() {
+        var options = Self.batchOptions
+        options.acknowledgement = .strict
+        options.memberCounts = 3...3
+        options.pushFactor = 1
+        var totals = Totals()
+        for seed in UInt64(1)...40 {
+            guard let report = runSeed(seed, options: options) else { return }
+            #expect(report.guaranteesAcknowledgedWrites)
+            totals.add(report)
+        }
+        #expect(totals.acknowledged > 0)
+        #expect(totals.elections > 40, "the seeds should fail over, not keep one master")
+        #expect(totals.guaranteedLost == 0)
+    }
+
+    @Test("optimistic push: lost acknowledged writes are counted, and each is kept in a branched store")
+    func optimisticLosses() {
+        var options = Self.batchOptions
+        options.acknowledgement = .optimistic
+        options.pushFactor = 0
+        var totals = Totals()
+        for seed in UInt64(1)...40 {
+            guard let report = runSeed(seed, options: options) else { return }
+            #expect(!report.guaranteesAcknowledgedWrites)
+            totals.add(report)
+        }
+        // Push factor 0 leaves every write on the master alone: failovers must lose some.
+        #expect(totals.lost > 0)
+        #expect(totals.branches > 0)
+    }
+
+    @Test("the checker catches an acknowledged write lost by ranking candidates on tx id alone")
+    func rankingByTxLosesWrites() {
+        // Seed 1198: master 1 of epoch 1 keeps committing (strict commits that fail) while cut off; member 3 becomes
+        // master of epoch 2 and acknowledges tx 25; later member 1 returns with the longer log (tx 39, epoch 1) and
+        // wins the election on tx id, so tx 25 of epoch 2 is gone.
+        var options = Self.batchOptions
+        options.electionRanking = .lastCommittedTx
+        let caught = failure(ofSeed: 1198, options: options)
+        #expect(caught?.message.contains("without acknowledged") == true, "\(String(describing: caught))")
+        #expect(runSeed(1198) != nil)
+    }
+
+    @Test("the checker catches an acknowledged write lost when slave-only members hold it")
+    func slaveOnlyHoldersLoseWrites() {
+        // Seed 1137: push factor 2 (descending) lands on the two slave-only members; they vote for member 1, which
+        // lacks the acknowledged tx, because a voter that cannot stand does not weigh its own log.
+        var options = Self.batchOptions
+        options.strictPushesToElectableSlavesOnly = false
+        let caught = failure(ofSeed: 1137, options: options)
+        #expect(caught?.message.contains("without acknowledged") == true, "\(String(describing: caught))")
+        #expect(runSeed(1137) != nil)
     }
 
     @Test("the same seed replays the same run")
@@ -53,6 +135,41 @@ struct SimulationTests {
         let b = try second.run()
         #expect(a.events == b.events)
         #expect(a.commits == b.commits)
+        #expect(a.acknowledgedWrites == b.acknowledgedWrites)
+        #expect(a.storeCopies == b.storeCopies)
         #expect(a.timeToConverge == b.timeToConverge)
+    }
+}
+
+/// Sums over many runs.
+private struct Totals: CustomStringConvertible {
+    var runs = 0, elections = 0, acknowledged = 0, failed = 0, branches = 0, storeCopies = 0
+    var optimisticRuns = 0, optimisticAcknowledged = 0, optimisticLost = 0, optimisticRunsLosing = 0
+    var lost = 0, runsLosing = 0, guaranteedLost = 0
+
+    mutating func add(_ report: SimulationReport) {
+        runs += 1
+        elections += report.elections
+        acknowledged += report.acknowledgedWrites
+        failed += report.failedWrites
+        branches += report.branchesDetected
+        storeCopies += report.storeCopies
+        lost += report.lostAcknowledgedWrites
+        if report.lostAcknowledgedWrites > 0 { runsLosing += 1 }
+        if report.guaranteesAcknowledgedWrites { guaranteedLost += report.lostAcknowledgedWrites }
+        if report.acknowledgement == .optimistic {
+            optimisticRuns += 1
+            optimisticAcknowledged += report.acknowledgedWrites
+            optimisticLost += report.lostAcknowledgedWrites
+            if report.lostAcknowledgedWrites > 0 { optimisticRunsLosing += 1 }
+        }
+    }
+
+    var description: String {
+        "\(elections) elections, \(acknowledged) writes acknowledged, \(failed) failed, \(branches) branches, "
+            + "\(storeCopies) store copies; \(lost) acknowledged writes lost in \(runsLosing) runs "
+            + "(optimistic: \(optimisticLost) of \(optimisticAcknowledged) acknowledged lost, in \(optimisticRunsLosing) "
+            + "of \(optimisticRuns) runs); "
+            + "\(guaranteedLost) lost where strict push promised none"
     }
 }
