@@ -100,6 +100,13 @@ struct DataForwardingTests {
         }
         #expect(handler.calls.withLock { $0 }.isEmpty)
         #expect(DataPortError.notMaster.databaseError.code == .databaseUnavailable)
+        // Without an expected epoch, whichever epoch the master is in will do; a non-master still refuses.
+        let tx = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil)
+        try await port.client.forwardRollback(tx)
+        port.server.setEpoch(Epoch(6), isMaster: false)
+        await #expect(throws: DataPortError.notMaster) {
+            _ = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil)
+        }
         await port.stop()
     }
 

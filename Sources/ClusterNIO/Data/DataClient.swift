@@ -250,12 +250,13 @@ public final class DataClient: Sendable {
     }
 
     /// Begins a forwarded write transaction on the master; `epoch` is the epoch the caller believes the member is
-    /// master of (refused with `DataPortError.notMaster` or `.staleEpoch` when it is not).
-    public func forwardBegin(user: String, metadata: [String: Value], timeout: Duration?, epoch: Epoch) async throws
-        -> UInt64
-    {
+    /// master of (refused with `DataPortError.notMaster` or `.staleEpoch` when it is not). With nil, any member that
+    /// is currently master accepts.
+    public func forwardBegin(
+        user: String, metadata: [String: Value], timeout: Duration?, epoch: Epoch? = nil
+    ) async throws -> UInt64 {
         var body = try await request(.forwardBegin) { body in
-            body.writeInteger(epoch.rawValue)
+            body.writeInteger(epoch?.rawValue ?? DataWire.anyEpoch)
             body.writeWireString(user)
             body.writeWireValue(.map(metadata))
             let millis = timeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }

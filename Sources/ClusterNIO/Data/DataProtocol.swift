@@ -79,6 +79,8 @@ enum DataWire {
     /// Bytes of transactions per pull response (at least one transaction is always sent).
     static let defaultPullResponseBytes = 4 << 20
     static let storeCopyChunkBytes = 1 << 20
+    /// A forwarded begin without an expected epoch: whichever the master is in.
+    static let anyEpoch = UInt64.max
 
     enum Kind: UInt8 {
         // Requests.

@@ -258,10 +258,11 @@ final class DataServerCore: Sendable {
         return forwarded
     }
 
-    func checkMaster(_ epoch: Epoch) throws {
+    /// Forwarded transactions need this member to be master, of exactly `epoch` when the slave named one.
+    func checkMaster(_ epoch: Epoch?) throws {
         try fencing.withLock { state in
-            if epoch < state.epoch { throw DataPortError.staleEpoch(sent: epoch, known: state.epoch) }
-            guard state.isMaster, epoch == state.epoch else { throw DataPortError.notMaster }
+            if let epoch, epoch < state.epoch { throw DataPortError.staleEpoch(sent: epoch, known: state.epoch) }
+            guard state.isMaster, epoch == nil || epoch == state.epoch else { throw DataPortError.notMaster }
         }
     }
 }
@@ -392,7 +393,8 @@ final class DataServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             try core.streamStoreCopy(to: channel, requestID: id)
             return nil
         case .forwardBegin:
-            let epoch = Epoch(try body.readWireInteger(as: UInt64.self))
+            let rawEpoch = try body.readWireInteger(as: UInt64.self)
+            let epoch = rawEpoch == DataWire.anyEpoch ? nil : Epoch(rawEpoch)
             let user = try body.readWireString()
             let metadata = try body.readWireMap()
             let timeoutMillis = try body.readWireInteger(as: Int64.self)
