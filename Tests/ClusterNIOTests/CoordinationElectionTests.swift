@@ -229,4 +229,28 @@ struct CoordinationElectionTests {
         }
         await cluster.shutdown()
     }
+
+    @Test("long mode: twenty rounds of stopping and restarting the master keep one master per epoch",
+          .enabled(if: ProcessInfo.processInfo.environment["TRELLIS_TEST_LONG"] == "1"))
+    func repeatedFailovers() async throws {
+        let cluster = TestCluster()
+        do {
+            try await cluster.start(Self.three)
+            var lastEpoch = Epoch.zero
+            for _ in 0..<20 {
+                var master: Int?
+                #expect(await eventually { master = cluster.stableMaster(); return master != nil })
+                let current = try #require(master)
+                let epoch = try #require(cluster.epoch(of: current))
+                #expect(epoch > lastEpoch)
+                lastEpoch = epoch
+                await cluster.stopMember(current)
+                #expect(await eventually { cluster.stableMaster() != nil })
+                try await cluster.startMember(current)
+            }
+            #expect(await eventually { cluster.stableMaster() != nil })
+            #expect(cluster.atMostOneMasterPerEpoch)
+        }
+        await cluster.shutdown()
+    }
 }

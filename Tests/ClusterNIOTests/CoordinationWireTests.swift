@@ -141,6 +141,9 @@ struct CoordinationWireTests {
             let notListed = try await RawClient.exchange(port: port, group: cluster.group,
                                                          bytes: Array(stranger.readableBytesView))
             #expect(notListed.refusal?.contains("is not in ha.initial_hosts") == true)
+            // A client that connects and says nothing is cut off (after 2 s).
+            let silent = try await RawClient.exchange(port: port, group: cluster.group, bytes: [])
+            #expect(silent.closed)
             // Random garbage, in many shapes.
             var generator = SplitMix64(seed: 42)
             for round in 0..<20 {
@@ -154,6 +157,7 @@ struct CoordinationWireTests {
             #expect(cluster.log.contains("malformed frame"))
             #expect(cluster.log.contains("unsupported coordination protocol version 2"))
             #expect(cluster.log.contains("is not in ha.initial_hosts"))
+            #expect(cluster.log.contains("no hello within"))
             // Nobody was hurt: still one master, everyone following it.
             #expect(await eventually { cluster.stableMaster() != nil })
             #expect(cluster.services[0]!.snapshot.members.count == 3)

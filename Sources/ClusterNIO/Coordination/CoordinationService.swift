@@ -691,20 +691,24 @@ final class CoordinationRunner: @unchecked Sendable {
             return
         }
         connections[ObjectIdentifier(connection)] = connection
-        switch connection.direction {
-        case .outgoing(let index):
+        if case .outgoing(let index) = connection.direction {
             outgoing[index].connection = connection
             sendHello(on: connection)
-        case .incoming:
-            // A connection that never says hello is cut off rather than held open forever.
-            let limit = max(settings.heartbeatTimeout, .seconds(2))
-            loop.scheduleTask(in: .nanoseconds(Self.nanoseconds(limit))) { [self] in
-                guard connection.peer == nil, !connection.closing, connection.channel.isActive else { return }
+        }
+        // A connection without a hello is cut off rather than held open forever: an incoming one from a client that
+        // never identifies itself, or an outgoing one to a process that accepted (its kernel did) but does not
+        // answer, e.g. one paused with SIGSTOP. Closing an outgoing one redials it.
+        let limit = max(settings.heartbeatTimeout, .seconds(2))
+        loop.scheduleTask(in: .nanoseconds(Self.nanoseconds(limit))) { [self] in
+            guard connection.peer == nil, !connection.closing, connection.channel.isActive else { return }
+            if connection.direction == .incoming {
                 logRefusal("Refused coordination connection from \(connection.remoteDescription): no hello within "
                     + "\(limit)", key: "no-hello|\(connection.remoteDescription)")
-                connection.closing = true
-                connection.channel.close(promise: nil)
+            } else {
+                logger.debug("No hello from \(connection.remoteDescription) within \(limit); redialling")
             }
+            connection.closing = true
+            connection.channel.close(promise: nil)
         }
     }
 
