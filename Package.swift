@@ -101,14 +101,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Crash-test child process and benchmarks (kernel and Cypher in-process).
+        // Crash-test child processes and benchmarks (kernel, Cypher and the HA data port in-process).
         .executableTarget(
             name: "TrellisTools",
             dependencies: [
-                "GraphKernel", "Cypher",
+                "GraphKernel", "Cypher", "ClusterNIO", "ClusterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
 

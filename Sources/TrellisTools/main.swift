@@ -8,6 +8,8 @@ let toolSubcommands: [ParsableCommand.Type] = [
     BenchKernelCommand.self,
     CypherBench.self,
     CrashChildCommand.self,
+    DataPortBenchCommand.self,
+    DataSlaveChildCommand.self,
 ]
 
 struct TrellisTools: ParsableCommand {
