@@ -59,7 +59,9 @@ final class RoleHistory: Sendable {
 /// loaded machine only makes the tests slower, not red.
 enum TestTimings {
     static let heartbeatInterval = Duration.milliseconds(50)
-    static let heartbeatTimeout = Duration.milliseconds(400)
+    /// Long enough that a loaded CI machine (all test targets run at once on two cores) does not stall an event loop
+    /// past it; short enough that a failover takes about a second.
+    static let heartbeatTimeout = Duration.milliseconds(800)
     static let electionTimeout = Duration.milliseconds(300)
     static let pollLimit = Duration.seconds(20)
 }
@@ -132,7 +134,7 @@ final class TestCluster: @unchecked Sendable {
             heartbeatTimeout: TestTimings.heartbeatTimeout,
             electionTimeout: electionTimeout,
             allowInitCluster: spec.allowInitCluster,
-            joinTimeout: .milliseconds(800),
+            joinTimeout: .seconds(2),
             stateDirectory: root + "/member-\(index)",
             clusterName: clusterName
         )
