@@ -20,6 +20,15 @@ struct SimulationTests {
         return options
     }
 
+    /// `batchOptions` with the rules the "checker catches" tests switch off, switched off by environment variables
+    /// too, to replay those tests' seeds or to look for new ones: SIM_RANK_BY_TX=1, SIM_PUSH_ANY_SLAVE=1.
+    static var replayOptions: SimulationOptions {
+        var options = batchOptions
+        if environment["SIM_RANK_BY_TX"] == "1" { options.electionRanking = .lastCommittedTx }
+        if environment["SIM_PUSH_ANY_SLAVE"] == "1" { options.strictPushesToElectableSlavesOnly = false }
+        return options
+    }
+
     private func runSeed(_ seed: UInt64, options: SimulationOptions = batchOptions) -> SimulationReport? {
         var simulation = ClusterSimulation(seed: seed, options: options)
         do {
@@ -51,11 +60,7 @@ struct SimulationTests {
     @Test("a batch of random seeds keeps every invariant")
     func randomSeeds() {
         if let replay = Self.environment["SIM_SEED"].flatMap(UInt64.init) {
-            var options = Self.batchOptions
-            // Replays of the two "checker catches" tests below.
-            if Self.environment["SIM_RANK_BY_TX"] == "1" { options.electionRanking = .lastCommittedTx }
-            if Self.environment["SIM_PUSH_ANY_SLAVE"] == "1" { options.strictPushesToElectableSlavesOnly = false }
-            _ = runSeed(replay, options: options)
+            _ = runSeed(replay, options: Self.replayOptions)
             return
         }
         let count = Int(Self.environment["SIM_COUNT"] ?? "") ?? (Self.isLong ? 20_000 : 1_000)
@@ -63,7 +68,7 @@ struct SimulationTests {
         let base = Self.environment["SIM_BASE"].flatMap(UInt64.init) ?? generator.next() as UInt64
         var totals = Totals()
         for index in 0..<UInt64(count) {
-            guard let report = runSeed(base &+ index) else { return }
+            guard let report = runSeed(base &+ index, options: Self.replayOptions) else { return }
             totals.add(report)
         }
         // The numbers docs/clustering-design.md quotes ("what optimistic push can lose").
@@ -146,6 +151,8 @@ private struct Totals: CustomStringConvertible {
     var runs = 0, elections = 0, acknowledged = 0, failed = 0, branches = 0, storeCopies = 0
     var optimisticRuns = 0, optimisticAcknowledged = 0, optimisticLost = 0, optimisticRunsLosing = 0
     var lost = 0, runsLosing = 0, guaranteedLost = 0
+    /// Optimistic runs by push factor: runs, masters elected, writes acknowledged, acknowledged writes lost.
+    var optimisticByFactor: [Int: (runs: Int, elections: Int, acknowledged: Int, lost: Int)] = [:]
 
     mutating func add(_ report: SimulationReport) {
         runs += 1
@@ -162,6 +169,12 @@ private struct Totals: CustomStringConvertible {
             optimisticAcknowledged += report.acknowledgedWrites
             optimisticLost += report.lostAcknowledgedWrites
             if report.lostAcknowledgedWrites > 0 { optimisticRunsLosing += 1 }
+            var row = optimisticByFactor[report.pushFactor] ?? (0, 0, 0, 0)
+            row.runs += 1
+            row.elections += report.elections
+            row.acknowledged += report.acknowledgedWrites
+            row.lost += report.lostAcknowledgedWrites
+            optimisticByFactor[report.pushFactor] = row
         }
     }
 
@@ -170,6 +183,10 @@ private struct Totals: CustomStringConvertible {
             + "\(storeCopies) store copies; \(lost) acknowledged writes lost in \(runsLosing) runs "
             + "(optimistic: \(optimisticLost) of \(optimisticAcknowledged) acknowledged lost, in \(optimisticRunsLosing) "
             + "of \(optimisticRuns) runs); "
-            + "\(guaranteedLost) lost where strict push promised none"
+            + "\(guaranteedLost) lost where strict push promised none; optimistic by push factor: "
+            + optimisticByFactor.keys.sorted().map { factor in
+                let row = optimisticByFactor[factor]!
+                return "\(factor): \(row.runs) runs, \(row.elections) masters, \(row.lost)/\(row.acknowledged) lost"
+            }.joined(separator: "; ")
     }
 }
