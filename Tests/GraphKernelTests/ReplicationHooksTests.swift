@@ -279,3 +279,41 @@ struct ReplicationHooksTests {
     }
 }
 
+
+@Suite("Batched replicated apply")
+struct ReplicatedBatchTests {
+    @Test("a batch applies with one shared sync; a refused transaction keeps the ones before it and nothing after")
+    func batchApply() throws {
+        let masterDir = TempDirectory()
+        let slaveDir = TempDirectory()
+        defer { masterDir.cleanup(); slaveDir.cleanup() }
+        let master = try GraphDatabase(directory: masterDir.path)
+        defer { try? master.close() }
+        for i in 0..<20 {
+            try master.write { tx in _ = try tx.createNode(labels: ["B"], properties: ["i": .integer(Int64(i))]) }
+        }
+        var all: [CommittedTransaction] = []
+        try master.committedTransactions(from: TxID(2)).forEach { all.append($0) }
+        let slave = try GraphDatabase(directory: slaveDir.path)
+        defer { try? slave.close() }
+
+        try slave.applyReplicated(Array(all[0..<10]))
+        #expect(slave.lastCommittedTxID == all[9].header.txID)
+        // A batch with a forged transaction in the middle: the ones before it land, it and the rest do not.
+        var forged = Array(all[10...])
+        forged[3].payload[0] ^= 0xFF
+        #expect(throws: TransactionLogError.checksumMismatch(txID: forged[3].header.txID)) {
+            try slave.applyReplicated(forged)
+        }
+        #expect(slave.lastCommittedTxID == all[12].header.txID)
+        // A batch that does not start at the next id changes nothing.
+        #expect(throws: TransactionLogError.gap(expected: all[13].header.txID, received: all[14].header.txID)) {
+            try slave.applyReplicated(Array(all[14...]))
+        }
+        try slave.applyReplicated(Array(all[13...]))
+        #expect(slave.lastCommittedChecksum == master.lastCommittedChecksum)
+        #expect(try graphDump(slave) == graphDump(master))
+        // Fewer syncs than transactions: the batches shared them.
+        #expect(slave.log.statistics.syncs < Int64(all.count))
+    }
+}

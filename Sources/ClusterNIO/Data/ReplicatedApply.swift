@@ -9,6 +9,15 @@ public enum ReplicatedApply {
     /// beyond the next id throws `TransactionLogError.gap`. Returns how many were applied.
     @discardableResult
     public static func apply(_ transactions: [CommittedTransaction], to database: GraphDatabase) throws -> Int {
+        // Fast path: nothing overlaps what we have, so the whole batch shares one log sync.
+        if let first = transactions.first, first.header.txID.rawValue == database.lastCommittedTxID.rawValue + 1 {
+            do {
+                try database.applyReplicated(transactions)
+                return transactions.count
+            } catch TransactionLogError.gap(let expected, _) where expected > first.header.txID {
+                // A concurrent push or pull got in first: sort it out one by one below.
+            }
+        }
         var applied = 0
         for transaction in transactions {
             let id = transaction.header.txID

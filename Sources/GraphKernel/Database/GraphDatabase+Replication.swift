@@ -22,6 +22,14 @@ extension GraphDatabase {
         try commitMutex.withLock { try applyReplicatedLocked(transaction) }
     }
 
+    /// Applies consecutive transactions committed elsewhere, sharing one log sync (a pull batch). The first must be
+    /// the next id. If one is refused (`TransactionLogError`: gap, diverged chain, bad checksum), the ones before it
+    /// are durable and applied and the refusal is thrown; nothing after it is touched.
+    public func applyReplicated(_ transactions: [CommittedTransaction]) throws {
+        try checkOpen()
+        try commitMutex.withLock { try applyReplicatedBatchLocked(transactions) }
+    }
+
     /// Sets the server id and epoch written into transactions committed here from now on (HA: on election).
     public func setCommitIdentity(serverID: Int32, epoch: Int64) {
         commitMutex.withLock {

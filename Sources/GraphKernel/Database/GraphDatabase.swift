@@ -700,6 +700,62 @@ public final class GraphDatabase: @unchecked Sendable {
         return token
     }
 
+    /// Applies consecutive transactions committed elsewhere with one log sync for the whole batch. Those appended
+    /// before a refused one (gap, broken chain) are made durable and applied, then the refusal is thrown. Must hold
+    /// `commitMutex`.
+    func applyReplicatedBatchLocked(_ transactions: [CommittedTransaction]) throws {
+        if let panic { throw panic }
+        guard !transactions.isEmpty else { return }
+        try waitUntilApplied(pending.lastWrittenTx(orAtLeast: appliedTxSnapshot()))
+        let base = appliedTxSnapshot()
+        var written: [(TransactionRepresentation, CommittedTransaction)] = []
+        var refusal: Error?
+        for transaction in transactions {
+            do {
+                let expected = base + Int64(written.count) + 1
+                guard transaction.header.txID.rawValue == expected else {
+                    throw TransactionLogError.gap(expected: TxID(expected), received: transaction.header.txID)
+                }
+                // Checksum before decoding: damage in transit is a refusal, not a decoding error.
+                guard transaction.hasValidChecksum else {
+                    throw TransactionLogError.checksumMismatch(txID: transaction.header.txID)
+                }
+                let tx = try TransactionRepresentation.deserialize(transaction.payload)
+                try log.appendReplicatedWithoutWaiting(transaction)
+                written.append((tx, transaction))
+            } catch {
+                refusal = error
+                break
+            }
+        }
+        if let last = written.last?.1.header.txID {
+            do {
+                try log.waitUntilDurable(last)
+            } catch {
+                throw setPanic(
+                    "Replicated transactions up to \(last) were written to the log but could not be made durable "
+                        + "(\(error)); restart the database to recover")
+            }
+            for (tx, transaction) in written {
+                let txID = transaction.header.txID.rawValue
+                do {
+                    try applyLocked(
+                        tx, txID: txID, external: true, checksum: transaction.header.checksum,
+                        timeMillis: transaction.header.commitTimestampMillis)
+                } catch {
+                    throw setPanic(
+                        "Replicated \(transaction.header.txID) is durable in the log but applying it failed (\(error)); "
+                            + "restart to recover")
+                }
+                applyTurn.lock()
+                appliedTx = txID
+                applyTurn.broadcast()
+                applyTurn.unlock()
+            }
+        }
+        if let refusal { throw refusal }
+    }
+
     /// Applies a transaction committed elsewhere after everything local is applied. Must hold `commitMutex`.
     func applyReplicatedLocked(_ transaction: CommittedTransaction) throws {
         if let panic { throw panic }

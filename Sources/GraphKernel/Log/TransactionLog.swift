@@ -297,6 +297,13 @@ public final class TransactionLog: @unchecked Sendable {
     /// once durable. Rejects with `TransactionLogError` a transaction that does not follow the last one (gap or
     /// duplicate), one whose previous checksum breaks the chain, and one whose checksum does not match its content.
     public func appendReplicated(_ transaction: CommittedTransaction) throws {
+        try appendReplicatedWithoutWaiting(transaction)
+        try waitUntilDurable(transaction.header.txID)
+    }
+
+    /// `appendReplicated` without waiting for durability, so a batch shares one sync: the caller must call
+    /// `waitUntilDurable(_:)` with the last id before acknowledging or applying any of them.
+    public func appendReplicatedWithoutWaiting(_ transaction: CommittedTransaction) throws {
         try checkPayloadSize(transaction.payload.count)
         let header = transaction.header
         guard transaction.hasValidChecksum else { throw TransactionLogError.checksumMismatch(txID: header.txID) }
@@ -310,8 +317,7 @@ public final class TransactionLog: @unchecked Sendable {
             throw TransactionLogError.checksumChainBroken(
                 txID: header.txID, expectedPrevious: lastTxChecksum, receivedPrevious: header.previousChecksum)
         }
-        let sequence = try writeTransaction(header, payload: transaction.payload)
-        try waitUntilDurable(sequence)
+        _ = try writeTransaction(header, payload: transaction.payload)
     }
 
     private func checkPayloadSize(_ count: Int) throws {
