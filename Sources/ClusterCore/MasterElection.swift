@@ -79,6 +79,8 @@ public struct MasterElection: Sendable {
 
     private let myKind: MemberKind
     private var peers: [MemberID]
+    /// Set by `resign(now:)`: this incarnation is leaving and never stands again.
+    private var resigned = false
     private let startedAt: Duration
     private var random: SplitMix64
     private var peerViews: [MemberID: PeerView] = [:]
@@ -144,7 +146,7 @@ public struct MasterElection: Sendable {
     /// Whether this member would stand for election at all (electable kind, and allowed to found a cluster or a
     /// master has been seen).
     public var mayStand: Bool {
-        myKind == .data(slaveOnly: false) && (allowInitCluster || persistent.currentEpoch > .zero)
+        myKind == .data(slaveOnly: false) && !resigned && (allowInitCluster || persistent.currentEpoch > .zero)
     }
 
     /// The credentials this member would offer now.
@@ -172,6 +174,20 @@ public struct MasterElection: Sendable {
         self.configuration = configuration
         peers = configuration.peers(of: me)
         failureDetector.membershipChanged(to: configuration, now: now)
+    }
+
+    /// The member is shutting down cleanly. A master stops accepting writes (the shell must act on
+    /// `.stopAcceptingWrites` before sending anything) and tells its peers it resigns, so they can elect a successor
+    /// without waiting for their promises to lapse. Afterwards this member never stands again.
+    public mutating func resign(now: Duration) -> [Action] {
+        var actions = expireLease(now: now)
+        resigned = true
+        guard case .master(let epoch) = role else { return actions }
+        role = .pending
+        acknowledgements = [:]
+        actions += [.stopAcceptingWrites, .becomePending]
+        actions += peers.map { .send(to: $0, .resign(epoch: epoch)) }
+        return actions
     }
 
     /// A local commit or catch-up moved the log to `position` (a store copy may also move it backwards).
@@ -221,6 +237,8 @@ public struct MasterElection: Sendable {
             return voteRequested(request, from: peer, now: now)
         case .voteResponse(let epoch, let granted, let echoedSentAt):
             return voteReceived(epoch: epoch, granted: granted, echoedSentAt: echoedSentAt, from: peer, now: now)
+        case .resign(let epoch):
+            return resignReceived(epoch: epoch, from: peer, now: now)
         }
     }
 
@@ -253,6 +271,23 @@ public struct MasterElection: Sendable {
             actions.append(.becomeSlave(master: peer, epoch: heartbeat.epoch))
         }
         actions.append(.send(to: peer, .heartbeatAck(epoch: heartbeat.epoch, echoedSentAt: heartbeat.sentAt)))
+        return actions
+    }
+
+    /// The master of `epoch` resigned: release the promise made to it (only that one) and stop counting it as a
+    /// contender until it says otherwise. It stopped accepting writes before sending this, so electing a successor
+    /// now cannot produce two writers.
+    public mutating func resignReceived(epoch: Epoch, from peer: MemberID, now: Duration) -> [Action] {
+        var actions = expireLease(now: now)
+        peerViews[peer]?.isMaster = false
+        peerViews[peer]?.mayStand = false
+        if let promise, promise.master == peer, promise.epoch == epoch {
+            self.promise = nil
+        }
+        if role == .slave(master: peer, epoch: epoch) {
+            role = .pending
+            actions.append(.becomePending)
+        }
         return actions
     }
 

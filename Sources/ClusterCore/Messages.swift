@@ -82,6 +82,9 @@ public enum ClusterMessage: Hashable, Sendable {
     case voteRequest(VoteRequest)
     /// The answer to a vote request; `epoch` is the voter's epoch after handling it.
     case voteResponse(epoch: Epoch, granted: Bool, echoedSentAt: Duration)
+    /// The master of `epoch` stopped accepting writes and is leaving (clean shutdown): its followers may release
+    /// their promise to it at once instead of waiting a heartbeat time-out.
+    case resign(epoch: Epoch)
 }
 
 /// The election state that must be on disk before a vote is sent: a member never grants two candidates in one epoch,

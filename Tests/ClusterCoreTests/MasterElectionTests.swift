@@ -287,4 +287,43 @@ struct MasterElectionTests {
             == [.persist(PersistentElectionState(currentEpoch: Epoch(1), votedFor: m2)),
                 .send(to: m2, .voteResponse(epoch: Epoch(1), granted: true, echoedSentAt: t))])
     }
+
+    @Test("a resigning master stops writes before telling peers; they release only that promise and may elect at once")
+    func resignation() {
+        let config = configuration()
+        var master = MasterElection(configuration: config, me: m1, lastCommitted: tx(5), now: .zero, seed: 1)
+        _ = master.start(now: .zero)
+        _ = master.heartbeatReceived(heartbeat(tx: 5, at: .seconds(2)), from: m2, now: .seconds(2))
+        _ = master.heartbeatReceived(heartbeat(tx: 5, at: .seconds(2)), from: m3, now: .seconds(2))
+        let t = Duration.milliseconds(2_100)
+        _ = master.tick(now: t)
+        _ = master.voteReceived(epoch: Epoch(1), granted: true, echoedSentAt: t, from: m2, now: t)
+        #expect(master.isAcceptingWrites(now: t))
+        #expect(master.resign(now: t)
+            == [.stopAcceptingWrites, .becomePending,
+                .send(to: m2, .resign(epoch: Epoch(1))), .send(to: m3, .resign(epoch: Epoch(1)))])
+        #expect(!master.isAcceptingWrites(now: t))
+        #expect(!master.mayStand)
+
+        // Member 2 follows member 1 in epoch 1, then hears the resignation.
+        var follower = MasterElection(configuration: config, me: m2, lastCommitted: tx(5), now: .zero, seed: 1)
+        _ = follower.start(now: .zero)
+        _ = follower.heartbeatReceived(heartbeat(tx: 5, at: .seconds(2)), from: m3, now: .seconds(2))
+        _ = follower.heartbeatReceived(heartbeat(epoch: 1, master: true, tx: 5, at: t), from: m1, now: t)
+        #expect(follower.role == .slave(master: m1, epoch: Epoch(1)))
+        // A resignation for another epoch changes nothing.
+        #expect(follower.messageReceived(.resign(epoch: Epoch(7)), from: m1, now: t) == [])
+        #expect(follower.role == .slave(master: m1, epoch: Epoch(1)))
+        let later = t + .milliseconds(10)
+        #expect(follower.messageReceived(.resign(epoch: Epoch(1)), from: m1, now: later) == [.becomePending])
+        // Member 1 is still heard (and was master with equal tx), but it resigned: member 2 stands right away
+        // instead of waiting for its promise to lapse.
+        let request = VoteRequest(
+            epoch: Epoch(2), credentials: ElectionCredentials(member: m2, lastCommitted: tx(5), isCurrentMaster: false),
+            sentAt: later
+        )
+        let actions = follower.tick(now: later)
+        #expect(actions.contains(.persist(PersistentElectionState(currentEpoch: Epoch(2), votedFor: m2))))
+        #expect(actions.contains(.send(to: m3, .voteRequest(request))))
+    }
 }

@@ -251,4 +251,30 @@ struct CoordinationElectionTests {
         }
         await cluster.shutdown()
     }
+
+    @Test("a cleanly stopped master resigns: a successor is elected without waiting out the heartbeat time-out")
+    func cleanStopResigns() async throws {
+        let cluster = TestCluster()
+        // A time-out long enough that waiting it out could not pass the bound below, even on an idle machine.
+        cluster.heartbeatTimeout = .seconds(4)
+        do {
+            try await cluster.start(Self.three)
+            var master: Int?
+            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
+            let old = try #require(master)
+            let oldEpoch = try #require(cluster.epoch(of: old))
+            let service = try #require(cluster.services[old])
+            await cluster.stopMember(old, clean: true)
+            #expect(!service.isAcceptingWrites())
+            var next: Int?
+            // Without the resignation the followers would keep their promise for 4 s.
+            #expect(await eventually(within: .seconds(3)) { next = cluster.stableMaster(); return next != nil })
+            let successor = try #require(next)
+            #expect(successor != old)
+            #expect(try #require(cluster.epoch(of: successor)) > oldEpoch)
+            #expect(cluster.log.contains("Instance \(cluster.specs[old].id) resigned as master"))
+            #expect(cluster.atMostOneMasterPerEpoch)
+        }
+        await cluster.shutdown()
+    }
 }

@@ -107,6 +107,7 @@ final class TestCluster: @unchecked Sendable {
     var services: [Int: CoordinationService] = [:]
     var clusterName = "test.cluster"
     var electionTimeout = TestTimings.electionTimeout
+    var heartbeatTimeout = TestTimings.heartbeatTimeout
 
     init() {
         root = NSTemporaryDirectory() + "trellis-coordination-\(UUID().uuidString)"
@@ -131,7 +132,7 @@ final class TestCluster: @unchecked Sendable {
                 http: nil
             ),
             heartbeatInterval: TestTimings.heartbeatInterval,
-            heartbeatTimeout: TestTimings.heartbeatTimeout,
+            heartbeatTimeout: heartbeatTimeout,
             electionTimeout: electionTimeout,
             allowInitCluster: spec.allowInitCluster,
             joinTimeout: .seconds(2),
@@ -161,8 +162,13 @@ final class TestCluster: @unchecked Sendable {
         services[index] = service
     }
 
-    func stopMember(_ index: Int) async {
-        await services[index]?.stop()
+    /// Stops member `index` like a crash (default) or a clean shutdown (a master resigns first).
+    func stopMember(_ index: Int, clean: Bool = false) async {
+        if clean {
+            await services[index]?.stop()
+        } else {
+            await services[index]?.stopAbruptly()
+        }
         services[index] = nil
     }
 
@@ -205,7 +211,7 @@ final class TestCluster: @unchecked Sendable {
     var atMostOneMasterPerEpoch: Bool { history.mastersByEpoch.values.allSatisfy { $0.count <= 1 } }
 
     func shutdown() async {
-        for index in services.keys.sorted() { await stopMember(index) }
+        for index in services.keys.sorted() { await stopMember(index, clean: true) }
         try? await group.shutdownGracefully()
         try? FileManager.default.removeItem(atPath: root)
     }

@@ -45,10 +45,16 @@ public final class CoordinationService: Sendable {
     /// The port actually bound (useful when the settings ask for port 0); 0 before `start()`.
     public var boundPort: Int { runner.shared.withLock { $0.boundPort } }
 
-    /// Closes every connection and stops the timers; no listener is called after this returns. The election state
-    /// on disk stays (a restart resumes from it).
+    /// Leaves the cluster: a master first stops accepting writes and tells the others it resigns, so they elect a
+    /// successor at once (a crash costs a heartbeat time-out instead). Then every connection is closed and the timers
+    /// stop; no listener is called after this returns. The election state on disk stays (a restart resumes from it).
     public func stop() async {
-        await runner.stop()
+        await runner.stop(resign: true)
+    }
+
+    /// Test hook: stop like a crashed process (connections close, nobody is told anything).
+    package func stopAbruptly() async {
+        await runner.stop(resign: false)
     }
 
     /// Registers a listener for role changes. Listeners run one at a time, in order, off the event loop. A listener
@@ -227,6 +233,9 @@ final class CoordinationRunner: @unchecked Sendable {
     private var election: MasterElection?
     private var serverChannel: (any Channel)?
     private var stopped = false
+    private var stopping = false
+    /// While resigning: the write futures of the frames sent, so stop() can wait for them.
+    private var pendingFlushes: [EventLoopFuture<Void>]?
     private var members: [MemberID: KnownMember] = [:]
     private var outgoing: [OutgoingSlot] = []
     private var outgoingByMember: [MemberID: CoordinationConnection] = [:]
@@ -324,24 +333,12 @@ final class CoordinationRunner: @unchecked Sendable {
         }.get()
     }
 
-    func stop() async {
+    func stop(resign: Bool) async {
         let closed: EventLoopFuture<Void> = loop.flatSubmit {
-            guard !self.stopped else { return self.loop.makeSucceededVoidFuture() }
-            self.stopped = true
-            self.shared.withLock {
-                $0.stopped = true
-                $0.leaseExpiresAt = nil
-            }
-            self.tickTimer?.cancel()
-            self.joinTimer?.cancel()
-            for slot in self.outgoing { slot.reconnect?.cancel() }
-            var futures: [EventLoopFuture<Void>] = []
-            if let server = self.serverChannel { futures.append(server.close().recover { _ in }) }
-            for connection in self.connections.values {
-                futures.append(connection.channel.close().recover { _ in })
-            }
-            self.logger.info("Instance \(self.settings.me.rawValue) (this server) left the cluster")
-            return EventLoopFuture.andAllComplete(futures, on: self.loop)
+            guard !self.stopping else { return self.loop.makeSucceededVoidFuture() }
+            self.stopping = true
+            guard resign else { return self.shutDown() }
+            return self.resignAndWait().flatMap { self.shutDown() }
         }
         try? await closed.get()
         // Let an in-flight persist finish, so the state directory is quiet when stop() returns.
@@ -351,6 +348,46 @@ final class CoordinationRunner: @unchecked Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             listenerQueue.async { continuation.resume() }
         }
+    }
+
+    /// A master stops accepting writes and tells its peers it resigns (`MasterElection.resign`), so a planned
+    /// restart of the master costs an election round trip rather than a heartbeat time-out. Waits for those frames
+    /// to reach the socket, at most 200 ms.
+    private func resignAndWait() -> EventLoopFuture<Void> {
+        guard election != nil, serverChannel != nil else { return loop.makeSucceededVoidFuture() }
+        pendingFlushes = []
+        input { $0.resign(now: now()) }
+        let written = pendingFlushes ?? []
+        pendingFlushes = nil
+        guard !written.isEmpty else { return loop.makeSucceededVoidFuture() }
+        let done = loop.makePromise(of: Void.self)
+        let settled = NIOLoopBoundBox(false, eventLoop: loop)
+        let finish: @Sendable () -> Void = {
+            guard !settled.value else { return }
+            settled.value = true
+            done.succeed()
+        }
+        EventLoopFuture.whenAllComplete(written, on: loop).whenComplete { _ in finish() }
+        loop.scheduleTask(in: .milliseconds(200)) { finish() }
+        return done.futureResult
+    }
+
+    private func shutDown() -> EventLoopFuture<Void> {
+        stopped = true
+        shared.withLock {
+            $0.stopped = true
+            $0.leaseExpiresAt = nil
+        }
+        tickTimer?.cancel()
+        joinTimer?.cancel()
+        for slot in outgoing { slot.reconnect?.cancel() }
+        var futures: [EventLoopFuture<Void>] = []
+        if let server = serverChannel { futures.append(server.close().recover { _ in }) }
+        for connection in connections.values {
+            futures.append(connection.channel.close().recover { _ in })
+        }
+        logger.info("Instance \(settings.me.rawValue) (this server) left the cluster")
+        return EventLoopFuture.andAllComplete(futures, on: loop)
     }
 
     func addListener(_ listener: @escaping @Sendable (ClusterRoleEvent) -> Void) {
@@ -539,7 +576,11 @@ final class CoordinationRunner: @unchecked Sendable {
         }
         var buffer = connection.channel.allocator.buffer(capacity: 96)
         CoordinationFrame.message(message, role: role).encode(into: &buffer)
-        connection.channel.writeAndFlush(buffer, promise: nil)
+        if pendingFlushes != nil {
+            pendingFlushes!.append(connection.channel.writeAndFlush(buffer))
+        } else {
+            connection.channel.writeAndFlush(buffer, promise: nil)
+        }
     }
 
     private func publish(_ event: ClusterRoleEvent) {
@@ -790,6 +831,11 @@ final class CoordinationRunner: @unchecked Sendable {
             if case .heartbeat(let heartbeat) = message {
                 members[peer]?.reportedRole = role
                 members[peer]?.lastCommitted = heartbeat.lastCommitted
+            }
+            if case .resign(let epoch) = message {
+                members[peer]?.reportedRole = .unknown
+                logger.info("Instance \(peer.rawValue) resigned as master (clean shutdown)",
+                            metadata: ["epoch": "\(epoch.rawValue)"])
             }
             input { $0.messageReceived(message, from: peer, now: now()) }
         }

@@ -32,6 +32,7 @@ enum FrameType: UInt8 {
     case voteRequest = 5
     case voteResponse = 6
     case refused = 7
+    case resign = 8
 }
 
 /// What a member says about itself when a connection opens.
@@ -123,6 +124,9 @@ extension CoordinationFrame {
                 buffer.writeInteger(epoch.rawValue)
                 buffer.writeInteger(UInt8(granted ? 1 : 0))
                 buffer.writeInteger(echoedSentAt.wireNanoseconds)
+            case .resign(let epoch):
+                buffer.writeInteger(FrameType.resign.rawValue)
+                buffer.writeInteger(epoch.rawValue)
             }
         }
         let length = buffer.writerIndex - lengthIndex - 4
@@ -223,6 +227,8 @@ struct CoordinationFrameDecoder: ByteToMessageDecoder {
             let granted = try frame.readBool()
             let echoed = Duration(wireNanoseconds: try frame.readOrThrow())
             result = .message(.voteResponse(epoch: epoch, granted: granted, echoedSentAt: echoed), role: .unknown)
+        case .resign:
+            result = .message(.resign(epoch: Epoch(try frame.readOrThrow())), role: .unknown)
         }
         guard frame.readableBytes == 0 else {
             throw CoordinationWireError("\(frame.readableBytes) unexpected trailing bytes in a \(type) frame")
