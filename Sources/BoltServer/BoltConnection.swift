@@ -276,7 +276,16 @@ final class BoltConnection: @unchecked Sendable {
         let size = buffer.readableBytes
         out = channel.allocator.buffer(capacity: min(max(1024, size), Self.yieldBytes + 4096))
         lock.withLock { bytesInFlight += size }
-        channel.writeAndFlush(buffer).whenComplete { _ in self.writeCompleted(size) }
+        // One hop to the event loop per flush: calling `writeAndFlush` and then `whenComplete` from this queue
+        // would each submit a task to the loop (two wake-ups); doing both on the loop costs one.
+        let channel = self.channel
+        if channel.eventLoop.inEventLoop {
+            channel.writeAndFlush(buffer).whenComplete { _ in self.writeCompleted(size) }
+        } else {
+            channel.eventLoop.execute {
+                channel.writeAndFlush(buffer).whenComplete { _ in self.writeCompleted(size) }
+            }
+        }
     }
 
     func writeCompleted(_ size: Int) {

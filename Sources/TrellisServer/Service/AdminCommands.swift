@@ -20,10 +20,38 @@ enum AdminCommands {
         #/(?i)^\s*CALL\s+dbms\s*\.\s*(?:security\s*\.\s*)?changePassword\s*\(/#
 
     static func match(_ query: String, parameters: [String: Value]) throws -> Command? {
+        // Every statement comes through here: only run the (comparatively slow) regular expressions on text
+        // that can be one of these commands.
+        guard mayBeAdmin(query) else { return nil }
         if query.wholeMatch(of: showCurrentUserPattern) != nil { return .showCurrentUser }
         guard let m = query.wholeMatch(of: alterPattern) else { return nil }
         return .alterCurrentUserPassword(
             old: try operand(String(m.output.old), parameters), new: try operand(String(m.output.new), parameters))
+    }
+
+    static let restOfShow = Array("how".utf8)
+    static let restOfAlter = Array("lter".utf8)
+
+    /// Whether the first word of `query` is SHOW or ALTER (ASCII case-insensitive), looking at UTF-8 bytes only.
+    static func mayBeAdmin(_ query: String) -> Bool {
+        var utf8 = query.utf8.makeIterator()
+        var first: UInt8 = 0x20
+        while first == 0x20 || (0x09...0x0D).contains(first) {
+            guard let b = utf8.next() else { return false }
+            first = b
+        }
+        let word: [UInt8]
+        switch first | 0x20 {
+        case UInt8(ascii: "s"): word = restOfShow
+        case UInt8(ascii: "a"): word = restOfAlter
+        default:
+            // Non-ASCII whitespace before the keyword is rare; leave it to the regular expressions.
+            return first >= 0x80
+        }
+        for expected in word {
+            guard let b = utf8.next(), b | 0x20 == expected else { return false }
+        }
+        return true
     }
 
     /// Whether a statement is allowed while the user's credentials are expired.

@@ -111,9 +111,20 @@ final class CypherEngineResult: EngineResult {
         self.profile = profile
     }
 
+    /// Whether the statement starts with PROFILE (ASCII case-insensitive after leading whitespace). Runs for
+    /// every statement, so it looks at UTF-8 bytes instead of building an uppercased copy.
     static func isProfile(_ query: String) -> Bool {
-        query.drop { $0.isWhitespace }.prefix(7).uppercased() == "PROFILE"
+        var bytes = query.utf8.makeIterator()
+        var b: UInt8? = bytes.next()
+        while let c = b, c == 0x20 || (0x09...0x0D).contains(c) { b = bytes.next() }
+        for expected in profileKeyword {
+            guard let c = b, c | 0x20 == expected else { return false }
+            b = bytes.next()
+        }
+        return true
     }
+
+    static let profileKeyword = Array("profile".utf8)
 
     var columns: [String] { result.columns }
     func next() throws -> [Value]? { try result.next() }
