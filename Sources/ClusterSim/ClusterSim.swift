@@ -3,8 +3,9 @@
 // N `MasterElection` machines run on one thread against a simulated network and clock, and the master side of
 // replication (`ReplicationStateMachine`) with slaves that pull, apply pushes and resolve branches (`BranchDetector`,
 // store copy) over the same faulty network. Events sit in a queue ordered by (simulated time, sequence number) and
-// every random choice comes from one seeded generator, so a seed replays a run exactly. Shape after TigerBeetle's VOPR and FoundationDB's simulation (STYLE.md, "Deterministic
-// cluster simulation"): a safety phase with faults, then a liveness phase with every fault healed.
+// every random choice comes from one seeded generator, so a seed replays a run exactly. Shape after TigerBeetle's
+// VOPR and FoundationDB's simulation (STYLE.md, "Deterministic cluster simulation"): a safety phase with faults,
+// then a liveness phase with every fault healed.
 
 import ClusterCore
 
@@ -86,9 +87,11 @@ public struct SimulationReport: Sendable {
     public let faults: Int
     /// Writes accepted by a master.
     public let commits: Int
-    /// Push factor, strategy and acknowledgement mode of this run.
+    /// The run's `ha.tx_push_factor`.
     public let pushFactor: Int
+    /// The run's `ha.tx_push_strategy`.
     public let pushStrategy: PushStrategy
+    /// Optimistic or strict push in this run.
     public let acknowledgement: PushAcknowledgement
     /// Whether this run's configuration promises that acknowledged writes survive: strict push to enough slaves that
     /// every majority includes one of them (`pushFactor >= members - quorum`). The run fails if such a write is lost.
@@ -106,6 +109,8 @@ public struct SimulationReport: Sendable {
     public let storeCopies: Int
     /// Simulated time from healing to the cluster agreeing on one master.
     public let timeToConverge: Duration
+    /// Simulated time from then (the client stops writing) until every data member's log equals the master's.
+    public let timeToCatchUp: Duration
 }
 
 /// One deterministic simulated cluster run.
@@ -227,6 +232,7 @@ public struct ClusterSimulation {
     /// Logs (their diverged tails) moved aside by store copies: where optimistic losses must be found.
     private var branchedStores: [[TransactionStamp]] = []
     private var writesStopped = false
+    private var rolesConvergedAt: Duration = .zero
     /// Set when a log, a role or a member's liveness changed: only then can `checkReplication` find something new.
     private var replicationChanged = false
 
@@ -302,6 +308,7 @@ public struct ClusterSimulation {
                 if !writesStopped {
                     // One master again: stop the client so the logs can be compared once everyone caught up.
                     writesStopped = true
+                    rolesConvergedAt = now
                     record("roles converged; client writes stop")
                 }
                 if logsConverged() {
@@ -320,7 +327,8 @@ public struct ClusterSimulation {
             faults: faultCount, commits: commitCount, pushFactor: pushFactor, pushStrategy: pushStrategy,
             acknowledgement: acknowledgement, guaranteesAcknowledgedWrites: guaranteesAcknowledgedWrites,
             acknowledgedWrites: acknowledged.count, failedWrites: failedWrites, lostAcknowledgedWrites: lost,
-            branchesDetected: branchCount, storeCopies: storeCopyCount, timeToConverge: convergedAt - healedAt
+            branchesDetected: branchCount, storeCopies: storeCopyCount, timeToConverge: rolesConvergedAt - healedAt,
+            timeToCatchUp: convergedAt - rolesConvergedAt
         )
     }
 
@@ -508,7 +516,9 @@ public struct ClusterSimulation {
     }
 
     private mutating func requestPull(by id: MemberID) {
-        guard members[id.index].isData, case .slave(let master, let epoch) = members[id.index].machine.role else { return }
+        guard members[id.index].isData, case .slave(let master, let epoch) = members[id.index].machine.role else {
+            return
+        }
         sendData(.pullRequest(epoch: epoch, last: members[id.index].log.last), from: id, to: master)
     }
 
@@ -534,7 +544,8 @@ public struct ClusterSimulation {
             }
         case .transactions(let epoch, let base, let stamps, let isPush):
             let term = MasterTerm(master: peer, epoch: epoch)
-            let following = members[id.index].isData && members[id.index].machine.role == .slave(master: peer, epoch: epoch)
+            let following = members[id.index].isData
+                && members[id.index].machine.role == .slave(master: peer, epoch: epoch)
             // Pushes are taken only after the branch check passed in this master's term; a pull answer is itself
             // the result of that check.
             var applied = false
@@ -550,7 +561,9 @@ public struct ClusterSimulation {
                 if stamps.count == options.pullBatchSize { requestPull(by: id) }
             }
         case .pushAck(let epoch, let tx, let applied):
-            guard members[id.index].replicationEpoch == epoch, var replication = members[id.index].replication else { return }
+            guard members[id.index].replicationEpoch == epoch, var replication = members[id.index].replication else {
+                return
+            }
             let actions = applied ? replication.pushAcknowledged(tx, by: peer) : replication.pushFailed(tx, to: peer)
             members[id.index].replication = replication
             try performReplication(actions, by: id, epoch: epoch)
@@ -645,7 +658,9 @@ public struct ClusterSimulation {
             // Random halves.
             blocked = []
             let side = Set(ids.filter { _ in random.next() % 2 == 0 })
-            for a in ids { for b in ids where side.contains(a) != side.contains(b) { blocked.insert(Link(from: a, to: b)) } }
+            for a in ids {
+                for b in ids where side.contains(a) != side.contains(b) { blocked.insert(Link(from: a, to: b)) }
+            }
             record("fault: partition \(side.sorted()) | rest")
         case 1:
             // Isolate whoever acts as master (or a random member).
@@ -712,8 +727,8 @@ public struct ClusterSimulation {
         member.isUp = true
         member.isPaused = false
         member.machine = MasterElection(
-            configuration: configuration, me: id, persistent: member.persisted, lastCommitted: electionPosition(of: member.log),
-            now: now, seed: random.next()
+            configuration: configuration, me: id, persistent: member.persisted,
+            lastCommitted: electionPosition(of: member.log), now: now, seed: random.next()
         )
         members[id.index] = member
         record("fault: restart \(id) at \(describe(member.log.last))")
@@ -782,8 +797,9 @@ public struct ClusterSimulation {
             guard master.isUp, master.machine.role == .master(epoch: term.epoch) else { continue }
             if !members[id.index].log.isPrefix(of: master.log) {
                 throw failure(
-                    "\(id) is in sync with \(term.master) in \(term.epoch) but its last \(describe(members[id.index].log.last))"
-                        + " is not in the master's log (\(describe(master.log.last)))"
+                    "\(id) is in sync with \(term.master) in \(term.epoch) but its last "
+                        + "\(describe(members[id.index].log.last)) is not in the master's log "
+                        + "(\(describe(master.log.last)))"
                 )
             }
         }
@@ -816,7 +832,9 @@ public struct ClusterSimulation {
 
     /// Every data member holds exactly the master's log.
     private func logsConverged() -> Bool {
-        guard let master = ids.first(where: { members[$0.index].machine.isAcceptingWrites(now: now) }) else { return false }
+        guard let master = ids.first(where: { members[$0.index].machine.isAcceptingWrites(now: now) }) else {
+            return false
+        }
         let last = members[master.index].log.last
         return ids.allSatisfy { !members[$0.index].isData || members[$0.index].log.last == last }
     }
