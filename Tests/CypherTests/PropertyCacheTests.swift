@@ -32,6 +32,41 @@ struct PropertyCacheTests {
         #expect(!operators(singlePlan).contains("CacheProperties"))
     }
 
+    @Test("an aggregation reading the label scan directly gives the same groups as the row pipeline",
+          arguments: Backend.allCases)
+    func fusedScanAggregation(_ backend: Backend) throws {
+        let db = TestDatabase(backend)
+        try db.run("""
+            UNWIND range(1, 40) AS i
+            CREATE (:P {city: CASE WHEN i % 5 = 0 THEN null ELSE 'c' + toString(i % 4) END, age: i % 7,
+                        kind: i % 2})
+            """)
+        try db.run("CREATE (:Other {city: 'c1', age: 100})")
+        let queries = [
+            "RETURN p.city AS city, count(*) AS n, avg(p.age) AS a, collect(DISTINCT p.age) AS ages, "
+                + "max(p.nokey) AS z ORDER BY city",
+            "RETURN p.city AS city, p.kind AS kind, count(p.age) AS n, sum(p.age) AS s ORDER BY city, kind",
+            "RETURN count(*) AS n, min(p.age) AS lo, stDev(p.age) AS sd, count(DISTINCT p.city) AS cities",
+        ]
+        for q in queries {
+            // `WHERE true` puts a Filter between scan and aggregation: the ordinary row-at-a-time pipeline.
+            let fused = try db.run("MATCH (p:P) " + q)
+            let pipelined = try db.run("MATCH (p:P) WHERE true " + q)
+            #expect(fused == pipelined, "\(q)")
+            #expect(!fused.isEmpty)
+        }
+        // A label that does not exist: no groups, and one row of a global aggregation.
+        #expect(try db.run("MATCH (x:Nope) RETURN x.city AS c, count(*) AS n").isEmpty)
+        #expect(try db.run("MATCH (x:Nope) RETURN count(*) AS n, avg(x.age) AS a") == [[.integer(0), .null]])
+        // PROFILE still reports the scan's rows.
+        let (_, _, r) = try db.execute("PROFILE MATCH (p:P) RETURN p.city AS c, count(*) AS n")
+        func find(_ n: PlanNode) -> PlanNode? {
+            n.operatorType == "NodeByLabelScan" ? n : n.children.lazy.compactMap(find).first
+        }
+        let plan = try #require(r.plan)
+        #expect(find(plan)?.rows == 40)
+    }
+
     @Test("PROFILE counts one db hit per cached property read", arguments: Backend.allCases)
     func profileHits(_ backend: Backend) throws {
         let db = TestDatabase(backend)

@@ -33,6 +33,8 @@ extension QueryPlanner {
             var aggKeySlots: [String: Int] = [:]
             var keyItemSlots: [String: Int] = [:]
             var postItems: [(Int, Expression)] = []
+            var keyExpressions: [Expression] = []
+            var argumentExpressions: [[Expression]] = []
             for item in items {
                 let slot = slots.fresh("proj_\(item.name)").1
                 itemSlots.append(slot)
@@ -45,6 +47,7 @@ extension QueryPlanner {
                         switch agg.kind {
                         case .countStar:
                             specs.append(AggregateSpec(name: "count", distinct: false, arguments: [], slot: aggSlot))
+                            argumentExpressions.append([])
                         case .function(let f):
                             for a in f.arguments where ExpressionAnalysis.containsAggregate(a) {
                                 throw DatabaseError(.syntaxError, "Can't use aggregate functions inside of aggregate "
@@ -55,6 +58,7 @@ extension QueryPlanner {
                             }
                             specs.append(AggregateSpec(name: f.lookupName, distinct: f.distinct,
                                                        arguments: try f.arguments.map(compile), slot: aggSlot))
+                            argumentExpressions.append(f.arguments)
                         default: break
                         }
                     }
@@ -63,6 +67,7 @@ extension QueryPlanner {
                     }
                 } else {
                     keys.append((slot, try compile(item.expression)))
+                    keyExpressions.append(item.expression)
                     keyItemSlots[ExpressionAnalysis.key(item.expression)] = slot
                 }
             }
@@ -70,13 +75,14 @@ extension QueryPlanner {
             let width = { [slots] in slots.count }
             let keysCopy = keys
             let specsCopy = specs
+            let fused = fusedLabelScan(under: plan, keys: keyExpressions, arguments: argumentExpressions)
             plan = LogicalPlan(keys.isEmpty ? "EagerAggregation" : "EagerAggregation",
                                details: items.map(\.name).joined(separator: ", "),
                                identifiers: items.map(\.name),
                                estimatedRows: keys.isEmpty ? 1 : max(1, plan.estimatedRows.squareRoot()),
                                source: plan) { ctx, src, _, c in
                 AggregationOp(source: src!, keys: keysCopy, aggregates: specsCopy, width: width(), ctx: ctx,
-                              counter: c)
+                              counter: c, fused: fused)
             }
             // Expressions over aggregates (`count(*) + 1`) and over grouping keys read the aggregated row.
             bound = []
@@ -163,6 +169,42 @@ extension QueryPlanner {
         aggregateSlots = [:]
         _ = isReturn
         return (plan, items.map(\.name), itemSlots)
+    }
+
+    /// The fused form of an aggregation directly over a label scan of the whole label (optionally through
+    /// CacheProperties) whose grouping keys and aggregate arguments are all properties of the scanned node.
+    private func fusedLabelScan(under plan: LogicalPlan, keys: [Expression], arguments: [[Expression]])
+        -> FusedLabelScan?
+    {
+        let scan = plan.name == "CacheProperties" ? plan.source : plan
+        guard let scan, let (variable, label, _) = scan.labelScan, scan.source?.name == "Argument",
+              scan.source?.source == nil else { return nil }
+        var propertyKeys: [String] = []
+        func index(_ e: Expression) -> Int? {
+            guard case .property(let t, let k) = e.kind, case .variable(let v) = t.kind, v == variable else {
+                return nil
+            }
+            if let i = propertyKeys.firstIndex(of: k) { return i }
+            propertyKeys.append(k)
+            return propertyKeys.count - 1
+        }
+        var keyIndexes: [Int] = []
+        for e in keys {
+            guard let i = index(e) else { return nil }
+            keyIndexes.append(i)
+        }
+        var argumentIndexes: [Int?] = []
+        for args in arguments {
+            if args.isEmpty {
+                argumentIndexes.append(nil)
+            } else {
+                guard args.count == 1, let i = index(args[0]) else { return nil }
+                argumentIndexes.append(i)
+            }
+        }
+        return FusedLabelScan(label: label, keys: propertyKeys, keyIndexes: keyIndexes,
+                              argumentIndexes: argumentIndexes, scanPlan: scan,
+                              cachePlan: scan === plan ? nil : plan)
     }
 
     /// Plans a CacheProperties operator for each variable whose properties the projection reads two or more of,

@@ -329,14 +329,64 @@ final class QueryPlanner {
         var plan = input
         var unique = UniquenessSlots()
         var remaining = named
+        var planned = 0
         while !remaining.isEmpty {
             // Parts touching bound variables first (they need no scan), then in order.
             let idx = remaining.firstIndex { $0.nodes.contains(where: bound.contains) } ?? 0
             let part = remaining.remove(at: idx)
-            plan = try planPart(part, on: plan, pending: &pending, unique: &unique)
+            let connected = part.nodes.contains(where: bound.contains) || part.rels.contains(where: bound.contains)
+                || part.part.variable.map(bound.contains) == true
+            if !connected, part.part.selector == .all, planned > 0 || input.name != "Argument",
+               isIndependent(part, pending: pending) {
+                plan = try planCartesianProduct(part, left: plan, pending: &pending, unique: &unique)
+            } else {
+                plan = try planPart(part, on: plan, pending: &pending, unique: &unique)
+            }
+            planned += 1
         }
         plan = flush(&pending, plan, force: true)
         return plan
+    }
+
+    /// Whether every pending predicate on the part's variables reads only the part itself (and parameters), so
+    /// its rows do not depend on the rows it is combined with.
+    private func isIndependent(_ part: NamedPart, pending: [Pending]) -> Bool {
+        var own = Set(part.nodes).union(part.rels)
+        if let v = part.part.variable { own.insert(v) }
+        for p in pending where !p.done && !p.deps.isDisjoint(with: own) {
+            if !p.deps.isSubset(of: own) { return false }
+            if let e = p.expr, !ExpressionAnalysis.freeVariables(e).isSubset(of: own) { return false }
+            if p.custom != nil { return false }
+        }
+        return true
+    }
+
+    /// Plans a pattern part that shares no variable with `left` on its own and combines the two with
+    /// CartesianProduct (predicates reading both sides are applied after it).
+    private func planCartesianProduct(_ part: NamedPart, left: LogicalPlan, pending: inout [Pending],
+                                      unique: inout UniquenessSlots) throws -> LogicalPlan {
+        // Replaying one run of the right side for every left row is only right when the uniqueness of
+        // relationships across the two sides need not be checked per left row.
+        let buffered = unique.slots.isEmpty || part.rels.isEmpty
+        let savedBound = bound
+        bound = []
+        var rightUnique = buffered ? UniquenessSlots() : unique
+        let right = try planPart(part, on: argumentPlan(), pending: &pending, unique: &rightUnique)
+        let rightVariables = bound
+        bound = savedBound.union(rightVariables)
+        if buffered {
+            unique.slots += rightUnique.slots
+        } else {
+            unique = rightUnique
+        }
+        let rightSlots = rightVariables.compactMap { slots.lookup($0) }.sorted()
+        let plan = LogicalPlan("CartesianProduct", identifiers: Array(bound),
+                               estimatedRows: left.estimatedRows * right.estimatedRows, source: left,
+                               inner: [right]) { ctx, src, _, c in
+            CartesianProductOp(left: src!, right: right, rightSlots: rightSlots, buffered: buffered, ctx: ctx,
+                               counter: c)
+        }
+        return flush(&pending, plan, force: false)
     }
 
     private func addPropertyPredicates(_ props: Expression?, of v: Expression, add: (Expression) -> Void,
@@ -592,13 +642,15 @@ final class QueryPlanner {
                 consider(count, i) { [unowned self] in
                     self.coveredLabel = (name, label)
                     let slot = self.bindVariable(name)
-                    return LogicalPlan("NodeByLabelScan", details: "\(name):\(label)", identifiers: Array(self.bound),
+                    let scan = LogicalPlan("NodeByLabelScan", details: "\(name):\(label)", identifiers: Array(self.bound),
                                        estimatedRows: max(1, count) * max(1, input.estimatedRows), source: input) { ctx, src, _, c in
                         NodeSourceOp(source: src!, slot: slot, ctx: ctx, counter: c) { _, ctx in
                             guard let t = try ctx.label(label) else { return AnyIterator { nil } }
                             return try ctx.tx.nodes(withLabel: t)
                         }
                     }
+                    scan.labelScan = (name, label, slot)
+                    return scan
                 }
                 guard let tok else { continue }
                 // Index seeks from predicates on this node's properties.

@@ -47,6 +47,9 @@ final class LogicalPlan: @unchecked Sendable {
     let inner: [LogicalPlan]
     /// Creates the operator given the instantiated source and the argument row (the outer row for sub-plans).
     let build: (ExecutionContext, Op?, Row, ProfileCounter) throws -> Op
+    /// Set on a `NodeByLabelScan` leaf (variable, label, slot) so an aggregation directly above can read the scan
+    /// itself instead of pulling rows through it (see `AggregationOp`'s fused scan).
+    var labelScan: (variable: String, label: String, slot: Int)?
 
     init(_ name: String, details: String = "", identifiers: [String] = [], estimatedRows: Double,
          source: LogicalPlan?, inner: [LogicalPlan] = [],
