@@ -109,7 +109,7 @@ struct CoordinationMembershipTests {
         await cluster.shutdown()
     }
 
-    @Test("bad ha.initial_hosts entries fail start-up with a clear error")
+    @Test("bad ha.initial_hosts entries and impossible timings fail start-up with a clear error")
     func badInitialHosts() async throws {
         let cluster = TestCluster()
         cluster.specs = [TestMemberSpec(id: 1)]
@@ -120,6 +120,13 @@ struct CoordinationMembershipTests {
                                           logger: Logger(label: "t") { _ in CapturingLogHandler(log: cluster.log) },
                                           lastCommitted: { LogPosition(lastCommittedTx: 1) })
         await #expect(throws: CoordinationError.self) { try await service.start() }
+        // Timings the election core would reject are reported, not a crash.
+        var timings = cluster.settings(for: 0)
+        timings.heartbeatTimeout = timings.heartbeatInterval
+        let badTimings = CoordinationService(settings: timings, group: cluster.group,
+                                             logger: Logger(label: "t") { _ in CapturingLogHandler(log: cluster.log) },
+                                             lastCommitted: { LogPosition(lastCommittedTx: 1) })
+        await #expect(throws: CoordinationError.self) { try await badTimings.start() }
         await cluster.shutdown()
     }
 }

@@ -267,6 +267,18 @@ final class CoordinationRunner: @unchecked Sendable {
     // MARK: - Start and stop
 
     func start() async throws {
+        // ClusterConfiguration treats these as invariants (preconditions); an operator's typo must be an error.
+        guard settings.heartbeatInterval > .zero else {
+            throw CoordinationError("ha.heartbeat_interval must be positive, got \(settings.heartbeatInterval)")
+        }
+        guard settings.heartbeatTimeout >= settings.heartbeatInterval * 2 else {
+            throw CoordinationError("ha.heartbeat_timeout (\(settings.heartbeatTimeout)) must be at least twice "
+                + "ha.heartbeat_interval (\(settings.heartbeatInterval)), or one lost heartbeat causes a failover")
+        }
+        guard settings.electionTimeout > .zero, settings.joinTimeout > .zero else {
+            throw CoordinationError("ha.election_timeout and ha.join_timeout must be positive, got "
+                + "\(settings.electionTimeout) and \(settings.joinTimeout)")
+        }
         let hosts = try settings.initialHosts.map(CoordinationHostAddress.init(parsing:))
         var unique: [CoordinationHostAddress] = []
         for host in hosts where !unique.contains(host) { unique.append(host) }
