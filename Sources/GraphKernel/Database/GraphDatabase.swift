@@ -274,6 +274,9 @@ public final class GraphDatabase: @unchecked Sendable {
     public func close() throws {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         checkpointTimer?.cancel()
+        // Background index populations check `isClosed` under the exclusive store lock before every batch: once
+        // this returns, none of them touches the files again.
+        storeRW.withWriteLock {}
         try commitMutex.withLock {
             defer {
                 try? log.close()
@@ -299,6 +302,8 @@ public final class GraphDatabase: @unchecked Sendable {
         closed.store(true, ordering: .releasing)
         checkpointTimer?.cancel()
     }
+
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     func checkOpen() throws {
         if closed.load(ordering: .acquiring) {

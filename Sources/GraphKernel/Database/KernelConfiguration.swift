@@ -36,6 +36,17 @@ public struct KernelConfiguration: Sendable {
     public var lockAcquisitionTimeout: Duration?
     /// Disk access for the record stores (nil = the real file system). Tests pass a `SimulatedFileSystem`.
     public var fileSystem: StorageFileSystem?
+    /// A new index on a label with at most this many nodes is populated inside the commit that creates it (ONLINE
+    /// when the commit returns); a larger one is populated in the background and is POPULATING, with its progress,
+    /// until then. Indexes backing uniqueness constraints are always populated inside the commit: the constraint
+    /// holds from that commit on.
+    public var indexPopulationInlineLimit = 10_000
+    /// Nodes a background population indexes per step; each step holds the store lock exclusively, so commits and
+    /// reads go on between steps.
+    public var indexPopulationBatchSize = 2_048
+    /// Test support: called by a background index population (with the index name and the nodes done so far)
+    /// before each step, without any lock held.
+    public var beforeIndexPopulationStep: (@Sendable (String, Int) -> Void)?
     /// Where the kernel reports what operators should know (recovery, rebuilt structures).
     public var logger = Logger(label: "trellis.kernel")
     /// Test support for kill -9 tests: called during a checkpoint after the derived-structures snapshot is durable

@@ -74,7 +74,8 @@ extension Array where Element == Int64 {
 
 /// An in-memory schema index on (label, property key): equality through a hash map, range and prefix through a
 /// sorted key array rebuilt lazily after changes.
-final class PropertyIndex {
+/// Shared between threads under the store lock (`GraphDatabase.storeRW`): mutated only while it is held exclusively.
+final class PropertyIndex: @unchecked Sendable {
     var descriptor: IndexDescriptor
     private(set) var entries: [IndexKey: Set<Int64>] = [:]
     /// Sorted keys for range and prefix seeks, built lazily by the first seek after a change. Seeks run

@@ -55,22 +55,25 @@ extension GraphDatabase {
 
     /// Installs a new schema: drops removed indexes, builds and populates new ones, persists the rules.
     /// Must hold the store lock exclusively.
+    ///
+    /// A constraint's index, or an index on a label with few nodes, is populated right here (ONLINE when the
+    /// commit returns). Any other new index is installed POPULATING and filled by a background job
+    /// (`populateInBackground`); commits keep it up to date meanwhile like any other index, and queries do not
+    /// use it until it is ONLINE.
     func applySchema(_ rules: SchemaRules) throws {
         let newNames = Set(rules.indexes.map(\.name))
         for name in indexes.keys where !newNames.contains(name) { indexes.removeValue(forKey: name) }
         for descriptor in rules.indexes where indexes[descriptor.name] == nil {
-            var populating = descriptor
-            populating.state = .populating(progress: 0)
-            let index = PropertyIndex(descriptor: populating)
-            let nodes = labelScan.nodes(descriptor.label)
-            for (i, node) in nodes.enumerated() {
-                let record = try stores.node(node)
-                let value = try stores.property(from: record.nextProp, key: descriptor.propertyKey)
-                if !value.isNull { index.add(value, node) }
-                if i % 4096 == 0 { index.descriptor.state = .populating(progress: Double(i) / Double(nodes.count)) }
+            let labelled = counts[.node(descriptor.label)] ?? 0
+            if descriptor.isUnique || labelled <= configuration.indexPopulationInlineLimit {
+                try populateIndex(descriptor)
+            } else {
+                var populating = descriptor
+                populating.state = .populating(progress: 0)
+                let index = PropertyIndex(descriptor: populating)
+                indexes[descriptor.name] = index
+                populateInBackground(index)
             }
-            index.descriptor.state = .online
-            indexes[descriptor.name] = index
         }
         setSchema(rules)
         try writeFileAtomically(fileSystem, directory + "/" + SchemaRules.fileName, rules.serialize())

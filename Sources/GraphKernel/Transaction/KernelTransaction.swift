@@ -490,6 +490,15 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
             guard let committedIndex = database.indexes[index.name] else {
                 throw DatabaseError(.indexNotFound, "There is no index named '\(index.name)'")
             }
+            switch committedIndex.descriptor.state {
+            case .online: break
+            case .populating(let progress):
+                throw DatabaseError(
+                    .indexNotFound,
+                    "Index '\(index.name)' is not online yet: it is populating (\(Int(progress * 100)) %)")
+            case .failed(let reason):
+                throw DatabaseError(.indexNotFound, "Index '\(index.name)' is not online: it failed. \(reason)")
+            }
             return query(committedIndex)
         }
         if !state.isEmpty {
