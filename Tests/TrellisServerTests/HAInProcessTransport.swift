@@ -207,7 +207,7 @@ final class InProcessDataLink: HADataLink, @unchecked Sendable {
             master: MemberID(Int(t.header.masterServerID)), checksum: t.header.checksum)
     }
 
-    func push(_ tx: CommittedTransaction, epoch: Epoch) async throws {
+    func push(_ tx: CommittedTransaction, epoch: Epoch, catchingUpFrom database: GraphDatabase) async throws {
         try await offThread { try self.pushNow(tx) }
     }
 
@@ -222,7 +222,9 @@ final class InProcessDataLink: HADataLink, @unchecked Sendable {
         try await offThread { try self.cluster.endpoint(self.address).database.copyStore(to: directory) }
     }
 
-    func forwardBegin(user: String, metadata: [String: Value], timeout: Duration?) async throws -> UInt64 {
+    func forwardBegin(user: String, metadata: [String: Value], timeout: Duration?, epoch: Epoch) async throws
+        -> UInt64
+    {
         try await offThread {
             try self.cluster.endpoint(self.address).forwarded.begin(user: user, metadata: metadata, timeout: timeout)
         }
@@ -243,4 +245,15 @@ final class InProcessDataLink: HADataLink, @unchecked Sendable {
     }
 
     func close() async {}
+}
+
+/// Runs blocking test code on its own thread and awaits it. HA code waits for async work (Bolt start, data-port
+/// calls) with semaphores; a test that blocked one of the few cooperative-pool threads (two on a 2-core machine)
+/// while another suite blocked the other would leave that work no thread to run on.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
 }

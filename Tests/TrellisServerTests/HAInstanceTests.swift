@@ -12,7 +12,7 @@ import TrellisService
 /// HA members as `trellis` runs them (`ServerInstance.start` with `dbms.mode=HA`: real stores, Bolt on ephemeral
 /// ports) over the in-process transport, where the test decides the elections (neo4j-ha.md §1, §5, §6).
 @Suite("HA instance: role switching, replication, forwarding, branches", .serialized)
-final class HAInstanceTests {
+final class HAInstanceTests: @unchecked Sendable {
     let dir: TemporaryDirectory
     let cluster = InProcessCluster()
     var members: [Int: ServerInstance] = [:]
@@ -21,8 +21,8 @@ final class HAInstanceTests {
         dir = try TemporaryDirectory()
     }
 
-    deinit {
-        for (_, m) in members { m.shutdown() }
+    func stopAll() {
+        for id in members.keys.sorted() { members.removeValue(forKey: id)?.shutdown() }
     }
 
     func start(_ id: Int, _ overrides: [String: String] = [:]) throws -> ServerInstance {
@@ -92,144 +92,159 @@ final class HAInstanceTests {
     }
 
     @Test("pending refuses writes with a transient error and serves reads; a master's writes reach its slaves")
-    func electionPushAndPull() throws {
-        for id in 1...3 { try start(id) }
-        expectUnavailable { try run(1, "CREATE (:Early)") }
-        #expect(try run(2, "RETURN 1 AS one", mode: .read) == [[.integer(1)]])
-        #expect(ha(1).roleName == "UNKNOWN")
+    func electionPushAndPull() async throws {
+        try await offPool { [self] in
+            defer { stopAll() }
+            for id in 1...3 { try start(id) }
+            expectUnavailable { try run(1, "CREATE (:Early)") }
+            #expect(try run(2, "RETURN 1 AS one", mode: .read) == [[.integer(1)]])
+            #expect(ha(1).roleName == "UNKNOWN")
 
-        cluster.elect(MemberID(1), epoch: 1)
-        try eventually("member 1 master, 2 and 3 slaves") {
-            ha(1).roleName == "master" && ha(2).roleName == "slave" && ha(3).roleName == "slave"
+            cluster.elect(MemberID(1), epoch: 1)
+            try eventually("member 1 master, 2 and 3 slaves") {
+                ha(1).roleName == "master" && ha(2).roleName == "slave" && ha(3).roleName == "slave"
+            }
+            #expect(ha(1).currentRole == .master && ha(1).isAvailable)
+            #expect(try run(3, "CALL dbms.cluster.role()") == [[.string("slave")]], "dbms.* runs on the member asked")
+
+            try run(1, "CREATE (:Person {name: 'Ada'})")
+            // tx_push_factor=1, fixed_ascending: member 2 had the transaction before the commit returned.
+            #expect(try count(2, "Person") == 1)
+            try eventually("member 3 pulled it") { try count(3, "Person") == 1 }
+            #expect(try count(1, "Person") == 1)
+            // Slaves refuse local writes in READ mode like any instance; the gate guards the store itself.
+            #expect(throws: DatabaseError.self) { try run(2, "CREATE (:Local)", mode: .read) }
         }
-        #expect(ha(1).currentRole == .master && ha(1).isAvailable)
-        #expect(try run(3, "CALL dbms.cluster.role()") == [[.string("slave")]], "dbms.* runs on the member asked")
-
-        try run(1, "CREATE (:Person {name: 'Ada'})")
-        // tx_push_factor=1, fixed_ascending: member 2 had the transaction before the commit returned.
-        #expect(try count(2, "Person") == 1)
-        try eventually("member 3 pulled it") { try count(3, "Person") == 1 }
-        #expect(try count(1, "Person") == 1)
-        // Slaves refuse local writes in READ mode like any instance; the gate guards the store itself.
-        #expect(throws: DatabaseError.self) { try run(2, "CREATE (:Local)", mode: .read) }
     }
 
     @Test("a WRITE transaction on a slave runs on the master and is readable on that slave when commit returns")
-    func forwardedWrite() throws {
-        for id in 1...3 { try start(id, ["ha.pull_interval": "0s"]) }
-        cluster.elect(MemberID(1), epoch: 1)
-        try eventually("roles") { ha(2).roleName == "slave" && ha(3).roleName == "slave" }
-        let rows = try run(3, "CREATE (n:Written {place: 'slave'}) RETURN n.place AS place")
-        #expect(rows == [[.string("slave")]])
-        // No periodic pull: member 3 read its own write because commit caught up before returning.
-        #expect(try count(3, "Written") == 1)
-        #expect(try count(1, "Written") == 1, "the write was made on the master")
-        #expect(ha(1).forwarded.openCount == 0)
+    func forwardedWrite() async throws {
+        try await offPool { [self] in
+            defer { stopAll() }
+            for id in 1...3 { try start(id, ["ha.pull_interval": "0s"]) }
+            cluster.elect(MemberID(1), epoch: 1)
+            try eventually("roles") { ha(2).roleName == "slave" && ha(3).roleName == "slave" }
+            let rows = try run(3, "CREATE (n:Written {place: 'slave'}) RETURN n.place AS place")
+            #expect(rows == [[.string("slave")]])
+            // No periodic pull: member 3 read its own write because commit caught up before returning.
+            #expect(try count(3, "Written") == 1)
+            #expect(try count(1, "Written") == 1, "the write was made on the master")
+            #expect(ha(1).forwarded.openCount == 0)
 
-        // An explicit transaction: several statements, one forwarded transaction, rolled back as a whole.
-        let session = members[2]!.service.openSession(
-            user: AuthenticatedUser(username: "neo4j", roles: ["admin"], passwordChangeRequired: false))
-        try session.beginTransaction(TransactionOptions(mode: .write))
-        try session.run("CREATE (:Discarded)", parameters: [:], options: TransactionOptions()).discardRemaining()
-        try session.run("CREATE (:Discarded)", parameters: [:], options: TransactionOptions()).discardRemaining()
-        #expect(ha(1).forwarded.openCount == 1)
-        try session.rollback()
-        session.close()
-        #expect(ha(1).forwarded.openCount == 0)
-        #expect(try count(1, "Discarded") == 0)
+            // An explicit transaction: several statements, one forwarded transaction, rolled back as a whole.
+            let session = members[2]!.service.openSession(
+                user: AuthenticatedUser(username: "neo4j", roles: ["admin"], passwordChangeRequired: false))
+            try session.beginTransaction(TransactionOptions(mode: .write))
+            try session.run("CREATE (:Discarded)", parameters: [:], options: TransactionOptions()).discardRemaining()
+            try session.run("CREATE (:Discarded)", parameters: [:], options: TransactionOptions()).discardRemaining()
+            #expect(ha(1).forwarded.openCount == 1)
+            try session.rollback()
+            session.close()
+            #expect(ha(1).forwarded.openCount == 0)
+            #expect(try count(1, "Discarded") == 0)
 
-        // A failing statement keeps its Neo4j code across the forward.
-        do {
-            try run(2, "RETURN 1 / 0")
-            Issue.record("division by zero should fail")
-        } catch let error as DatabaseError {
-            #expect(error.code.rawValue.hasPrefix("Neo.ClientError."), "\(error)")
+            // A failing statement keeps its Neo4j code across the forward.
+            do {
+                try run(2, "RETURN 1 / 0")
+                Issue.record("division by zero should fail")
+            } catch let error as DatabaseError {
+                #expect(error.code.rawValue.hasPrefix("Neo.ClientError."), "\(error)")
+            }
         }
     }
 
     @Test("routing table, JMX bean and status follow the roles")
-    func operationsSurface() throws {
-        for id in 1...3 { try start(id) }
-        cluster.elect(MemberID(2), epoch: 1)
-        try eventually("roles") {
-            ha(2).roleName == "master" && ha(1).roleName == "slave" && ha(3).roleName == "slave"
-        }
-        let bolt = (1...3).map { "127.0.0.1:\(members[$0]!.bolt!.port!)" }
-        let table = try members[1]!.service.routingTable(context: [:], database: nil)
-        #expect(table.writers == [bolt[1]])
-        #expect(table.readers.sorted() == [bolt[0], bolt[2]].sorted())
-        #expect(table.routers.sorted() == bolt.sorted())
+    func operationsSurface() async throws {
+        try await offPool { [self] in
+            defer { stopAll() }
+            for id in 1...3 { try start(id) }
+            cluster.elect(MemberID(2), epoch: 1)
+            try eventually("roles") {
+                ha(2).roleName == "master" && ha(1).roleName == "slave" && ha(3).roleName == "slave"
+            }
+            let bolt = (1...3).map { "127.0.0.1:\(members[$0]!.bolt!.port!)" }
+            let table = try members[1]!.service.routingTable(context: [:], database: nil)
+            #expect(table.writers == [bolt[1]])
+            #expect(table.readers.sorted() == [bolt[0], bolt[2]].sorted())
+            #expect(table.routers.sorted() == bolt.sorted())
 
-        let jmx = try run(3, "CALL dbms.queryJmx('org.neo4j:instance=kernel#0,name=High Availability')")
-        #expect(jmx.count == 1)
-        guard case .map(let attributes) = jmx.first?[2], case .map(let role) = attributes["Role"],
-            case .map(let instances) = attributes["InstancesInCluster"], case .list(let list) = instances["value"]
-        else {
-            Issue.record("unexpected JMX shape \(jmx)")
-            return
+            let jmx = try run(3, "CALL dbms.queryJmx('org.neo4j:instance=kernel#0,name=High Availability')")
+            #expect(jmx.count == 1)
+            guard case .map(let attributes) = jmx.first?[2], case .map(let role) = attributes["Role"],
+                case .map(let instances) = attributes["InstancesInCluster"], case .list(let list) = instances["value"]
+            else {
+                Issue.record("unexpected JMX shape \(jmx)")
+                return
+            }
+            #expect(role["value"] == .string("slave"))
+            #expect(list.count == 3)
+            #expect(try run(3, "CALL dbms.queryJmx('org.neo4j:name=Nothing*')").isEmpty)
+            let overview = try run(1, "CALL dbms.cluster.overview() YIELD id, role RETURN id, role ORDER BY id")
+            #expect(overview == [[.string("1"), .string("slave")], [.string("2"), .string("master")],
+                                 [.string("3"), .string("slave")]])
+            #expect(ha(2).currentRole == .master && ha(1).currentRole == .slave)
         }
-        #expect(role["value"] == .string("slave"))
-        #expect(list.count == 3)
-        #expect(try run(3, "CALL dbms.queryJmx('org.neo4j:name=Nothing*')").isEmpty)
-        let overview = try run(1, "CALL dbms.cluster.overview() YIELD id, role RETURN id, role ORDER BY id")
-        #expect(overview == [[.string("1"), .string("slave")], [.string("2"), .string("master")],
-                             [.string("3"), .string("slave")]])
-        #expect(ha(2).currentRole == .master && ha(1).currentRole == .slave)
     }
 
     @Test("when the master stops, the newly elected master takes writes and the other slave follows it")
-    func failover() throws {
-        for id in 1...3 { try start(id) }
-        cluster.elect(MemberID(1), epoch: 1)
-        try eventually("roles") { ha(2).roleName == "slave" && ha(3).roleName == "slave" }
-        try run(1, "CREATE (:Before)")
-        try eventually("slaves have it") { try count(2, "Before") == 1 && count(3, "Before") == 1 }
+    func failover() async throws {
+        try await offPool { [self] in
+            defer { stopAll() }
+            for id in 1...3 { try start(id) }
+            cluster.elect(MemberID(1), epoch: 1)
+            try eventually("roles") { ha(2).roleName == "slave" && ha(3).roleName == "slave" }
+            try run(1, "CREATE (:Before)")
+            try eventually("slaves have it") { try count(2, "Before") == 1 && count(3, "Before") == 1 }
 
-        stop(1)
-        cluster.allPending()
-        try eventually("pending") { ha(2).roleName == "UNKNOWN" && ha(3).roleName == "UNKNOWN" }
-        expectUnavailable { try run(2, "CREATE (:DuringElection)") }
-        #expect(try count(3, "Before") == 1, "reads go on without a master")
+            stop(1)
+            cluster.allPending()
+            try eventually("pending") { ha(2).roleName == "UNKNOWN" && ha(3).roleName == "UNKNOWN" }
+            expectUnavailable { try run(2, "CREATE (:DuringElection)") }
+            #expect(try count(3, "Before") == 1, "reads go on without a master")
 
-        cluster.elect(MemberID(2), epoch: 2)
-        try eventually("member 2 master") { ha(2).roleName == "master" && ha(3).roleName == "slave" }
-        try run(2, "CREATE (:After)")
-        try eventually("member 3 follows the new master") { try count(3, "After") == 1 }
-        try run(3, "CREATE (:ForwardedToNewMaster)")
-        #expect(try count(2, "ForwardedToNewMaster") == 1)
+            cluster.elect(MemberID(2), epoch: 2)
+            try eventually("member 2 master") { ha(2).roleName == "master" && ha(3).roleName == "slave" }
+            try run(2, "CREATE (:After)")
+            try eventually("member 3 follows the new master") { try count(3, "After") == 1 }
+            try run(3, "CREATE (:ForwardedToNewMaster)")
+            #expect(try count(2, "ForwardedToNewMaster") == 1)
+        }
     }
 
     @Test("a slave whose store diverged keeps it under branched/ and continues from a copy of the master's")
-    func branchedStore() throws {
-        // No pushes and no pulls from member 1, so member 1 misses member 2's last write.
-        try start(1, ["ha.pull_interval": "0s"])
-        try start(2, ["ha.tx_push_factor": "0"])
-        cluster.elect(MemberID(2), epoch: 1)
-        try eventually("1 slave of 2") { ha(1).roleName == "slave" }
-        try run(2, "CREATE (:Shared)")
-        #expect(ha(1).updateNow().hasPrefix("Update completed"))
-        #expect(try count(1, "Shared") == 1)
-        try run(2, "CREATE (:OnlyOnOldMaster)")
-        #expect(try count(1, "OnlyOnOldMaster") == 0)
+    func branchedStore() async throws {
+        try await offPool { [self] in
+            defer { stopAll() }
+            // No pushes and no pulls from member 1, so member 1 misses member 2's last write.
+            try start(1, ["ha.pull_interval": "0s"])
+            try start(2, ["ha.tx_push_factor": "0"])
+            cluster.elect(MemberID(2), epoch: 1)
+            try eventually("1 slave of 2") { ha(1).roleName == "slave" }
+            try run(2, "CREATE (:Shared)")
+            #expect(ha(1).updateNow().hasPrefix("Update completed"))
+            #expect(try count(1, "Shared") == 1)
+            try run(2, "CREATE (:OnlyOnOldMaster)")
+            #expect(try count(1, "OnlyOnOldMaster") == 0)
 
-        cluster.elect(MemberID(1), epoch: 2)
-        try eventually("1 master") { ha(1).roleName == "master" }
-        try run(1, "CREATE (:NewHistory)")
-        try eventually("2 rejoined as slave from a store copy") {
-            try ha(2).roleName == "slave" && count(2, "NewHistory") == 1
+            cluster.elect(MemberID(1), epoch: 2)
+            try eventually("1 master") { ha(1).roleName == "master" }
+            try run(1, "CREATE (:NewHistory)")
+            try eventually("2 rejoined as slave from a store copy") {
+                try ha(2).roleName == "slave" && count(2, "NewHistory") == 1
+            }
+            #expect(try count(2, "OnlyOnOldMaster") == 0, "the diverged transaction is gone from the live store")
+            #expect(try count(2, "Shared") == 1)
+            let branched = members[2]!.config.databaseDirectory + "/branched"
+            let branches = try FileManager.default.contentsOfDirectory(atPath: branched)
+            #expect(branches.count == 1, "keep_all keeps the old store: \(branches)")
+            let log = try String(contentsOfFile: members[2]!.config.logsDirectory + "/trellis.log", encoding: .utf8)
+            #expect(log.contains("Branched data detected"))
+            #expect(log.contains("Copying store from master"))
+            #expect(log.contains("Now caught up with master"))
+            // Writes through the re-copied slave still work.
+            try run(2, "CREATE (:AfterCopy)")
+            #expect(try count(1, "AfterCopy") == 1)
         }
-        #expect(try count(2, "OnlyOnOldMaster") == 0, "the diverged transaction is gone from the live store")
-        #expect(try count(2, "Shared") == 1)
-        let branched = members[2]!.config.databaseDirectory + "/branched"
-        let branches = try FileManager.default.contentsOfDirectory(atPath: branched)
-        #expect(branches.count == 1, "keep_all keeps the old store: \(branches)")
-        let log = try String(contentsOfFile: members[2]!.config.logsDirectory + "/trellis.log", encoding: .utf8)
-        #expect(log.contains("Branched data detected"))
-        #expect(log.contains("Copying store from master"))
-        #expect(log.contains("Now caught up with master"))
-        // Writes through the re-copied slave still work.
-        try run(2, "CREATE (:AfterCopy)")
-        #expect(try count(1, "AfterCopy") == 1)
     }
 }
 

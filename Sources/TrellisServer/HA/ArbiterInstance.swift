@@ -22,12 +22,12 @@ public final class ArbiterInstance: @unchecked Sendable {
 
     /// Validates the HA settings, takes the pid file and joins the cluster.
     public static func start(
-        config: Config, logs: LogSystem, transport: HATransport? = HATransport.standard
+        config: Config, logs: LogSystem, transport: HATransport? = nil
     ) throws -> ArbiterInstance {
         let log = logs.userLog
         log.info("======== Trellis \(Trellis.version) ========")
         let configuration = try HAConfiguration(config: config)
-        guard let transport else { throw LifecycleError("dbms.mode=ARBITER: this build has no cluster transport.") }
+        let transport = transport ?? HATransport.nio(coordinationLog: log, dataLog: logs.logger("ha"))
         for dir in [config.logsDirectory, config.runDirectory, configuration.stateDirectory] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
@@ -41,7 +41,8 @@ public final class ArbiterInstance: @unchecked Sendable {
                 dataAddress: nil, boltAddress: nil, httpAddress: nil,
                 heartbeatInterval: configuration.heartbeatInterval, heartbeatTimeout: configuration.heartbeatTimeout,
                 electionTimeout: configuration.electionTimeout, allowInitCluster: configuration.allowInitCluster,
-                joinTimeout: configuration.joinTimeout, stateDirectory: configuration.stateDirectory)
+                joinTimeout: configuration.joinTimeout, stateDirectory: configuration.stateDirectory,
+                clusterName: configuration.clusterName)
             // An arbiter has no log: it offers position 0, so it can never outrank a data member.
             let coordinator = transport.makeCoordinator(settings) { 0 }
             do {

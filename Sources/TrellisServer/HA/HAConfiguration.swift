@@ -40,6 +40,8 @@ public struct HAConfiguration: Sendable, Hashable {
     public var branchedDataPolicy: String
     /// Where the election state (epoch, vote) is kept durably: `<data>/cluster-state`.
     public var stateDirectory: String
+    /// `ha.cluster_name` (or its 3.x name `unsupported.ha.cluster_name` when only that is set).
+    public var clusterName: String
 
     /// Reads and validates the HA settings of `config` for `dbms.mode` HA or ARBITER.
     public init(config: Config) throws {
@@ -107,6 +109,9 @@ public struct HAConfiguration: Sendable, Hashable {
         forwardedIdleTimeout = config.get(Settings.haSlaveLockTimeout) + .seconds(5)
         branchedDataPolicy = config.get(Settings.haBranchedDataPolicy)
         stateDirectory = (config.dataDirectory as NSString).appendingPathComponent("cluster-state")
+        let name = config.get(Settings.haClusterName)
+        let legacy = config.get(Settings.haUnsupportedClusterName)
+        clusterName = name == Settings.haClusterName.defaultText ? legacy : name
     }
 
     /// "host:port" with a non-empty host and a port in 1...65535 (IPv6 literals in brackets).

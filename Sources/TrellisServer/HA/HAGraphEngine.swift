@@ -1,3 +1,4 @@
+import ClusterCore
 import Dispatch
 import Foundation
 import GraphValues
@@ -7,6 +8,8 @@ import TrellisService
 /// Where a WRITE-mode transaction on a slave goes: the master's data port, and how to catch up afterwards.
 public struct ForwardingTarget: Sendable {
     public var master: any HADataLink
+    /// The master's epoch, as this slave learned it (the master refuses forwards from other epochs).
+    public var epoch: Epoch
     /// The longest one call to the master may take (`ha.slave_read_timeout`).
     public var timeout: Duration
     /// Pulls from the master until this member has applied at least the given tx id (or throws).
@@ -137,9 +140,9 @@ final class ForwardingTransaction: EngineTransaction {
         if let remote {
             id = remote
         } else {
-            let (user, metadata, timeout) = (security.username, self.metadata, self.timeout)
+            let (user, metadata, timeout, epoch) = (security.username, self.metadata, self.timeout, target.epoch)
             id = try waitFor(target.timeout, "begin") {
-                try await link.forwardBegin(user: user, metadata: metadata, timeout: timeout)
+                try await link.forwardBegin(user: user, metadata: metadata, timeout: timeout, epoch: epoch)
             }
             remote = id
         }

@@ -113,7 +113,6 @@ public final class HAInstance: @unchecked Sendable {
     public func start(boltAddress: String?, httpAddress: String?) throws {
         self.boltAddress = boltAddress
         self.httpAddress = httpAddress
-        info("Attempting to join cluster of [\(configuration.initialHosts.joined(separator: ","))]")
         installGate(on: database)
         let dataPort = try bindDataService(database: database)
         self.dataPort = dataPort
@@ -162,7 +161,8 @@ public final class HAInstance: @unchecked Sendable {
                 dataAddress: dataAddress, boltAddress: boltAddress, httpAddress: httpAddress,
                 heartbeatInterval: configuration.heartbeatInterval, heartbeatTimeout: configuration.heartbeatTimeout,
                 electionTimeout: configuration.electionTimeout, allowInitCluster: configuration.allowInitCluster,
-                joinTimeout: configuration.joinTimeout, stateDirectory: configuration.stateDirectory)
+                joinTimeout: configuration.joinTimeout, stateDirectory: configuration.stateDirectory,
+                clusterName: configuration.clusterName)
             let engine = self.engine
             let coordinator = transport.makeCoordinator(settings) { UInt64(max(0, engine.lastCommittedTxID)) }
             do {
@@ -199,7 +199,6 @@ public final class HAInstance: @unchecked Sendable {
         // The queue may still be in a switch; it gives up at its next step (generation moved on).
         switchQueue.sync {}
         transport.installKernelHooks(database, nil, nil)
-        info("Instance \(me.rawValue) (this server) left the cluster")
     }
 
     // MARK: - Role switching
@@ -228,7 +227,6 @@ public final class HAInstance: @unchecked Sendable {
                 + "disabled; reads continue.")
         case .master(let epoch):
             _ = leaveRole(next: .pending)
-            info("Instance \(me.rawValue) (this server) was elected as master (\(epoch))")
             database.setCommitIdentity(serverID: Int32(me.rawValue), epoch: Int64(clamping: epoch.rawValue))
             dataService.withLock { $0 }?.setEpoch(epoch, isMaster: true)
             state.withLock { s in
@@ -397,7 +395,8 @@ public final class HAInstance: @unchecked Sendable {
                 Task {
                     let ok: Bool
                     do {
-                        try await withTimeout(timeout) { try await link.push(tx, epoch: epoch) }
+                        let db = self.database
+                        try await withTimeout(timeout) { try await link.push(tx, epoch: epoch, catchingUpFrom: db) }
                         ok = true
                     } catch {
                         self.debug.warning(
@@ -513,8 +512,6 @@ public final class HAInstance: @unchecked Sendable {
     private func copyStore(from link: any HADataLink, master: MemberID, moveAway: Bool, generation: Int) throws {
         guard isCurrent(generation) else { return }
         let directory = config.databaseDirectory
-        let temp = (config.dataDirectory as NSString).appendingPathComponent("temp-copy")
-        let fm = FileManager.default
         info("Copying store from master (instance \(master.rawValue))")
         let timeout = max(configuration.readTimeout, .seconds(600))
         try service.replaceStore(
@@ -531,16 +528,8 @@ public final class HAInstance: @unchecked Sendable {
                         + (moved.isEmpty ? "was deleted" : "was moved to \(moved)")
                         + " (ha.branched_data_policy=\(policy))")
             }
-            try? fm.removeItem(atPath: temp)
-            try fm.createDirectory(atPath: temp, withIntermediateDirectories: true)
-            let copiedAt = try waitFor(timeout, "store copy") { try await link.copyStore(into: temp) }
-            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            for item in try fm.contentsOfDirectory(atPath: temp) {
-                let target = (directory as NSString).appendingPathComponent(item)
-                try? fm.removeItem(atPath: target)
-                try fm.moveItem(atPath: (temp as NSString).appendingPathComponent(item), toPath: target)
-            }
-            try? fm.removeItem(atPath: temp)
+            // The data port receives into <db>/temp-copy and renames into place, metadata last.
+            let copiedAt = try waitFor(timeout, "store copy") { try await link.copyStore(into: directory) }
             let reopened = try openDatabase(config)
             installGate(on: reopened)
             info("Copied store from master at tx \(copiedAt.rawValue)")
@@ -704,14 +693,14 @@ extension HAInstance: WriteForwarding {
         switch state.withLock({ $0.role }) {
         case .master, .pending:
             return nil
-        case .slave(_, _, let link, let available):
+        case .slave(_, let epoch, let link, let available):
             guard available else {
                 throw DatabaseError(
                     .databaseUnavailable,
                     "This instance is switching to slave (checking or copying its store, catching up with the "
                         + "master); retry.")
             }
-            return ForwardingTarget(master: link, timeout: configuration.readTimeout) { [weak self] tx in
+            return ForwardingTarget(master: link, epoch: epoch, timeout: configuration.readTimeout) { [weak self] tx in
                 guard let self else { return }
                 try self.pull(from: link, until: tx)
             }

@@ -64,6 +64,8 @@ public struct HACoordinatorSettings: Sendable, Hashable {
     public var allowInitCluster: Bool
     public var joinTimeout: Duration
     public var stateDirectory: String
+    /// `ha.cluster_name`: members of differently named clusters refuse each other.
+    public var clusterName: String
 }
 
 /// Membership and election for one member.
@@ -109,11 +111,14 @@ public protocol HADataLink: AnyObject, Sendable {
     /// `TransactionLogError.transactionsNotAvailable` when the master no longer has them (store copy needed).
     func pullTransactions(from: TxID, limit: Int) async throws -> [CommittedTransaction]
     func transactionStamp(at: TxID) async throws -> TransactionStamp?
-    /// Returns once `tx` is durable on the member.
-    func push(_ tx: CommittedTransaction, epoch: Epoch) async throws
-    /// A full store copy into `directory`; returns the tx id the copy is consistent at.
+    /// Returns once `tx` is durable on the member; transactions it misses before `tx` are sent along from
+    /// `database`'s log (commit hooks of concurrent commits run in any order).
+    func push(_ tx: CommittedTransaction, epoch: Epoch, catchingUpFrom database: GraphDatabase) async throws
+    /// A full store copy into `directory`, which must not hold a store; returns the tx id the copy ends at.
     func copyStore(into directory: String) async throws -> TxID
-    func forwardBegin(user: String, metadata: [String: Value], timeout: Duration?) async throws -> UInt64
+    /// `epoch`: the epoch the slave believes the member is master of (fencing).
+    func forwardBegin(user: String, metadata: [String: Value], timeout: Duration?, epoch: Epoch) async throws
+        -> UInt64
     func forwardRun(_ tx: UInt64, query: String, parameters: [String: Value]) async throws -> HAForwardedResult
     /// Returns the master's last committed tx id after the commit.
     func forwardCommit(_ tx: UInt64) async throws -> UInt64

@@ -45,7 +45,7 @@ public final class ServerInstance: @unchecked Sendable {
     /// `ArbiterInstance` instead.
     public static func start(
         config: Config, logs: LogSystem, openDatabase: @escaping @Sendable (Config) throws -> any KernelDatabase,
-        haTransport: HATransport? = HATransport.standard
+        haTransport: HATransport? = nil
     ) throws -> ServerInstance {
         let log = logs.userLog
         log.info("======== Trellis \(Trellis.version) ========")
@@ -62,9 +62,7 @@ public final class ServerInstance: @unchecked Sendable {
                         + "HA (master/slave).")
         }
         let haConfiguration = mode == "HA" ? try HAConfiguration(config: config) : nil
-        if haConfiguration != nil && haTransport == nil {
-            throw LifecycleError("dbms.mode=HA: this build of Trellis has no cluster transport.")
-        }
+        let haTransport = haTransport ?? HATransport.nio(coordinationLog: log, dataLog: logs.logger("ha"))
         let fm = FileManager.default
         for dir in [config.dataDirectory, config.logsDirectory, config.runDirectory, config.importDirectory,
                     config.certificatesDirectory, config.authDirectory]
@@ -94,7 +92,7 @@ public final class ServerInstance: @unchecked Sendable {
                 queryLog: logs.queryLog)
             ServerProcedures.register(in: cypher.procedures, auth: auth, config: config, service: service)
             var ha: HAInstance?
-            if let haConfiguration, let haTransport, let haEngine {
+            if let haConfiguration, let haEngine {
                 guard database is GraphDatabase else {
                     throw LifecycleError("dbms.mode=HA needs the Trellis kernel store")
                 }

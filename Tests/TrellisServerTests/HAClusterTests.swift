@@ -1,0 +1,129 @@
+import ClusterCore
+import Foundation
+import GraphKernel
+import GraphValues
+import Testing
+import TrellisService
+
+@testable import TrellisServer
+
+/// Three HA members in this process over the real transport (ClusterNIO coordination and data port on loopback
+/// TCP): they elect a master by themselves, replicate, forward slave writes, and fail over when the master stops.
+@Suite("HA cluster over TCP", .serialized)
+final class HAClusterTests: @unchecked Sendable {
+    let dir: TemporaryDirectory
+    var members: [Int: ServerInstance] = [:]
+    let coordinationPorts: [Int]
+
+    init() throws {
+        dir = try TemporaryDirectory()
+        coordinationPorts = try (1...3).map { _ in try Self.freePort() }
+    }
+
+    func stopAll() {
+        for id in members.keys.sorted() { members.removeValue(forKey: id)?.shutdown() }
+    }
+
+    /// A port nobody listens on right now (bound once by the kernel, then released).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bind(fd, sa, length) == 0 && getsockname(fd, sa, &length) == 0
+            }
+        }
+        guard bound else { throw LifecycleError("cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func start(_ id: Int) throws {
+        let config = try Config(home: dir.path + "/member\(id)", overrides: [
+            "dbms.mode": "HA", "ha.server_id": "\(id)",
+            "ha.initial_hosts": coordinationPorts.map { "127.0.0.1:\($0)" }.joined(separator: ","),
+            "ha.host.coordination": "127.0.0.1:\(coordinationPorts[id - 1])", "ha.host.data": "127.0.0.1:0",
+            "ha.heartbeat_interval": "100ms", "ha.heartbeat_timeout": "600ms", "ha.election_timeout": "300ms",
+            "ha.pull_interval": "100ms", "ha.slave_read_timeout": "5s",
+            "dbms.connector.bolt.listen_address": "127.0.0.1:0", "dbms.connector.http.enabled": "false",
+            "dbms.connectors.default_advertised_address": "127.0.0.1", "dbms.security.auth_enabled": "false",
+        ])
+        let logs = try LogSystem(config: config, echoUserLog: false)
+        members[id] = try ServerInstance.start(config: config, logs: logs, openDatabase: KernelBootstrap.open)
+    }
+
+    func ha(_ id: Int) -> HAInstance { members[id]!.ha! }
+
+    @discardableResult
+    func run(_ id: Int, _ query: String, mode: AccessMode = .write) throws -> [[Value]] {
+        let session = members[id]!.service.openSession(
+            user: AuthenticatedUser(username: "neo4j", roles: ["admin"], passwordChangeRequired: false))
+        defer { session.close() }
+        let cursor = try session.run(query, parameters: [:], options: TransactionOptions(mode: mode))
+        var rows: [[Value]] = []
+        while let row = try cursor.next() { rows.append(row) }
+        _ = try cursor.summary()
+        return rows
+    }
+
+    func count(_ id: Int, _ label: String) throws -> Int64 {
+        guard case .integer(let n) = try run(id, "MATCH (n:\(label)) RETURN count(n)", mode: .read)[0][0] else {
+            return -1
+        }
+        return n
+    }
+
+    func eventually(_ what: String, within: Duration = .seconds(15), _ condition: () throws -> Bool) throws {
+        let deadline = ContinuousClock.now + within
+        while ContinuousClock.now < deadline {
+            if (try? condition()) == true { return }
+            usleep(20_000)
+        }
+        #expect(try condition(), "timed out waiting for: \(what)")
+    }
+
+    /// The member ids currently master and slave (available ones only).
+    func roles() -> (masters: [Int], slaves: [Int]) {
+        let live = members.keys.sorted()
+        return (live.filter { ha($0).roleName == "master" }, live.filter { ha($0).roleName == "slave" })
+    }
+
+    @Test("three members elect one master, replicate, forward slave writes and fail over when the master stops")
+    func electReplicateFailover() async throws {
+        try await offPool { [self] in
+            defer { stopAll() }
+            for id in 1...3 { try start(id) }
+            try eventually("one master and two slaves") { roles().masters.count == 1 && roles().slaves.count == 2 }
+            let master = roles().masters[0]
+            let slaves = roles().slaves
+
+            try run(master, "CREATE (:Replicated {n: 1})")
+            for s in slaves { try eventually("slave \(s) has the write") { try count(s, "Replicated") == 1 } }
+
+            // A WRITE transaction sent to a slave runs on the master and is readable on that slave at once.
+            try run(slaves[1], "CREATE (:ViaSlave)")
+            #expect(try count(slaves[1], "ViaSlave") == 1)
+            #expect(try count(master, "ViaSlave") == 1)
+
+            let table = try members[slaves[0]]!.service.routingTable(context: [:], database: nil)
+            #expect(table.writers == ["127.0.0.1:\(members[master]!.bolt!.port!)"])
+            #expect(table.readers.count == 2)
+
+            members.removeValue(forKey: master)!.shutdown()
+            try eventually("a new master among the survivors", within: .seconds(20)) {
+                roles().masters.count == 1 && roles().slaves.count == 1
+            }
+            let newMaster = roles().masters[0]
+            let survivor = roles().slaves[0]
+            try run(newMaster, "CREATE (:AfterFailover)")
+            try eventually("the surviving slave follows") { try count(survivor, "AfterFailover") == 1 }
+            #expect(try count(survivor, "Replicated") == 1 && count(survivor, "ViaSlave") == 1)
+            try run(survivor, "CREATE (:ForwardedAfterFailover)")
+            #expect(try count(newMaster, "ForwardedAfterFailover") == 1)
+        }
+    }
+}
