@@ -58,6 +58,7 @@ public struct MasterElection: Sendable {
         var lastCommitted: LogPosition
         var isMaster: Bool
         var mayStand: Bool
+        var lastEpoch: Epoch
     }
 
     /// The shared configuration (grows as the shell learns members by handshake, see `membershipChanged(to:now:)`).
@@ -70,6 +71,8 @@ public struct MasterElection: Sendable {
     public private(set) var role: Role = .pending
     /// This member's last committed transaction.
     public private(set) var lastCommitted: LogPosition
+    /// The epoch of the master that committed it (see `ElectionCredentials.outranks`).
+    public private(set) var lastCommittedEpoch: Epoch = .zero
     /// The failure detector fed by the same heartbeats.
     public private(set) var failureDetector: FailureDetector
 
@@ -100,6 +103,7 @@ public struct MasterElection: Sendable {
         me: MemberID,
         persistent: PersistentElectionState = PersistentElectionState(),
         lastCommitted: LogPosition,
+        lastCommittedEpoch: Epoch = .zero,
         now: Duration,
         seed: UInt64
     ) {
@@ -110,6 +114,7 @@ public struct MasterElection: Sendable {
         self.me = me
         self.persistent = persistent
         self.lastCommitted = lastCommitted
+        self.lastCommittedEpoch = lastCommittedEpoch
         self.failureDetector = FailureDetector(configuration: configuration, me: me, now: now)
         self.myKind = mine.kind
         self.peers = configuration.peers(of: me)
@@ -151,7 +156,8 @@ public struct MasterElection: Sendable {
 
     /// The credentials this member would offer now.
     public var credentials: ElectionCredentials {
-        ElectionCredentials(member: me, lastCommitted: lastCommitted, isCurrentMaster: isMasterRole)
+        ElectionCredentials(member: me, lastCommitted: lastCommitted, isCurrentMaster: isMasterRole,
+                            lastEpoch: lastCommittedEpoch)
     }
 
     // MARK: - Inputs
@@ -193,6 +199,13 @@ public struct MasterElection: Sendable {
     /// A local commit or catch-up moved the log to `position` (a store copy may also move it backwards).
     public mutating func logPositionChanged(to position: LogPosition) {
         lastCommitted = position
+    }
+
+    /// As `logPositionChanged(to:)`, also giving the epoch of the master that committed the last transaction, which
+    /// ranks ahead of the tx id in elections.
+    public mutating func logPositionChanged(to position: LogPosition, lastEpoch: Epoch) {
+        lastCommitted = position
+        lastCommittedEpoch = lastEpoch
     }
 
     /// The timer fired.
@@ -247,7 +260,7 @@ public struct MasterElection: Sendable {
         var actions = expireLease(now: now)
         _ = failureDetector.heartbeatReceived(from: peer, suspecting: Set(heartbeat.suspects), at: now)
         peerViews[peer] = PeerView(lastCommitted: heartbeat.lastCommitted, isMaster: heartbeat.isMaster,
-                                   mayStand: heartbeat.mayStand)
+                                   mayStand: heartbeat.mayStand, lastEpoch: heartbeat.lastEpoch)
         guard heartbeat.isMaster else { return actions }
         if heartbeat.epoch < persistent.currentEpoch {
             // A master from an older epoch: fence it (Neo4j's InvalidEpochException forces a new election).
@@ -411,7 +424,7 @@ public struct MasterElection: Sendable {
         {
             guard let view = peerViews[peer], view.mayStand else { continue }
             let theirs = ElectionCredentials(member: peer, lastCommitted: view.lastCommitted,
-                                             isCurrentMaster: view.isMaster)
+                                             isCurrentMaster: view.isMaster, lastEpoch: view.lastEpoch)
             if theirs.outranks(candidate) { return true }
         }
         return false
@@ -475,7 +488,8 @@ public struct MasterElection: Sendable {
             lastCommitted: lastCommitted,
             suspects: failureDetector.suspected.sorted(),
             sentAt: now,
-            mayStand: mayStand
+            mayStand: mayStand,
+            lastEpoch: lastCommittedEpoch
         )
         return peers.map { .send(to: $0, .heartbeat(heartbeat)) }
     }

@@ -15,16 +15,19 @@ public struct Heartbeat: Hashable, Sendable {
     /// Whether the sender would stand for election now. False for a member with `ha.allow_init_cluster=false` that
     /// has never seen a master: its credentials must not block the members that may found the cluster.
     public var mayStand: Bool
+    /// The epoch of the master that committed the sender's last transaction (election credentials).
+    public var lastEpoch: Epoch
 
     /// Creates a heartbeat.
     public init(epoch: Epoch, isMaster: Bool, lastCommitted: LogPosition, suspects: [MemberID], sentAt: Duration,
-                mayStand: Bool = true) {
+                mayStand: Bool = true, lastEpoch: Epoch = .zero) {
         self.epoch = epoch
         self.isMaster = isMaster
         self.lastCommitted = lastCommitted
         self.suspects = suspects
         self.sentAt = sentAt
         self.mayStand = mayStand
+        self.lastEpoch = lastEpoch
     }
 }
 
@@ -36,17 +39,27 @@ public struct ElectionCredentials: Hashable, Sendable {
     public var lastCommitted: LogPosition
     /// Whether it is currently master (wins ties on `lastCommitted`, so a healthy master is not replaced needlessly).
     public var isCurrentMaster: Bool
+    /// The epoch of the master that committed its last transaction.
+    public var lastEpoch: Epoch
 
     /// Creates credentials.
-    public init(member: MemberID, lastCommitted: LogPosition, isCurrentMaster: Bool) {
+    public init(member: MemberID, lastCommitted: LogPosition, isCurrentMaster: Bool, lastEpoch: Epoch = .zero) {
         self.member = member
         self.lastCommitted = lastCommitted
         self.isCurrentMaster = isCurrentMaster
+        self.lastEpoch = lastEpoch
     }
 
-    /// The election order (neo4j-ha.md §4): higher last committed tx wins; on equal tx the current master wins;
-    /// still equal, the lower server id wins.
+    /// The election order: the log whose last transaction comes from the newer epoch wins (Raft's "at least as up
+    /// to date"); then, as in Neo4j (neo4j-ha.md §4), the higher last committed tx; on equal tx the current master;
+    /// still equal, the lower server id.
+    ///
+    /// Deviation from Neo4j, which ranks on tx id alone: the two differ only when logs have diverged. A master cut
+    /// off from the majority can keep a longer log of commits nobody acknowledged while a newer master acknowledges
+    /// writes; ranking on tx id alone would let it win on return and lose those acknowledged writes (found by the
+    /// simulation, docs/clustering-design.md, "Two election rules strict push needs").
     public func outranks(_ other: ElectionCredentials) -> Bool {
+        if lastEpoch != other.lastEpoch { return lastEpoch > other.lastEpoch }
         if lastCommitted != other.lastCommitted { return lastCommitted > other.lastCommitted }
         if isCurrentMaster != other.isCurrentMaster { return isCurrentMaster }
         return member < other.member

@@ -17,9 +17,9 @@ struct MasterElectionTests {
     func tx(_ id: UInt64) -> LogPosition { LogPosition(lastCommittedTx: id) }
 
     func heartbeat(epoch: UInt64 = 0, master: Bool = false, tx id: UInt64, suspects: [MemberID] = [],
-                   at time: Duration, mayStand: Bool = true) -> Heartbeat {
+                   at time: Duration, mayStand: Bool = true, lastEpoch: Epoch = .zero) -> Heartbeat {
         Heartbeat(epoch: Epoch(epoch), isMaster: master, lastCommitted: tx(id), suspects: suspects, sentAt: time,
-                  mayStand: mayStand)
+                  mayStand: mayStand, lastEpoch: lastEpoch)
     }
 
     func sendToAll(_ message: ClusterMessage, except me: MemberID, of members: [MemberID]) -> [MasterElection.Action] {
@@ -36,6 +36,29 @@ struct MasterElectionTests {
         #expect(high.outranks(master))
         let other = ElectionCredentials(member: m2, lastCommitted: tx(5), isCurrentMaster: false)
         #expect(low.outranks(other) && !other.outranks(low))
+        // A log ending in a newer epoch beats a longer one from an older epoch (diverged logs only), even a master.
+        let newer = ElectionCredentials(member: m3, lastCommitted: tx(4), isCurrentMaster: false, lastEpoch: Epoch(2))
+        let longerOlder = ElectionCredentials(member: m1, lastCommitted: tx(9), isCurrentMaster: true,
+                                              lastEpoch: Epoch(1))
+        #expect(newer.outranks(longerOlder) && !longerOlder.outranks(newer))
+    }
+
+    @Test("voters weigh the epoch of a peer's last transaction from its heartbeats")
+    func votersWeighLastEpoch() {
+        var voter = MasterElection(configuration: configuration(), me: m3, lastCommitted: tx(4),
+                                   lastCommittedEpoch: Epoch(2), now: .zero, seed: 1)
+        _ = voter.start(now: .zero)
+        _ = voter.heartbeatReceived(heartbeat(epoch: 2, tx: 9, at: .seconds(2)), from: m1, now: .seconds(2))
+        _ = voter.heartbeatReceived(heartbeat(epoch: 2, tx: 3, at: .seconds(2), lastEpoch: Epoch(2)), from: m2,
+                                    now: .seconds(2))
+        let t = Duration.milliseconds(2_100)
+        // Member 1 has the longest log, but it ends in epoch 0: the voter itself (epoch 2, tx 4) outranks it.
+        let fromM1 = VoteRequest(
+            epoch: Epoch(3), credentials: ElectionCredentials(member: m1, lastCommitted: tx(9), isCurrentMaster: false),
+            sentAt: t
+        )
+        #expect(voter.voteRequested(fromM1, from: m1, now: t)
+            == [.send(to: m1, .voteResponse(epoch: .zero, granted: false, echoedSentAt: t))])
     }
 
     @Test("the best member that hears a majority wins with one vote, then steps down within one time-out alone")

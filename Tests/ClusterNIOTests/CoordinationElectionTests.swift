@@ -83,6 +83,21 @@ struct CoordinationElectionTests {
         await cluster.shutdown()
     }
 
+    @Test("the member whose log ends in the newest epoch is elected over a longer log from an older epoch")
+    func newestEpochWins() async throws {
+        let cluster = TestCluster()
+        do {
+            try await cluster.start([
+                TestMemberSpec(id: 1, lastCommitted: 40, lastEpoch: 1), TestMemberSpec(id: 2, lastCommitted: 25, lastEpoch: 2),
+                TestMemberSpec(id: 3, lastCommitted: 24, lastEpoch: 2),
+            ])
+            var master: Int?
+            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
+            #expect(master == 1)
+        }
+        await cluster.shutdown()
+    }
+
     @Test("with ha.allow_init_cluster=false a member joins but never founds the cluster")
     func allowInitClusterFalse() async throws {
         let cluster = TestCluster()

@@ -94,6 +94,7 @@ struct TestMemberSpec {
     var kind: MemberKind = .data(slaveOnly: false)
     var allowInitCluster = true
     var lastCommitted: UInt64 = 1
+    var lastEpoch: UInt64 = 0
 }
 
 /// A cluster of in-process coordination services on loopback.
@@ -153,8 +154,10 @@ final class TestCluster: @unchecked Sendable {
         var logger = Logger(label: "coordination-test") { _ in CapturingLogHandler(log: self.log) }
         logger.logLevel = .info
         let committed = specs[index].lastCommitted
+        let lastEpoch = specs[index].lastEpoch
         let service = CoordinationService(settings: settings(for: index), group: group, logger: logger,
-                                          lastCommitted: { LogPosition(lastCommittedTx: committed) })
+                                          lastCommitted: { LogPosition(lastCommittedTx: committed) },
+                                          lastCommittedEpoch: { Epoch(lastEpoch) })
         let id = MemberID(specs[index].id)
         let history = self.history
         service.onRoleChange { history.record(id, $0) }

@@ -27,11 +27,11 @@ struct CoordinationWireTests {
         )
         let heartbeat = Heartbeat(epoch: Epoch(7), isMaster: true, lastCommitted: LogPosition(lastCommittedTx: 42),
                                   suspects: [MemberID(1), MemberID(2)], sentAt: .milliseconds(1234),
-                                  mayStand: false)
+                                  mayStand: false, lastEpoch: Epoch(6))
         let request = VoteRequest(
             epoch: Epoch(8),
             credentials: ElectionCredentials(member: MemberID(2), lastCommitted: LogPosition(lastCommittedTx: 9),
-                                             isCurrentMaster: true),
+                                             isCurrentMaster: true, lastEpoch: Epoch(5)),
             sentAt: .nanoseconds(987_654_321)
         )
         let frames: [CoordinationFrame] = [

@@ -28,11 +28,13 @@ public final class CoordinationService: Sendable {
     private let runner: CoordinationRunner
 
     /// Creates the service. `lastCommitted` is read on every tick (cheap, non-blocking) to keep the election
-    /// credentials current.
+    /// credentials current; so is `lastCommittedEpoch`, the epoch of the master that committed the last transaction,
+    /// which ranks ahead of the tx id (`ElectionCredentials.outranks`; nil ranks on tx id alone, as Neo4j).
     public init(settings: CoordinationSettings, group: any EventLoopGroup, logger: Logger,
-                lastCommitted: @escaping @Sendable () -> LogPosition) {
+                lastCommitted: @escaping @Sendable () -> LogPosition,
+                lastCommittedEpoch: (@Sendable () -> Epoch)? = nil) {
         runner = CoordinationRunner(settings: settings, loop: group.next(), logger: logger,
-                                    lastCommitted: lastCommitted)
+                                    lastCommitted: lastCommitted, lastCommittedEpoch: lastCommittedEpoch)
     }
 
     /// Loads the election state, binds `ha.host.coordination`, and starts heartbeats, connections and elections.
@@ -221,6 +223,7 @@ final class CoordinationRunner: @unchecked Sendable {
     let shared = Mutex(CoordinationSharedState())
     private let logger: Logger
     private let lastCommitted: @Sendable () -> LogPosition
+    private let lastCommittedEpoch: (@Sendable () -> Epoch)?
     private let clockBase = ContinuousClock.now
     private let incarnation = UInt64.random(in: 1...UInt64.max)
     private let store: ElectionStateStore
@@ -252,13 +255,14 @@ final class CoordinationRunner: @unchecked Sendable {
     var persistHook: (@Sendable () -> Void)?
 
     init(settings: CoordinationSettings, loop: any EventLoop, logger: Logger,
-         lastCommitted: @escaping @Sendable () -> LogPosition) {
+         lastCommitted: @escaping @Sendable () -> LogPosition, lastCommittedEpoch: (@Sendable () -> Epoch)?) {
         self.settings = settings
         self.loop = loop
         var logger = logger
         logger[metadataKey: "member"] = "\(settings.me.rawValue)"
         self.logger = logger
         self.lastCommitted = lastCommitted
+        self.lastCommittedEpoch = lastCommittedEpoch
         self.store = ElectionStateStore(directory: settings.stateDirectory)
         self.listenerQueue = DispatchQueue(label: "trellis.coordination.\(settings.me.rawValue).listeners")
         self.persistQueue = DispatchQueue(label: "trellis.coordination.\(settings.me.rawValue).persist")
@@ -300,7 +304,8 @@ final class CoordinationRunner: @unchecked Sendable {
                 expectedMemberCount: expected
             )
             var election = MasterElection(configuration: configuration, me: self.settings.me, persistent: persistent,
-                                          lastCommitted: self.lastCommitted(), now: self.now(),
+                                          lastCommitted: self.lastCommitted(),
+                                          lastCommittedEpoch: self.lastCommittedEpoch?() ?? .zero, now: self.now(),
                                           seed: self.incarnation)
             election.allowInitCluster = self.settings.allowInitCluster
             self.election = election
@@ -440,8 +445,9 @@ final class CoordinationRunner: @unchecked Sendable {
         tickTimer = loop.scheduleTask(in: .nanoseconds(Self.nanoseconds(delay))) { [self] in
             guard !stopped else { return }
             let position = lastCommitted()
+            let lastEpoch = lastCommittedEpoch?() ?? .zero
             input { election in
-                election.logPositionChanged(to: position)
+                election.logPositionChanged(to: position, lastEpoch: lastEpoch)
                 return election.tick(now: now())
             }
             retireSilentLinks()

@@ -100,6 +100,7 @@ extension CoordinationFrame {
                 if heartbeat.mayStand { flags |= 2 }
                 buffer.writeInteger(flags)
                 buffer.writeInteger(heartbeat.lastCommitted.lastCommittedTx)
+                buffer.writeInteger(heartbeat.lastEpoch.rawValue)
                 let suspects = heartbeat.suspects.prefix(CoordinationWire.maximumSuspects)
                 buffer.writeInteger(UInt16(suspects.count))
                 for suspect in suspects { buffer.writeInteger(Int64(suspect.rawValue)) }
@@ -117,6 +118,7 @@ extension CoordinationFrame {
                 buffer.writeInteger(request.epoch.rawValue)
                 buffer.writeInteger(Int64(request.credentials.member.rawValue))
                 buffer.writeInteger(request.credentials.lastCommitted.lastCommittedTx)
+                buffer.writeInteger(request.credentials.lastEpoch.rawValue)
                 buffer.writeInteger(UInt8(request.credentials.isCurrentMaster ? 1 : 0))
                 buffer.writeInteger(request.sentAt.wireNanoseconds)
             case .voteResponse(let epoch, let granted, let echoedSentAt):
@@ -194,6 +196,7 @@ struct CoordinationFrameDecoder: ByteToMessageDecoder {
             let epoch = Epoch(try frame.readOrThrow())
             let flags: UInt8 = try frame.readOrThrow()
             let lastCommitted = LogPosition(lastCommittedTx: try frame.readOrThrow())
+            let lastEpoch = Epoch(try frame.readOrThrow())
             let count: UInt16 = try frame.readOrThrow()
             guard Int(count) <= CoordinationWire.maximumSuspects else {
                 throw CoordinationWireError("heartbeat lists \(count) suspects")
@@ -204,7 +207,8 @@ struct CoordinationFrameDecoder: ByteToMessageDecoder {
             let sentAt = Duration(wireNanoseconds: try frame.readOrThrow())
             let roleCode: UInt8 = try frame.readOrThrow()
             let heartbeat = Heartbeat(epoch: epoch, isMaster: flags & 1 != 0, lastCommitted: lastCommitted,
-                                      suspects: suspects, sentAt: sentAt, mayStand: flags & 2 != 0)
+                                      suspects: suspects, sentAt: sentAt, mayStand: flags & 2 != 0,
+                                      lastEpoch: lastEpoch)
             result = .message(.heartbeat(heartbeat), role: ReportedRole(rawValue: roleCode) ?? .unknown)
         case .heartbeatAck:
             let epoch = Epoch(try frame.readOrThrow())
@@ -216,10 +220,11 @@ struct CoordinationFrameDecoder: ByteToMessageDecoder {
             let epoch = Epoch(try frame.readOrThrow())
             let member = MemberID(Int(try frame.readOrThrow() as Int64))
             let lastCommitted = LogPosition(lastCommittedTx: try frame.readOrThrow())
+            let lastEpoch = Epoch(try frame.readOrThrow())
             let isCurrentMaster = try frame.readBool()
             let sentAt = Duration(wireNanoseconds: try frame.readOrThrow())
             let credentials = ElectionCredentials(member: member, lastCommitted: lastCommitted,
-                                                  isCurrentMaster: isCurrentMaster)
+                                                  isCurrentMaster: isCurrentMaster, lastEpoch: lastEpoch)
             result = .message(.voteRequest(VoteRequest(epoch: epoch, credentials: credentials, sentAt: sentAt)),
                               role: .unknown)
         case .voteResponse:
