@@ -38,6 +38,7 @@ public final class DataServer: Sendable {
     /// Binds `host:port` (port 0: an ephemeral port, see `boundPort`) and returns once listening.
     public func start(host: String, port: Int) async throws {
         let core = self.core
+        core.removeStaleStagingDirectories()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -101,6 +102,15 @@ final class DataServerCore: Sendable {
         self.forwarded = forwarded
         self.maxFrameBytes = maxFrameBytes
         self.pullResponseBytes = pullResponseBytes
+    }
+
+    /// Store copies interrupted by a crash leave their staging directories behind; nothing else uses them.
+    func removeStaleStagingDirectories() {
+        let root = database.directory + "/temp-copy"
+        let manager = FileManager.default
+        for name in (try? manager.contentsOfDirectory(atPath: root)) ?? [] where name.hasPrefix("outgoing-") {
+            try? manager.removeItem(atPath: root + "/" + name)
+        }
     }
 
     func setEpoch(_ epoch: Epoch, isMaster: Bool) {
@@ -316,8 +326,13 @@ final class DataServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // Undecodable framing: say why, then close (the stream cannot be resynchronised).
-        core.logger.warning("Data port connection failed", metadata: ["error": "\(error)"])
+        // Undecodable framing: say why, then close (the stream cannot be resynchronised). A peer that just went
+        // away (reset, EOF) is routine during failover and only worth a debug line.
+        if error is DataPortError {
+            core.logger.warning("Data port connection failed", metadata: ["error": "\(error)"])
+        } else {
+            core.logger.debug("Data port connection failed", metadata: ["error": "\(error)"])
+        }
         let frame = DataWire.frame(context.channel.allocator, .error, requestID: 0) { body in
             DataWireError.encode(error, into: &body)
         }
