@@ -1,0 +1,51 @@
+"""Strict push with ha.tx_push_factor=2 on three members (docs/clustering.md, "What each push mode guarantees"):
+a commit is acknowledged only once both slaves have it; with one slave down it fails with
+Neo.DatabaseError.Cluster.ReplicationFailure although it is committed on the master, and writes work again once
+the slave is back."""
+import pytest
+from neo4j.exceptions import Neo4jError
+
+import harness
+from conftest import make_cluster
+from harness import CATCH_UP_TIMEOUT, wait_until
+
+SETTINGS = {"ha.tx_push_factor": "2", "ha.tx_push_strict": "true", "ha.pull_interval": "1s"}
+
+
+@pytest.fixture(scope="module")
+def cluster(request):
+    return make_cluster(request, settings=SETTINGS)
+
+
+def test_factor_two_needs_both_slaves_and_a_refused_commit_stays_committed_on_the_master(cluster):
+    master = cluster.wait_for_stable(harness.FORM_TIMEOUT)
+    slaves = [m for m in cluster.data_members if m is not master]
+    with master.driver() as driver:
+        driver.execute_query("CREATE (:Strict {n: 1})")
+    # Acknowledged under strict push: both slaves have it the moment the commit returns, no waiting.
+    for slave in slaves:
+        assert slave.count("Strict") == 1
+
+    down, up = slaves
+    down.kill9()
+
+    def refused():
+        with master.driver(max_transaction_retry_time=0.0) as driver:
+            with driver.session() as session:
+                try:
+                    session.run("CREATE (:Strict {n: 2})").consume()
+                except Neo4jError as error:
+                    return error.code
+        return None
+    code = wait_until(refused, harness.ELECTION_TIMEOUT, "a strict commit to be refused with one slave down")
+    assert code == "Neo.DatabaseError.Cluster.ReplicationFailure"
+    # Refused to the client, but committed on the master, and pulled by the remaining slave.
+    assert master.count("Strict") >= 2
+    wait_until(lambda: up.count("Strict") == master.count("Strict"), CATCH_UP_TIMEOUT, "the slave to pull it")
+
+    down.start()
+    wait_until(lambda: down.role() == "slave", harness.FORM_TIMEOUT, "the killed slave to rejoin")
+    with master.driver() as driver:
+        driver.execute_query("CREATE (:Strict {n: 3})")
+    assert down.count("Strict") == master.count("Strict")
+    assert up.count("Strict") == master.count("Strict")
