@@ -1,4 +1,3 @@
-import Dispatch
 import GraphValues
 
 extension GraphDatabase {
@@ -15,7 +14,7 @@ extension GraphDatabase {
         let hook = configuration.beforeIndexPopulationStep
         let batchSize = max(1, configuration.indexPopulationBatchSize)
         let logger = configuration.logger
-        DispatchQueue.global(qos: .utility).async { [weak self] in
+        startDetachedThread { [weak self] in
             guard let nodes = self?.storeRW.withReadLock({ self?.labelScan.nodes(descriptor.label) }) else { return }
             var done = 0
             while true {

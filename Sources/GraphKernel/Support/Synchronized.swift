@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 
 /// A plain mutex around pthread_mutex_t, for the kernel's short critical sections (page table, id generators).
 final class KernelMutex: @unchecked Sendable {
@@ -90,4 +91,29 @@ func monotonicNanos() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// Runs `body` on a new detached thread of its own. For long background jobs (index population) that block
+/// between steps: a dedicated thread never waits for, or starves, a shared pool's few workers.
+func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
+    final class Box: @unchecked Sendable {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(
+        &thread, nil,
+        { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, context)
+    if rc != 0 {
+        // No thread to be had: run the job on a shared queue rather than not at all.
+        let box = Unmanaged<Box>.fromOpaque(context).takeRetainedValue()
+        DispatchQueue.global(qos: .utility).async { box.body() }
+        return
+    }
+    pthread_detach(thread)
 }
