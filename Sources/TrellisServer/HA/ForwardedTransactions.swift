@@ -21,9 +21,25 @@ public final class ForwardedTransactions: @unchecked Sendable {
 
     final class Entry: @unchecked Sendable {
         let session: DatabaseSession
+        /// The slave that sent the transaction, when it said (see `authorKey`).
+        let author: Int?
         var lastUsed = ContinuousClock.now
         var busy = false
-        init(session: DatabaseSession) { self.session = session }
+        init(session: DatabaseSession, author: Int?) {
+            self.session = session
+            self.author = author
+        }
+    }
+
+    /// Transaction metadata key a slave sets to its `ha.server_id`: the master skips that slave when pushing the
+    /// commit and pushes to one slave fewer (it catches up itself before answering; neo4j-ha.md §6). Removed
+    /// before the transaction starts, so clients never see it.
+    public static let authorKey = "trellis.ha.author"
+
+    /// The forwarded commit running on this thread, if any: read by the master's commit hook.
+    static var currentAuthor: Int? {
+        get { Thread.current.threadDictionary[authorKey] as? Int }
+        set { Thread.current.threadDictionary[authorKey] = newValue }
     }
 
     private let entries = Mutex<[UInt64: Entry]>([:])
@@ -41,6 +57,9 @@ public final class ForwardedTransactions: @unchecked Sendable {
     /// Opens a write transaction for `user`; returns its id on this master.
     public func begin(user: String, metadata: [String: Value], timeout: Duration?) throws -> UInt64 {
         reapIdle()
+        var metadata = metadata
+        var author: Int?
+        if case .integer(let id)? = metadata.removeValue(forKey: Self.authorKey) { author = Int(id) }
         let authenticated: AuthenticatedUser
         if service.auth.enabled {
             authenticated = service.auth.refreshed(
@@ -57,7 +76,7 @@ public final class ForwardedTransactions: @unchecked Sendable {
         let session = service.openSession(user: authenticated)
         try session.beginTransaction(TransactionOptions(mode: .write, timeout: timeout, metadata: metadata))
         let id = nextID.add(1, ordering: .relaxed).newValue
-        entries.withLock { $0[id] = Entry(session: session) }
+        entries.withLock { $0[id] = Entry(session: session, author: author) }
         return id
     }
 
@@ -89,6 +108,8 @@ public final class ForwardedTransactions: @unchecked Sendable {
     public func commit(_ tx: UInt64) throws -> UInt64 {
         let entry = try checkOut(tx)
         defer { remove(tx, entry) }
+        Self.currentAuthor = entry.author
+        defer { Self.currentAuthor = nil }
         let bookmark = try entry.session.commit()
         let committed = (try? Bookmark.txID(bookmark)) ?? service.engine.lastCommittedTxID
         return UInt64(max(committed, service.engine.lastCommittedTxID))

@@ -10,6 +10,8 @@ public struct ForwardingTarget: Sendable {
     public var master: any HADataLink
     /// The master's epoch, as this slave learned it (the master refuses forwards from other epochs).
     public var epoch: Epoch
+    /// This slave's server id (the master does not push the commit back to its author).
+    public var author: Int
     /// The longest one call to the master may take (`ha.slave_read_timeout`).
     public var timeout: Duration
     /// Pulls from the master until this member has applied at least the given tx id (or throws).
@@ -140,7 +142,10 @@ final class ForwardingTransaction: EngineTransaction {
         if let remote {
             id = remote
         } else {
-            let (user, metadata, timeout, epoch) = (security.username, self.metadata, self.timeout, target.epoch)
+            let (user, timeout, epoch) = (security.username, self.timeout, target.epoch)
+            var tagged = self.metadata
+            tagged[ForwardedTransactions.authorKey] = .integer(Int64(target.author))
+            let metadata = tagged
             id = try waitFor(target.timeout, "begin") {
                 try await link.forwardBegin(user: user, metadata: metadata, timeout: timeout, epoch: epoch)
             }

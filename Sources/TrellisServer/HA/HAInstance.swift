@@ -53,6 +53,10 @@ public final class HAInstance: @unchecked Sendable {
         var pullCount = 0
         var lastPulledTx: UInt64 = 0
         var stopped = false
+        /// Shortfall warnings are rate-limited (Neo4j does too): a master whose slave is down would log every
+        /// commit otherwise.
+        var lastShortfallLog: ContinuousClock.Instant?
+        var shortfallsNotLogged = 0
     }
 
     let state: Mutex<State>
@@ -357,8 +361,9 @@ public final class HAInstance: @unchecked Sendable {
         let addresses = Dictionary(uniqueKeysWithValues: slaves.map { ($0.id, $0.data!) })
         let position = LogPosition(lastCommittedTx: UInt64(tx.header.txID.rawValue))
         let round = PushRound()
+        let author = ForwardedTransactions.currentAuthor.map(MemberID.init)
         let actions = state.withLock {
-            $0.replication.transactionCommitted(position, author: nil, slaves: Array(addresses.keys))
+            $0.replication.transactionCommitted(position, author: author, slaves: Array(addresses.keys))
         }
         execute(actions, round: round, tx: tx, epoch: epoch, addresses: addresses)
         if round.group.wait(timeout: .now() + .milliseconds(Int(configuration.readTimeout.components.seconds * 1000) + 1000))
@@ -368,9 +373,22 @@ public final class HAInstance: @unchecked Sendable {
         }
         let outcome = round.lock.withLock { (round.failed, round.shortfall) }
         if let shortfall = outcome.1 {
-            warn(
-                "Transaction \(position.lastCommittedTx) couldn't commit on enough slaves, desired "
-                    + "\(shortfall.desired), but could only commit at \(shortfall.replicated)")
+            let now = ContinuousClock.now
+            let suppressed: Int? = state.withLock { s in
+                if let last = s.lastShortfallLog, now - last < .seconds(10) {
+                    s.shortfallsNotLogged += 1
+                    return nil
+                }
+                s.lastShortfallLog = now
+                defer { s.shortfallsNotLogged = 0 }
+                return s.shortfallsNotLogged
+            }
+            if let suppressed {
+                warn(
+                    "Transaction \(position.lastCommittedTx) couldn't commit on enough slaves, desired "
+                        + "\(shortfall.desired), but could only commit at \(shortfall.replicated)"
+                        + (suppressed > 0 ? " (\(suppressed) more since the last such message)" : ""))
+            }
         }
         if let failed = outcome.0 {
             throw DatabaseError(
@@ -700,7 +718,9 @@ extension HAInstance: WriteForwarding {
                     "This instance is switching to slave (checking or copying its store, catching up with the "
                         + "master); retry.")
             }
-            return ForwardingTarget(master: link, epoch: epoch, timeout: configuration.readTimeout) { [weak self] tx in
+            return ForwardingTarget(
+                master: link, epoch: epoch, author: me.rawValue, timeout: configuration.readTimeout
+            ) { [weak self] tx in
                 guard let self else { return }
                 try self.pull(from: link, until: tx)
             }
