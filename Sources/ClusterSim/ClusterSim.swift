@@ -103,6 +103,8 @@ public struct SimulationReport: Sendable {
     /// Acknowledged writes missing from the final master's log: what the configuration lost at failovers. Always 0
     /// when `guaranteesAcknowledgedWrites`; each lost write is checked to be in some member's branched store.
     public let lostAcknowledgedWrites: Int
+    /// Of `lostAcknowledgedWrites`, those no other member ever held (the master acknowledged them alone).
+    public let lostNeverReplicated: Int
     /// Joins where `BranchDetector` found a diverged log (kept as a branch, replaced by a store copy).
     public let branchesDetected: Int
     /// Store copies (branched or too far behind the master's log).
@@ -232,6 +234,8 @@ public struct ClusterSimulation {
     /// Logs (their diverged tails) moved aside by store copies: where optimistic losses must be found.
     private var branchedStores: [[TransactionStamp]] = []
     private var writesStopped = false
+    /// Checksums of every transaction some member other than its master has held (applied or copied).
+    private var replicatedChecksums: Set<UInt64> = []
     private var rolesConvergedAt: Duration = .zero
     /// Set when a log, a role or a member's liveness changed: only then can `checkReplication` find something new.
     private var replicationChanged = false
@@ -321,12 +325,13 @@ public struct ClusterSimulation {
             throw failure("no single master with every log caught up within \(options.livenessBound) after healing; "
                 + "roles: \(roles())")
         }
-        let lost = try checkFinalLog()
+        let (lost, lostAlone) = try checkFinalLog()
         return SimulationReport(
             seed: seed, memberCount: ids.count, events: eventCount, elections: mastersByEpoch.count,
             faults: faultCount, commits: commitCount, pushFactor: pushFactor, pushStrategy: pushStrategy,
             acknowledgement: acknowledgement, guaranteesAcknowledgedWrites: guaranteesAcknowledgedWrites,
             acknowledgedWrites: acknowledged.count, failedWrites: failedWrites, lostAcknowledgedWrites: lost,
+            lostNeverReplicated: lostAlone,
             branchesDetected: branchCount, storeCopies: storeCopyCount, timeToConverge: rolesConvergedAt - healedAt,
             timeToCatchUp: convergedAt - rolesConvergedAt
         )
@@ -584,6 +589,9 @@ public struct ClusterSimulation {
                     + "\(describe(source.last)), \(tail.count) tx kept as branch"
             )
             members[id.index].log.copyStore(from: source)
+            for tx in UInt64(1)...max(1, UInt64(source.count)) {
+                if let stamp = source.stamp(at: tx), stamp.master != id { replicatedChecksums.insert(stamp.checksum) }
+            }
             replicationChanged = true
             members[id.index].machine.logPositionChanged(to: electionPosition(of: members[id.index].log))
             members[id.index].synced = term
@@ -623,6 +631,7 @@ public struct ClusterSimulation {
                 throw failure("\(term.master) of \(term.epoch) sent \(describe(stamp)) from a later epoch")
             }
             members[id.index].log.append(stamp)
+            replicatedChecksums.insert(stamp.checksum)
         }
         replicationChanged = true
         members[id.index].machine.logPositionChanged(to: electionPosition(of: members[id.index].log))
@@ -807,12 +816,16 @@ public struct ClusterSimulation {
 
     /// At the end: every acknowledged write the final history lacks must have been kept in a branched store
     /// (docs/clustering-design.md: "what optimistic push can lose" is recoverable from `branched/`). Returns the
-    /// number lost.
-    private func checkFinalLog() throws(SimulationFailure) -> Int {
-        guard let master = ids.first(where: { members[$0.index].machine.isAcceptingWrites(now: now) }) else { return 0 }
+    /// number lost, and how many of those no other member ever held.
+    private func checkFinalLog() throws(SimulationFailure) -> (lost: Int, neverReplicated: Int) {
+        guard let master = ids.first(where: { members[$0.index].machine.isAcceptingWrites(now: now) }) else {
+            return (0, 0)
+        }
         let log = members[master.index].log
         var lost = 0
+        var neverReplicated = 0
         for stamp in acknowledged where !log.contains(stamp) {
+            if !replicatedChecksums.contains(stamp.checksum) { neverReplicated += 1 }
             if guaranteesAcknowledgedWrites {
                 throw failure("acknowledged \(describe(stamp)) is missing from the final master \(master)'s log")
             }
@@ -827,7 +840,7 @@ public struct ClusterSimulation {
                 throw failure("acknowledged \(describe(stamp)) was lost and is in no branched store")
             }
         }
-        return lost
+        return (lost, neverReplicated)
     }
 
     /// Every data member holds exactly the master's log.

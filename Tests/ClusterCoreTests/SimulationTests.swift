@@ -172,6 +172,7 @@ struct SimulationTests {
 private struct Totals: CustomStringConvertible {
     var runs = 0, elections = 0, acknowledged = 0, failed = 0, branches = 0, storeCopies = 0
     var optimisticRuns = 0, optimisticAcknowledged = 0, optimisticLost = 0, optimisticRunsLosing = 0
+    var optimisticLostAlone = 0
     var lost = 0, runsLosing = 0, guaranteedLost = 0
     /// Optimistic runs by push factor: runs, masters elected, writes acknowledged, acknowledged writes lost.
     var optimisticByFactor: [Int: (runs: Int, elections: Int, acknowledged: Int, lost: Int)] = [:]
@@ -190,6 +191,7 @@ private struct Totals: CustomStringConvertible {
             optimisticRuns += 1
             optimisticAcknowledged += report.acknowledgedWrites
             optimisticLost += report.lostAcknowledgedWrites
+            optimisticLostAlone += report.lostNeverReplicated
             if report.lostAcknowledgedWrites > 0 { optimisticRunsLosing += 1 }
             var row = optimisticByFactor[report.pushFactor] ?? (0, 0, 0, 0)
             row.runs += 1
@@ -204,7 +206,7 @@ private struct Totals: CustomStringConvertible {
         "\(elections) elections, \(acknowledged) writes acknowledged, \(failed) failed, \(branches) branches, "
             + "\(storeCopies) store copies; \(lost) acknowledged writes lost in \(runsLosing) runs "
             + "(optimistic: \(optimisticLost) of \(optimisticAcknowledged) acknowledged lost, "
-            + "in \(optimisticRunsLosing) of \(optimisticRuns) runs); "
+            + "in \(optimisticRunsLosing) of \(optimisticRuns) runs, \(optimisticLostAlone) of them never replicated); "
             + "\(guaranteedLost) lost where strict push promised none; optimistic by push factor: "
             + optimisticByFactor.keys.sorted().map { factor in
                 let row = optimisticByFactor[factor]!
