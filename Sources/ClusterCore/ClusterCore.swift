@@ -3,12 +3,14 @@
 // Everything here is a value type driven by inputs (`heartbeatReceived`, `voteRequested`, `tick(now:)`, …) that
 // returns `Action`s for a shell to execute. There is no I/O, no clock read and no global randomness: time is a
 // monotonic `Duration` passed in by the shell, randomness comes from a seed. `ClusterSim` runs these machines in a
-// deterministic simulation; `ClusterNIO` (not built yet) is the network shell. See docs/clustering-design.md.
+// deterministic simulation; `ClusterNIO` is the network shell. See docs/clustering-design.md.
 
 /// A cluster member's identity: its `ha.server_id`.
 ///
-/// Deviation from the house style: the per-process incarnation is not part of the identity yet; a restarted member
-/// is recognised by its quiet period (see `MasterElection`) rather than by a new incarnation.
+/// Deviation from the house style: the per-process incarnation is not part of the identity. The coordination shell
+/// exchanges one in its hello (to tell a restart from a duplicate server id or a connection to itself), but the
+/// core knows members by server id alone; what a restarted member forgot is covered by its quiet period (see
+/// `MasterElection`).
 public struct MemberID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The configured server id (`ha.server_id`).
     public let rawValue: Int
