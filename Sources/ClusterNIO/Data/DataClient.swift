@@ -177,7 +177,8 @@ public final class DataClient: Sendable {
         try manager.createDirectory(atPath: staging, withIntermediateDirectories: true)
         defer { try? manager.removeItem(atPath: staging) }
 
-        let frames = try await stream(.storeCopy)
+        let (frames, credit) = try await stream(.storeCopy)
+        defer { credit.finish() }
         var current: (name: String, handle: FileHandle, size: UInt64, written: UInt64)?
         var names: [String] = []
         var copiedTx: TxID?
@@ -192,6 +193,7 @@ public final class DataClient: Sendable {
         }
         do {
             for try await frame in frames {
+                defer { credit.consumed() }
                 var body = frame.body
                 switch DataWire.Kind(rawValue: frame.kind) {
                 case .storeCopyPreparing:
@@ -418,16 +420,21 @@ public final class DataClient: Sendable {
         return response.body
     }
 
-    /// Sends a request whose answer is several frames (store copy).
-    private func stream(_ kind: DataWire.Kind) async throws -> AsyncThrowingStream<DataFrame, Error> {
+    /// Sends a request whose answer is several frames (store copy). The consumer reports each frame it has
+    /// handled to the returned credit, which stops reading from the socket while too many are waiting.
+    private func stream(_ kind: DataWire.Kind) async throws
+        -> (AsyncThrowingStream<DataFrame, Error>, StreamCredit)
+    {
         let channel = try await channel()
         let id = nextRequestID()
         let frame = DataWire.frame(channel.allocator, kind, requestID: id) { _ in }
         let (stream, continuation) = AsyncThrowingStream<DataFrame, Error>.makeStream()
-        channel.writeAndFlush(DataClientRequest(id: id, frame: frame, sink: .stream(continuation))).whenFailure {
-            continuation.finish(throwing: DataPortError.unavailable("cannot send to \(self.address): \($0)"))
-        }
-        return stream
+        let credit = StreamCredit(channel: channel)
+        channel.writeAndFlush(DataClientRequest(id: id, frame: frame, sink: .stream(continuation, credit)))
+            .whenFailure {
+                continuation.finish(throwing: DataPortError.unavailable("cannot send to \(self.address): \($0)"))
+            }
+        return (stream, credit)
     }
 }
 
@@ -440,15 +447,61 @@ private func fsyncDirectory(_ path: String) throws {
 
 // MARK: - Client handler
 
+/// Backpressure for a streamed answer: frames received but not yet handled by the consumer are counted; at
+/// `highWater` the connection stops reading from the socket (TCP then slows the sender), at `lowWater` it resumes.
+/// Bounds a store copy's memory on the receiving side to about `highWater` chunks.
+final class StreamCredit: Sendable {
+    static let highWater = 8
+    static let lowWater = 2
+    private let channel: any Channel
+    private let state = Mutex<(waiting: Int, paused: Bool, finished: Bool)>((0, false, false))
+
+    init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    /// A frame was handed to the consumer.
+    func received() {
+        let pause = state.withLock { state -> Bool in
+            state.waiting += 1
+            guard state.waiting >= Self.highWater, !state.paused, !state.finished else { return false }
+            state.paused = true
+            return true
+        }
+        if pause { channel.setOption(.autoRead, value: false).whenFailure { _ in } }
+    }
+
+    /// The consumer handled a frame.
+    func consumed() {
+        let resume = state.withLock { state -> Bool in
+            state.waiting = max(0, state.waiting - 1)
+            guard state.waiting <= Self.lowWater, state.paused else { return false }
+            state.paused = false
+            return true
+        }
+        if resume { channel.setOption(.autoRead, value: true).whenFailure { _ in } }
+    }
+
+    /// The consumer is done (or gave up): never leave the connection paused.
+    func finish() {
+        let resume = state.withLock { state -> Bool in
+            state.finished = true
+            defer { state.paused = false }
+            return state.paused
+        }
+        if resume { channel.setOption(.autoRead, value: true).whenFailure { _ in } }
+    }
+}
+
 /// Where the answer to a request goes.
 enum DataResponseSink: Sendable {
     case single(EventLoopPromise<DataFrame>)
-    case stream(AsyncThrowingStream<DataFrame, Error>.Continuation)
+    case stream(AsyncThrowingStream<DataFrame, Error>.Continuation, StreamCredit)
 
     func fail(_ error: Error) {
         switch self {
         case .single(let promise): promise.fail(error)
-        case .stream(let continuation): continuation.finish(throwing: error)
+        case .stream(let continuation, _): continuation.finish(throwing: error)
         }
     }
 }
@@ -519,15 +572,17 @@ final class DataClientHandler: ChannelDuplexHandler {
         case .single(let promise):
             pending[frame.requestID] = nil
             if isError { promise.fail(DataWireError.decode(frame.body)) } else { promise.succeed(frame) }
-        case .stream(let continuation):
+        case .stream(let continuation, let credit):
             if isError {
                 pending[frame.requestID] = nil
                 continuation.finish(throwing: DataWireError.decode(frame.body))
             } else if frame.kind == DataWire.Kind.storeCopyEnd.rawValue {
                 pending[frame.requestID] = nil
+                credit.received()
                 continuation.yield(frame)
                 continuation.finish()
             } else {
+                credit.received()
                 continuation.yield(frame)
                 entry.timer = schedule(frame.requestID, context: context)
                 pending[frame.requestID] = entry

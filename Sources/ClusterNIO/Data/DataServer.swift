@@ -290,6 +290,9 @@ final class DataServerHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let core: DataServerCore
     private let open = OpenForwardedTransactions()
+    /// Pushes on one connection apply in arrival order (the master sends them in commit order as far as it can);
+    /// everything else runs concurrently.
+    private let pushQueue = DispatchQueue(label: "trellis.data-port.push")
 
     init(core: DataServerCore) {
         self.core = core
@@ -354,7 +357,8 @@ final class DataServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         let core = self.core
         let open = self.open
-        core.queue.async {
+        let queue = frame.kind == DataWire.Kind.push.rawValue ? pushQueue : core.queue
+        queue.async {
             let reply: ByteBuffer?
             do {
                 reply = try Self.execute(frame, core: core, open: open, channel: channel)
