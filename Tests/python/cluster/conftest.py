@@ -20,9 +20,9 @@ def pytest_runtest_makereport(item, call):
             report.sections.append(("cluster logs", cluster.log_tails()))
 
 
-def make_cluster(request, **kwargs):
+def make_cluster(request, cluster_class=None, **kwargs):
     """Starts a cluster for a test module; stops it (and removes its folders) when the module is done."""
-    cluster = harness.Cluster(**kwargs)
+    cluster = (cluster_class or harness.Cluster)(**kwargs)
     live = request.session.__dict__.setdefault("live_clusters", [])
     live.append(cluster)
     try:

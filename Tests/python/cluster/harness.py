@@ -75,6 +75,11 @@ def within(seconds, function, *args):
 class Member:
     """One cluster member: a home folder, four ports, and (while running) a `trellis console` process."""
 
+    #: Address every port of the member binds and advertises; a subclass may put members on other hosts.
+    host = "127.0.0.1"
+    #: Prepended to the trellis command line (e.g. `ip netns exec <namespace>`).
+    command_prefix = ()
+
     def __init__(self, cluster, name, template, settings):
         self.cluster = cluster
         self.name = name
@@ -93,15 +98,15 @@ class Member:
 
     @property
     def coordination_address(self):
-        return f"127.0.0.1:{self.coordination_port}"
+        return f"{self.host}:{self.coordination_port}"
 
     @property
     def uri(self):
-        return f"bolt://127.0.0.1:{self.bolt_port}"
+        return f"bolt://{self.host}:{self.bolt_port}"
 
     @property
     def routing_uri(self):
-        return f"neo4j://127.0.0.1:{self.bolt_port}"
+        return f"neo4j://{self.host}:{self.bolt_port}"
 
     @property
     def database_directory(self):
@@ -113,17 +118,19 @@ class Member:
         overrides = {
             "ha.initial_hosts": ",".join(m.coordination_address for m in self.cluster.members),
             "ha.host.coordination": self.coordination_address,
-            "dbms.connector.bolt.listen_address": f"127.0.0.1:{self.bolt_port}",
+            "dbms.connector.bolt.listen_address": f"{self.host}:{self.bolt_port}",
         }
         # Empty (as the failover benchmark sets them): the server's defaults, or what the conf file says.
         if HEARTBEAT_INTERVAL:
             overrides["ha.heartbeat_interval"] = HEARTBEAT_INTERVAL
         if HEARTBEAT_TIMEOUT:
             overrides["ha.heartbeat_timeout"] = HEARTBEAT_TIMEOUT
+        if self.host != "127.0.0.1":
+            overrides["dbms.connectors.default_advertised_address"] = self.host
         if not self.arbiter:
             overrides.update({
-                "ha.host.data": f"127.0.0.1:{self.data_port}",
-                "dbms.connector.http.listen_address": f"127.0.0.1:{self.http_port}",
+                "ha.host.data": f"{self.host}:{self.data_port}",
+                "dbms.connector.http.listen_address": f"{self.host}:{self.http_port}",
                 "dbms.connector.bolt.tls_level": "DISABLED",
             })
         overrides.update(self.settings)
@@ -138,7 +145,8 @@ class Member:
             subprocess.run([TRELLIS_BIN, "admin", "set-initial-password", PASSWORD], env=env, check=True,
                            capture_output=True)
         out = open(os.path.join(self.home, "console.out"), "ab")
-        self.proc = subprocess.Popen([TRELLIS_BIN, "console"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([*self.command_prefix, TRELLIS_BIN, "console"], env=env, stdout=out,
+                                     stderr=subprocess.STDOUT)
         out.close()
         self.paused = False
 
@@ -184,7 +192,7 @@ class Member:
     def http_get(self, path, timeout=1.0):
         """(status, body) of a GET on this member's HTTP connector; (None, error) when it does not answer."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=timeout) as response:
+            with urllib.request.urlopen(f"http://{self.host}:{self.http_port}{path}", timeout=timeout) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
@@ -221,6 +229,8 @@ class Member:
 class Cluster:
     """Members named instance1…, started together. `settings` apply to every member, `member_settings` to one."""
 
+    member_class = Member
+
     def __init__(self, templates=("instance1", "instance2", "instance3"), settings=None, member_settings=None):
         self.root = tempfile.mkdtemp(prefix="trellis-cluster-")
         self.members = []
@@ -230,7 +240,7 @@ class Cluster:
             extra.update((member_settings or {}).get(template, {}))
             if template == "arbiter":
                 extra = {k: v for k, v in extra.items() if k.startswith("ha.heartbeat")}
-            self.members.append(Member(self, name, template, extra))
+            self.members.append(self.member_class(self, name, template, extra))
 
     @property
     def data_members(self):
