@@ -5,6 +5,7 @@ Strict push with ha.tx_push_factor=1: a commit is acknowledged only once the mas
 durably. (With factor 2 a three-member cluster that has lost one member has a single slave left, so every strict
 commit would fail until the third member is back: see docs/clustering.md.) The slave with the newest transaction
 wins the election, so no acknowledged write may be missing afterwards."""
+import shutil
 import threading
 import time
 
@@ -112,6 +113,22 @@ def test_restarted_old_master_rejoins_as_slave_and_has_everything(cluster):
     with master.driver() as driver:
         driver.execute_query("CREATE (:AfterRejoin)")
     wait_until(lambda: old_master.count("AfterRejoin") == 1, CATCH_UP_TIMEOUT, "the write to reach the old master")
+
+
+def test_a_slave_with_an_empty_store_copies_the_masters_store_and_catches_up(cluster):
+    master = cluster.wait_for_stable(harness.FORM_TIMEOUT)
+    slave = next(m for m in cluster.data_members if m is not master)
+    slave.stop()
+    copies_before = slave.log().count("Copying store from master")
+    shutil.rmtree(slave.database_directory)
+    slave.start()
+    wait_until(lambda: slave.role() == "slave", harness.FORM_TIMEOUT, "the emptied slave to rejoin")
+    expected = drill_sequence(master)
+    assert len(expected) >= 30
+    wait_until(lambda: drill_sequence(slave) == expected, CATCH_UP_TIMEOUT, "the emptied slave to have everything")
+    copied = slave.log().count("Copying store from master") > copies_before
+    print(f"\n[empty slave] {slave.name} caught up from an empty store "
+          f"{'by a store copy' if copied else 'by pulling the whole log'}")
 
 
 def test_frozen_master_loses_mastership_and_its_in_flight_commit_fails_without_split_brain(cluster):
