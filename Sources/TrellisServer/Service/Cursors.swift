@@ -79,6 +79,8 @@ final class SessionCursor: ResultCursor {
     }
 
     func summary() throws -> ResultSummary {
+        session.gate.lock()
+        defer { session.gate.unlock() }
         if let abandonedBecause { throw abandonedBecause }
         guard let s = summaryValue else {
             throw DatabaseError(.invalidRequest, "The result has not been consumed yet.")
