@@ -161,6 +161,32 @@ final class HAInstanceTests: @unchecked Sendable {
         }
     }
 
+    @Test("a bookmark from the master makes a read on a slave fetch that transaction first")
+    func bookmarkOnSlave() async throws {
+        try await offPool { [self] in
+            defer { stopAll() }
+            try start(1, ["ha.tx_push_factor": "0"])
+            try start(2, ["ha.pull_interval": "0s"])
+            cluster.elect(MemberID(1), epoch: 1)
+            try eventually("2 slave") { ha(2).roleName == "slave" }
+            let writer = members[1]!.service.openSession(
+                user: AuthenticatedUser(username: "neo4j", roles: ["admin"], passwordChangeRequired: false))
+            try writer.beginTransaction(TransactionOptions(mode: .write))
+            try writer.run("CREATE (:Bookmarked)", parameters: [:], options: TransactionOptions()).discardRemaining()
+            let bookmark = try writer.commit()
+            writer.close()
+            #expect(try count(2, "Bookmarked") == 0, "no push, no pull: the slave does not have it yet")
+            let reader = members[2]!.service.openSession(
+                user: AuthenticatedUser(username: "neo4j", roles: ["admin"], passwordChangeRequired: false))
+            defer { reader.close() }
+            let cursor = try reader.run(
+                "MATCH (n:Bookmarked) RETURN count(n)", parameters: [:],
+                options: TransactionOptions(mode: .read, bookmarks: [bookmark]))
+            #expect(try cursor.next() == [.integer(1)])
+            _ = try cursor.next()
+        }
+    }
+
     @Test("routing table, JMX bean and status follow the roles")
     func operationsSurface() async throws {
         try await offPool { [self] in
@@ -296,6 +322,7 @@ struct HAConfigurationTests {
         #expect(message(["ha.heartbeat_interval": "1s", "ha.heartbeat_timeout": "1500ms"])
             .contains("at least twice ha.heartbeat_interval"))
         #expect(message(["dbms.mode": "SINGLE"]).contains("only read for dbms.mode=HA"))
+        #expect(message(["ha.branched_data_copying_strategy": "copy_then_branch"]).contains("not supported"))
         #expect(HAConfiguration.isHostPort("[::1]:5001"))
         #expect(!HAConfiguration.isHostPort("::1:5001"))
     }

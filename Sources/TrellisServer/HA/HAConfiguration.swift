@@ -108,6 +108,13 @@ public struct HAConfiguration: Sendable, Hashable {
         }
         forwardedIdleTimeout = config.get(Settings.haSlaveLockTimeout) + .seconds(5)
         branchedDataPolicy = config.get(Settings.haBranchedDataPolicy)
+        // copy_then_branch would need room for two stores and a copy beside the live one; only Neo4j's code
+        // default (move away first, then copy) is built.
+        guard config.get(Settings.haBranchedDataCopyingStrategy) == "branch_then_copy" else {
+            throw LifecycleError(
+                "ha.branched_data_copying_strategy=copy_then_branch is not supported by Trellis; use branch_then_copy "
+                    + "(the default: a diverged store is moved to branched/ before the master's store is copied).")
+        }
         stateDirectory = (config.dataDirectory as NSString).appendingPathComponent("cluster-state")
         let name = config.get(Settings.haClusterName)
         let legacy = config.get(Settings.haUnsupportedClusterName)

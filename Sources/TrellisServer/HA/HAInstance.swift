@@ -639,6 +639,13 @@ public final class HAInstance: @unchecked Sendable {
         }
     }
 
+    /// On an available slave, pulls from the master until `txID` is applied (bookmarks naming a transaction this
+    /// member has not pulled yet). Elsewhere nothing to do: a master has everything, a pending member cannot ask.
+    public func catchUp(to txID: Int64) throws {
+        guard case .slave(_, _, let link, true) = state.withLock({ $0.role }), txID > 0 else { return }
+        try pull(from: link, until: UInt64(txID))
+    }
+
     /// `update()` of the JMX bean: pull from the master now.
     public func updateNow() -> String {
         let started = ContinuousClock.now

@@ -108,6 +108,7 @@ public final class ServerInstance: @unchecked Sendable {
                 // Writes stay refused until the cluster elects a master; reads are served meanwhile.
                 instance.prepare()
                 HAProcedures.register(in: cypher.procedures, ha: instance)
+                service.setBookmarkCatchUp { [weak instance] txID in try instance?.catchUp(to: txID) }
                 service.setClusterRouting { [weak instance] in
                     instance?.routingTable()
                         ?? RoutingTable(ttlSeconds: 1, writers: [], readers: [], routers: [], database: "neo4j")

@@ -303,8 +303,20 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         return handle.username
     }
 
+    /// HA slaves: fetch transactions up to the given id from the master now (a bookmark from the master names one
+    /// this member may not have pulled yet). Errors are ignored: the wait below decides.
+    private let bookmarkCatchUp = Mutex<(@Sendable (Int64) throws -> Void)?>(nil)
+
+    /// Installs the HA slave's catch-up for bookmark waits (nil: wait for replication only).
+    public func setBookmarkCatchUp(_ catchUp: (@Sendable (Int64) throws -> Void)?) {
+        bookmarkCatchUp.withLock { $0 = catchUp }
+    }
+
     func awaitBookmarks(_ bookmarks: [String]) throws {
         let wanted = try Bookmark.highest(bookmarks)
+        if engine.lastCommittedTxID < wanted, let catchUp = bookmarkCatchUp.withLock({ $0 }) {
+            try? catchUp(wanted)
+        }
         let deadline = ContinuousClock.now + bookmarkWaitTimeout
         while engine.lastCommittedTxID < wanted {
             guard ContinuousClock.now < deadline else {
