@@ -127,6 +127,17 @@ struct PropertyCacheTests {
             try tx.nodeProperties(node, keys: keys, into: &values)
             #expect(values == [.integer(56), props["long"]!, .integer(0), .null, .integer(28)])
         }
+        // Several nodes at once, one of them without the keys.
+        let others = try db.write { tx in
+            [try tx.createNode(labels: ["L"], properties: ["k0": .string("a"), "long": .integer(1)]),
+             try tx.createNode(labels: ["L"], properties: [:])]
+        }
+        try db.read { tx in
+            let keys = [try tx.propertyKeyToken("long") ?? -1, try tx.propertyKeyToken("k0") ?? -1]
+            var values = [Value](repeating: .integer(-1), count: 6)
+            try tx.nodeProperties([others[1], node, others[0]], keys: keys, into: &values)
+            #expect(values == [.null, .null, props["long"]!, .integer(0), .integer(1), .string("a")])
+        }
         try db.write { tx in
             let k0 = try tx.getOrCreatePropertyKeyToken("k0")
             let k1 = try tx.getOrCreatePropertyKeyToken("k1")
@@ -134,8 +145,12 @@ struct PropertyCacheTests {
             var values = [Value](repeating: .null, count: 2)
             try tx.nodeProperties(node, keys: [k0, k1], into: &values)
             #expect(values == [.string("changed"), .integer(7)])
+            var many = [Value](repeating: .null, count: 4)
+            try tx.nodeProperties([node, others[0]], keys: [k0, k1], into: &many)
+            #expect(many == [.string("changed"), .integer(7), .string("a"), .null])
             try tx.deleteNode(node)
             #expect(throws: DatabaseError.self) { try tx.nodeProperties(node, keys: [k0], into: &values) }
+            #expect(throws: DatabaseError.self) { try tx.nodeProperties([others[0], node], keys: [k0], into: &values) }
         }
     }
 }

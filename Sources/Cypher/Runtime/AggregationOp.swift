@@ -72,49 +72,63 @@ final class AggregationOp: Op {
                     positions.append(i)
                 }
             }
-            // When every key has a token (the usual case) the kernel writes straight into `values`.
-            let direct = tokens.count == fused.keys.count
-            var read = [Value](repeating: .null, count: direct ? 0 : tokens.count)
+            // Nodes are read in batches: one kernel call (one lock round trip) per `batchSize` nodes.
+            let batchSize = 256
+            let width = tokens.count
+            var batch: [NodeID] = []
+            batch.reserveCapacity(batchSize)
+            var read: [Value] = []
             var values = [Value](repeating: .null, count: fused.keys.count)
             let nodes = try ctx.tx.nodes(withLabel: label)
             var noKeyAggs = fused.keyIndexes.isEmpty ? freshAggregators() : []
-            while let node = nodes.next() {
-                scanCounter.rows += 1
-                scanCounter.dbHits += 1
-                if direct {
-                    try ctx.tx.nodeProperties(node, keys: tokens, into: &values)
-                } else if !tokens.isEmpty {
-                    try ctx.tx.nodeProperties(node, keys: tokens, into: &read)
-                    for (j, i) in positions.enumerated() { values[i] = read[j] }
+            var exhausted = false
+            while !exhausted {
+                batch.removeAll(keepingCapacity: true)
+                while batch.count < batchSize, let node = nodes.next() { batch.append(node) }
+                if batch.count < batchSize { exhausted = true }
+                if batch.isEmpty { break }
+                scanCounter.rows += batch.count
+                scanCounter.dbHits += batch.count
+                if width > 0 {
+                    if read.count != batch.count * width {
+                        read = [Value](repeating: .null, count: batch.count * width)
+                    }
+                    try ctx.tx.nodeProperties(batch, keys: tokens, into: &read)
                 }
                 if let cacheCounter {
-                    cacheCounter.rows += 1
-                    cacheCounter.dbHits += tokens.count
+                    cacheCounter.rows += batch.count
+                    cacheCounter.dbHits += batch.count * width
                 }
-                let aggs: [Aggregator]
-                if fused.keyIndexes.isEmpty {
-                    aggs = noKeyAggs
-                } else if single {
-                    let v = values[fused.keyIndexes[0]]
-                    if let g = singleGroups[GroupingKey(v)] {
-                        aggs = groupAggs[g]
+                for n in 0..<batch.count {
+                    for (j, i) in positions.enumerated() { values[i] = read[n * width + j] }
+                    let aggs: [Aggregator]
+                    if fused.keyIndexes.isEmpty {
+                        aggs = noKeyAggs
+                    } else if single {
+                        let v = values[fused.keyIndexes[0]]
+                        if let g = singleGroups[GroupingKey(v)] {
+                            aggs = groupAggs[g]
+                        } else {
+                            singleGroups[GroupingKey(v)] = groupKeys.count
+                            aggs = try newGroup([v], &groupKeys, &groupAggs)
+                        }
                     } else {
-                        singleGroups[GroupingKey(v)] = groupKeys.count
-                        aggs = try newGroup([v], &groupKeys, &groupAggs)
+                        let k = fused.keyIndexes.map { values[$0] }
+                        if let g = groups[GroupingKeys(values: k)] {
+                            aggs = groupAggs[g]
+                        } else {
+                            groups[GroupingKeys(values: k)] = groupKeys.count
+                            aggs = try newGroup(k, &groupKeys, &groupAggs)
+                        }
                     }
-                } else {
-                    let k = fused.keyIndexes.map { values[$0] }
-                    if let g = groups[GroupingKeys(values: k)] {
-                        aggs = groupAggs[g]
-                    } else {
-                        groups[GroupingKeys(values: k)] = groupKeys.count
-                        aggs = try newGroup(k, &groupKeys, &groupAggs)
+                    for (i, a) in fused.argumentIndexes.enumerated() {
+                        if let a { try aggs[i].add(value: values[a]) } else { try aggs[i].add([]) }
                     }
-                }
-                for (i, a) in fused.argumentIndexes.enumerated() {
-                    if let a { try aggs[i].add(value: values[a]) } else { try aggs[i].add([]) }
                 }
             }
+            // The kernel's scan iterator just ends when the transaction times out or is terminated: make sure a
+            // cut-short scan fails instead of aggregating part of the label.
+            try ctx.tx.checkUsable()
             if fused.keyIndexes.isEmpty {
                 groupKeys = [[]]
                 groupAggs = [noKeyAggs]

@@ -39,6 +39,9 @@ public protocol GraphReadOperations: AnyObject {
     /// `values` must already hold `keys.count` elements (so a caller can reuse one buffer for every row).
     /// The kernel reads the node's property chain once for all keys; see the default implementation below.
     func nodeProperties(_ node: NodeID, keys: [PropertyKeyToken], into values: inout [Value]) throws
+    /// The same for several nodes: `values[n * keys.count + i]` becomes key `i` of `nodes[n]` (`values` holds
+    /// `nodes.count * keys.count` elements). Lets a scan read a batch of nodes with one lock round trip.
+    func nodeProperties(_ nodes: [NodeID], keys: [PropertyKeyToken], into values: inout [Value]) throws
 
     // MARK: Relationships
     func relationshipExists(_ rel: RelationshipID) throws -> Bool
@@ -79,6 +82,15 @@ extension GraphReadOperations {
     public func nodeProperties(_ node: NodeID, keys: [PropertyKeyToken], into values: inout [Value]) throws {
         precondition(values.count == keys.count, "nodeProperties: \(values.count) values for \(keys.count) keys")
         for (i, key) in keys.enumerated() { values[i] = try nodeProperty(node, key) }
+    }
+
+    /// One `nodeProperty` call per node and key, for implementations without a batched read.
+    public func nodeProperties(_ nodes: [NodeID], keys: [PropertyKeyToken], into values: inout [Value]) throws {
+        precondition(values.count == nodes.count * keys.count,
+                     "nodeProperties: \(values.count) values for \(nodes.count) × \(keys.count)")
+        for (n, node) in nodes.enumerated() {
+            for (i, key) in keys.enumerated() { values[n * keys.count + i] = try nodeProperty(node, key) }
+        }
     }
 }
 

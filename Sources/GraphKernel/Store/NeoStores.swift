@@ -253,6 +253,49 @@ final class NeoStores: @unchecked Sendable {
         }
     }
 
+    /// `nodeProperties(_:keys:into:)` for several nodes under one page cache lock: `values[n * keys.count + i]`
+    /// becomes key `i` of `nodes[n]`. Returns the index of the first node not in use (nil when all are).
+    func nodeProperties(_ nodes: [Int64], keys: [Int32], into values: inout [Value]) throws -> Int? {
+        let width = keys.count
+        precondition(values.count == nodes.count * width, "nodeProperties: \(values.count) values for \(nodes.count) × \(width)")
+        let high = properties.highID + 1
+        let nodeStore = self.nodes
+        var blocks = [PropertyBlock?](repeating: nil, count: nodes.count * width)
+        let missingNode: Int? = try cache.withLockedAccess { access in
+            for (n, node) in nodes.enumerated() {
+                let record = try access.record(nodeStore, node)
+                guard record.byte(0) & 1 != 0 else { return n }
+                let base = n * width
+                var missing = width
+                var id = record.int64(9)
+                var steps: Int64 = 0
+                while id != noID && missing > 0 {
+                    let p = try access.record(properties, id)
+                    let count = min(Int(p.byte(1)), PropertyRecord.blocksPerRecord)
+                    for i in 0..<count {
+                        let offset = 16 + i * 16
+                        let key = p.int32(offset)
+                        for k in 0..<width where keys[k] == key && blocks[base + k] == nil {
+                            blocks[base + k] = PropertyBlock(
+                                key: key, type: PropertyType(rawValue: p.byte(offset + 4)) ?? .integer,
+                                inlineLength: p.byte(offset + 5), payload: p.int64(offset + 8))
+                            missing -= 1
+                        }
+                    }
+                    id = p.int64(8)
+                    steps += 1
+                    if steps > high {
+                        throw DatabaseError(.storageDamageDetected, "property chain of node \(node) has a cycle")
+                    }
+                }
+            }
+            return nil
+        }
+        if let missingNode { return missingNode }
+        for i in 0..<blocks.count { values[i] = try blocks[i].map(propertyValue) ?? .null }
+        return nil
+    }
+
     /// One property of the chain at `first`, `.null` when absent. Decodes only the matching block.
     func property(from first: Int64, key: Int32) throws -> Value {
         var id = first

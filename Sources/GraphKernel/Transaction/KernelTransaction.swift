@@ -314,6 +314,24 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         }
     }
 
+    public func nodeProperties(_ nodes: [NodeID], keys: [PropertyKeyToken], into values: inout [Value]) throws {
+        try checkUsable()
+        if !state.isEmpty || keys.isEmpty {
+            var one = [Value](repeating: .null, count: keys.count)
+            for (n, node) in nodes.enumerated() {
+                try nodeProperties(node, keys: keys, into: &one)
+                for i in 0..<keys.count { values[n * keys.count + i] = one[i] }
+            }
+            return
+        }
+        let ids = nodes.map(\.rawValue)
+        let high = try committed { stores.nodes.highID }
+        if let bad = ids.firstIndex(where: { $0 < 0 || $0 >= high }) { throw nodeNotFound(nodes[bad]) }
+        if let missing = try committed({ try stores.nodeProperties(ids, keys: keys, into: &values) }) {
+            throw nodeNotFound(nodes[missing])
+        }
+    }
+
     public func nodeProperties(_ node: NodeID) throws -> [(PropertyKeyToken, Value)] {
         try checkUsable()
         let id = node.rawValue
