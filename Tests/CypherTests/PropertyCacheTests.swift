@@ -67,6 +67,22 @@ struct PropertyCacheTests {
         #expect(find(plan)?.rows == 40)
     }
 
+    @Test("PROFILE counts property reads as db hits of the operator whose expressions make them",
+          arguments: Backend.allCases)
+    func profilePropertyHits(_ backend: Backend) throws {
+        let db = TestDatabase(backend)
+        try db.run("UNWIND range(1, 20) AS i CREATE (:P {i: i})-[:R {w: i}]->(:Q)")
+        let (rows, _, r) = try db.execute("PROFILE MATCH (p:P)-[r:R]->() WHERE p.i > 10 RETURN r.w AS w")
+        #expect(rows.count == 10)
+        let plan = try #require(r.plan)
+        func find(_ n: PlanNode, _ name: String) -> PlanNode? {
+            n.operatorType == name ? n : n.children.lazy.compactMap { find($0, name) }.first
+        }
+        // 20 reads of p.i in the Filter, 10 of r.w in the Projection.
+        #expect(find(plan, "Filter")?.dbHits == 20)
+        #expect(find(plan, "Projection")?.dbHits == 10)
+    }
+
     @Test("PROFILE counts one db hit per cached property read", arguments: Backend.allCases)
     func profileHits(_ backend: Backend) throws {
         let db = TestDatabase(backend)

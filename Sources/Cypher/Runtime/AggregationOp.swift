@@ -183,7 +183,10 @@ final class AggregationOp: Op {
         if let fused { return try runFused(fused) }
         if keys.isEmpty {
             let aggs = freshAggregators()
-            while let row = try source.next() { try feed(aggs, row) }
+            while let row = try source.next() {
+                ctx.hits = counter
+                try feed(aggs, row)
+            }
             var out = Row(repeating: .null, count: width)
             for (i, spec) in aggregates.enumerated() { out[spec.slot] = try aggs[i].result() }
             return [out]
@@ -194,6 +197,7 @@ final class AggregationOp: Op {
         var groupKeys: [[Value]] = []
         var groupAggs: [[Aggregator]] = []
         while let row = try source.next() {
+            ctx.hits = counter
             let gi: Int
             // One grouping key (the usual case) is hashed on its own, without building a key array per row.
             let found: Int?

@@ -55,7 +55,12 @@ final class ExecutionContext {
         self.engine = engine
         let now = options.statementTimeEpochNanos ?? Int64(Date().timeIntervalSince1970 * 1_000_000_000)
         self.temporal = TemporalContext(statementTimeEpochNanos: now, defaultTimeZone: options.defaultTimeZone)
+        let spare = ProfileCounter()
+        self.spareCounter = spare
+        self.hits = spare
     }
+
+    private let spareCounter: ProfileCounter
 
     // MARK: Tokens (cached; a missing token is looked up again since a later CREATE may add it)
 
@@ -139,12 +144,14 @@ final class ExecutionContext {
         switch entity {
         case .null: return .null
         case .node(let n):
+            hits.dbHits += 1
             guard let k = try key(name) else {
                 if try !tx.nodeExists(NodeID(n.id)) { throw deletedNode(n.id) }
                 return .null
             }
             return try tx.nodeProperty(NodeID(n.id), k)
         case .relationship(let r):
+            hits.dbHits += 1
             guard let k = try key(name) else { return .null }
             return try tx.relationshipProperty(RelationshipID(r.id), k)
         case .map(let m): return m[name] ?? .null
@@ -163,6 +170,7 @@ final class ExecutionContext {
         switch entity {
         case .node(let n):
             if site < siteTokens.count, siteTokens[site] >= 0 {
+                hits.dbHits += 1
                 return try tx.nodeProperty(NodeID(n.id), siteTokens[site])
             }
             guard let k = try key(name) else { return try property(entity, name) }
@@ -170,11 +178,19 @@ final class ExecutionContext {
                 siteTokens.append(contentsOf: repeatElement(-1, count: site + 1 - siteTokens.count))
             }
             siteTokens[site] = k
+            hits.dbHits += 1
             return try tx.nodeProperty(NodeID(n.id), k)
         default:
             return try property(entity, name)
         }
     }
+
+    // MARK: PROFILE db hits of expressions
+
+    /// The counter of the operator evaluating expressions right now: property reads made by its expressions are
+    /// its db hits (PROFILE). Operators set it before evaluating; it is never nil (a spare counter at first).
+    /// Unowned(unsafe): every operator keeps its counter alive for the whole execution, and this is per row.
+    @exclusivity(unchecked) unowned(unsafe) var hits: ProfileCounter
 
     // MARK: Time-outs and termination
 

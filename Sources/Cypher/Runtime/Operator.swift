@@ -136,6 +136,7 @@ final class NodeSourceOp: Op {
             }
             guard let row = try source.next() else { return nil }
             current = row
+            ctx.hits = counter
             it = try makeIterator(row, ctx)
         }
     }
@@ -156,6 +157,7 @@ final class FilterOp: Op {
 
     override func produce() throws -> Row? {
         while let row = try source.next() {
+            ctx.hits = counter
             if try Semantics.truth(predicate(row, ctx)) == true { return row }
         }
         return nil
@@ -179,6 +181,7 @@ final class ProjectOp: Op {
 
     override func produce() throws -> Row? {
         guard var row = try source.next() else { return nil }
+        ctx.hits = counter
         if items.count == 1 {
             let v = try items[0].1(row, ctx)
             row[items[0].0] = v
@@ -310,6 +313,7 @@ final class SortOp: Op {
             var entries: [([Value], Int, Row)] = []
             var n = 0
             while let r = try source.next() {
+                ctx.hits = counter
                 entries.append((try keys.map { try $0.0(r, ctx) }, n, r))
                 n += 1
             }
@@ -397,6 +401,7 @@ final class UnwindOp: Op {
                 current = row
                 continue
             }
+            ctx.hits = counter
             switch try list(row, ctx) {
             case .list(let l): items = l
             case .null: items = []

@@ -18,6 +18,7 @@ final class UpdateOp: Op {
 
     override func produce() throws -> Row? {
         guard var row = try source.next() else { return nil }
+        ctx.hits = counter
         try action(&row, ctx)
         return row
     }
