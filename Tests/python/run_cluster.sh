@@ -23,4 +23,4 @@ if ! (cd "$ROOT/Tests/python/cluster" && "$venv/bin/python" ha_probe.py); then
     echo "run_cluster.sh: FAILED: an HA member could not be started (see above)" >&2
     exit 1
 fi
-"$venv/bin/python" -m pytest -q -s -p no:cacheprovider "$ROOT/Tests/python/cluster" "$@"
+"$venv/bin/python" -m pytest -q -s -rs -p no:cacheprovider "$ROOT/Tests/python/cluster" "$@"
