@@ -88,7 +88,8 @@ struct CoordinationElectionTests {
         let cluster = TestCluster()
         do {
             try await cluster.start([
-                TestMemberSpec(id: 1, lastCommitted: 40, lastEpoch: 1), TestMemberSpec(id: 2, lastCommitted: 25, lastEpoch: 2),
+                TestMemberSpec(id: 1, lastCommitted: 40, lastEpoch: 1),
+                TestMemberSpec(id: 2, lastCommitted: 25, lastEpoch: 2),
                 TestMemberSpec(id: 3, lastCommitted: 24, lastEpoch: 2),
             ])
             var master: Int?

@@ -61,10 +61,11 @@ struct CoordinationMembershipTests {
             var master: Int?
             #expect(await eventually { master = cluster.stableMaster(); return master != nil })
             #expect(master == 0)
+            let data = MemberKind.data(slaveOnly: false)
             let expected: [MemberStatus] = [
-                MemberStatus(id: MemberID(1), kind: .data(slaveOnly: false), addresses: cluster.settings(for: 0).addresses,
+                MemberStatus(id: MemberID(1), kind: data, addresses: cluster.settings(for: 0).addresses,
                              alive: true, role: "master", lastCommitted: LogPosition(lastCommittedTx: 10)),
-                MemberStatus(id: MemberID(2), kind: .data(slaveOnly: false), addresses: cluster.settings(for: 1).addresses,
+                MemberStatus(id: MemberID(2), kind: data, addresses: cluster.settings(for: 1).addresses,
                              alive: true, role: "slave", lastCommitted: LogPosition(lastCommittedTx: 7)),
                 MemberStatus(id: MemberID(3), kind: .arbiter, addresses: cluster.settings(for: 2).addresses,
                              alive: true, role: "arbiter", lastCommitted: LogPosition(lastCommittedTx: 0)),

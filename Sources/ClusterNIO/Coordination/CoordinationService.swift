@@ -625,8 +625,10 @@ final class CoordinationRunner: @unchecked Sendable {
         case .pending:
             switch previous {
             case .master(let epoch):
+                let reason = stopping
+                    ? "it is shutting down and resigned" : "it lost its majority or a newer epoch began"
                 logger.warning(Logger.Message(stringLiteral: "Write transactions to database disabled: instance "
-                    + "\(me) (this server) is no longer master (lost its majority or a newer epoch began)"),
+                    + "\(me) (this server) is no longer master (\(reason))"),
                     metadata: ["epoch": "\(epoch.rawValue)"])
             case .slave(let master, let epoch, _):
                 logger.warning(Logger.Message(stringLiteral: "Instance \(me) (this server) lost master instance "
