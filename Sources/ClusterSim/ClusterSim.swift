@@ -41,8 +41,13 @@ public struct SimulationOptions: Sendable {
     /// `MasterElection` as its position, to show the rule strict push needs (docs/clustering-design.md).
     public var electionRanking: ElectionRanking = .lastEpochThenTx
     /// Strict push only to electable slaves, so every member holding an acknowledged write defends it in votes
-    /// (a slave-only voter does not weigh its own log today). `false` pushes to any data slave, as Neo4j does.
+    /// (a slave-only voter does not weigh its own log today); likewise a slave-only author of a forwarded write does
+    /// not count as holding it. `false` pushes to any data slave and counts any author, as Neo4j does.
     public var strictPushesToElectableSlavesOnly = true
+    /// Percentage of client writes sent to a slave, which forwards them to its master; the slave answers its client
+    /// once it holds the commit itself (as `HAInstance` catches up before answering). 0 keeps every write on the
+    /// master and draws no extra random numbers, so seeds replay as before.
+    public var forwardedWritePercent = 0
 
     /// Default options.
     public init() {}
@@ -96,6 +101,8 @@ public struct SimulationReport: Sendable {
     /// Whether this run's configuration promises that acknowledged writes survive: strict push to enough slaves that
     /// every majority includes one of them (`pushFactor >= members - quorum`). The run fails if such a write is lost.
     public let guaranteesAcknowledgedWrites: Bool
+    /// Client writes sent to a slave and forwarded to its master.
+    public let forwardedWrites: Int
     /// Writes whose commit was reported successful to the client.
     public let acknowledgedWrites: Int
     /// Writes reported failed (strict shortfall, or the master lost its mastership while waiting for pushes).
@@ -149,6 +156,10 @@ public struct ClusterSimulation {
         case pullRequest(epoch: Epoch, last: TransactionStamp?)
         /// Master → slave: replace your store with mine (`verdict` says why).
         case storeCopy(epoch: Epoch, source: SimulatedLog, verdict: BranchDetector.Verdict)
+        /// Slave → master: a client write sent to the slave, to commit on the master.
+        case forward(epoch: Epoch, payload: UInt64)
+        /// Master → slave: the forwarded write committed (and, under strict push, reached enough slaves) as `stamp`.
+        case forwardCommitted(epoch: Epoch, stamp: TransactionStamp)
     }
 
     private struct TraceLine {
@@ -188,6 +199,10 @@ public struct ClusterSimulation {
         var followerAcks: [MemberID: Duration] = [:]
         /// Slave side: the master term whose branch check this member passed (pull answered or store copied).
         var synced: MasterTerm?
+        /// Master side: the slave that forwarded each open commit.
+        var forwardedAuthors: [UInt64: MemberID] = [:]
+        /// Slave side: forwarded writes the master committed, waiting until this member holds them.
+        var awaitingCommits: [TransactionStamp] = []
         var isData: Bool
     }
 
@@ -234,6 +249,8 @@ public struct ClusterSimulation {
     /// Logs (their diverged tails) moved aside by store copies: where optimistic losses must be found.
     private var branchedStores: [[TransactionStamp]] = []
     private var writesStopped = false
+    private var forwardedWrites = 0
+    private var acknowledgedChecksums: Set<UInt64> = []
     /// Checksums of every transaction some member other than its master has held (applied or copied).
     private var replicatedChecksums: Set<UInt64> = []
     private var rolesConvergedAt: Duration = .zero
@@ -330,6 +347,7 @@ public struct ClusterSimulation {
             seed: seed, memberCount: ids.count, events: eventCount, elections: mastersByEpoch.count,
             faults: faultCount, commits: commitCount, pushFactor: pushFactor, pushStrategy: pushStrategy,
             acknowledgement: acknowledgement, guaranteesAcknowledgedWrites: guaranteesAcknowledgedWrites,
+            forwardedWrites: forwardedWrites,
             acknowledgedWrites: acknowledged.count, failedWrites: failedWrites, lostAcknowledgedWrites: lost,
             lostNeverReplicated: lostAlone,
             branchesDetected: branchCount, storeCopies: storeCopyCount, timeToConverge: rolesConvergedAt - healedAt,
@@ -388,10 +406,17 @@ public struct ClusterSimulation {
             try performReplication(actions, by: master, epoch: epoch)
         case .commit:
             if !writesStopped {
-                for id in ids where members[id.index].isUp && !members[id.index].isPaused
-                    && members[id.index].machine.isAcceptingWrites(now: now)
+                if options.forwardedWritePercent > 0, Int(random.next() % 100) < options.forwardedWritePercent,
+                    let slave = forwardingSlave()
                 {
-                    try commitWrite(on: id)
+                    forwardWrite(from: slave)
+                } else {
+                    for id in ids where members[id.index].isUp && !members[id.index].isPaused
+                        && members[id.index].machine.isAcceptingWrites(now: now)
+                    {
+                        nextPayload += 1
+                        try commitWrite(on: id, payload: nextPayload, author: nil)
+                    }
                 }
             }
             schedule(.commit, after: options.commitInterval)
@@ -438,11 +463,13 @@ public struct ClusterSimulation {
             case .becomeSlave(let master, let epoch):
                 record("\(id) follows \(master) in \(epoch)")
                 members[id.index].synced = nil
+                failAwaitingCommits(of: id)
                 // A (re)joining slave checks its history against the new master straight away.
                 requestPull(by: id)
             case .becomePending:
                 record("\(id) pending")
                 members[id.index].synced = nil
+                failAwaitingCommits(of: id)
                 dropReplication(of: id)
             case .stopAcceptingWrites:
                 record("\(id) stops accepting writes")
@@ -456,14 +483,13 @@ public struct ClusterSimulation {
     // MARK: - Replication
 
     /// The client writes on the member that accepts writes: commit locally, then push by the replication machine.
-    private mutating func commitWrite(on id: MemberID) throws(SimulationFailure) {
+    private mutating func commitWrite(on id: MemberID, payload: UInt64, author: MemberID?) throws(SimulationFailure) {
         guard case .master(let epoch) = members[id.index].machine.role, members[id.index].replication != nil,
             members[id.index].replicationEpoch == epoch
         else {
             throw failure("\(id) accepts writes (\(members[id.index].machine.role)) without replication state")
         }
-        nextPayload += 1
-        let stamp = members[id.index].log.commit(epoch: epoch, master: id, payload: nextPayload)
+        let stamp = members[id.index].log.commit(epoch: epoch, master: id, payload: payload)
         members[id.index].log.prune(retaining: options.logRetention)
         members[id.index].machine.logPositionChanged(to: electionPosition(of: members[id.index].log))
         commitCount += 1
@@ -475,7 +501,14 @@ public struct ClusterSimulation {
                 && (!electableOnly || configuration.member(other)!.isElectable)
                 && acks[other].map { now - $0 < configuration.heartbeatTimeout } == true
         }
-        let actions = members[id.index].replication!.transactionCommitted(stamp.tx, author: nil, slaves: slaves)
+        // The author catches up before answering its client, so it counts as one of the holders (Neo4j's rule) —
+        // under strict push only if it will defend the write in votes.
+        var counted = author
+        if let author, electableOnly, !configuration.member(author)!.isElectable { counted = nil }
+        if let author { members[id.index].forwardedAuthors[stamp.tx.lastCommittedTx] = author }
+        let actions = members[id.index].replication!.transactionCommitted(
+            stamp.tx, author: counted, slaves: slaves.filter { $0 != author }
+        )
         try performReplication(actions, by: id, epoch: epoch)
     }
 
@@ -502,10 +535,18 @@ public struct ClusterSimulation {
             case .acknowledgeCommit(let tx):
                 // Like the server, the master does not look at its lease again here: once the slaves hold the
                 // transaction, their votes protect it (docs/clustering-design.md, "Why strict push holds").
-                acknowledged.append(members[master.index].log.stamp(at: tx.lastCommittedTx)!)
-                record("\(master) acknowledges \(describe(acknowledged.last))")
+                let stamp = members[master.index].log.stamp(at: tx.lastCommittedTx)!
+                if let author = members[master.index].forwardedAuthors.removeValue(forKey: tx.lastCommittedTx) {
+                    // The author answers its client once it holds the transaction.
+                    sendData(.forwardCommitted(epoch: epoch, stamp: stamp), from: master, to: author)
+                } else {
+                    acknowledged.append(stamp)
+                    acknowledgedChecksums.insert(stamp.checksum)
+                    record("\(master) acknowledges \(describe(stamp))")
+                }
             case .failCommit(let tx, let replicated, let required):
                 failedWrites += 1
+                members[master.index].forwardedAuthors[tx.lastCommittedTx] = nil
                 record("\(master) fails \(tx): \(replicated) of \(required) slaves")
             case .reportShortfall:
                 break
@@ -518,6 +559,7 @@ public struct ClusterSimulation {
         if let open = members[id.index].replication?.pendingCount { failedWrites += open }
         members[id.index].replication = nil
         members[id.index].followerAcks = [:]
+        members[id.index].forwardedAuthors = [:]
     }
 
     private mutating func requestPull(by id: MemberID) {
@@ -595,7 +637,69 @@ public struct ClusterSimulation {
             replicationChanged = true
             members[id.index].machine.logPositionChanged(to: electionPosition(of: members[id.index].log))
             members[id.index].synced = term
+            try settleAwaitingCommits(of: id)
+        case .forward(let epoch, let payload):
+            // The master commits a slave's write only while it accepts writes in the epoch the slave follows.
+            guard members[id.index].machine.role == .master(epoch: epoch),
+                members[id.index].machine.isAcceptingWrites(now: now)
+            else { return }
+            try commitWrite(on: id, payload: payload, author: peer)
+        case .forwardCommitted(let epoch, let stamp):
+            guard members[id.index].isData, members[id.index].machine.role == .slave(master: peer, epoch: epoch)
+            else {
+                failedWrites += 1
+                return
+            }
+            guard !members[id.index].awaitingCommits.contains(stamp), !acknowledgedChecksums.contains(stamp.checksum)
+            else { return }
+            members[id.index].awaitingCommits.append(stamp)
+            try settleAwaitingCommits(of: id)
+            if !members[id.index].awaitingCommits.isEmpty { requestPull(by: id) }
         }
+    }
+
+    /// A slave with a client write to send on: one that follows a master and passed the branch check with it.
+    private mutating func forwardingSlave() -> MemberID? {
+        let candidates = ids.filter { id in
+            let member = members[id.index]
+            guard member.isUp, !member.isPaused, member.isData,
+                case .slave(let master, let epoch) = member.machine.role
+            else { return false }
+            return member.synced == MasterTerm(master: master, epoch: epoch)
+        }
+        return candidates.isEmpty ? nil : pick(candidates)
+    }
+
+    private mutating func forwardWrite(from id: MemberID) {
+        guard case .slave(let master, let epoch) = members[id.index].machine.role else { return }
+        nextPayload += 1
+        forwardedWrites += 1
+        sendData(.forward(epoch: epoch, payload: nextPayload), from: id, to: master)
+    }
+
+    /// Forwarded writes the slave now holds are acknowledged to its client; one its log has a different
+    /// transaction for is reported failed.
+    private mutating func settleAwaitingCommits(of id: MemberID) throws(SimulationFailure) {
+        guard !members[id.index].awaitingCommits.isEmpty else { return }
+        var still: [TransactionStamp] = []
+        for stamp in members[id.index].awaitingCommits {
+            if members[id.index].log.contains(stamp) {
+                acknowledged.append(stamp)
+                acknowledgedChecksums.insert(stamp.checksum)
+                record("\(id) acknowledges forwarded \(describe(stamp))")
+            } else if members[id.index].log.lastCommitted >= stamp.tx {
+                failedWrites += 1
+            } else {
+                still.append(stamp)
+            }
+        }
+        members[id.index].awaitingCommits = still
+    }
+
+    /// The slave left the master term it forwarded in (or crashed): its waiting clients get an error.
+    private mutating func failAwaitingCommits(of id: MemberID) {
+        failedWrites += members[id.index].awaitingCommits.count
+        members[id.index].awaitingCommits = []
     }
 
     /// Appends the part of `stamps` (consecutive transactions following `base`) that extends `id`'s log. Returns
@@ -635,6 +739,7 @@ public struct ClusterSimulation {
         }
         replicationChanged = true
         members[id.index].machine.logPositionChanged(to: electionPosition(of: members[id.index].log))
+        try settleAwaitingCommits(of: id)
         return true
     }
 
@@ -696,6 +801,7 @@ public struct ClusterSimulation {
                 members[victim.index].deferred = []
                 members[victim.index].synced = nil
                 dropReplication(of: victim)
+                failAwaitingCommits(of: victim)
                 replicationChanged = true
                 record("fault: crash \(victim)")
             }

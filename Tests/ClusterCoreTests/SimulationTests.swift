@@ -21,11 +21,13 @@ struct SimulationTests {
     }
 
     /// `batchOptions` with the rules the "checker catches" tests switch off, switched off by environment variables
-    /// too, to replay those tests' seeds or to look for new ones: SIM_RANK_BY_TX=1, SIM_PUSH_ANY_SLAVE=1.
+    /// too, to replay those tests' seeds or to look for new ones: SIM_RANK_BY_TX=1, SIM_PUSH_ANY_SLAVE=1; and
+    /// SIM_FORWARD=<percent> sends that share of client writes through slaves.
     static var replayOptions: SimulationOptions {
         var options = batchOptions
         if environment["SIM_RANK_BY_TX"] == "1" { options.electionRanking = .lastCommittedTx }
         if environment["SIM_PUSH_ANY_SLAVE"] == "1" { options.strictPushesToElectableSlavesOnly = false }
+        if let percent = environment["SIM_FORWARD"].flatMap(Int.init) { options.forwardedWritePercent = percent }
         return options
     }
 
@@ -63,7 +65,7 @@ struct SimulationTests {
             _ = runSeed(replay, options: Self.replayOptions)
             return
         }
-        let count = Int(Self.environment["SIM_COUNT"] ?? "") ?? (Self.isLong ? 20_000 : 1_000)
+        let count = Int(Self.environment["SIM_COUNT"] ?? "") ?? (Self.isLong ? 20_000 : 800)
         var generator = SystemRandomNumberGenerator()
         let base = Self.environment["SIM_BASE"].flatMap(UInt64.init) ?? generator.next() as UInt64
         var totals = Totals()
@@ -107,6 +109,22 @@ struct SimulationTests {
         // Push factor 0 leaves every write on the master alone: failovers must lose some.
         #expect(totals.lost > 0)
         #expect(totals.branches > 0)
+    }
+
+    @Test("writes forwarded by slaves: acknowledged once the slave holds them, never lost under strict push")
+    func forwardedWrites() {
+        var options = Self.batchOptions
+        options.forwardedWritePercent = 50
+        var totals = Totals()
+        var forwarded = 0
+        for seed in UInt64(1)...150 {
+            guard let report = runSeed(seed, options: options) else { return }
+            totals.add(report)
+            forwarded += report.forwardedWrites
+        }
+        #expect(forwarded > 1_000)
+        #expect(totals.acknowledged > 1_000)
+        #expect(totals.guaranteedLost == 0)
     }
 
     /// The first seed from 1 whose run breaks an invariant under `options`, with its failure (bounded search).
