@@ -528,6 +528,9 @@ public final class TransactionLog: @unchecked Sendable {
             let next = files[removable + 1]
             let lastTxInFile = next.firstTxID - 1
             guard lastTxInFile <= checkpointTxID else { break }
+            // The file holding the last transaction stays, whatever the policy: HA branch detection compares that
+            // transaction's epoch, master and checksum with the master's (neo4j-ha.md §5, handshake).
+            guard lastTxInFile < lastTxID else { break }
             let remove: Bool
             switch configuration.retention {
             case .keepAll: remove = false
