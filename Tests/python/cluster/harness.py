@@ -336,3 +336,20 @@ class RoleSampler:
 
     def ever_master(self, name):
         return any(name in masters for _, masters in self.samples)
+
+
+def query_store(store_directory, cypher, **parameters):
+    """Opens a copy of a store directory (e.g. a member's `branched/<time>/`) with a stand-alone Trellis
+    (dbms.mode=SINGLE) on free ports, runs one read query and returns its records."""
+    scratch = Cluster(templates=())
+    try:
+        single = Member(scratch, "single", "instance1", {"dbms.mode": "SINGLE"})
+        shutil.copytree(store_directory, single.database_directory)
+        single.start()
+        try:
+            wait_until(lambda: single.query("RETURN 1 AS one"), 60, "the copied store to open")
+            return single.query(cypher, **parameters)
+        finally:
+            single.stop()
+    finally:
+        scratch.stop()
