@@ -1,6 +1,7 @@
 """A real Trellis HA cluster for the failover drills: one `trellis console` process per member, each with its own
 temporary TRELLIS_HOME, its conf copied from cluster-configs/, and free loopback ports passed as TRELLIS_*
 environment overrides. Everything here polls with a deadline; nothing relies on timing to be correct."""
+import atexit
 import concurrent.futures
 import os
 import shutil
@@ -234,6 +235,8 @@ class Cluster:
     def __init__(self, templates=("instance1", "instance2", "instance3"), settings=None, member_settings=None):
         self.root = tempfile.mkdtemp(prefix="trellis-cluster-")
         self.members = []
+        # Even if the test run is interrupted, no server process outlives it on the shared machine.
+        atexit.register(self.stop)
         for index, template in enumerate(templates):
             name = template if template.startswith("instance") else f"{template}{index + 1}"
             extra = dict(settings or {})
