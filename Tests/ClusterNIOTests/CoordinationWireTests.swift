@@ -1,6 +1,7 @@
 import ClusterCore
 import Logging
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Synchronization
 import Testing
@@ -48,6 +49,50 @@ struct CoordinationWireTests {
         for frame in frames {
             #expect(try roundTrip(frame) == frame)
         }
+    }
+
+    @Test("the decoder reassembles frames fed one byte at a time and splits frames that arrive together")
+    func decoderReassembles() throws {
+        let frames: [CoordinationFrame] = [
+            .hello(CoordinationHello(clusterName: "neo4j.ha", member: MemberID(2), kind: .data(slaveOnly: false),
+                                     incarnation: 77, addresses: MemberAddresses(coordination: "127.0.0.1:5002"))),
+            .message(.heartbeatAck(epoch: Epoch(3), echoedSentAt: .milliseconds(9)), role: .unknown),
+            .message(.resign(epoch: Epoch(3)), role: .unknown),
+        ]
+        var all = ByteBuffer()
+        for frame in frames { frame.encode(into: &all) }
+
+        let dripped = EmbeddedChannel(handler: ByteToMessageHandler(CoordinationFrameDecoder()))
+        for byte in all.readableBytesView {
+            try dripped.writeInbound(ByteBuffer(bytes: [byte]))
+        }
+        var decoded: [CoordinationFrame] = []
+        while let frame = try dripped.readInbound(as: CoordinationFrame.self) { decoded.append(frame) }
+        #expect(decoded == frames)
+        _ = try dripped.finish()
+
+        let together = EmbeddedChannel(handler: ByteToMessageHandler(CoordinationFrameDecoder()))
+        try together.writeInbound(all)
+        decoded = []
+        while let frame = try together.readInbound(as: CoordinationFrame.self) { decoded.append(frame) }
+        #expect(decoded == frames)
+        _ = try together.finish()
+    }
+
+    @Test("a length prefix above the limit is an error before any payload arrives")
+    func oversizedLengthRejectedEarly() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(CoordinationFrameDecoder()))
+        var header = ByteBuffer()
+        header.writeInteger(UInt32(CoordinationWire.maximumFrameLength + 1))
+        #expect(throws: CoordinationWireError.self) { try channel.writeInbound(header) }
+        _ = try? channel.finish()
+        // The largest allowed length is waited for, not refused.
+        let fine = EmbeddedChannel(handler: ByteToMessageHandler(CoordinationFrameDecoder()))
+        var limit = ByteBuffer()
+        limit.writeInteger(UInt32(CoordinationWire.maximumFrameLength))
+        try fine.writeInbound(limit)
+        #expect(try fine.readInbound(as: CoordinationFrame.self) == nil)
+        _ = try? fine.finish()
     }
 
     @Test("overlong strings are cut to the limit without splitting a character")
