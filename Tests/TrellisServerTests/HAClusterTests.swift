@@ -42,11 +42,11 @@ final class HAClusterTests: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    func start(_ id: Int) throws {
+    func start(_ id: Int, dataPort: Int = 0) throws {
         let config = try Config(home: dir.path + "/member\(id)", overrides: [
             "dbms.mode": "HA", "ha.server_id": "\(id)",
             "ha.initial_hosts": coordinationPorts.map { "127.0.0.1:\($0)" }.joined(separator: ","),
-            "ha.host.coordination": "127.0.0.1:\(coordinationPorts[id - 1])", "ha.host.data": "127.0.0.1:0",
+            "ha.host.coordination": "127.0.0.1:\(coordinationPorts[id - 1])", "ha.host.data": "127.0.0.1:\(dataPort)",
             "ha.heartbeat_interval": "100ms", "ha.heartbeat_timeout": "600ms", "ha.election_timeout": "300ms",
             "ha.pull_interval": "100ms", "ha.slave_read_timeout": "5s",
             "dbms.connector.bolt.listen_address": "127.0.0.1:0", "dbms.connector.http.enabled": "false",
@@ -92,6 +92,36 @@ final class HAClusterTests: @unchecked Sendable {
         return (live.filter { ha($0).roleName == "master" }, live.filter { ha($0).roleName == "slave" })
     }
 
+    @Test("a member whose coordination port is taken fails to start, names the setting and leaves nothing bound")
+    func coordinationPortTaken() async throws {
+        try await offPool { [self] in
+            defer { stopAll() }
+            // Occupy member 1's coordination port.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(coordinationPorts[0]).bigEndian
+            let listening = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 && listen(fd, 1) == 0
+                }
+            }
+            #expect(listening)
+            let dataPort = try Self.freePort()
+            do {
+                try start(1, dataPort: dataPort)
+                Issue.record("start should fail while ha.host.coordination is taken")
+            } catch {
+                #expect("\(error)".contains("ha.host.coordination"), "\(error)")
+            }
+            #expect(members[1] == nil)
+            // The data port it had bound before is released again.
+            #expect(!Launcher.canConnect(host: "127.0.0.1", port: dataPort))
+        }
+    }
+
     @Test("three members elect one master, replicate, forward slave writes and fail over when the master stops")
     func electReplicateFailover() async throws {
         try await offPool { [self] in
@@ -121,7 +151,15 @@ final class HAClusterTests: @unchecked Sendable {
             let survivor = roles().slaves[0]
             try run(newMaster, "CREATE (:AfterFailover)")
             try eventually("the surviving slave follows") { try count(survivor, "AfterFailover") == 1 }
-            #expect(try count(survivor, "Replicated") == 1 && count(survivor, "ViaSlave") == 1)
+            let counts = (try count(survivor, "Replicated"), try count(survivor, "ViaSlave"))
+            if counts != (1, 1) {
+                for id in members.keys.sorted() {
+                    let log = (try? String(contentsOfFile: members[id]!.config.logsDirectory + "/trellis.log",
+                                           encoding: .utf8)) ?? ""
+                    FileHandle.standardError.write(Data("== member \(id)\n\(log)\n".utf8))
+                }
+            }
+            #expect(counts.0 == 1 && counts.1 == 1, "\(counts)")
             try run(survivor, "CREATE (:ForwardedAfterFailover)")
             #expect(try count(newMaster, "ForwardedAfterFailover") == 1)
         }

@@ -121,7 +121,14 @@ public final class HAInstance: @unchecked Sendable {
         let dataPort = try bindDataService(database: database)
         self.dataPort = dataPort
         let settingsDataAddress = configuration.advertised(host: configuration.dataHost, port: dataPort)
-        let coordinator = try bindCoordinator(dataAddress: settingsDataAddress)
+        let coordinator: any HACoordinator
+        do {
+            coordinator = try bindCoordinator(dataAddress: settingsDataAddress)
+        } catch {
+            // Start-up fails as a whole: nothing of this member may stay listening.
+            if let server = dataService.withLock({ $0 }) { blocking { await server.stop() } }
+            throw error
+        }
         self.coordinator = coordinator
         coordinator.onRoleChange { [weak self] event in self?.roleDecided(event) }
         engine.setForwarding(self)
@@ -361,9 +368,13 @@ public final class HAInstance: @unchecked Sendable {
         let addresses = Dictionary(uniqueKeysWithValues: slaves.map { ($0.id, $0.data!) })
         let position = LogPosition(lastCommittedTx: UInt64(tx.header.txID.rawValue))
         let round = PushRound()
+        // A slave's forwarded commit is not pushed back to it (it pulls it before answering its client), but unlike
+        // Neo4j the author does not count toward ha.tx_push_factor: the author alone is a weak second copy — an
+        // election that happens before it reports its new position may pick a member without the transaction.
         let author = ForwardedTransactions.currentAuthor.map(MemberID.init)
+        let candidates = addresses.keys.filter { $0 != author }
         let actions = state.withLock {
-            $0.replication.transactionCommitted(position, author: author, slaves: Array(addresses.keys))
+            $0.replication.transactionCommitted(position, author: nil, slaves: Array(candidates))
         }
         execute(actions, round: round, tx: tx, epoch: epoch, addresses: addresses)
         if round.group.wait(timeout: .now() + .milliseconds(Int(configuration.readTimeout.components.seconds * 1000) + 1000))
