@@ -21,14 +21,38 @@ struct SimulationTests {
     }
 
     /// `batchOptions` with the rules the "checker catches" tests switch off, switched off by environment variables
-    /// too, to replay those tests' seeds or to look for new ones: SIM_RANK_BY_TX=1, SIM_PUSH_ANY_SLAVE=1; and
-    /// SIM_FORWARD=<percent> sends that share of client writes through slaves.
+    /// too, to replay those tests' seeds or to look for new ones: SIM_RANK_BY_TX=1, SIM_PUSH_ANY_SLAVE=1,
+    /// SIM_FORWARD=<percent> (share of client writes sent through slaves), SIM_PUSH_FACTOR=<n>, SIM_MEMBERS=<n>,
+    /// SIM_ACK=strict|optimistic. A failing test prints the line that replays it.
     static var replayOptions: SimulationOptions {
         var options = batchOptions
         if environment["SIM_RANK_BY_TX"] == "1" { options.electionRanking = .lastCommittedTx }
         if environment["SIM_PUSH_ANY_SLAVE"] == "1" { options.strictPushesToElectableSlavesOnly = false }
         if let percent = environment["SIM_FORWARD"].flatMap(Int.init) { options.forwardedWritePercent = percent }
+        if let factor = environment["SIM_PUSH_FACTOR"].flatMap(Int.init) { options.pushFactor = factor }
+        if let count = environment["SIM_MEMBERS"].flatMap(Int.init) { options.memberCounts = count...count }
+        switch environment["SIM_ACK"] {
+        case "strict": options.acknowledgement = .strict
+        case "optimistic": options.acknowledgement = .optimistic
+        default: break
+        }
         return options
+    }
+
+    /// The environment that makes `replayOptions` equal `options` (each test's settings are expressible this way).
+    static func replayHint(_ seed: UInt64, _ options: SimulationOptions) -> String {
+        var variables = ["SIM_SEED=\(seed)"]
+        if options.electionRanking == .lastCommittedTx { variables.append("SIM_RANK_BY_TX=1") }
+        if !options.strictPushesToElectableSlavesOnly { variables.append("SIM_PUSH_ANY_SLAVE=1") }
+        if options.forwardedWritePercent > 0 { variables.append("SIM_FORWARD=\(options.forwardedWritePercent)") }
+        if let factor = options.pushFactor { variables.append("SIM_PUSH_FACTOR=\(factor)") }
+        if options.memberCounts.count == 1 { variables.append("SIM_MEMBERS=\(options.memberCounts.lowerBound)") }
+        switch options.acknowledgement {
+        case .strict?: variables.append("SIM_ACK=strict")
+        case .optimistic?: variables.append("SIM_ACK=optimistic")
+        case nil: break
+        }
+        return variables.joined(separator: " ") + " swift test --filter SimulationTests/randomSeeds"
     }
 
     private func runSeed(_ seed: UInt64, options: SimulationOptions = batchOptions) -> SimulationReport? {
@@ -36,7 +60,7 @@ struct SimulationTests {
         do {
             return try simulation.run()
         } catch {
-            Issue.record("\(error)")
+            Issue.record("\(error)\nreplay: \(Self.replayHint(seed, options))")
             if Self.environment["SIM_TRACE"] == "1" { print(error.trace.joined(separator: "\n")) }
             return nil
         }
