@@ -95,6 +95,30 @@ struct RuntimeCorrectnessTests {
         #expect(again == nil, "the timed-out transaction stays unusable")
     }
 
+    @Test("a label scan cut short by termination fails instead of ending early")
+    func terminatedScanFails() throws {
+        let dir = NSTemporaryDirectory() + "trellis-cypher-scan-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let database = try GraphDatabase(directory: dir)
+        defer { try? database.close() }
+        let engine = CypherEngine()
+        try database.write { tx in
+            for _ in 0..<50 { _ = try tx.createNode(labels: ["L"]) }
+        }
+        let tx = try database.beginTransaction(mode: .read)
+        defer { tx.rollback() }
+        // id(n) needs no further kernel read, so only the scan itself can notice the termination.
+        let result = try engine.execute("MATCH (n:L) RETURN id(n) AS i", parameters: [:], transaction: tx)
+        for _ in 0..<10 { _ = try result.next() }
+        tx.terminate()
+        do {
+            try result.consume()
+            Issue.record("the scan ended normally in a terminated transaction")
+        } catch let e as DatabaseError {
+            #expect(e.code == .transactionTerminated)
+        }
+    }
+
     @Test("terminating the transaction stops a running list comprehension and UNWIND")
     func terminateCompute() throws {
         let dir = NSTemporaryDirectory() + "trellis-cypher-terminate-\(UUID().uuidString)"

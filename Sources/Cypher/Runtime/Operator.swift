@@ -131,6 +131,9 @@ final class NodeSourceOp: Op {
                     current![slot] = ctx.nodeRef(id)
                     return current
                 }
+                // Kernel scan iterators just end when the transaction times out or is terminated: a scan cut
+                // short must fail rather than look complete.
+                try ctx.tx.checkUsable()
                 self.it = nil
                 current = nil
             }
