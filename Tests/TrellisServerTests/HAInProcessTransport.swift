@@ -109,14 +109,17 @@ final class InProcessCoordinator: HACoordinator, @unchecked Sendable {
     func start() async throws { cluster.register(self) }
     var boundPort: Int { 5000 + settings.me.rawValue }
     func stop() async { cluster.left(settings.me) }
-    func onRoleChange(_ listener: @escaping @Sendable (HARoleEvent) -> Void) { listeners.withLock { $0.append(listener) } }
+    func onRoleChange(_ listener: @escaping @Sendable (HARoleEvent) -> Void) {
+        listeners.withLock { $0.append(listener) }
+    }
     func tell(_ event: HARoleEvent) { for l in listeners.withLock({ $0 }) { l(event) } }
 
     var members: [HAMember] {
         cluster.state.withLock { s in
             s.members.values.map { m in
                 HAMember(
-                    id: m.id, isArbiter: false, alive: m.alive, role: m.role, coordination: "in-process:\(m.id.rawValue)",
+                    id: m.id, isArbiter: false, alive: m.alive, role: m.role,
+                    coordination: "in-process:\(m.id.rawValue)",
                     data: m.data, bolt: m.bolt, http: nil,
                     lastCommittedTx: m.alive ? m.coordinator.lastCommitted() : 0)
             }

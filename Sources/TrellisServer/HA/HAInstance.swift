@@ -248,7 +248,8 @@ public final class HAInstance: @unchecked Sendable {
             transport.installKernelHooks(database, gate(), { [weak self] tx in try self?.committedOnMaster(tx) })
             info(
                 "Instance \(me.rawValue) (this server) is available as master at ha://"
-                    + "\(configuration.advertised(host: configuration.dataHost, port: dataPort))?serverId=\(me.rawValue)"
+                    + configuration.advertised(host: configuration.dataHost, port: dataPort)
+                    + "?serverId=\(me.rawValue)"
                     + ". Database available for write transactions.")
         case .slave(let master, let epoch, let address):
             let wasMaster = leaveRole(next: .pending)
@@ -277,7 +278,9 @@ public final class HAInstance: @unchecked Sendable {
             }
             guard isCurrent(generation) else { return }
             state.withLock { s in
-                if case .slave(let m, let e, let l, _) = s.role { s.role = .slave(master: m, epoch: e, link: l, available: true) }
+                if case .slave(let m, let e, let l, _) = s.role {
+                    s.role = .slave(master: m, epoch: e, link: l, available: true)
+                }
             }
             info("Instance \(me.rawValue) (this server) is available as slave of instance \(master.rawValue)")
         }
@@ -364,7 +367,9 @@ public final class HAInstance: @unchecked Sendable {
     /// the outcome (bounded by `ha.slave_read_timeout`).
     func committedOnMaster(_ tx: CommittedTransaction) throws {
         guard case .master(let epoch) = state.withLock({ $0.role }), let coordinator else { return }
-        let slaves = coordinator.members.filter { $0.id != me && !$0.isArbiter && $0.alive && $0.role == "slave" && $0.data != nil }
+        let slaves = coordinator.members.filter {
+            $0.id != me && !$0.isArbiter && $0.alive && $0.role == "slave" && $0.data != nil
+        }
         let addresses = Dictionary(uniqueKeysWithValues: slaves.map { ($0.id, $0.data!) })
         let position = LogPosition(lastCommittedTx: UInt64(tx.header.txID.rawValue))
         let round = PushRound()
@@ -377,9 +382,8 @@ public final class HAInstance: @unchecked Sendable {
             $0.replication.transactionCommitted(position, author: nil, slaves: Array(candidates))
         }
         execute(actions, round: round, tx: tx, epoch: epoch, addresses: addresses)
-        if round.group.wait(timeout: .now() + .milliseconds(Int(configuration.readTimeout.components.seconds * 1000) + 1000))
-            == .timedOut
-        {
+        let waitMillis = Int(configuration.readTimeout.components.seconds * 1000) + 1000
+        if round.group.wait(timeout: .now() + .milliseconds(waitMillis)) == .timedOut {
             warn("Transaction \(position.lastCommittedTx): slaves did not answer the push in time")
         }
         let outcome = round.lock.withLock { (round.failed, round.shortfall) }
@@ -617,7 +621,9 @@ public final class HAInstance: @unchecked Sendable {
             for tx in txs where tx.header.txID.rawValue > db.lastCommittedTxID.rawValue {
                 do {
                     try db.applyReplicated(tx)
-                } catch TransactionLogError.gap(let expected, let received) where received.rawValue < expected.rawValue {
+                } catch TransactionLogError.gap(let expected, let received)
+                    where received.rawValue < expected.rawValue
+                {
                     continue  // pushed meanwhile
                 }
             }

@@ -147,7 +147,9 @@ final class NIODataLink: HADataLink, @unchecked Sendable {
     func forwardBegin(user: String, metadata: [String: Value], timeout: Duration?, epoch: Epoch) async throws
         -> UInt64
     {
-        try await mapped { try await client.forwardBegin(user: user, metadata: metadata, timeout: timeout, epoch: epoch) }
+        try await mapped {
+            try await client.forwardBegin(user: user, metadata: metadata, timeout: timeout, epoch: epoch)
+        }
     }
     func forwardRun(_ tx: UInt64, query: String, parameters: [String: Value]) async throws -> HAForwardedResult {
         let r = try await mapped { try await client.forwardRun(tx, query: query, parameters: parameters) }
