@@ -438,6 +438,13 @@ public struct MasterElection: Sendable {
         // answered again). An epoch learned without voting is not open for votes either.
         if request.epoch == persistent.currentEpoch, persistent.votedFor != peer { return false }
         if let promised = activePromise(now: now), promised.master != peer { return false }
+        // An electable member never backs a candidate whose log is behind its own, even while it cannot stand
+        // itself (a master that is resigning, a member not allowed to found the cluster). Otherwise its vote can
+        // elect a member that lacks writes this voter holds and a strict push acknowledged — seen when a cleanly
+        // stopping master voted for a slave one transaction behind the other slave. Slave-only members and
+        // arbiters do not apply this rule: strict pushes go to electable slaves only, so what a slave-only member
+        // holds beyond the others is optimistic data, and refusing on it could leave the cluster without a master.
+        if myKind == .data(slaveOnly: false), credentials.hasNewerLog(than: request.credentials) { return false }
         return !someoneOutranks(request.credentials, now: now)
     }
 

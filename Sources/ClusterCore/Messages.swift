@@ -59,10 +59,16 @@ public struct ElectionCredentials: Hashable, Sendable {
     /// writes; ranking on tx id alone would let it win on return and lose those acknowledged writes (found by the
     /// simulation, docs/clustering-design.md, "Two election rules strict push needs").
     public func outranks(_ other: ElectionCredentials) -> Bool {
-        if lastEpoch != other.lastEpoch { return lastEpoch > other.lastEpoch }
-        if lastCommitted != other.lastCommitted { return lastCommitted > other.lastCommitted }
+        if hasNewerLog(than: other) || other.hasNewerLog(than: self) { return hasNewerLog(than: other) }
         if isCurrentMaster != other.isCurrentMaster { return isCurrentMaster }
         return member < other.member
+    }
+
+    /// Whether this log is strictly more up to date than `other`'s: newer epoch of the last transaction, then the
+    /// higher tx id. Ignores mastership and ids, which only break ties between equal logs.
+    public func hasNewerLog(than other: ElectionCredentials) -> Bool {
+        if lastEpoch != other.lastEpoch { return lastEpoch > other.lastEpoch }
+        return lastCommitted > other.lastCommitted
     }
 }
 

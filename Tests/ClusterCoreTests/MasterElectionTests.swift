@@ -349,4 +349,31 @@ struct MasterElectionTests {
         #expect(actions.contains(.persist(PersistentElectionState(currentEpoch: Epoch(2), votedFor: m2))))
         #expect(actions.contains(.send(to: m3, .voteRequest(request))))
     }
+
+    @Test("a resigning master never votes for a candidate behind its own log, but backs one that is level")
+    func resigningMasterGuardsItsLog() {
+        var master = MasterElection(configuration: configuration(), me: m1, lastCommitted: tx(5), now: .zero, seed: 1)
+        _ = master.start(now: .zero)
+        _ = master.heartbeatReceived(heartbeat(tx: 5, at: .seconds(2)), from: m2, now: .seconds(2))
+        _ = master.heartbeatReceived(heartbeat(tx: 5, at: .seconds(2)), from: m3, now: .seconds(2))
+        let t = Duration.milliseconds(2_100)
+        _ = master.tick(now: t)
+        _ = master.voteReceived(epoch: Epoch(1), granted: true, echoedSentAt: t, from: m2, now: t)
+        // One more commit, pushed to member 3 only; then the master stops cleanly.
+        master.logPositionChanged(to: tx(6))
+        _ = master.resign(now: t)
+        #expect(!master.mayStand)
+        let later = t + .milliseconds(10)
+        // Member 2 missed the last commit (its heartbeat said tx 5): backing it would lose tx 6.
+        let behind = VoteRequest(
+            epoch: Epoch(2), credentials: ElectionCredentials(member: m2, lastCommitted: tx(5), isCurrentMaster: false),
+            sentAt: later)
+        #expect(master.voteRequested(behind, from: m2, now: later)
+            == [.send(to: m2, .voteResponse(epoch: Epoch(1), granted: false, echoedSentAt: later))])
+        let level = VoteRequest(
+            epoch: Epoch(2), credentials: ElectionCredentials(member: m3, lastCommitted: tx(6), isCurrentMaster: false),
+            sentAt: later)
+        #expect(master.voteRequested(level, from: m3, now: later).contains(
+            .send(to: m3, .voteResponse(epoch: Epoch(2), granted: true, echoedSentAt: later))))
+    }
 }
