@@ -336,7 +336,9 @@ final class QueryPlanner {
             let part = remaining.remove(at: idx)
             let connected = part.nodes.contains(where: bound.contains) || part.rels.contains(where: bound.contains)
                 || part.part.variable.map(bound.contains) == true
-            if !connected, part.part.selector == .all, planned > 0 || input.name != "Argument",
+            if !connected, let joined = try planNodeHashJoin(part, on: plan, pending: &pending, unique: &unique) {
+                plan = joined
+            } else if !connected, part.part.selector == .all, planned > 0 || input.name != "Argument",
                isIndependent(part, pending: pending) {
                 plan = try planCartesianProduct(part, left: plan, pending: &pending, unique: &unique)
             } else {
@@ -346,6 +348,77 @@ final class QueryPlanner {
         }
         plan = flush(&pending, plan, force: true)
         return plan
+    }
+
+    /// Whether node `i` of the part can be found by a unique index seek or an id seek from pending predicates.
+    private func hasPointSeek(_ p: NamedPart, _ i: Int, _ pending: [Pending]) throws -> Bool {
+        let name = p.nodes[i]
+        for pred in pending where !pred.done {
+            guard let e = pred.expr else { continue }
+            if idSeekable(e, variable: name, bound: bound) != nil { return true }
+            guard let (key, kind) = seekable(e, variable: name, bound: bound), case .equals = kind,
+                  let keyToken = try tx.propertyKeyToken(key) else { continue }
+            for label in p.part.element.nodes[i].labels {
+                if let labelToken = try tx.labelToken(label),
+                   let index = try tx.index(label: labelToken, propertyKey: keyToken), index.isUnique,
+                   case .online = index.state {
+                    return true
+                }
+            }
+        }
+        return false
+    }
+
+    /// A chain of two or more relationships whose two end nodes are both point seeks is planned from both ends
+    /// and joined on its middle node (NodeHashJoin); nil when that does not apply.
+    private func planNodeHashJoin(_ p: NamedPart, on input: LogicalPlan, pending: inout [Pending],
+                                  unique: inout UniquenessSlots) throws -> LogicalPlan? {
+        let element = p.part.element
+        let n = p.nodes.count
+        guard p.part.selector == .all, p.part.variable == nil, element.relationships.count >= 2,
+              element.relationships.allSatisfy({ $0.length == nil }), Set(p.nodes).count == n,
+              Set(p.rels).count == p.rels.count,
+              try hasPointSeek(p, 0, pending), try hasPointSeek(p, n - 1, pending) else { return nil }
+        let k = n / 2
+        func sub(_ range: ClosedRange<Int>) -> NamedPart {
+            let rels = range.lowerBound..<range.upperBound
+            return NamedPart(
+                part: PatternPart(variable: nil, element: PatternElement(
+                    nodes: Array(element.nodes[range]), relationships: Array(element.relationships[rels]),
+                    position: element.position), position: p.part.position),
+                nodes: Array(p.nodes[range]), rels: Array(p.rels[rels]))
+        }
+        let leftPart = sub(0...k)
+        let rightPart = sub(k...(n - 1))
+        let joinName = p.nodes[k]
+        // The right side runs once: its predicates may read nothing but its own variables and the join node.
+        let rightOwn = Set(rightPart.nodes).union(rightPart.rels)
+        for pred in pending where !pred.done && !pred.deps.isDisjoint(with: rightOwn.subtracting([joinName])) {
+            guard pred.deps.isSubset(of: rightOwn), let e = pred.expr,
+                  ExpressionAnalysis.freeVariables(e).isSubset(of: rightOwn) else { return nil }
+        }
+        let left = try planPart(leftPart, on: input, pending: &pending, unique: &unique)
+        let leftJoinSlot = slots.lookup(joinName)!
+        let leftBound = bound
+        bound = []
+        var rightUnique = UniquenessSlots()
+        let right = try planPart(rightPart, on: argumentPlan(), pending: &pending, unique: &rightUnique)
+        let rightBound = bound
+        let rightJoinSlot = slots.lookup(joinName)!
+        slots.rebind(joinName, leftJoinSlot)
+        bound = leftBound.union(rightBound)
+        let rightSlots = rightBound.subtracting([joinName]).compactMap { slots.lookup($0) }.sorted()
+        let rightRelationshipSlots = rightPart.rels.compactMap { slots.lookup($0) }
+        let leftUnique = unique
+        unique.slots += rightUnique.slots
+        let plan = LogicalPlan("NodeHashJoin", details: joinName, identifiers: Array(bound),
+                               estimatedRows: max(1, min(left.estimatedRows, right.estimatedRows)), source: left,
+                               inner: [right]) { ctx, src, _, c in
+            NodeHashJoinOp(left: src!, right: right, leftJoinSlot: leftJoinSlot, rightJoinSlot: rightJoinSlot,
+                           rightSlots: rightSlots, rightRelationshipSlots: rightRelationshipSlots,
+                           leftUnique: leftUnique, ctx: ctx, counter: c)
+        }
+        return flush(&pending, plan, force: false)
     }
 
     /// Whether every pending predicate on the part's variables reads only the part itself (and parameters), so
