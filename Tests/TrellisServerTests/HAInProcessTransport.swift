@@ -97,10 +97,10 @@ final class InProcessCluster: @unchecked Sendable {
 final class InProcessCoordinator: HACoordinator, @unchecked Sendable {
     let cluster: InProcessCluster
     let settings: HACoordinatorSettings
-    let lastCommitted: @Sendable () -> UInt64
+    let lastCommitted: @Sendable () -> HALogHead
     let listeners = Mutex<[@Sendable (HARoleEvent) -> Void]>([])
 
-    init(cluster: InProcessCluster, settings: HACoordinatorSettings, lastCommitted: @escaping @Sendable () -> UInt64) {
+    init(cluster: InProcessCluster, settings: HACoordinatorSettings, lastCommitted: @escaping @Sendable () -> HALogHead) {
         self.cluster = cluster
         self.settings = settings
         self.lastCommitted = lastCommitted
@@ -121,7 +121,7 @@ final class InProcessCoordinator: HACoordinator, @unchecked Sendable {
                     id: m.id, isArbiter: false, alive: m.alive, role: m.role,
                     coordination: "in-process:\(m.id.rawValue)",
                     data: m.data, bolt: m.bolt, http: nil,
-                    lastCommittedTx: m.alive ? m.coordinator.lastCommitted() : 0)
+                    lastCommittedTx: m.alive ? m.coordinator.lastCommitted().tx : 0)
             }
         }
     }

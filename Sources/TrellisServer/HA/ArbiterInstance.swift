@@ -44,7 +44,7 @@ public final class ArbiterInstance: @unchecked Sendable {
                 joinTimeout: configuration.joinTimeout, stateDirectory: configuration.stateDirectory,
                 clusterName: configuration.clusterName)
             // An arbiter has no log: it offers position 0, so it can never outrank a data member.
-            let coordinator = transport.makeCoordinator(settings) { 0 }
+            let coordinator = transport.makeCoordinator(settings) { HALogHead(tx: 0, epoch: .zero) }
             do {
                 try blocking { try await coordinator.start() }
                 coordinator.onRoleChange { event in

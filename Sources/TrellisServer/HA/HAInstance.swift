@@ -60,6 +60,7 @@ public final class HAInstance: @unchecked Sendable {
     }
 
     let state: Mutex<State>
+    private let logHeadCache = Mutex<(store: ObjectIdentifier, tx: Int64, epoch: Epoch)?>(nil)
     /// Serialises pulls and applies on this member (timer, forwarded-commit catch-up, switch catch-up).
     let pullLock = NSLock()
     let switchQueue = DispatchQueue(label: "trellis.ha.switch")
@@ -98,6 +99,24 @@ public final class HAInstance: @unchecked Sendable {
             preconditionFailure("HA needs the kernel's GraphDatabase, got \(type(of: engine.local.database))")
         }
         return db
+    }
+
+    /// The last committed tx and the epoch it was committed in, for election credentials. Heartbeats ask for it
+    /// twice a second, so the epoch (read from the log) is cached per store and tx; a failed read (the store is
+    /// being replaced) is not cached and reports epoch 0, which only ever under-ranks this member.
+    func logHead() -> HALogHead {
+        guard let db = engine.local.database as? GraphDatabase else { return HALogHead(tx: 0, epoch: .zero) }
+        let tx = db.lastCommittedTxID
+        let key = (ObjectIdentifier(db), tx.rawValue)
+        if let cached = logHeadCache.withLock({ $0 }), cached.store == key.0, cached.tx == key.1 {
+            return HALogHead(tx: UInt64(max(0, tx.rawValue)), epoch: cached.epoch)
+        }
+        guard let header = try? db.transactionHeader(at: tx) else {
+            return HALogHead(tx: UInt64(max(0, tx.rawValue)), epoch: .zero)
+        }
+        let epoch = Epoch(UInt64(max(0, header.epoch)))
+        logHeadCache.withLock { $0 = (key.0, key.1, epoch) }
+        return HALogHead(tx: UInt64(max(0, tx.rawValue)), epoch: epoch)
     }
 
     // trellis.log lines are built from pieces; swift-log wants a message literal.
@@ -174,8 +193,9 @@ public final class HAInstance: @unchecked Sendable {
                 electionTimeout: configuration.electionTimeout, allowInitCluster: configuration.allowInitCluster,
                 joinTimeout: configuration.joinTimeout, stateDirectory: configuration.stateDirectory,
                 clusterName: configuration.clusterName)
-            let engine = self.engine
-            let coordinator = transport.makeCoordinator(settings) { UInt64(max(0, engine.lastCommittedTxID)) }
+            let coordinator = transport.makeCoordinator(settings) { [weak self] in
+                self?.logHead() ?? HALogHead(tx: 0, epoch: .zero)
+            }
             do {
                 try blocking { try await coordinator.start() }
                 return coordinator
@@ -367,8 +387,13 @@ public final class HAInstance: @unchecked Sendable {
     /// the outcome (bounded by `ha.slave_read_timeout`).
     func committedOnMaster(_ tx: CommittedTransaction) throws {
         guard case .master(let epoch) = state.withLock({ $0.role }), let coordinator else { return }
+        // Strict pushes count only slaves that can become master: an acknowledged write must survive the loss of
+        // this master, and a slave-only copy cannot carry it into the next epoch (elections ignore slave-only
+        // logs; docs/clustering-design.md, "Two election rules strict push needs").
+        let strict = configuration.pushStrict
         let slaves = coordinator.members.filter {
             $0.id != me && !$0.isArbiter && $0.alive && $0.role == "slave" && $0.data != nil
+                && !(strict && $0.isSlaveOnly)
         }
         let addresses = Dictionary(uniqueKeysWithValues: slaves.map { ($0.id, $0.data!) })
         let position = LogPosition(lastCommittedTx: UInt64(tx.header.txID.rawValue))
@@ -385,6 +410,14 @@ public final class HAInstance: @unchecked Sendable {
         let waitMillis = Int(configuration.readTimeout.components.seconds * 1000) + 1000
         if round.group.wait(timeout: .now() + .milliseconds(waitMillis)) == .timedOut {
             warn("Transaction \(position.lastCommittedTx): slaves did not answer the push in time")
+            // Strict mode promised the client durable copies; unanswered pushes are not copies.
+            if strict {
+                throw DatabaseError(
+                    "Neo.DatabaseError.Cluster.ReplicationFailure",
+                    "Transaction \(position.lastCommittedTx) is committed on the master but the slaves did not "
+                        + "confirm it within \(waitMillis) ms, as ha.tx_push_strict=true requires. It stays committed "
+                        + "and reaches the slaves by pulls; do not blindly retry it.")
+            }
         }
         let outcome = round.lock.withLock { (round.failed, round.shortfall) }
         if let shortfall = outcome.1 {

@@ -29,11 +29,14 @@ public struct HAMember: Hashable, Sendable {
     public var bolt: String?
     public var http: String?
     public var lastCommittedTx: UInt64
+    /// `ha.slave_only`: never elected, so never a strict push target (see `HAInstance.committedOnMaster`).
+    public var isSlaveOnly: Bool
 
     public init(
         id: MemberID, isArbiter: Bool, alive: Bool, role: String, coordination: String, data: String?,
-        bolt: String?, http: String?, lastCommittedTx: UInt64
+        bolt: String?, http: String?, lastCommittedTx: UInt64, isSlaveOnly: Bool = false
     ) {
+        self.isSlaveOnly = isSlaveOnly
         self.id = id
         self.isArbiter = isArbiter
         self.alive = alive
@@ -66,6 +69,19 @@ public struct HACoordinatorSettings: Sendable, Hashable {
     public var stateDirectory: String
     /// `ha.cluster_name`: members of differently named clusters refuse each other.
     public var clusterName: String
+}
+
+/// The head of this member's log as elections rank it: the last committed transaction and the epoch of the master
+/// that committed it (a log ending in a newer epoch outranks a longer one from an older epoch; see
+/// `ElectionCredentials.outranks`).
+public struct HALogHead: Hashable, Sendable {
+    public var tx: UInt64
+    public var epoch: Epoch
+
+    public init(tx: UInt64, epoch: Epoch) {
+        self.tx = tx
+        self.epoch = epoch
+    }
 }
 
 /// Membership and election for one member.
@@ -128,7 +144,7 @@ public protocol HADataLink: AnyObject, Sendable {
 
 /// Builds the pieces `HAInstance` drives.
 public struct HATransport: Sendable {
-    public var makeCoordinator: @Sendable (HACoordinatorSettings, @escaping @Sendable () -> UInt64) -> any HACoordinator
+    public var makeCoordinator: @Sendable (HACoordinatorSettings, @escaping @Sendable () -> HALogHead) -> any HACoordinator
     public var makeDataService: @Sendable (GraphDatabase, ForwardedTransactions) -> any HADataService
     public var makeDataLink: @Sendable (String) -> any HADataLink
     /// Installs the kernel's commit gate (checked before a local write commit) and commit hook (after a local
@@ -141,7 +157,7 @@ public struct HATransport: Sendable {
     public var moveToBranched: @Sendable (String, String) throws -> String
 
     public init(
-        makeCoordinator: @escaping @Sendable (HACoordinatorSettings, @escaping @Sendable () -> UInt64)
+        makeCoordinator: @escaping @Sendable (HACoordinatorSettings, @escaping @Sendable () -> HALogHead)
             -> any HACoordinator,
         makeDataService: @escaping @Sendable (GraphDatabase, ForwardedTransactions) -> any HADataService,
         makeDataLink: @escaping @Sendable (String) -> any HADataLink,

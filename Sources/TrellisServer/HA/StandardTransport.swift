@@ -30,7 +30,8 @@ extension HATransport {
                             joinTimeout: settings.joinTimeout, stateDirectory: settings.stateDirectory,
                             clusterName: settings.clusterName),
                         group: group, logger: coordinationLog,
-                        lastCommitted: { LogPosition(lastCommittedTx: lastCommitted()) }))
+                        lastCommitted: { LogPosition(lastCommittedTx: lastCommitted().tx) },
+                        lastCommittedEpoch: { lastCommitted().epoch }))
             },
             makeDataService: { database, forwarded in
                 NIODataService(
@@ -92,7 +93,8 @@ final class NIOCoordinator: HACoordinator, @unchecked Sendable {
             HAMember(
                 id: m.id, isArbiter: m.kind == .arbiter, alive: m.alive, role: m.role,
                 coordination: m.addresses.coordination, data: m.addresses.data, bolt: m.addresses.bolt,
-                http: m.addresses.http, lastCommittedTx: m.lastCommitted.lastCommittedTx)
+                http: m.addresses.http, lastCommittedTx: m.lastCommitted.lastCommittedTx,
+                isSlaveOnly: m.kind == .data(slaveOnly: true))
         }
     }
 
