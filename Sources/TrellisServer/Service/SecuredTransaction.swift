@@ -81,6 +81,15 @@ public final class SecuredTransaction: GraphWriteOperations {
     public func nodeProperties(_ node: NodeID) throws -> [(PropertyKeyToken, Value)] {
         try read(); return try base.nodeProperties(node)
     }
+    // The batched reads and the usability check are forwarded so the engine's one-call-per-row reads reach the
+    // kernel over Bolt and HTTP too (the protocol defaults would fall back to one read per key).
+    public func nodeProperties(_ node: NodeID, keys: [PropertyKeyToken], into values: inout [Value]) throws {
+        try read(); try base.nodeProperties(node, keys: keys, into: &values)
+    }
+    public func nodeProperties(_ nodes: [NodeID], keys: [PropertyKeyToken], into values: inout [Value]) throws {
+        try read(); try base.nodeProperties(nodes, keys: keys, into: &values)
+    }
+    public func checkUsable() throws { try base.checkUsable() }
 
     // MARK: Relationships
     public func relationshipExists(_ rel: RelationshipID) throws -> Bool {
