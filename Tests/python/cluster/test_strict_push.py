@@ -46,17 +46,29 @@ def test_factor_two_needs_both_slaves_and_a_refused_commit_stays_committed_on_th
     down.start()
     wait_until(lambda: down.role() == "slave", harness.FORM_TIMEOUT, "the killed slave to rejoin")
 
+    attempts = iter(range(3, 1000))
+    acknowledged = []
+
     def strict_write():
         # The member knows it is a slave slightly before the master's view of the cluster says so; until then a
-        # strict commit still fails (and is still committed, hence MERGE).
+        # strict commit still fails (and is still committed). Each attempt writes a new node, so the one that
+        # succeeds is a transaction the master acknowledged under strict push (a MERGE that finds the node of a
+        # refused attempt would commit nothing and prove nothing).
+        n = next(attempts)
         with master.driver(max_transaction_retry_time=0.0) as driver:
             try:
-                driver.execute_query("MERGE (:Strict {n: 3})")
-                return True
+                driver.execute_query("CREATE (:Strict {n: $n})", n=n)
             except Neo4jError as error:
                 assert error.code == "Neo.DatabaseError.Cluster.ReplicationFailure", error.code
                 return False
+        acknowledged.append(n)
+        return True
     wait_until(strict_write, harness.ELECTION_TIMEOUT, "a strict commit to succeed with both slaves back")
-    # Acknowledged: on both slaves already.
-    assert down.count("Strict") == master.count("Strict")
-    assert up.count("Strict") == master.count("Strict")
+    # Acknowledged: on both slaves already, no waiting.
+    (n,) = acknowledged
+    for slave in (down, up):
+        assert slave.query("MATCH (s:Strict {n: $n}) RETURN count(s) AS c", n=n)[0]["c"] == 1, slave
+    # Refused attempts are committed on the master too and reach the slaves by pulls.
+    for slave in (down, up):
+        wait_until(lambda: slave.count("Strict") == master.count("Strict"), CATCH_UP_TIMEOUT,
+                   f"{slave} to pull the refused attempts")
