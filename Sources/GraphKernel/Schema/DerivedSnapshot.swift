@@ -122,20 +122,25 @@ struct DerivedSnapshot {
                 let label = try r.int32()
                 let key = try r.int32()
                 let unique = try r.byte() == 1
-                let index = PropertyIndex(
-                    descriptor: IndexDescriptor(
-                        name: name, label: label, propertyKey: key, isUnique: unique, state: .online))
                 let keyCount = Int(try r.int64())
                 guard keyCount >= 0, keyCount <= r.remaining else { throw r.damaged("bad index key count") }
+                var entries: [IndexKey: Set<Int64>] = [:]
+                entries.reserveCapacity(keyCount)
                 for _ in 0..<keyCount {
                     let value = try PropertyValueCodec.decodeTagged(&r)
                     let nodeCount = Int(try r.int64())
                     guard nodeCount > 0, nodeCount <= r.remaining / 8 else { throw r.damaged("bad index entry") }
                     var nodes = Set<Int64>(minimumCapacity: nodeCount)
                     for _ in 0..<nodeCount { nodes.insert(try r.int64()) }
-                    index.load(IndexKey(value), nodes)
+                    guard entries.updateValue(nodes, forKey: IndexKey(value)) == nil else {
+                        throw r.damaged("index key filed twice")
+                    }
                 }
-                indexes.append(index)
+                indexes.append(
+                    PropertyIndex(
+                        descriptor: IndexDescriptor(
+                            name: name, label: label, propertyKey: key, isUnique: unique, state: .online),
+                        entries: entries))
             }
             guard r.remaining == 0 else { throw r.damaged("trailing bytes") }
             return DerivedSnapshot(
@@ -362,7 +367,8 @@ extension GraphDatabase {
         guard fileSystem.fileExists(path) else { return nil }
         let empty = DerivedSnapshot(storeID: metadata.storeID, txID: 0, labelScan: LabelScanStore(), counts: [:], indexes: [])
         func rejected(_ reason: String) -> LoadedDerivedSnapshot {
-            LoadedDerivedSnapshot(snapshot: empty, redo: DerivedRedoTracker(baseTxID: 0), rejection: reason)
+            // A redo tracker that ignores every transaction: nothing will be redone on top of this one.
+            LoadedDerivedSnapshot(snapshot: empty, redo: DerivedRedoTracker(baseTxID: .max), rejection: reason)
         }
         do {
             guard let bytes = try readWholeFile(fileSystem, path) else { return nil }

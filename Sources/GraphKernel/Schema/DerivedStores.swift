@@ -85,6 +85,12 @@ final class PropertyIndex: @unchecked Sendable {
 
     init(descriptor: IndexDescriptor) { self.descriptor = descriptor }
 
+    /// An index with its entries already built (a loaded snapshot).
+    init(descriptor: IndexDescriptor, entries: [IndexKey: Set<Int64>]) {
+        self.descriptor = descriptor
+        self.entries = entries
+    }
+
     var entryCount: Int { entries.values.reduce(0) { $0 + $1.count } }
 
     func add(_ value: Value, _ node: Int64) {
@@ -107,12 +113,6 @@ final class PropertyIndex: @unchecked Sendable {
     }
 
     func nodes(equal value: Value) -> Set<Int64> { entries[IndexKey(value)] ?? [] }
-
-    /// Installs the nodes of one key while loading a snapshot.
-    func load(_ key: IndexKey, _ nodes: Set<Int64>) {
-        entries[key, default: []].formUnion(nodes)
-        sortMutex.withLock { sortedKeys = nil }
-    }
 
     /// The indexed value of each of `nodes` that is in the index (one pass over all entries: for recovery, which
     /// knows which nodes changed but not their old values).
