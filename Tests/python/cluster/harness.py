@@ -4,6 +4,7 @@ environment overrides. Everything here polls with a deadline; nothing relies on 
 import atexit
 import concurrent.futures
 import os
+import random
 import shutil
 import signal
 import socket
@@ -38,7 +39,33 @@ def env_name(setting):
     return "TRELLIS_" + setting.replace("_", "__").replace(".", "_")
 
 
+_used_ports = set()
+
+
+def _ephemeral_range():
+    try:
+        low, high = open("/proc/sys/net/ipv4/ip_local_port_range").read().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
+    """A port nobody listens on now, below the kernel's ephemeral range: members connect to each other while they
+    start, and an outgoing connection given a not-yet-bound member's port (possible with port 0 picks, which come
+    from that range) would make that member fail to bind."""
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = random.randrange(20000, min(low, 32768))
+        if port in _used_ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _used_ports.add(port)
+        return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -53,6 +80,8 @@ def wait_until(predicate, timeout, what, interval=0.1):
             value = predicate()
             if value:
                 return value
+        except AssertionError:
+            raise  # a check inside the predicate failed: that is the drill's verdict, not a reason to wait
         except Exception as error:  # a member that is restarting refuses connections for a while
             last_error = error
         if time.monotonic() >= deadline:
@@ -94,6 +123,7 @@ class Member:
         self.settings = dict(settings)
         self.proc = None
         self.paused = False
+        self.should_run = False
         os.makedirs(os.path.join(self.home, "conf"), exist_ok=True)
         shutil.copy(os.path.join(CONFIGS, template + ".conf"), os.path.join(self.home, "conf", "trellis.conf"))
 
@@ -150,6 +180,7 @@ class Member:
                                      stderr=subprocess.STDOUT)
         out.close()
         self.paused = False
+        self.should_run = True
 
     @property
     def running(self):
@@ -161,6 +192,7 @@ class Member:
 
     def kill9(self):
         """A crash: SIGKILL, nothing flushed or closed."""
+        self.should_run = False
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
         self.paused = False
@@ -175,6 +207,7 @@ class Member:
 
     def stop(self):
         """Graceful stop (SIGTERM), SIGKILL after 20 s."""
+        self.should_run = False
         if self.proc is None or self.proc.poll() is not None:
             return
         if self.paused:
@@ -262,10 +295,11 @@ class Cluster:
         """Until exactly one running data member is master and every other running one is slave; returns the
         master."""
         def stable():
+            for m in self.members:
+                if m.should_run and not m.running:
+                    tail = "\n".join(m.log().splitlines()[-5:])
+                    raise AssertionError(f"{m.name} exited with {m.proc.returncode}:\n{tail}")
             running = [m for m in self.data_members if m.running and not m.paused]
-            for m in running:
-                if m.proc.poll() is not None:
-                    raise AssertionError(f"{m.name} exited with {m.proc.returncode}")
             roles = {m.name: m.role() for m in running}
             masters = [m for m in running if roles[m.name] == "master"]
             if len(masters) == 1 and all(roles[m.name] == "slave" for m in running if m is not masters[0]):
