@@ -133,6 +133,10 @@ final class HAClusterTests: @unchecked Sendable {
 
             try run(master, "CREATE (:Replicated {n: 1})")
             for s in slaves { try eventually("slave \(s) has the write") { try count(s, "Replicated") == 1 } }
+            // Every member started with its own empty store (its own store id); joining the master replaced the
+            // slaves' stores by copies of the master's, so the cluster holds one database.
+            let masterStore = ha(master).database.storeID
+            for s in slaves { #expect(ha(s).database.storeID == masterStore) }
 
             // A WRITE transaction sent to a slave runs on the master and is readable on that slave at once.
             try run(slaves[1], "CREATE (:ViaSlave)")

@@ -510,7 +510,20 @@ public final class HAInstance: @unchecked Sendable {
     func joinMaster(_ link: any HADataLink, master: MemberID, generation: Int) throws {
         let timeout = configuration.readTimeout
         let local = database.lastCommittedTxID
-        if local.rawValue > 1 {
+        let masterStore = try waitFor(timeout, "store id") { try await link.storeID() }
+        if let masterStore, masterStore != database.storeID {
+            // Another store id is another database (a store from elsewhere, or one created here before this member
+            // first joined): never apply the master's transactions on top of it, replace it by a copy.
+            if local.rawValue > 1 {
+                warn(
+                    "This store (\(database.storeID)) is not a copy of the master's store (\(masterStore)): it holds "
+                        + "another database. It is moved away and replaced by a copy of the master's store.")
+            } else {
+                info("This empty store has another store id than the master's (\(masterStore)); copying the master's "
+                     + "store.")
+            }
+            try copyStore(from: link, master: master, moveAway: local.rawValue > 1, generation: generation)
+        } else if local.rawValue > 1 {
             let verdict = try branchVerdict(link, master: master, local: local, timeout: timeout)
             switch verdict {
             case .sameHistory:

@@ -132,6 +132,8 @@ public protocol HADataLink: AnyObject, Sendable {
     func push(_ tx: CommittedTransaction, epoch: Epoch, catchingUpFrom database: GraphDatabase) async throws
     /// A full store copy into `directory`, which must not hold a store; returns the tx id the copy ends at.
     func copyStore(into directory: String) async throws -> TxID
+    /// The member's store id: a store with another id is another database, never a copy of this one.
+    func storeID() async throws -> StoreID?
     /// `epoch`: the epoch the slave believes the member is master of (fencing).
     func forwardBegin(user: String, metadata: [String: Value], timeout: Duration?, epoch: Epoch) async throws
         -> UInt64
@@ -140,6 +142,11 @@ public protocol HADataLink: AnyObject, Sendable {
     func forwardCommit(_ tx: UInt64) async throws -> UInt64
     func forwardRollback(_ tx: UInt64) async throws
     func close() async
+}
+
+extension HADataLink {
+    /// Links that cannot tell (test transports) report nil, and the store id check is skipped.
+    public func storeID() async throws -> StoreID? { nil }
 }
 
 /// Builds the pieces `HAInstance` drives.

@@ -143,6 +143,9 @@ final class NIODataLink: HADataLink, @unchecked Sendable {
     func push(_ tx: CommittedTransaction, epoch: Epoch, catchingUpFrom database: GraphDatabase) async throws {
         _ = try await client.push(tx, epoch: epoch, catchingUpFrom: database)
     }
+    func storeID() async throws -> StoreID? {
+        try await mapped { try await client.storeInfo().storeID }
+    }
     func copyStore(into directory: String) async throws -> TxID {
         try await mapped { try await client.copyStore(into: directory) }
     }
