@@ -82,7 +82,9 @@ struct Status: ParsableCommand {
     func run() throws {
         let config = loadConfig()
         if let pid = PidFile.runningPid(config.pidFile) {
-            say("Trellis is running at pid \(pid)")
+            // In HA the role is what load balancers see on /db/manage/server/ha/available (neo4j-ha.md §7).
+            let role = HARoleFile.read(config).map { " (HA role: \($0))" } ?? ""
+            say("Trellis is running at pid \(pid)\(role)")
             return
         }
         say("Trellis is not running")

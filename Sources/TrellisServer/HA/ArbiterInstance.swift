@@ -55,6 +55,7 @@ public final class ArbiterInstance: @unchecked Sendable {
                 let started = "Started in ARBITER mode. This instance is now joining the cluster (instance "
                     + "\(configuration.serverID.rawValue), coordination port \(coordinator.boundPort))."
                 log.info("\(started)")
+                try? HARoleFile.write("arbiter", to: HARoleFile.path(config))
                 return ArbiterInstance(
                     configuration: configuration, coordinator: coordinator, pidFile: pidFile, log: log)
             } catch {

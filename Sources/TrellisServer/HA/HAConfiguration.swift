@@ -138,3 +138,21 @@ public struct HAConfiguration: Sendable, Hashable {
         return h.contains(":") ? "[\(h)]:\(port)" : "\(h):\(port)"
     }
 }
+
+/// `run/ha-role`: this member's HA role as the HA endpoints would answer it ("master", "slave", "UNKNOWN", or
+/// "arbiter"), for `trellis status`. Written by the running instance, removed at a clean stop.
+public enum HARoleFile {
+    public static func path(_ config: Config) -> String { config.runDirectory + "/ha-role" }
+
+    /// Replaces the file atomically, so a reader never sees a half-written role.
+    static func write(_ role: String, to path: String) throws {
+        try Data((role + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// The role the running instance last wrote, if any.
+    public static func read(_ config: Config) -> String? {
+        guard let text = try? String(contentsOfFile: path(config), encoding: .utf8) else { return nil }
+        let role = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return role.isEmpty ? nil : role
+    }
+}

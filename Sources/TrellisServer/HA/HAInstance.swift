@@ -68,6 +68,7 @@ public final class HAInstance: @unchecked Sendable {
     private let dataService = Mutex<(any HADataService)?>(nil)
     private var dataPort = 0
     private var pullTimer: DispatchSourceTimer?
+    private var roleFileTimer: DispatchSourceTimer?
 
     public init(
         configuration: HAConfiguration, config: Config, service: TrellisDatabaseService, engine: HAGraphEngine,
@@ -152,6 +153,7 @@ public final class HAInstance: @unchecked Sendable {
         coordinator.onRoleChange { [weak self] event in self?.roleDecided(event) }
         engine.setForwarding(self)
         startPullTimer()
+        startRoleFile()
         info(
             "Instance \(me.rawValue) (this server) listening for the cluster on "
                 + "\(configuration.advertised(host: configuration.coordinationHost, port: coordinator.boundPort)), "
@@ -222,6 +224,9 @@ public final class HAInstance: @unchecked Sendable {
         }
         pullTimer?.cancel()
         pullTimer = nil
+        roleFileTimer?.cancel()
+        roleFileTimer = nil
+        try? FileManager.default.removeItem(atPath: HARoleFile.path(config))
         engine.setForwarding(nil)
         if let coordinator { blocking { await coordinator.stop() } }
         forwarded.abortAll()
@@ -679,6 +684,21 @@ public final class HAInstance: @unchecked Sendable {
                 s.lastUpdate = Date()
             }
         }
+    }
+
+    /// Keeps `run/ha-role` equal to `roleName` (checked every 250 ms) so `trellis status` can show the role without
+    /// credentials or a network round trip. A master losing its lease shows UNKNOWN within one check.
+    private func startRoleFile() {
+        let path = HARoleFile.path(config)
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "trellis.ha.role-file"))
+        nonisolated(unsafe) var written: String?
+        timer.schedule(deadline: .now(), repeating: .milliseconds(250))
+        timer.setEventHandler { [weak self] in
+            guard let role = self?.roleName, role != written else { return }
+            if (try? HARoleFile.write(role, to: path)) != nil { written = role }
+        }
+        timer.resume()
+        roleFileTimer = timer
     }
 
     private func startPullTimer() {

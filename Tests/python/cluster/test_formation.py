@@ -1,6 +1,7 @@
 """A three-member cluster from cluster-configs/instance{1,2,3}.conf as shipped (push factor 1, pull every second):
 formation, replication, the HA endpoints, writes through a slave, neo4j:// routing, and finally the loss of the
 majority (the last test: it leaves one member alive)."""
+import subprocess
 import time
 
 import pytest
@@ -25,6 +26,11 @@ def test_cluster_forms_with_exactly_one_master(cluster):
         assert member.http_get("/db/manage/server/ha/master") == ((200, "true") if is_master else (404, "false"))
         assert member.http_get("/db/manage/server/ha/slave") == ((404, "false") if is_master else (200, "true"))
         assert member.http_get("/db/manage/server/ha/available") == (200, "master" if is_master else "slave")
+        # `trellis status` on the member's home shows the same role (run/ha-role, refreshed every 250 ms).
+        expected = f"(HA role: {'master' if is_master else 'slave'})"
+        wait_until(lambda: expected in subprocess.run([harness.TRELLIS_BIN, "status"], env=member.environment(),
+                                                      capture_output=True, text=True).stdout,
+                   10, f"`trellis status` of {member.name} to say {expected}")
 
 
 def test_write_on_master_is_readable_on_both_slaves(cluster):
