@@ -62,17 +62,26 @@ enum PropertyValueCodec {
         case .date: return .date(CypherDate(epochDays: block.payload))
         case .localTime: return .localTime(CypherLocalTime(nanosecondOfDay: block.payload))
         case .shortString:
-            let payload = UInt64(bitPattern: block.payload)
-            var utf8: [UInt8] = []
-            utf8.reserveCapacity(Int(block.inlineLength))
-            for i in 0..<Int(min(block.inlineLength, 8)) { utf8.append(UInt8(truncatingIfNeeded: payload >> (8 * UInt64(i)))) }
-            return .string(String(decoding: utf8, as: UTF8.self))
+            return .string(shortString(payload: block.payload, length: block.inlineLength))
         case .string:
             return .string(String(decoding: try dynamic(block.payload), as: UTF8.self))
         case .encoded:
             let bytes = try dynamic(block.payload)
             var reader = ByteReader(bytes: bytes)
             return try decodeTagged(&reader)
+        }
+    }
+
+    /// The inline string of a short-string block: byte `i` is bits `8i..<8i+8` of the payload (see `encode`).
+    /// The bytes are read in place from the little-endian payload, so the (small, allocation-free) `String` is
+    /// built without a temporary array; this runs once per string property read, e.g. per row of a grouping.
+    /// Invalid UTF-8 is repaired as before; a length above 8 (damage) is clamped as before.
+    static func shortString(payload: Int64, length: UInt8) -> String {
+        let count = Int(min(length, 8))
+        return withUnsafeBytes(of: UInt64(bitPattern: payload).littleEndian) { raw in
+            raw.withMemoryRebound(to: UInt8.self) { bytes in
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<count]), as: UTF8.self)
+            }
         }
     }
 
@@ -165,7 +174,7 @@ enum PropertyValueCodec {
             let nanos = try r.int32()
             let offset = try r.int32()
             let zoneLength = Int(try r.int32())
-            let zone = zoneLength < 0 ? nil : String(decoding: try r.bytes(zoneLength), as: UTF8.self)
+            let zone = zoneLength < 0 ? nil : try r.string(zoneLength)
             return .dateTime(CypherDateTime(epochSeconds: seconds, nanosecond: nanos, offsetSeconds: offset, zoneId: zone))
         case .duration:
             return .duration(
@@ -182,7 +191,7 @@ enum PropertyValueCodec {
         case .boolean: return .boolean(try r.byte() != 0)
         case .integer: return .integer(try r.int64())
         case .float: return .float(Double(bitPattern: UInt64(bitPattern: try r.int64())))
-        case .string: return .string(String(decoding: try r.bytes(Int(try r.int32())), as: UTF8.self))
+        case .string: return .string(try r.string(Int(try r.int32())))
         }
     }
 }
@@ -225,5 +234,14 @@ struct ByteReader {
         guard count >= 0, remaining >= count else { throw damaged("truncated") }
         defer { position += count }
         return Array(bytes[position..<position + count])
+    }
+
+    /// `count` bytes as UTF-8 (repaired like `String(decoding:as:)`), decoded in place without copying them out.
+    mutating func string(_ count: Int) throws -> String {
+        guard count >= 0, remaining >= count else { throw damaged("truncated") }
+        defer { position += count }
+        return bytes.withUnsafeBufferPointer {
+            String(decoding: UnsafeBufferPointer(rebasing: $0[position..<position + count]), as: UTF8.self)
+        }
     }
 }
