@@ -213,7 +213,9 @@ final class DataServerCore: Sendable {
         }
         let txID: TxID
         do {
-            txID = try database.copyStore(to: staging)
+            // Unsynced: the staging copy is only read back by this process and then deleted (a crash leaves it to
+            // removeStaleStagingDirectories); the receiving member fsyncs what it writes.
+            txID = try database.copyStore(to: staging, durable: false)
             keepalive.cancel()
         } catch {
             keepalive.cancel()

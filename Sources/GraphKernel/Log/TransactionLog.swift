@@ -586,7 +586,8 @@ public final class TransactionLog: @unchecked Sendable {
     /// last written entry) and syncs them, so a store copied at `txID` keeps a log that continues from it and can
     /// answer for `txID` itself (branch detection). The caller keeps appends out meanwhile (store copy holds the
     /// commit mutex); the log mutex is held throughout so retention cannot prune a file being copied.
-    func copyFiles(from txID: TxID, into destination: String, chunkBytes: Int = 1 << 20) throws {
+    /// With `durable: false` nothing is synced (a scratch copy, see `GraphDatabase.copyStore(to:chunkBytes:durable:)`).
+    func copyFiles(from txID: TxID, into destination: String, chunkBytes: Int = 1 << 20, durable: Bool = true) throws {
         try mutex.withLock {
             if isClosed { throw DatabaseError(.databaseUnavailable, "The transaction log in \(directory) is closed") }
             let first = files.lastIndex { $0.firstTxID <= txID.rawValue } ?? 0
@@ -611,9 +612,9 @@ public final class TransactionLog: @unchecked Sendable {
                     try target.write(bytes, at: offset)
                     offset += Int64(count)
                 }
-                try target.sync()
+                if durable { try target.sync() }
             }
-            try fileSystem.syncDirectory(destination)
+            if durable { try fileSystem.syncDirectory(destination) }
         }
     }
 

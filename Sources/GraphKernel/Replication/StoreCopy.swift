@@ -13,8 +13,12 @@ extension GraphDatabase {
     /// checkpoint that flushes everything committed so far. The pause is the local file copy time (about the store
     /// size divided by the disk's sequential throughput), which is why a network store copy first copies into a
     /// local temporary directory and streams from there. Readers are not blocked.
+    ///
+    /// With `durable: false` the store and log files are not fsynced (the metadata file still is, it is written
+    /// atomically): for a scratch copy that is read back by this process and deleted, such as the staging copy a
+    /// network store copy streams from, where fsyncs would only lengthen the pause for commits.
     @discardableResult
-    public func copyStore(to directory: String, chunkBytes: Int = 1 << 20) throws -> TxID {
+    public func copyStore(to directory: String, chunkBytes: Int = 1 << 20, durable: Bool = true) throws -> TxID {
         precondition(chunkBytes > 0, "chunkBytes must be positive")
         let target = fileSystem
         if target.directoryExists(directory) {
@@ -28,9 +32,11 @@ extension GraphDatabase {
         return try withCheckpointedStore { lastTx in
             let names = try fileSystem.listDirectory(self.directory).filter(Self.isCopiedStoreFile)
             for name in names where name != StoreMetadata.fileName {
-                try copyFile(from: self.directory + "/" + name, to: directory + "/" + name, chunkBytes: chunkBytes)
+                try copyFile(
+                    from: self.directory + "/" + name, to: directory + "/" + name, chunkBytes: chunkBytes,
+                    durable: durable)
             }
-            try log.copyFiles(from: lastTx, into: directory, chunkBytes: chunkBytes)
+            try log.copyFiles(from: lastTx, into: directory, chunkBytes: chunkBytes, durable: durable)
             // The metadata goes last, written atomically (temp file, fsync, rename, directory fsync): until it
             // exists the target does not open as a store, and its rename makes every earlier entry durable too.
             guard let metadata = try readWholeFile(fileSystem, self.directory + "/" + StoreMetadata.fileName) else {
@@ -49,7 +55,7 @@ extension GraphDatabase {
         return name.hasPrefix("neostore")
     }
 
-    private func copyFile(from source: String, to destination: String, chunkBytes: Int) throws {
+    private func copyFile(from source: String, to destination: String, chunkBytes: Int, durable: Bool) throws {
         let input = try fileSystem.open(source, create: false)
         defer { input.close() }
         try? fileSystem.removeFile(destination)
@@ -69,6 +75,6 @@ extension GraphDatabase {
             try buffer.withUnsafeBytes { try output.write(at: offset, from: UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
             offset += Int64(got)
         }
-        try output.sync()
+        if durable { try output.sync() }
     }
 }
