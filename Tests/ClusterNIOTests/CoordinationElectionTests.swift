@@ -26,9 +26,9 @@ struct CoordinationElectionTests {
                 let rows = cluster.services[elected]!.snapshot.members
                 return rows.allSatisfy(\.alive) && rows.map(\.role) == ["master", "slave", "slave"]
             })
-            #expect(cluster.log.contains("Instance 1 was elected as master"))
-            #expect(cluster.log.contains("Instance 2 (this server) entered the cluster"))
-            #expect(cluster.log.contains("Database available for write transactions"))
+            #expect(await eventually { cluster.log.contains("Instance 1 was elected as master") })
+            #expect(await eventually { cluster.log.contains("Instance 2 (this server) entered the cluster") })
+            #expect(await eventually { cluster.log.contains("Database available for write transactions") })
             // The vote is on disk before it was sent.
             let state = try ElectionStateStore(directory: cluster.settings(for: 1).stateDirectory).load()
             #expect(state.currentEpoch >= Epoch(1))

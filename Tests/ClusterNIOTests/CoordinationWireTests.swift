@@ -199,10 +199,10 @@ struct CoordinationWireTests {
                                                  wait: .milliseconds(100))
             }
 
-            #expect(cluster.log.contains("malformed frame"))
-            #expect(cluster.log.contains("unsupported coordination protocol version 2"))
-            #expect(cluster.log.contains("is not in ha.initial_hosts"))
-            #expect(cluster.log.contains("no hello within"))
+            #expect(await eventually { cluster.log.contains("malformed frame") })
+            #expect(await eventually { cluster.log.contains("unsupported coordination protocol version 2") })
+            #expect(await eventually { cluster.log.contains("is not in ha.initial_hosts") })
+            #expect(await eventually { cluster.log.contains("no hello within") })
             // Nobody was hurt: still one master, everyone following it.
             #expect(await eventually { cluster.stableMaster() != nil })
             #expect(cluster.services[0]!.snapshot.members.count == 3)
