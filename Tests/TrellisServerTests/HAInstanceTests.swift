@@ -123,7 +123,10 @@ final class HAInstanceTests: @unchecked Sendable {
             defer { stopAll() }
             for id in 1...3 { try start(id, ["ha.pull_interval": "0s", "ha.tx_push_strategy": "fixed_descending"]) }
             cluster.elect(MemberID(1), epoch: 1)
-            try eventually("roles") { ha(2).roleName == "slave" && ha(3).roleName == "slave" }
+            // Each member switches on its own queue: wait for the master's switch too, not only the slaves'.
+            try eventually("roles") {
+                ha(1).roleName == "master" && ha(2).roleName == "slave" && ha(3).roleName == "slave"
+            }
             let rows = try run(3, "CREATE (n:Written {place: 'slave'}) RETURN n.place AS place")
             #expect(rows == [[.string("slave")]])
             // No periodic pull: member 3 read its own write because commit caught up before returning.
@@ -168,7 +171,7 @@ final class HAInstanceTests: @unchecked Sendable {
             try start(1, ["ha.tx_push_factor": "0"])
             try start(2, ["ha.pull_interval": "0s"])
             cluster.elect(MemberID(1), epoch: 1)
-            try eventually("2 slave") { ha(2).roleName == "slave" }
+            try eventually("1 master, 2 slave") { ha(1).roleName == "master" && ha(2).roleName == "slave" }
             let writer = members[1]!.service.openSession(
                 user: AuthenticatedUser(username: "neo4j", roles: ["admin"], passwordChangeRequired: false))
             try writer.beginTransaction(TransactionOptions(mode: .write))
@@ -226,7 +229,10 @@ final class HAInstanceTests: @unchecked Sendable {
             defer { stopAll() }
             for id in 1...3 { try start(id) }
             cluster.elect(MemberID(1), epoch: 1)
-            try eventually("roles") { ha(2).roleName == "slave" && ha(3).roleName == "slave" }
+            // Each member switches on its own queue: wait for the master's switch too, not only the slaves'.
+            try eventually("roles") {
+                ha(1).roleName == "master" && ha(2).roleName == "slave" && ha(3).roleName == "slave"
+            }
             try run(1, "CREATE (:Before)")
             try eventually("slaves have it") { try count(2, "Before") == 1 && count(3, "Before") == 1 }
 
@@ -253,7 +259,7 @@ final class HAInstanceTests: @unchecked Sendable {
             try start(1, ["ha.pull_interval": "0s"])
             try start(2, ["ha.tx_push_factor": "0"])
             cluster.elect(MemberID(2), epoch: 1)
-            try eventually("1 slave of 2") { ha(1).roleName == "slave" }
+            try eventually("2 master, 1 its slave") { ha(2).roleName == "master" && ha(1).roleName == "slave" }
             try run(2, "CREATE (:Shared)")
             #expect(ha(1).updateNow().hasPrefix("Update completed"))
             #expect(try count(1, "Shared") == 1)
