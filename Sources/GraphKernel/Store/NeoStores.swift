@@ -220,28 +220,7 @@ final class NeoStores: @unchecked Sendable {
             let inUse: Bool = try cache.withLockedAccess { access in
                 let n = try access.record(nodes, node)
                 guard n.byte(0) & 1 != 0 else { return false }
-                var missing = keys.count
-                var id = n.int64(9)
-                var steps: Int64 = 0
-                while id != noID && missing > 0 {
-                    let p = try access.record(properties, id)
-                    let count = min(Int(p.byte(1)), PropertyRecord.blocksPerRecord)
-                    for i in 0..<count {
-                        let base = 16 + i * 16
-                        let key = p.int32(base)
-                        for k in 0..<keys.count where keys[k] == key && found[k] == nil {
-                            found[k] = PropertyBlock(
-                                key: key, type: PropertyType(rawValue: p.byte(base + 4)) ?? .integer,
-                                inlineLength: p.byte(base + 5), payload: p.int64(base + 8))
-                            missing -= 1
-                        }
-                    }
-                    id = p.int64(8)
-                    steps += 1
-                    if steps > high {
-                        throw DatabaseError(.storageDamageDetected, "property chain of node \(node) has a cycle")
-                    }
-                }
+                try collectBlocks(access, chain: n.int64(9), of: node, keys: keys, into: found, chainLimit: high)
                 return true
             }
             guard inUse else { return false }
@@ -261,39 +240,52 @@ final class NeoStores: @unchecked Sendable {
         let high = properties.highID + 1
         let nodeStore = self.nodes
         var blocks = [PropertyBlock?](repeating: nil, count: nodes.count * width)
-        let missingNode: Int? = try cache.withLockedAccess { access in
-            for (n, node) in nodes.enumerated() {
-                let record = try access.record(nodeStore, node)
-                guard record.byte(0) & 1 != 0 else { return n }
-                let base = n * width
-                var missing = width
-                var id = record.int64(9)
-                var steps: Int64 = 0
-                while id != noID && missing > 0 {
-                    let p = try access.record(properties, id)
-                    let count = min(Int(p.byte(1)), PropertyRecord.blocksPerRecord)
-                    for i in 0..<count {
-                        let offset = 16 + i * 16
-                        let key = p.int32(offset)
-                        for k in 0..<width where keys[k] == key && blocks[base + k] == nil {
-                            blocks[base + k] = PropertyBlock(
-                                key: key, type: PropertyType(rawValue: p.byte(offset + 4)) ?? .integer,
-                                inlineLength: p.byte(offset + 5), payload: p.int64(offset + 8))
-                            missing -= 1
-                        }
-                    }
-                    id = p.int64(8)
-                    steps += 1
-                    if steps > high {
-                        throw DatabaseError(.storageDamageDetected, "property chain of node \(node) has a cycle")
-                    }
+        let missingNode: Int? = try blocks.withUnsafeMutableBufferPointer { all in
+            try cache.withLockedAccess { access in
+                for (n, node) in nodes.enumerated() {
+                    let record = try access.record(nodeStore, node)
+                    guard record.byte(0) & 1 != 0 else { return n }
+                    let slice = UnsafeMutableBufferPointer(rebasing: all[n * width..<(n + 1) * width])
+                    try collectBlocks(
+                        access, chain: record.int64(9), of: node, keys: keys, into: slice, chainLimit: high)
                 }
+                return nil
             }
-            return nil
         }
         if let missingNode { return missingNode }
         for i in 0..<blocks.count { values[i] = try blocks[i].map(propertyValue) ?? .null }
         return nil
+    }
+
+    /// Walks node `node`'s property chain from `first` under the caller's page cache lock, storing the block of
+    /// `keys[k]` in `found[k]` (which start nil) and stopping as soon as every key is found. `chainLimit` bounds the
+    /// walk so a damaged, cyclic chain is reported instead of looping.
+    private func collectBlocks(
+        _ access: LockedPageAccess, chain first: Int64, of node: Int64, keys: [Int32],
+        into found: UnsafeMutableBufferPointer<PropertyBlock?>, chainLimit: Int64
+    ) throws {
+        var missing = keys.count
+        var id = first
+        var steps: Int64 = 0
+        while id != noID && missing > 0 {
+            let p = try access.record(properties, id)
+            let count = min(Int(p.byte(1)), PropertyRecord.blocksPerRecord)
+            for i in 0..<count {
+                let offset = 16 + i * 16
+                let key = p.int32(offset)
+                for k in 0..<keys.count where keys[k] == key && found[k] == nil {
+                    found[k] = PropertyBlock(
+                        key: key, type: PropertyType(rawValue: p.byte(offset + 4)) ?? .integer,
+                        inlineLength: p.byte(offset + 5), payload: p.int64(offset + 8))
+                    missing -= 1
+                }
+            }
+            id = p.int64(8)
+            steps += 1
+            if steps > chainLimit {
+                throw DatabaseError(.storageDamageDetected, "property chain of node \(node) has a cycle")
+            }
+        }
     }
 
     /// One property of the chain at `first`, `.null` when absent. Decodes only the matching block.
