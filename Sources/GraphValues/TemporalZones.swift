@@ -15,7 +15,16 @@ import Synchronization
 /// this keeps GraphValues free of Foundation, gives second-precision historical offsets (LMT such as +00:53:28),
 /// and lets us resolve local times in DST gaps and overlaps exactly as java.time's `ZonedDateTime.ofLocal` does,
 /// which is what Neo4j's values follow. The directory can be overridden with the `TZDIR` environment variable.
-public struct TimeZoneRules: Sendable {
+///
+/// Zones merged in the tz database's main data: since tzdata 2022b, a zone that agrees with another zone of the same
+/// country since 1970 is a link to it in the main data (Europe/Stockholm → Europe/Berlin), and its older history
+/// lives only in the optional `backzone` file. java.time's tzdb (and so Neo4j, and the openCypher TCK:
+/// `1818-07-21T21:40:32.142[Europe/Stockholm]` is `+00:53:28`, Berlin's local mean time) is built from the main
+/// data, but distributions such as Debian compile their zoneinfo with `backzone`, which gives Stockholm its own
+/// local mean time (+01:12:12). `TimeZoneDatabase.rules(for:)` therefore applies the main data's rule itself: a
+/// zone not listed in `zone1970.tab` takes the rules of the `zone1970.tab` zone of its country (`zone.tab`) that
+/// agrees with it since 1970. On systems built without `backzone` the two files already agree and nothing changes.
+public struct TimeZoneRules: Sendable, Equatable {
     /// UTC instants (epoch seconds) at which the offset changes, ascending.
     let transitions: [Int64]
     /// Offset (seconds east of UTC) in force from `transitions[i]` on.
@@ -39,6 +48,27 @@ public struct TimeZoneRules: Sendable {
         }
         return low == 0 ? initialOffset : offsetsAfter[low - 1]
     }
+
+    /// Whether both zones give the same offset at every instant from 1970-01-01T00:00Z on — the tz database's
+    /// criterion for merging zones in its main data. Transitions that change only the abbreviation or the DST flag
+    /// are not offset changes and are ignored.
+    func agreesSince1970(with other: TimeZoneRules) -> Bool {
+        func changes(_ rules: TimeZoneRules) -> [Int64: Int32] {
+            var result: [Int64: Int32] = [:]
+            var previous = rules.offset(atEpochSecond: 0)
+            for (index, t) in rules.transitions.enumerated() where t > 0 {
+                let offset = rules.offsetsAfter[index]
+                if offset != previous { result[t] = offset }
+                previous = offset
+            }
+            return result
+        }
+        return offset(atEpochSecond: 0) == other.offset(atEpochSecond: 0) && footer == other.footer
+            && lastTransitionOffset == other.lastTransitionOffset && changes(self) == changes(other)
+    }
+
+    /// The offset in force after the last listed transition (before the footer takes over).
+    private var lastTransitionOffset: Int32 { offsetsAfter.last ?? initialOffset }
 
     /// Resolves a local date-time (epoch seconds of the wall-clock reading) to an offset like java.time's
     /// `ZonedDateTime.ofLocal`: in an overlap the preferred offset wins when valid, else the earlier offset;
@@ -67,9 +97,9 @@ public struct TimeZoneRules: Sendable {
 }
 
 /// A POSIX TZ string such as `CET-1CEST,M3.5.0,M10.5.0/3` (the TZif footer).
-struct PosixZoneRule: Sendable {
-    struct DateRule: Sendable {
-        enum Kind: Sendable {
+struct PosixZoneRule: Sendable, Equatable {
+    struct DateRule: Sendable, Equatable {
+        enum Kind: Sendable, Equatable {
             case julianNoLeap(Int64)  // Jn, 1...365, Feb 29 never counted
             case zeroBased(Int64)  // n, 0...365
             case monthWeekDay(month: Int64, week: Int64, weekday: Int64)  // Mm.w.d, d: 0 = Sunday
@@ -242,13 +272,70 @@ public enum TimeZoneDatabase {
         return !name.split(separator: "/", omittingEmptySubsequences: false).contains { $0.isEmpty || $0 == ".." }
     }
 
-    /// The rules of a named zone, or nil when the system has no such zone.
+    /// The rules of a named zone as the tz database's main data defines them (see `TimeZoneRules` on merged
+    /// zones), or nil when the system has no such zone.
     public static func rules(for name: String) -> TimeZoneRules? {
         if let cached = cache.withLock({ $0[name] }) { return cached }
-        guard isPlausibleName(name), let bytes = readFile(directory + "/" + name), let rules = parseTZif(bytes)
-        else { return nil }
+        guard let own = fileRules(for: name) else { return nil }
+        let rules = mainDataTarget(for: name, own: own).flatMap(fileRules(for:)) ?? own
         cache.withLock { $0[name] = rules }
         return rules
+    }
+
+    /// The rules compiled in the zone's own file.
+    static func fileRules(for name: String) -> TimeZoneRules? {
+        guard isPlausibleName(name), let bytes = readFile(directory + "/" + name) else { return nil }
+        return parseTZif(bytes)
+    }
+
+    /// Zone tables read once: `zone1970.tab` zone → its countries, and `zone.tab` zone → its countries.
+    private struct ZoneTables: Sendable {
+        var zone1970: [(zone: String, countries: [Substring])] = []
+        var zone1970Names: Set<String> = []
+        var countriesByZone: [String: [Substring]] = [:]
+    }
+
+    private static let zoneTables = Mutex<ZoneTables?>(nil)
+
+    /// The zone whose rules the main data uses for `name`: nil when `name` is itself a main-data zone, when the
+    /// tables are missing, or when no zone of its country agrees with it since 1970 (then its own rules stand).
+    static func mainDataTarget(for name: String, own: TimeZoneRules) -> String? {
+        let tables = zoneTables.withLock { tables -> ZoneTables in
+            if let tables { return tables }
+            let loaded = loadZoneTables()
+            tables = loaded
+            return loaded
+        }
+        guard !tables.zone1970Names.isEmpty, !tables.zone1970Names.contains(name),
+            let countries = tables.countriesByZone[name]
+        else { return nil }
+        // zone1970.tab order is stable (sorted by country then zone), so the choice is deterministic.
+        for entry in tables.zone1970 where entry.countries.contains(where: countries.contains) {
+            if let candidate = fileRules(for: entry.zone), candidate.agreesSince1970(with: own) {
+                return entry.zone
+            }
+        }
+        return nil
+    }
+
+    /// Reads `zone1970.tab` and `zone.tab` (tab-separated: countries, coordinates, zone, comment; `#` comments).
+    private static func loadZoneTables() -> ZoneTables {
+        func rows(_ file: String) -> [(countries: [Substring], zone: String)] {
+            guard let bytes = readFile(directory + "/" + file) else { return [] }
+            return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
+                guard !line.hasPrefix("#") else { return nil }
+                let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+                guard fields.count >= 3 else { return nil }
+                return (fields[0].split(separator: ","), String(fields[2]))
+            }
+        }
+        var tables = ZoneTables()
+        for row in rows("zone1970.tab") {
+            tables.zone1970.append((row.zone, row.countries))
+            tables.zone1970Names.insert(row.zone)
+        }
+        for row in rows("zone.tab") { tables.countriesByZone[row.zone, default: []] += row.countries }
+        return tables
     }
 
     private static let canonicalNames = Mutex<[String: String]?>(nil)

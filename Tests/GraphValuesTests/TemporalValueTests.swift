@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import GraphValues
@@ -176,6 +177,47 @@ struct TimeZoneTests {
         // Far future uses the POSIX footer rule: 2100-07-01 is summer time.
         #expect(rules.offset(atEpochSecond: 4_118_083_200) == 7200)
         #expect(rules.offset(atEpochSecond: 4_102_444_800) == 3600)
+    }
+
+    @Test("zones merged in the tz main data take the merged zone's history (Stockholm before 1879 is Berlin's LMT)")
+    func mergedZoneHistory() throws {
+        // 1818-07-21T21:40Z. The TCK (Temporal2.feature [6]) expects +00:53:28 in Europe/Stockholm: since tzdata
+        // 2022b Stockholm is a link to Berlin in the main data, whatever a backzone build of zoneinfo says.
+        let instant = TemporalCalendar.epochDay(year: 1818, month: 7, day: 21) * 86_400 + 21 * 3600 + 40 * 60
+        for name in ["Europe/Stockholm", "Europe/Oslo", "Europe/Copenhagen", "Europe/Berlin"] {
+            let rules = try #require(TimeZoneDatabase.rules(for: name))
+            #expect(rules.offset(atEpochSecond: instant) == 3208, "\(name)")
+        }
+        // Zones listed in zone1970.tab keep their own history: Paris's LMT is +00:09:21.
+        #expect(TimeZoneDatabase.rules(for: "Europe/Paris")?.offset(atEpochSecond: instant) == 561)
+        #expect(TimeZoneDatabase.mainDataTarget(for: "Europe/Berlin", own: try #require(
+            TimeZoneDatabase.fileRules(for: "Europe/Berlin"))) == nil)
+        let parsed = try TemporalParser.dateTime("1818-07-21T21:40:32.142[Europe/Stockholm]", defaultZone: .offset(0))
+        #expect(parsed.cypherString == "1818-07-21T21:40:32.142+00:53:28[Europe/Stockholm]")
+    }
+
+    @Test("historic offsets of every zone.tab zone agree with Foundation's (ICU) copy of the tz main data")
+    func historicOffsetsMatchFoundation() throws {
+        let table = try String(contentsOfFile: TimeZoneDatabase.directory + "/zone.tab", encoding: .utf8)
+        let zones = table.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line in
+            line.split(separator: "\t").dropFirst(2).first.map(String.init)
+        }
+        #expect(zones.count > 300)
+        // Noon UTC on 1 July of years before 1970, where backzone builds and the main data differ. Both sides
+        // answer "the offset at this UTC instant", so no local-time ambiguity enters the comparison.
+        let instants: [Int64] = [1850, 1900, 1925, 1950].map { year in
+            TemporalCalendar.epochDay(year: year, month: 7, day: 1) * 86_400 + 12 * 3600
+        }
+        var mismatches: [String] = []
+        for zone in zones {
+            guard let ours = TimeZoneDatabase.rules(for: zone), let icu = TimeZone(identifier: zone) else { continue }
+            for instant in instants {
+                let expected = icu.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(instant)))
+                let got = Int(ours.offset(atEpochSecond: instant))
+                if got != expected { mismatches.append("\(zone)@\(instant): \(got) vs \(expected)") }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(20))")
     }
 
     @Test("local times in a gap move forward, in an overlap take the earlier offset unless preferred")
