@@ -146,6 +146,38 @@ struct TransactionReaperTests {
         #expect(e?.code == .transactionTimedOut)
     }
 
+    @Test("dbms.transaction.monitor.check.interval sets how often the reaper's timer looks")
+    func checkIntervalSetting() throws {
+        let auth = try AuthManager(
+            enabled: false, directory: try Config(home: dir.path, overrides: [:]).authDirectory, maxFailedAttempts: 3,
+            lockTime: .seconds(5), iterations: 10, logger: Logger(label: "test"))
+        func service(_ overrides: [String: String]) throws -> TrellisDatabaseService {
+            TrellisDatabaseService(
+                engine: engine, auth: auth, config: try Config(home: dir.path, overrides: overrides),
+                logger: Logger(label: "test"), queryLog: nil)
+        }
+        #expect(try service([:]).reaperInterval == .milliseconds(200))
+        #expect(try service(["dbms.transaction.monitor.check.interval": "1h"]).reaperInterval == .seconds(3600))
+
+        // A short configured interval: the timer alone ends an abandoned transaction.
+        let quick = try service(["dbms.transaction.monitor.check.interval": "10ms"])
+        #expect(quick.reaperInterval == .milliseconds(10))
+        let s = quick.openSession(
+            user: AuthenticatedUser(username: "u", roles: ["admin"], passwordChangeRequired: false))
+        try s.beginTransaction(TransactionOptions(timeout: .milliseconds(20)))
+        let deadline = ContinuousClock.now + .seconds(20)
+        while quick.openTransactionCount > 0 && ContinuousClock.now < deadline { usleep(5_000) }
+        #expect(quick.openTransactionCount == 0)
+
+        // Zero cannot mean "never" for an interval: start-up stops with the setting named.
+        for bad in ["0", "0s", "soon"] {
+            let error = #expect(throws: (any Error).self) {
+                try Config(home: dir.path, overrides: ["dbms.transaction.monitor.check.interval": bad])
+            }
+            #expect("\(error.map { String(describing: $0) } ?? "")".contains("dbms.transaction.monitor.check.interval"))
+        }
+    }
+
     @Test("dbms.transaction.timeout applies when the client sets none")
     func defaultTimeout() throws {
         let config = try Config(home: dir.path, overrides: ["dbms.transaction.timeout": "1s"])

@@ -8,7 +8,7 @@ import TrellisService
 /// transactions, bookmarks and the routing table, on top of a `GraphEngine` (kernel + Cypher).
 ///
 /// Time-outs (`dbms.transaction.timeout`, or the client's own): a reaper looks at the open transactions every
-/// `reaperInterval` and rolls back those past their deadline whose client is idle, so an abandoned transaction
+/// `reaperInterval` (`dbms.transaction.monitor.check.interval`) and rolls back those past their deadline whose client is idle, so an abandoned transaction
 /// releases its locks even if the client never sends another message; the client's next message then fails
 /// with TransactionTimedOut. A statement still running past the deadline is stopped by the kernel's own check.
 ///
@@ -54,10 +54,11 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
 
     public init(
         engine: GraphEngine, auth: AuthManager, config: Config, logger: Logger, queryLog: QueryLog?,
-        bookmarkWaitTimeout: Duration? = nil, reaperInterval: Duration = .milliseconds(200)
+        bookmarkWaitTimeout: Duration? = nil, reaperInterval: Duration? = nil
     ) {
-        precondition(reaperInterval > .zero, "the reaper interval must be positive")
-        self.reaperInterval = reaperInterval
+        let interval = reaperInterval ?? config.get(Settings.transactionMonitorCheckInterval)
+        precondition(interval > .zero, "the reaper interval must be positive, got \(interval)")
+        self.reaperInterval = interval
         self.engine = engine
         self.auth = auth
         self.logger = logger

@@ -60,9 +60,15 @@ extension Setting where Value == Bool {
 }
 
 extension Setting where Value == Duration {
-    public static func duration(_ name: String, _ def: String, dynamic: Bool = false, _ doc: String) -> Self {
+    /// A duration; `positive` rejects zero (for intervals, where 0 cannot mean "none").
+    public static func duration(
+        _ name: String, _ def: String, dynamic: Bool = false, positive: Bool = false, _ doc: String
+    ) -> Self {
         Setting(name, default: def, type: "duration", dynamic: dynamic, doc) {
-            (t: String) throws(SettingValueError) in try SettingParsers.duration(t)
+            (t: String) throws(SettingValueError) in
+            let value = try SettingParsers.duration(t)
+            guard !positive || value > .zero else { throw SettingValueError(expected: "a duration above zero") }
+            return value
         }
     }
 }

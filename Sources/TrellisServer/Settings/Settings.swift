@@ -76,6 +76,11 @@ public enum Settings {
     public static let transactionTimeout = Setting<Duration>.duration(
         "dbms.transaction.timeout", "0", dynamic: true,
         "Time-out for every transaction that does not set its own (0: none). Time-outs roll the transaction back.")
+    public static let transactionMonitorCheckInterval = Setting<Duration>.duration(
+        "dbms.transaction.monitor.check.interval", "200ms", positive: true,
+        "How often the transaction reaper looks for transactions past their time-out and rolls back those whose "
+            + "client is idle. Neo4j's default is 2s; Trellis looks more often so a time-out ends closer to its "
+            + "deadline (a check costs one pass over the open transactions).")
     public static let bookmarkReadyTimeout = Setting<Duration>.duration(
         "dbms.transaction.bookmark_ready_timeout", "30s",
         "How long a transaction that names a bookmark waits for this instance to have applied it "
@@ -361,8 +366,8 @@ public enum Settings {
             jvmAdditional.erased,
             pageCacheSize.erased, heapInitialSize.erased, heapMaxSize.erased, txLogRetention.erased,
             txLogRotationSize.erased, checkpointIntervalTime.erased, checkpointIntervalTx.erased,
-            checkpointIopsLimit.erased, checkpointPolicy.erased, transactionTimeout.erased, bookmarkReadyTimeout.erased,
-            lockAcquisitionTimeout.erased, restTransactionIdleTimeout.erased, relationshipGroupingThreshold.erased,
+            checkpointIopsLimit.erased, checkpointPolicy.erased, transactionTimeout.erased,
+            transactionMonitorCheckInterval.erased, bookmarkReadyTimeout.erased, lockAcquisitionTimeout.erased, restTransactionIdleTimeout.erased, relationshipGroupingThreshold.erased,
             queryCacheSize.erased,
             defaultListenAddress.erased, defaultAdvertisedAddress.erased, boltEnabled.erased,
             boltListenAddress.erased, boltAdvertisedAddress.erased, boltTLSLevel.erased,
