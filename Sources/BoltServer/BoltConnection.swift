@@ -19,7 +19,8 @@ import TrellisService
 /// reference used to interrupt); the rest is confined to `queue`.
 final class BoltConnection: @unchecked Sendable {
     enum Item {
-        case message(ByteBuffer)
+        /// `receivedNanos`: uptime when de-chunked, for `neo4j.bolt.accumulated_queue_time`.
+        case message(ByteBuffer, receivedNanos: UInt64)
         case tooLarge(limitBytes: Int)
     }
 
@@ -112,11 +113,12 @@ final class BoltConnection: @unchecked Sendable {
                 pendingResets += 1
                 if executing { interrupt = interruptTarget }
             }
-            inbox.append(.message(body))
+            inbox.append(.message(body, receivedNanos: DispatchTime.now().uptimeNanoseconds))
             if inbox.count >= Self.inboxHighWater { readPaused = true }
             defer { scheduled = true }
             return !scheduled
         }
+        shared.metrics.received.add(1, ordering: .relaxed)
         interrupt?.interrupt()
         if start { schedule { self.pump() } }
     }
@@ -227,7 +229,16 @@ final class BoltConnection: @unchecked Sendable {
             let error = BoltRequestError(fatal: true, .invalidRequest,
                 "Message larger than the limit of \(limit) bytes (dbms.connector.bolt.max_message_size)")
             perform(machine.decodeFailed(error))
-        case .message(let body):
+        case .message(let body, let receivedNanos):
+            let startNanos = DispatchTime.now().uptimeNanoseconds
+            let metrics = shared.metrics
+            metrics.started.add(1, ordering: .relaxed)
+            metrics.queueNanos.add(Int(truncatingIfNeeded: startNanos &- receivedNanos), ordering: .relaxed)
+            defer {
+                metrics.processingNanos.add(
+                    Int(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds &- startNanos), ordering: .relaxed)
+                metrics.done.add(1, ordering: .relaxed)
+            }
             if BoltRequestDecoder.peekTag(body) == 0x0F {
                 lock.withLock { pendingResets = max(0, pendingResets - 1) }
             }
@@ -256,10 +267,12 @@ final class BoltConnection: @unchecked Sendable {
                 encoder.writeIgnored(to: &out)
                 return
             case .sendFailure(let error):
+                shared.metrics.failed.add(1, ordering: .relaxed)
                 dropResults()
                 encoder.writeFailure(error, to: &out)
                 return
             case .sendFailureAndClose(let error):
+                shared.metrics.failed.add(1, ordering: .relaxed)
                 dropResults()
                 encoder.writeFailure(error, to: &out)
                 return  // the pump closes once the state is DEFUNCT

@@ -95,6 +95,9 @@ public final class BoltServer: Sendable {
     /// The port actually bound, once started.
     public var port: Int? { localAddress?.port }
 
+    /// Connection and message counters (`neo4j.bolt.*` metrics).
+    public var metrics: BoltMetrics { shared.metrics }
+
     /// Number of open Bolt connections.
     public var connectionCount: Int { shared.connections.load(ordering: .relaxed) }
 
@@ -193,6 +196,7 @@ final class BoltServerShared: Sendable {
     /// Connections whose database side has not been cleaned up yet.
     let liveConnections = Atomic<Int>(0)
     let nextConnectionID = Atomic<Int>(0)
+    let metrics = BoltMetrics()
     let open = Mutex<[ObjectIdentifier: Channel]>([:])
     /// Tests on an `EmbeddedChannel` run database calls inline on the (single) test thread.
     let inlineExecution: Bool
@@ -215,6 +219,7 @@ final class BoltServerShared: Sendable {
             return false
         }
         open.withLock { $0[ObjectIdentifier(channel)] = channel }
+        metrics.opened.add(1, ordering: .relaxed)
         return true
     }
 
@@ -222,6 +227,7 @@ final class BoltServerShared: Sendable {
         let removed = open.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
         if removed != nil {
             connections.subtract(1, ordering: .relaxed)
+            metrics.closed.add(1, ordering: .relaxed)
         }
     }
 

@@ -237,6 +237,19 @@ public final class GraphDatabase: @unchecked Sendable {
     /// The page cache's counters.
     public var pageCacheStatistics: PageCacheCounters { cache.stats }
 
+    /// Transaction and checkpoint counters (server metrics).
+    public let counters = KernelCounters()
+
+    /// The transaction log's counters (appends, syncs, rotations, checkpoints).
+    public var transactionLogStatistics: TransactionLogStatistics { log.statistics }
+
+    /// Records in use per store (`neo4j.ids_in_use.*`); relationship types are counted by their tokens.
+    public var idsInUse: IDsInUse {
+        IDsInUse(
+            nodes: stores.nodes.idsInUse, relationships: stores.relationships.idsInUse,
+            properties: stores.properties.idsInUse, relationshipTypes: Int64(stores.relationshipTypeTokens.count))
+    }
+
     /// Begins a transaction. `timeout` (or the configured default) bounds its lifetime: any operation after the
     /// deadline throws `TransactionTimedOut`.
     public func beginTransaction(mode: TransactionMode = .write, timeout: Duration? = nil) throws -> KernelTransaction {
@@ -326,6 +339,7 @@ public final class GraphDatabase: @unchecked Sendable {
     // MARK: Checkpoint
 
     private func checkpointLocked() throws {
+        let startNanos = monotonicNanos()
         // Applies run without the commit mutex: read the applied state and flush under the store lock, so the
         // checkpoint names exactly what the flushed pages contain.
         var (meta, derived) = try storeRW.withReadLock {
@@ -345,6 +359,7 @@ public final class GraphDatabase: @unchecked Sendable {
         try log.checkpoint(lastAppliedTxID: TxID(meta.lastCheckpointedTx))
         transactionsSinceCheckpoint.store(0, ordering: .relaxed)
         lastCheckpointNanos = monotonicNanos()
+        counters.checkpointed(nanos: lastCheckpointNanos &- startNanos)
     }
 
     /// Checkpoints when `dbms.checkpoint.interval.tx` transactions or `dbms.checkpoint.interval.time` have passed

@@ -92,6 +92,9 @@ public struct TransactionLogStatistics: Sendable, Hashable {
     /// Data syncs of log files (`fdatasync`); fewer than appends when group commit shares them.
     public var syncs: Int64 = 0
     public var rotations: Int64 = 0
+    /// Time spent rotating (sync of the old file, creating the new one), in total and for the last rotation.
+    public var rotationNanosTotal: Int64 = 0
+    public var lastRotationNanos: Int64 = 0
     public var checkpoints: Int64 = 0
     public var prunedFiles: Int64 = 0
     public var bytesWritten: Int64 = 0
@@ -174,6 +177,7 @@ public final class TransactionLog: @unchecked Sendable {
     private var lastCheckpointTxID: Int64?
     private var truncatedTailBytes: Int64 = 0
     private var stats = TransactionLogStatistics()
+    private var rotationsTimed: Int64 = 0
 
     /// Opens the log in `directory`, creating the first file when there is none.
     ///
@@ -449,6 +453,16 @@ public final class TransactionLog: @unchecked Sendable {
 
     /// Syncs the current file and starts the next one. Must hold the mutex.
     private func rotate() throws {
+        let startNanos = logMonotonicNanos()
+        defer {
+            // Only a completed rotation counts (`rotations` is bumped at the end); failed attempts take no time.
+            if stats.rotations > rotationsTimed {
+                rotationsTimed = stats.rotations
+                let n = Int64(clamping: logMonotonicNanos() &- startNanos)
+                stats.rotationNanosTotal &+= n
+                stats.lastRotationNanos = n
+            }
+        }
         do {
             try current.sync()
         } catch {

@@ -34,6 +34,9 @@ final class RecordStore: @unchecked Sendable {
 
     var highID: Int64 { idMutex.withLock { _highID } }
 
+    /// Ids handed out and not free for reuse (Neo4j's "number of ids in use").
+    var idsInUse: Int64 { idMutex.withLock { _highID - Int64(freeIDs.count) } }
+
     // MARK: Record access
 
     @inline(__always)

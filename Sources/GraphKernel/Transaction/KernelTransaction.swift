@@ -34,6 +34,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         } else {
             deadlineNanos = nil
         }
+        database.counters.transactionStarted(write: mode == .write)
     }
 
     deinit {
@@ -60,6 +61,8 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
             (committedTxID, committed) = try database.commit(state, owner: lockOwner)
         }
         status = .committed
+        database.counters.transactionFinished(
+            beganAsWrite: mode == .write, wrote: committedTxID != nil, committed: true, terminated: false)
         database.locks.releaseAll(lockOwner)
         let deletedNew = allocatedNodes.filter { !state.createdNodes.contains($0) }
         let deletedNewRels = allocatedRelationships.filter { state.createdRelationships[$0] == nil }
@@ -74,6 +77,10 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
     public func rollback() {
         guard status == .open else { return }
         status = .rolledBack
+        let timedOut = deadlineNanos.map { monotonicNanos() > $0 } ?? false
+        database.counters.transactionFinished(
+            beganAsWrite: mode == .write, wrote: !state.isEmpty, committed: false,
+            terminated: terminated.load(ordering: .relaxed) || timedOut)
         database.locks.releaseAll(lockOwner)
         stores.nodes.release(allocatedNodes)
         stores.relationships.release(allocatedRelationships)

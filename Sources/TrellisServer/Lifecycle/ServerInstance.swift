@@ -147,6 +147,12 @@ public final class ServerInstance: @unchecked Sendable {
                 cleanups.append { ha.stop() }
                 log.info("This HA instance will be operational once it has joined the cluster.")
             }
+            // Metrics last, once every source exists; its reporters log their own problems and never stop start-up.
+            let metrics = MetricsSystem.start(
+                config: config, logger: logs.logger("metrics"), database: { local.database as? GraphDatabase },
+                bolt: bolt?.metrics, ha: ha)
+            connectors.append(metrics)
+            cleanups.append { metrics.stop() }
             log.info("Started.")
             return ServerInstance(
                 config: config, logs: logs, auth: auth, service: service, pidFile: pidFile, bolt: bolt,

@@ -348,7 +348,7 @@ public enum Settings {
         "metrics.neo4j.logrotation.enabled", "metrics.neo4j.cluster.enabled", "metrics.neo4j.server.enabled",
         "metrics.neo4j.causal_clustering.enabled", "metrics.jvm.gc.enabled", "metrics.jvm.memory.enabled",
         "metrics.jvm.buffers.enabled", "metrics.jvm.threads.enabled", "metrics.cypher.replanning.enabled",
-        "metrics.bolt.messages.enabled",
+        "metrics.bolt.messages.enabled", "metrics.trellis.process.enabled",
     ].map { name in
         Setting<Bool?>(name, default: "", type: "boolean", "Metric group switch; unset inherits its parent switch.") {
             (t: String) throws(SettingValueError) in
