@@ -54,33 +54,49 @@ final class AggregationOp: Op {
     }
 
     /// The fused scan: one pass over the label's nodes, grouping on the read values.
+    ///
+    /// Properties come from the kernel as `RawProperty` bits, so the common scalar values (integers, floats,
+    /// booleans, strings of up to 8 bytes) are never boxed into `Value`s just to be hashed: a single grouping key
+    /// is first looked up by its exact bits in a `RawGroupCache`, and only a miss goes through the exact Cypher
+    /// equivalence (`GroupingKey`: 1 and 1.0 together, strings by canonical equivalence), whose group is then
+    /// cached under those bits. Equal bits always mean equivalent values, so the cache only saves work.
     private func runFused(_ fused: FusedLabelScan) throws -> [Row] {
         let scanCounter = ctx.counter(for: fused.scanPlan)
         let cacheCounter = fused.cachePlan.map { ctx.counter(for: $0) }
+        let aggregateCount = aggregates.count
         var groupKeys: [[Value]] = []
-        var groupAggs: [[Aggregator]] = []
+        // The aggregators of group g are `groupAggs[g * aggregateCount ..< (g + 1) * aggregateCount]`.
+        var groupAggs: [Aggregator] = []
         var singleGroups: [GroupingKey: Int] = [:]
         var groups: [GroupingKeys: Int] = [:]
+        var rawGroups = RawGroupCache()
         let single = fused.keyIndexes.count == 1
         if let label = try ctx.label(fused.label) {
             // Keys without a token read as null for every node; only existing ones are asked of the kernel.
+            // `column[i]` is key i's position in a node's `columns` raw values, or nil when it has no token.
             var tokens: [PropertyKeyToken] = []
-            var positions: [Int] = []
-            for (i, k) in fused.keys.enumerated() {
+            var column: [Int?] = []
+            for k in fused.keys {
                 if let t = try ctx.key(k) {
+                    column.append(tokens.count)
                     tokens.append(t)
-                    positions.append(i)
+                } else {
+                    column.append(nil)
                 }
             }
+            let keyColumns = fused.keyIndexes.map { column[$0] }
+            let argumentColumns: [Int?] = fused.argumentIndexes.map { $0.flatMap { column[$0] } }
+            // `count(*)` counts rows; an aggregate of a key without a token sees null.
+            let countsRows = fused.argumentIndexes.map { $0 == nil }
             // Nodes are read in batches: one kernel call (one lock round trip) per `batchSize` nodes.
             let batchSize = 256
-            let width = tokens.count
+            let columns = tokens.count
             var batch: [NodeID] = []
             batch.reserveCapacity(batchSize)
-            var read: [Value] = []
-            var values = [Value](repeating: .null, count: fused.keys.count)
+            var raw: [RawProperty] = []
+            var decoded: [Value] = []
             let nodes = try ctx.tx.nodes(withLabel: label)
-            var noKeyAggs = fused.keyIndexes.isEmpty ? freshAggregators() : []
+            if fused.keyIndexes.isEmpty { groupAggs = freshAggregators() }
             var exhausted = false
             while !exhausted {
                 batch.removeAll(keepingCapacity: true)
@@ -89,80 +105,84 @@ final class AggregationOp: Op {
                 if batch.isEmpty { break }
                 scanCounter.rows += batch.count
                 scanCounter.dbHits += batch.count
-                if width > 0 {
-                    if read.count != batch.count * width {
-                        read = [Value](repeating: .null, count: batch.count * width)
+                decoded.removeAll(keepingCapacity: true)
+                if columns > 0 {
+                    if raw.count != batch.count * columns {
+                        raw = [RawProperty](repeating: .absent, count: batch.count * columns)
                     }
-                    try ctx.tx.nodeProperties(batch, keys: tokens, into: &read)
+                    try ctx.tx.rawNodeProperties(batch, keys: tokens, into: &raw, decoded: &decoded)
                 }
                 if let cacheCounter {
                     cacheCounter.rows += batch.count
-                    cacheCounter.dbHits += batch.count * width
+                    cacheCounter.dbHits += batch.count * columns
                 }
                 for n in 0..<batch.count {
-                    for (j, i) in positions.enumerated() { values[i] = read[n * width + j] }
-                    let aggs: [Aggregator]
+                    let rowBase = n * columns
+                    let g: Int
                     if fused.keyIndexes.isEmpty {
-                        aggs = noKeyAggs
+                        g = 0
                     } else if single {
-                        let v = values[fused.keyIndexes[0]]
-                        if let g = singleGroups[GroupingKey(v)] {
-                            aggs = groupAggs[g]
+                        let r = keyColumns[0].map { raw[rowBase + $0] } ?? .absent
+                        if let cached = rawGroups.group(of: r) {
+                            g = cached
                         } else {
-                            singleGroups[GroupingKey(v)] = groupKeys.count
-                            aggs = try newGroup([v], &groupKeys, &groupAggs)
+                            let v = r.value(decoded)
+                            if let found = singleGroups[GroupingKey(v)] {
+                                g = found
+                            } else {
+                                g = groupKeys.count
+                                singleGroups[GroupingKey(v)] = g
+                                try newGroup([v], &groupKeys, &groupAggs)
+                            }
+                            // A decoded value's bits index this batch's side array: they identify nothing.
+                            if r.kind != .decoded { rawGroups.insert(r, group: g) }
                         }
                     } else {
-                        let k = fused.keyIndexes.map { values[$0] }
-                        if let g = groups[GroupingKeys(values: k)] {
-                            aggs = groupAggs[g]
+                        let k = keyColumns.map { c in c.map { raw[rowBase + $0].value(decoded) } ?? .null }
+                        if let found = groups[GroupingKeys(values: k)] {
+                            g = found
                         } else {
-                            groups[GroupingKeys(values: k)] = groupKeys.count
-                            aggs = try newGroup(k, &groupKeys, &groupAggs)
+                            g = groupKeys.count
+                            groups[GroupingKeys(values: k)] = g
+                            try newGroup(k, &groupKeys, &groupAggs)
                         }
                     }
-                    for (i, a) in fused.argumentIndexes.enumerated() {
-                        if let a { try aggs[i].add(value: values[a]) } else { try aggs[i].add([]) }
+                    let aggBase = g * aggregateCount
+                    for i in 0..<aggregateCount {
+                        if countsRows[i] {
+                            try groupAggs[aggBase + i].add([])
+                        } else {
+                            let v = argumentColumns[i].map { raw[rowBase + $0].value(decoded) } ?? .null
+                            try groupAggs[aggBase + i].add(value: v)
+                        }
                     }
                 }
             }
             // The kernel's scan iterator just ends when the transaction times out or is terminated: make sure a
             // cut-short scan fails instead of aggregating part of the label.
             try ctx.tx.checkUsable()
-            if fused.keyIndexes.isEmpty {
-                groupKeys = [[]]
-                groupAggs = [noKeyAggs]
-                noKeyAggs = []
-            }
+            if fused.keyIndexes.isEmpty { groupKeys = [[]] }
         } else if fused.keyIndexes.isEmpty {
             groupKeys = [[]]
-            groupAggs = [freshAggregators()]
+            groupAggs = freshAggregators()
         }
-        return try output(groupKeys, groupAggs)
-    }
-
-    private func newGroup(_ k: [Value], _ groupKeys: inout [[Value]], _ groupAggs: inout [[Aggregator]]) throws
-        -> [Aggregator]
-    {
-        let aggs = freshAggregators()
-        groupKeys.append(k)
-        groupAggs.append(aggs)
-        if groupKeys.count > ctx.options.maxEagerRows {
-            throw DatabaseError(.outOfMemory, "Aggregation exceeded \(ctx.options.maxEagerRows) groups")
-        }
-        return aggs
-    }
-
-    private func output(_ groupKeys: [[Value]], _ groupAggs: [[Aggregator]]) throws -> [Row] {
         var out: [Row] = []
         out.reserveCapacity(groupKeys.count)
         for (gi, k) in groupKeys.enumerated() {
             var r = Row(repeating: .null, count: width)
             for (i, (slot, _)) in keys.enumerated() { r[slot] = k[i] }
-            for (i, spec) in aggregates.enumerated() { r[spec.slot] = try groupAggs[gi][i].result() }
+            for (i, spec) in aggregates.enumerated() { r[spec.slot] = try groupAggs[gi * aggregateCount + i].result() }
             out.append(r)
         }
         return out
+    }
+
+    private func newGroup(_ k: [Value], _ groupKeys: inout [[Value]], _ groupAggs: inout [Aggregator]) throws {
+        groupKeys.append(k)
+        groupAggs.append(contentsOf: freshAggregators())
+        if groupKeys.count > ctx.options.maxEagerRows {
+            throw DatabaseError(.outOfMemory, "Aggregation exceeded \(ctx.options.maxEagerRows) groups")
+        }
     }
 
     private func freshAggregators() -> [Aggregator] {

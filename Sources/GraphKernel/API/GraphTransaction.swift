@@ -42,6 +42,11 @@ public protocol GraphReadOperations: AnyObject {
     /// The same for several nodes: `values[n * keys.count + i]` becomes key `i` of `nodes[n]` (`values` holds
     /// `nodes.count * keys.count` elements). Lets a scan read a batch of nodes with one lock round trip.
     func nodeProperties(_ nodes: [NodeID], keys: [PropertyKeyToken], into values: inout [Value]) throws
+    /// Like `nodeProperties(_:keys:into:)` for several nodes, but `raw[n * keys.count + i]` gets key `i` of
+    /// `nodes[n]` as a `RawProperty`; values that are not raw scalars are appended to `decoded` (which the caller
+    /// empties between batches as it likes). For scans that group or aggregate on the bits (see `RawProperty`).
+    func rawNodeProperties(_ nodes: [NodeID], keys: [PropertyKeyToken], into raw: inout [RawProperty],
+                           decoded: inout [Value]) throws
 
     // MARK: Relationships
     func relationshipExists(_ rel: RelationshipID) throws -> Bool
@@ -91,6 +96,16 @@ extension GraphReadOperations {
         for (n, node) in nodes.enumerated() {
             for (i, key) in keys.enumerated() { values[n * keys.count + i] = try nodeProperty(node, key) }
         }
+    }
+
+    /// The batched `Value` read, converted: for implementations without a raw read of their own.
+    public func rawNodeProperties(_ nodes: [NodeID], keys: [PropertyKeyToken], into raw: inout [RawProperty],
+                                  decoded: inout [Value]) throws {
+        precondition(raw.count == nodes.count * keys.count,
+                     "rawNodeProperties: \(raw.count) slots for \(nodes.count) × \(keys.count)")
+        var values = [Value](repeating: .null, count: raw.count)
+        try nodeProperties(nodes, keys: keys, into: &values)
+        for i in 0..<values.count { raw[i] = RawProperty.from(values[i], decoded: &decoded) }
     }
 }
 

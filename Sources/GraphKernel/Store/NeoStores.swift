@@ -257,6 +257,52 @@ final class NeoStores: @unchecked Sendable {
         return nil
     }
 
+    /// `nodeProperties(_:keys:into:)` for several nodes, as raw properties: booleans, integers, floats and short
+    /// strings are copied out of their blocks as bits (no `Value` is built, which is most of the cost of a read
+    /// for a scan that only groups or sums); other values are decoded into `decoded` outside the lock.
+    /// Returns the index of the first node not in use (nil when all are).
+    func rawNodeProperties(_ nodes: [Int64], keys: [Int32], into raw: inout [RawProperty], decoded: inout [Value])
+        throws -> Int?
+    {
+        let width = keys.count
+        precondition(raw.count == nodes.count * width, "rawNodeProperties: \(raw.count) slots for \(nodes.count) × \(width)")
+        let high = properties.highID + 1
+        let nodeStore = self.nodes
+        var blocks = [PropertyBlock?](repeating: nil, count: nodes.count * width)
+        let missingNode: Int? = try blocks.withUnsafeMutableBufferPointer { all in
+            try cache.withLockedAccess { access in
+                for (n, node) in nodes.enumerated() {
+                    let record = try access.record(nodeStore, node)
+                    guard record.byte(0) & 1 != 0 else { return n }
+                    let slice = UnsafeMutableBufferPointer(rebasing: all[n * width..<(n + 1) * width])
+                    try collectBlocks(
+                        access, chain: record.int64(9), of: node, keys: keys, into: slice, chainLimit: high)
+                }
+                return nil
+            }
+        }
+        if let missingNode { return missingNode }
+        for i in 0..<blocks.count {
+            guard let block = blocks[i] else {
+                raw[i] = .absent
+                continue
+            }
+            let bits = UInt64(bitPattern: block.payload)
+            switch block.type {
+            case .boolean: raw[i] = RawProperty(kind: .boolean, bits: bits != 0 ? 1 : 0)
+            case .integer: raw[i] = RawProperty(kind: .integer, bits: bits)
+            case .float: raw[i] = RawProperty(kind: .float, bits: bits)
+            case .shortString:
+                // Same clamp as the `Value` decode: a length above 8 is damage, read as 8 bytes.
+                raw[i] = RawProperty(kind: .shortString, length: min(block.inlineLength, 8), bits: bits)
+            case .date, .localTime, .string, .encoded:
+                decoded.append(try propertyValue(block))
+                raw[i] = RawProperty(kind: .decoded, bits: UInt64(decoded.count - 1))
+            }
+        }
+        return nil
+    }
+
     /// Walks node `node`'s property chain from `first` under the caller's page cache lock, storing the block of
     /// `keys[k]` in `found[k]` (which start nil) and stopping as soon as every key is found. `chainLimit` bounds the
     /// walk so a damaged, cyclic chain is reported instead of looping.

@@ -77,12 +77,7 @@ enum PropertyValueCodec {
     /// built without a temporary array; this runs once per string property read, e.g. per row of a grouping.
     /// Invalid UTF-8 is repaired as before; a length above 8 (damage) is clamped as before.
     static func shortString(payload: Int64, length: UInt8) -> String {
-        let count = Int(min(length, 8))
-        return withUnsafeBytes(of: UInt64(bitPattern: payload).littleEndian) { raw in
-            raw.withMemoryRebound(to: UInt8.self) { bytes in
-                String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<count]), as: UTF8.self)
-            }
-        }
+        RawProperty.shortString(bits: UInt64(bitPattern: payload), length: length)
     }
 
     // MARK: Tagged encoding

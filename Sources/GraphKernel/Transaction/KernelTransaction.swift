@@ -339,6 +339,27 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         }
     }
 
+    /// Committed data is read as raw blocks straight from the store; with uncommitted changes in this transaction
+    /// (or no keys) the `Value` read is converted, so the transaction's own writes are seen.
+    public func rawNodeProperties(_ nodes: [NodeID], keys: [PropertyKeyToken], into raw: inout [RawProperty],
+                                  decoded: inout [Value]) throws {
+        try checkUsable()
+        precondition(raw.count == nodes.count * keys.count,
+                     "rawNodeProperties: \(raw.count) slots for \(nodes.count) × \(keys.count)")
+        if !state.isEmpty || keys.isEmpty {
+            var values = [Value](repeating: .null, count: raw.count)
+            try nodeProperties(nodes, keys: keys, into: &values)
+            for i in 0..<values.count { raw[i] = RawProperty.from(values[i], decoded: &decoded) }
+            return
+        }
+        let ids = nodes.map(\.rawValue)
+        let high = try committed { stores.nodes.highID }
+        if let bad = ids.firstIndex(where: { $0 < 0 || $0 >= high }) { throw nodeNotFound(nodes[bad]) }
+        if let missing = try committed({ try stores.rawNodeProperties(ids, keys: keys, into: &raw, decoded: &decoded) }) {
+            throw nodeNotFound(nodes[missing])
+        }
+    }
+
     public func nodeProperties(_ node: NodeID) throws -> [(PropertyKeyToken, Value)] {
         try checkUsable()
         let id = node.rawValue
