@@ -16,6 +16,7 @@ public final class DataClient: Sendable {
     private let logger: Logger
     private let requestTimeout: Duration
     private let maxFrameBytes: Int
+    private let traffic: DataPortTraffic
     private let state = Mutex<ClientState>(ClientState())
 
     private struct ClientState {
@@ -30,9 +31,10 @@ public final class DataClient: Sendable {
     ///     the longest pause between two of its frames.
     public init(
         address: String, group: any EventLoopGroup, logger: Logger, requestTimeout: Duration = .seconds(20),
-        maxFrameBytes: Int = 64 << 20
+        maxFrameBytes: Int = 64 << 20, traffic: DataPortTraffic = DataPortTraffic()
     ) {
         self.address = address
+        self.traffic = traffic
         self.group = group
         self.logger = logger
         self.requestTimeout = requestTimeout
@@ -410,6 +412,7 @@ public final class DataClient: Sendable {
         let channel = try await channel()
         let id = nextRequestID()
         let frame = DataWire.frame(channel.allocator, kind, requestID: id, body)
+        traffic.requestSent(kind, bytes: frame.readableBytes)
         let promise = channel.eventLoop.makePromise(of: DataFrame.self)
         // A write that never reaches the handler (the pipeline is torn down after a close) must still fail the
         // request rather than leave it waiting forever; failing an already-failed promise is ignored.

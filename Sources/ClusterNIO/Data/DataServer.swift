@@ -25,12 +25,12 @@ public final class DataServer: Sendable {
     public init(
         database: GraphDatabase, group: any EventLoopGroup, logger: Logger,
         forwarded: (any ForwardedTransactionHandler)?, maxFrameBytes: Int = 64 << 20,
-        pullResponseBytes: Int = 4 << 20
+        pullResponseBytes: Int = 4 << 20, traffic: DataPortTraffic = DataPortTraffic()
     ) {
         precondition(maxFrameBytes >= 1 << 16, "maxFrameBytes must be at least 64 KiB")
         self.core = DataServerCore(
             database: database, logger: logger, forwarded: forwarded, maxFrameBytes: maxFrameBytes,
-            pullResponseBytes: min(pullResponseBytes, maxFrameBytes / 2))
+            pullResponseBytes: min(pullResponseBytes, maxFrameBytes / 2), traffic: traffic)
         self.group = group
         self.logger = logger
     }
@@ -87,6 +87,7 @@ final class DataServerCore: Sendable {
     let forwarded: (any ForwardedTransactionHandler)?
     let maxFrameBytes: Int
     let pullResponseBytes: Int
+    let traffic: DataPortTraffic
     let fencing = Mutex<(epoch: Epoch, isMaster: Bool)>((Epoch.zero, false))
     let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
     /// Blocking work: database calls, forwarded statements, store copies. Concurrent, so one slow forwarded
@@ -95,9 +96,10 @@ final class DataServerCore: Sendable {
 
     init(
         database: GraphDatabase, logger: Logger, forwarded: (any ForwardedTransactionHandler)?, maxFrameBytes: Int,
-        pullResponseBytes: Int
+        pullResponseBytes: Int, traffic: DataPortTraffic
     ) {
         self.database = database
+        self.traffic = traffic
         self.logger = logger
         self.forwarded = forwarded
         self.maxFrameBytes = maxFrameBytes
@@ -157,11 +159,13 @@ final class DataServerCore: Sendable {
             bytes += size
         }
         let last = database.lastCommittedTxID
-        return DataWire.frame(allocator, .transactions, requestID: requestID, capacity: bytes + 16) { body in
+        let frame = DataWire.frame(allocator, .transactions, requestID: requestID, capacity: bytes + 16) { body in
             body.writeInteger(last.rawValue)
             body.writeInteger(UInt32(transactions.count))
             for transaction in transactions { body.writeTransaction(transaction) }
         }
+        traffic.masterTransactionBytes.add(frame.readableBytes, ordering: .relaxed)
+        return frame
     }
 
     func stamp(at txID: TxID, allocator: ByteBufferAllocator, requestID: UInt64) throws -> ByteBuffer {
@@ -250,6 +254,7 @@ final class DataServerCore: Sendable {
                     }
                 ).wait()
                 sent += UInt64(data.count)
+                traffic.masterStoreBytes.add(data.count, ordering: .relaxed)
             }
         }
         try channel.writeAndFlush(

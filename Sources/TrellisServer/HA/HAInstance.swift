@@ -773,6 +773,9 @@ public final class HAInstance: @unchecked Sendable {
     /// Pull statistics for the JMX bean.
     var lastUpdateTime: Date? { state.withLock { $0.lastUpdate } }
 
+    /// Bytes the data port sent (nil with a transport that has no network).
+    var networkTraffic: HANetworkTraffic? { transport.networkTraffic?() }
+
     /// Update pulls done by this member and the last tx id the latest one brought (`neo4j.cluster.slave_pull_*`).
     var pullStatistics: (count: Int, lastTx: UInt64) { state.withLock { ($0.pullCount, $0.lastPulledTx) } }
 }

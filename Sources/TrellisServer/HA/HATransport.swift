@@ -149,6 +149,22 @@ extension HADataLink {
     public func storeID() async throws -> StoreID? { nil }
 }
 
+/// Bytes a member's data port sent, by purpose (neo4j-ha.md §8).
+public struct HANetworkTraffic: Sendable, Hashable {
+    /// Forwarded transactions this member sent to the master as a slave.
+    public var slaveTransactionBytes: Int
+    /// Committed transactions this member sent to slaves as master (pull replies and pushes).
+    public var masterTransactionBytes: Int
+    /// Store files this member sent in store copies.
+    public var masterStoreBytes: Int
+
+    public init(slaveTransactionBytes: Int, masterTransactionBytes: Int, masterStoreBytes: Int) {
+        self.slaveTransactionBytes = slaveTransactionBytes
+        self.masterTransactionBytes = masterTransactionBytes
+        self.masterStoreBytes = masterStoreBytes
+    }
+}
+
 /// Builds the pieces `HAInstance` drives.
 public struct HATransport: Sendable {
     public var makeCoordinator: @Sendable (HACoordinatorSettings, @escaping @Sendable () -> HALogHead) -> any HACoordinator
@@ -162,6 +178,9 @@ public struct HATransport: Sendable {
     /// Moves the store files of `databaseDirectory` to `branched/<timestamp>/` per `ha.branched_data_policy`
     /// (keep_all, keep_last, keep_none); returns where they went.
     public var moveToBranched: @Sendable (String, String) throws -> String
+    /// Bytes the data port has sent so far (`neo4j.network.*` metrics); nil when the transport moves no bytes
+    /// over a network (in-process test transports), and then those metrics are not reported.
+    public var networkTraffic: (@Sendable () -> HANetworkTraffic)?
 
     public init(
         makeCoordinator: @escaping @Sendable (HACoordinatorSettings, @escaping @Sendable () -> HALogHead)
@@ -171,8 +190,10 @@ public struct HATransport: Sendable {
         installKernelHooks: @escaping @Sendable (
             GraphDatabase, (@Sendable () throws -> Void)?, (@Sendable (CommittedTransaction) throws -> Void)?
         ) -> Void,
-        moveToBranched: @escaping @Sendable (String, String) throws -> String
+        moveToBranched: @escaping @Sendable (String, String) throws -> String,
+        networkTraffic: (@Sendable () -> HANetworkTraffic)? = nil
     ) {
+        self.networkTraffic = networkTraffic
         self.makeCoordinator = makeCoordinator
         self.makeDataService = makeDataService
         self.makeDataLink = makeDataLink

@@ -15,7 +15,9 @@ extension HATransport {
         coordinationLog: Logger, dataLog: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         requestTimeout: Duration = .seconds(20)
     ) -> HATransport {
-        HATransport(
+        // One per member: its data server and every link it opens add to the same counters.
+        let traffic = DataPortTraffic()
+        return HATransport(
             makeCoordinator: { settings, lastCommitted in
                 NIOCoordinator(
                     CoordinationService(
@@ -35,13 +37,23 @@ extension HATransport {
             },
             makeDataService: { database, forwarded in
                 NIODataService(
-                    DataServer(database: database, group: group, logger: dataLog, forwarded: forwarded))
+                    DataServer(
+                        database: database, group: group, logger: dataLog, forwarded: forwarded, traffic: traffic))
             },
             makeDataLink: { address in
-                NIODataLink(DataClient(address: address, group: group, logger: dataLog, requestTimeout: requestTimeout))
+                NIODataLink(
+                    DataClient(
+                        address: address, group: group, logger: dataLog, requestTimeout: requestTimeout,
+                        traffic: traffic))
             },
             installKernelHooks: { database, gate, hook in installKernelHooks(database, gate: gate, hook: hook) },
-            moveToBranched: { directory, policy in try moveToBranched(databaseDirectory: directory, policy: policy) })
+            moveToBranched: { directory, policy in try moveToBranched(databaseDirectory: directory, policy: policy) },
+            networkTraffic: {
+                let s = traffic.snapshot
+                return HANetworkTraffic(
+                    slaveTransactionBytes: s.slaveTransactionBytes, masterTransactionBytes: s.masterTransactionBytes,
+                    masterStoreBytes: s.masterStoreBytes)
+            })
     }
 
     /// The kernel side every transport shares: `GraphDatabase.setCommitGate` / `setCommitHook`.

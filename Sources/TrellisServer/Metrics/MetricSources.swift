@@ -114,6 +114,15 @@ enum MetricSources {
                 .gauge("neo4j.cluster.is_available", ha.roleName == "UNKNOWN" ? 0 : 1),
             ]
         }
+        guard ha.networkTraffic != nil else { return }
+        registry.register(.network) { [weak ha] in
+            guard let t = ha?.networkTraffic else { return [] }
+            return [
+                .counter("neo4j.network.slave_network_tx_writes", t.slaveTransactionBytes),
+                .counter("neo4j.network.master_network_tx_writes", t.masterTransactionBytes),
+                .counter("neo4j.network.master_network_store_writes", t.masterStoreBytes),
+            ]
+        }
     }
 
     static func registerProcess(_ registry: MetricsRegistry) {
