@@ -47,56 +47,6 @@ public struct TransactionOptions: Sendable, Hashable {
     }
 }
 
-/// Statement counters, with Neo4j's names (as in Bolt's `stats` map and HTTP `stats`).
-public struct QueryStatistics: Sendable, Hashable {
-    public var nodesCreated = 0
-    public var nodesDeleted = 0
-    public var relationshipsCreated = 0
-    public var relationshipsDeleted = 0
-    public var propertiesSet = 0
-    public var labelsAdded = 0
-    public var labelsRemoved = 0
-    public var indexesAdded = 0
-    public var indexesRemoved = 0
-    public var constraintsAdded = 0
-    public var constraintsRemoved = 0
-    public var systemUpdates = 0
-
-    public init() {}
-
-    public var containsUpdates: Bool {
-        nodesCreated + nodesDeleted + relationshipsCreated + relationshipsDeleted + propertiesSet + labelsAdded
-            + labelsRemoved + indexesAdded + indexesRemoved + constraintsAdded + constraintsRemoved > 0
-    }
-
-    /// Non-zero counters keyed by Neo4j's names ("nodes-created", …).
-    public var nonZeroCounters: [(String, Int)] {
-        [
-            ("nodes-created", nodesCreated), ("nodes-deleted", nodesDeleted),
-            ("relationships-created", relationshipsCreated), ("relationships-deleted", relationshipsDeleted),
-            ("properties-set", propertiesSet), ("labels-added", labelsAdded), ("labels-removed", labelsRemoved),
-            ("indexes-added", indexesAdded), ("indexes-removed", indexesRemoved),
-            ("constraints-added", constraintsAdded), ("constraints-removed", constraintsRemoved),
-            ("system-updates", systemUpdates),
-        ].filter { $0.1 != 0 }
-    }
-
-    public static func += (a: inout QueryStatistics, b: QueryStatistics) {
-        a.nodesCreated += b.nodesCreated
-        a.nodesDeleted += b.nodesDeleted
-        a.relationshipsCreated += b.relationshipsCreated
-        a.relationshipsDeleted += b.relationshipsDeleted
-        a.propertiesSet += b.propertiesSet
-        a.labelsAdded += b.labelsAdded
-        a.labelsRemoved += b.labelsRemoved
-        a.indexesAdded += b.indexesAdded
-        a.indexesRemoved += b.indexesRemoved
-        a.constraintsAdded += b.constraintsAdded
-        a.constraintsRemoved += b.constraintsRemoved
-        a.systemUpdates += b.systemUpdates
-    }
-}
-
 /// "r", "w", "rw" or "s" (schema), as Bolt's `type` and HTTP report it.
 public enum QueryType: String, Sendable, Hashable {
     case readOnly = "r"

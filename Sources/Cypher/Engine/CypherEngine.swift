@@ -69,46 +69,8 @@ public enum CypherQueryType: String, Sendable, Hashable {
     case schema = "s"
 }
 
-/// Update counters of one statement (Bolt's `stats` summary field).
-public struct CypherStatistics: Sendable, Hashable {
-    public var nodesCreated = 0
-    public var nodesDeleted = 0
-    public var relationshipsCreated = 0
-    public var relationshipsDeleted = 0
-    public var propertiesSet = 0
-    public var labelsAdded = 0
-    public var labelsRemoved = 0
-    public var indexesAdded = 0
-    public var indexesRemoved = 0
-    public var constraintsAdded = 0
-    public var constraintsRemoved = 0
-
-    public init() {}
-
-    /// True when any counter is non-zero (Bolt's `contains-updates`).
-    public var containsUpdates: Bool {
-        nodesCreated + nodesDeleted + relationshipsCreated + relationshipsDeleted + propertiesSet + labelsAdded
-            + labelsRemoved + indexesAdded + indexesRemoved + constraintsAdded + constraintsRemoved > 0
-    }
-
-    /// Counters by Neo4j's summary names (`nodes-created`, …), only the non-zero ones.
-    public var asDictionary: [String: Int] {
-        var d: [String: Int] = [:]
-        func put(_ k: String, _ v: Int) { if v != 0 { d[k] = v } }
-        put("nodes-created", nodesCreated)
-        put("nodes-deleted", nodesDeleted)
-        put("relationships-created", relationshipsCreated)
-        put("relationships-deleted", relationshipsDeleted)
-        put("properties-set", propertiesSet)
-        put("labels-added", labelsAdded)
-        put("labels-removed", labelsRemoved)
-        put("indexes-added", indexesAdded)
-        put("indexes-removed", indexesRemoved)
-        put("constraints-added", constraintsAdded)
-        put("constraints-removed", constraintsRemoved)
-        return d
-    }
-}
+/// Update counters of one statement: the shared `QueryStatistics`, under the name Cypher code has used.
+public typealias CypherStatistics = QueryStatistics
 
 /// One operator of an EXPLAIN/PROFILE plan, in Neo4j's vocabulary (`NodeIndexSeek`, `Expand(All)`, …).
 public struct PlanNode: Sendable, Hashable {

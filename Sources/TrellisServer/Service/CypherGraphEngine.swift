@@ -131,18 +131,7 @@ final class CypherEngineResult: EngineResult {
 
     func summary() -> ResultSummary {
         var s = ResultSummary()
-        let c = result.statistics
-        s.statistics.nodesCreated = c.nodesCreated
-        s.statistics.nodesDeleted = c.nodesDeleted
-        s.statistics.relationshipsCreated = c.relationshipsCreated
-        s.statistics.relationshipsDeleted = c.relationshipsDeleted
-        s.statistics.propertiesSet = c.propertiesSet
-        s.statistics.labelsAdded = c.labelsAdded
-        s.statistics.labelsRemoved = c.labelsRemoved
-        s.statistics.indexesAdded = c.indexesAdded
-        s.statistics.indexesRemoved = c.indexesRemoved
-        s.statistics.constraintsAdded = c.constraintsAdded
-        s.statistics.constraintsRemoved = c.constraintsRemoved
+        s.statistics = result.statistics
         switch result.queryType {
         case .read: s.queryType = .readOnly
         case .write: s.queryType = .writeOnly
