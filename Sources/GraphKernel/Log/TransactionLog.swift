@@ -247,18 +247,12 @@ public final class TransactionLog: @unchecked Sendable {
         try checkPayloadSize(payload.count)
         mutex.lock()
         defer { mutex.unlock() }
-        try checkWritable()
-        let txID = lastTxID + 1
-        let millis = commitTimestampMillis ?? clock()
-        let checksum = LogFormat.checksum(
-            txID: txID, commitMillis: millis, masterServerID: masterServerID, epoch: epoch, payload: payload,
-            previous: lastTxChecksum)
-        let header = TransactionHeader(
-            txID: TxID(txID), previousChecksum: lastTxChecksum, checksum: checksum, commitTimestampMillis: millis,
-            masterServerID: masterServerID, epoch: epoch)
-        let sequence = try writeTransaction(header, payload: payload)
-        try waitUntilDurable(sequence)
-        return header
+        let written = try writeLocalTransaction(
+            payload: payload, masterServerID: masterServerID, epoch: epoch,
+            commitTimestampMillis: commitTimestampMillis)
+        // Still under the mutex: this append joins (or leads) the next group-commit sync.
+        try waitUntilDurable(written.sequence)
+        return written.header
     }
 
     /// Writes a locally committed transaction without waiting for it to become durable, for a commit pipeline
@@ -271,6 +265,17 @@ public final class TransactionLog: @unchecked Sendable {
         try checkPayloadSize(payload.count)
         mutex.lock()
         defer { mutex.unlock() }
+        return try writeLocalTransaction(
+            payload: payload, masterServerID: masterServerID, epoch: epoch,
+            commitTimestampMillis: commitTimestampMillis
+        ).header
+    }
+
+    /// Assigns the next tx id, chains the checksum over the previous transaction and writes the entry; returns
+    /// the header and the entry's sequence number for `waitUntilDurable(_:)`. Must hold the mutex.
+    private func writeLocalTransaction(
+        payload: [UInt8], masterServerID: Int32, epoch: Int64, commitTimestampMillis: Int64?
+    ) throws -> (header: TransactionHeader, sequence: UInt64) {
         try checkWritable()
         let txID = lastTxID + 1
         let millis = commitTimestampMillis ?? clock()
@@ -280,8 +285,7 @@ public final class TransactionLog: @unchecked Sendable {
         let header = TransactionHeader(
             txID: TxID(txID), previousChecksum: lastTxChecksum, checksum: checksum, commitTimestampMillis: millis,
             masterServerID: masterServerID, epoch: epoch)
-        _ = try writeTransaction(header, payload: payload)
-        return header
+        return (header, try writeTransaction(header, payload: payload))
     }
 
     /// Returns once transaction `txID` (already written) is durable, joining or leading a group-commit sync.
