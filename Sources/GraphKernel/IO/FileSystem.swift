@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import GraphValues
+import Synchronization
 
 /// An open file the stores read and write in whole pages. All disk access of the record stores goes through this
 /// protocol so that tests can substitute a simulated disk (out-of-space, I/O errors, lost unsynced writes).
@@ -38,8 +39,9 @@ public protocol FileLockHandle: AnyObject, Sendable {
     func release()
 }
 
-/// An I/O failure, with the errno when there is one.
-public struct StorageIOError: Error, Sendable, CustomStringConvertible {
+/// A failed system call on a store or log file, with its errno. The one I/O error type of the kernel's file
+/// layers (`LogIOError` is the transaction log's name for it).
+public struct StorageIOError: Error, Sendable, Hashable, CustomStringConvertible {
     public var operation: String
     public var path: String
     public var errno: Int32
@@ -50,7 +52,8 @@ public struct StorageIOError: Error, Sendable, CustomStringConvertible {
         self.errno = errno
     }
 
-    public var isOutOfSpace: Bool { errno == ENOSPC }
+    /// Disk full (ENOSPC) or quota exceeded (EDQUOT): the write can fail cleanly and be retried later.
+    public var isOutOfSpace: Bool { errno == ENOSPC || errno == EDQUOT }
 
     public var description: String {
         let reason = String(cString: strerror(errno))
@@ -68,15 +71,20 @@ public struct StorageIOError: Error, Sendable, CustomStringConvertible {
 
 // MARK: - POSIX implementation
 
-/// Real files through pread/pwrite/fsync.
+/// Real files through pread/pwrite/fsync, for the record stores (`StorageFileSystem`) and the transaction log
+/// (`LogFileSystem`, where files sync with fdatasync: the log depends only on size and data, never on mtime).
 public final class PosixFileSystem: StorageFileSystem {
     public init() {}
 
     public func open(_ path: String, create: Bool) throws -> StorageFile {
+        try openPosixFile(path, create: create, dataOnlySync: false)
+    }
+
+    fileprivate func openPosixFile(_ path: String, create: Bool, dataOnlySync: Bool) throws -> PosixFile {
         let flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0)
         let fd = Glibc.open(path, flags, 0o644)
         if fd < 0 { throw StorageIOError(operation: "open", path: path, errno: errno) }
-        return PosixFile(fd: fd, path: path)
+        return PosixFile(fd: fd, path: path, dataOnlySync: dataOnlySync)
     }
 
     public func fileExists(_ path: String) -> Bool {
@@ -160,14 +168,22 @@ final class PosixFileLock: FileLockHandle, @unchecked Sendable {
     deinit { release() }
 }
 
+/// One open file. The descriptor is closed by `close()` or, at the latest, when the last reference goes: a
+/// group-commit leader may still be syncing a log file that rotation has just retired, so closing waits for ARC.
 final class PosixFile: StorageFile, @unchecked Sendable {
-    let fd: Int32
+    private let fd: Int32
     let path: String
+    /// fdatasync instead of fsync (log files).
+    private let dataOnlySync: Bool
+    private let closed = Atomic<Bool>(false)
 
-    init(fd: Int32, path: String) {
+    init(fd: Int32, path: String, dataOnlySync: Bool) {
         self.fd = fd
         self.path = path
+        self.dataOnlySync = dataOnlySync
     }
+
+    deinit { close() }
 
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var done = 0
@@ -196,7 +212,11 @@ final class PosixFile: StorageFile, @unchecked Sendable {
     }
 
     func sync() throws {
-        if fsync(fd) != 0 { throw StorageIOError(operation: "fsync", path: path, errno: errno) }
+        if dataOnlySync {
+            if fdatasync(fd) != 0 { throw StorageIOError(operation: "fdatasync", path: path, errno: errno) }
+        } else {
+            if fsync(fd) != 0 { throw StorageIOError(operation: "fsync", path: path, errno: errno) }
+        }
     }
 
     func size() throws -> Int64 {
@@ -209,5 +229,36 @@ final class PosixFile: StorageFile, @unchecked Sendable {
         if ftruncate(fd, off_t(size)) != 0 { throw StorageIOError(operation: "ftruncate", path: path, errno: errno) }
     }
 
-    func close() { Glibc.close(fd) }
+    func close() {
+        // Exactly once, whether called explicitly, again, or from deinit.
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) { Glibc.close(fd) }
+    }
+}
+
+// MARK: - The same POSIX files for the transaction log
+
+extension PosixFileSystem: LogFileSystem {
+    public func openFile(_ path: String, create: Bool) throws -> LogFile {
+        try openPosixFile(path, create: create, dataOnlySync: true)
+    }
+
+    public func syncDirectory(_ path: String) throws {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw StorageIOError(operation: "open directory", path: path, errno: errno) }
+        defer { Glibc.close(fd) }
+        if fsync(fd) != 0 { throw StorageIOError(operation: "fsync directory", path: path, errno: errno) }
+    }
+}
+
+extension PosixFile: LogFile {
+    func read(at offset: Int64, count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try bytes.withUnsafeMutableBytes { try read(at: offset, into: $0) }
+        if n < count { bytes.removeLast(count - n) }
+        return bytes
+    }
+
+    func write(_ bytes: [UInt8], at offset: Int64) throws {
+        try bytes.withUnsafeBytes { try write(at: offset, from: $0) }
+    }
 }

@@ -199,34 +199,20 @@ final class SimulatedFile: StorageFile, @unchecked Sendable {
 /// together, and one capacity limit fills both.
 extension SimulatedFileSystem: LogFileSystem {
     public func openFile(_ path: String, create: Bool) throws -> LogFile {
-        do {
-            return try open(path, create: create) as! SimulatedFile
-        } catch let error as StorageIOError {
-            throw LogIOError(operation: error.operation, path: error.path, errno: error.errno)
-        }
+        try open(path, create: create) as! SimulatedFile
     }
 
     public func syncDirectory(_ path: String) throws {}
 }
 
 extension SimulatedFile: LogFile {
-    private func logIO<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as StorageIOError {
-            throw LogIOError(operation: error.operation, path: error.path, errno: error.errno)
-        }
-    }
-
     func read(at offset: Int64, count: Int) throws -> [UInt8] {
-        try logIO {
-            var bytes = [UInt8](repeating: 0, count: count)
-            let n = try bytes.withUnsafeMutableBytes { try read(at: offset, into: $0) }
-            return Array(bytes.prefix(n))
-        }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try bytes.withUnsafeMutableBytes { try read(at: offset, into: $0) }
+        return Array(bytes.prefix(n))
     }
 
     func write(_ bytes: [UInt8], at offset: Int64) throws {
-        try logIO { try bytes.withUnsafeBytes { try write(at: offset, from: $0) } }
+        try bytes.withUnsafeBytes { try write(at: offset, from: $0) }
     }
 }
