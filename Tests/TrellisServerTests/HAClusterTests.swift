@@ -10,7 +10,7 @@ import TrellisService
 /// Three HA members in this process over the real transport (ClusterNIO coordination and data port on loopback
 /// TCP): they elect a master by themselves, replicate, forward slave writes, and fail over when the master stops.
 @Suite("HA cluster over TCP", .serialized)
-final class HAClusterTests: @unchecked Sendable {
+final class HAClusterTests: HAMemberHolder, @unchecked Sendable {
     let dir: TemporaryDirectory
     var members: [Int: ServerInstance] = [:]
     let coordinationPorts: [Int]
@@ -18,10 +18,6 @@ final class HAClusterTests: @unchecked Sendable {
     init() throws {
         dir = try TemporaryDirectory()
         coordinationPorts = try (1...3).map { _ in try Self.freePort() }
-    }
-
-    func stopAll() {
-        for id in members.keys.sorted() { members.removeValue(forKey: id)?.shutdown() }
     }
 
     /// A port nobody listens on right now (bound once by the kernel, then released).
@@ -54,42 +50,6 @@ final class HAClusterTests: @unchecked Sendable {
         ])
         let logs = try LogSystem(config: config, echoUserLog: false)
         members[id] = try ServerInstance.start(config: config, logs: logs, openDatabase: KernelBootstrap.open)
-    }
-
-    func ha(_ id: Int) -> HAInstance { members[id]!.ha! }
-
-    @discardableResult
-    func run(_ id: Int, _ query: String, mode: AccessMode = .write) throws -> [[Value]] {
-        let session = members[id]!.service.openSession(
-            user: AuthenticatedUser(username: "neo4j", roles: ["admin"], passwordChangeRequired: false))
-        defer { session.close() }
-        let cursor = try session.run(query, parameters: [:], options: TransactionOptions(mode: mode))
-        var rows: [[Value]] = []
-        while let row = try cursor.next() { rows.append(row) }
-        _ = try cursor.summary()
-        return rows
-    }
-
-    func count(_ id: Int, _ label: String) throws -> Int64 {
-        guard case .integer(let n) = try run(id, "MATCH (n:\(label)) RETURN count(n)", mode: .read)[0][0] else {
-            return -1
-        }
-        return n
-    }
-
-    func eventually(_ what: String, within: Duration = .seconds(15), _ condition: () throws -> Bool) throws {
-        let deadline = ContinuousClock.now + within
-        while ContinuousClock.now < deadline {
-            if (try? condition()) == true { return }
-            usleep(20_000)
-        }
-        #expect(try condition(), "timed out waiting for: \(what)")
-    }
-
-    /// The member ids currently master and slave (available ones only).
-    func roles() -> (masters: [Int], slaves: [Int]) {
-        let live = members.keys.sorted()
-        return (live.filter { ha($0).roleName == "master" }, live.filter { ha($0).roleName == "slave" })
     }
 
     @Test("a member whose coordination port is taken fails to start, names the setting and leaves nothing bound")

@@ -12,17 +12,13 @@ import TrellisService
 /// HA members as `trellis` runs them (`ServerInstance.start` with `dbms.mode=HA`: real stores, Bolt on ephemeral
 /// ports) over the in-process transport, where the test decides the elections (neo4j-ha.md §1, §5, §6).
 @Suite("HA instance: role switching, replication, forwarding, branches", .serialized)
-final class HAInstanceTests: @unchecked Sendable {
+final class HAInstanceTests: HAMemberHolder, @unchecked Sendable {
     let dir: TemporaryDirectory
     let cluster = InProcessCluster()
     var members: [Int: ServerInstance] = [:]
 
     init() throws {
         dir = try TemporaryDirectory()
-    }
-
-    func stopAll() {
-        for id in members.keys.sorted() { members.removeValue(forKey: id)?.shutdown() }
     }
 
     func start(_ id: Int, _ overrides: [String: String] = [:]) throws -> ServerInstance {
@@ -45,38 +41,6 @@ final class HAInstanceTests: @unchecked Sendable {
 
     func stop(_ id: Int) {
         members.removeValue(forKey: id)?.shutdown()
-    }
-
-    func ha(_ id: Int) -> HAInstance { members[id]!.ha! }
-
-    @discardableResult
-    func run(_ id: Int, _ query: String, mode: AccessMode = .write) throws -> [[Value]] {
-        let session = members[id]!.service.openSession(
-            user: AuthenticatedUser(username: "neo4j", roles: ["admin"], passwordChangeRequired: false))
-        defer { session.close() }
-        let cursor = try session.run(query, parameters: [:], options: TransactionOptions(mode: mode))
-        var rows: [[Value]] = []
-        while let row = try cursor.next() { rows.append(row) }
-        _ = try cursor.summary()
-        return rows
-    }
-
-    func count(_ id: Int, _ label: String) throws -> Int64 {
-        guard case .integer(let n) = try run(id, "MATCH (n:\(label)) RETURN count(n)", mode: .read)[0][0] else {
-            Issue.record("count did not return an integer")
-            return -1
-        }
-        return n
-    }
-
-    /// Bounded polling for asynchronous effects (role switches, pulls): never a fixed sleep.
-    func eventually(_ what: String, within: Duration = .seconds(10), _ condition: () throws -> Bool) throws {
-        let deadline = ContinuousClock.now + within
-        while ContinuousClock.now < deadline {
-            if (try? condition()) == true { return }
-            usleep(10_000)
-        }
-        #expect(try condition(), "timed out waiting for: \(what)")
     }
 
     func expectUnavailable(_ body: () throws -> Void) {
