@@ -13,9 +13,7 @@ struct CoordinationElectionTests {
         let cluster = TestCluster()
         do {
             try await cluster.start(Self.three)
-            var master: Int?
-            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
-            let elected = try #require(master)
+            let elected = try await cluster.awaitStableMaster()
             #expect(cluster.atMostOneMasterPerEpoch)
             for index in 0..<3 where index != elected {
                 #expect(!cluster.services[index]!.isAcceptingWrites())
@@ -44,9 +42,7 @@ struct CoordinationElectionTests {
             try await cluster.start([
                 TestMemberSpec(id: 1, kind: .arbiter), TestMemberSpec(id: 2), TestMemberSpec(id: 3),
             ])
-            var master: Int?
-            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
-            let first = try #require(master)
+            let first = try await cluster.awaitStableMaster()
             #expect(cluster.specs[first].kind != .arbiter)
             #expect(cluster.services[0]!.snapshot.members.first { $0.id == MemberID(1) }?.role == "arbiter")
             // With one data member down, the arbiter's vote is what makes the majority.
@@ -69,9 +65,7 @@ struct CoordinationElectionTests {
                 TestMemberSpec(id: 1, kind: .data(slaveOnly: true), lastCommitted: 100),
                 TestMemberSpec(id: 2, lastCommitted: 5), TestMemberSpec(id: 3, lastCommitted: 5),
             ])
-            var master: Int?
-            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
-            let first = try #require(master)
+            let first = try await cluster.awaitStableMaster()
             #expect(first != 0)
             // Only the slave-only member and one other left: a majority, but nobody electable but the other.
             await cluster.stopMember(first)

@@ -16,9 +16,7 @@ struct CoordinationFailoverTests {
         let cluster = TestCluster()
         do {
             try await cluster.start(Self.three)
-            var master: Int?
-            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
-            let old = try #require(master)
+            let old = try await cluster.awaitStableMaster()
             let oldEpoch = try #require(cluster.epoch(of: old))
             await cluster.stopMember(old)
             let stoppedAt = ContinuousClock.now
@@ -41,9 +39,7 @@ struct CoordinationFailoverTests {
         let cluster = TestCluster()
         do {
             try await cluster.start(Self.three)
-            var master: Int?
-            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
-            let old = try #require(master)
+            let old = try await cluster.awaitStableMaster()
             let oldEpoch = try #require(cluster.epoch(of: old))
             cluster.services[old]!.setTrafficDropped(true)
             #expect(await eventually { !cluster.services[old]!.isAcceptingWrites() })
@@ -69,9 +65,7 @@ struct CoordinationFailoverTests {
         let cluster = TestCluster()
         do {
             try await cluster.start(Self.three)
-            var master: Int?
-            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
-            let elected = try #require(master)
+            let elected = try await cluster.awaitStableMaster()
             let epoch = try #require(cluster.epoch(of: elected))
             let slave = (0..<3).first { $0 != elected }!
             await cluster.stopMember(slave)
@@ -90,9 +84,7 @@ struct CoordinationFailoverTests {
         let cluster = TestCluster()
         do {
             try await cluster.start(Self.three)
-            var master: Int?
-            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
-            let old = try #require(master)
+            let old = try await cluster.awaitStableMaster()
             let survivors = (0..<3).filter { $0 != old }
             let (observer, stalled) = (survivors[0], survivors[1])
             // The stalled member's disk hangs on its next save (the vote it will be asked for) until released.
@@ -131,9 +123,7 @@ struct CoordinationFailoverTests {
             try await cluster.start(Self.three)
             var lastEpoch = Epoch.zero
             for _ in 0..<20 {
-                var master: Int?
-                #expect(await eventually { master = cluster.stableMaster(); return master != nil })
-                let current = try #require(master)
+                let current = try await cluster.awaitStableMaster()
                 let epoch = try #require(cluster.epoch(of: current))
                 #expect(epoch > lastEpoch)
                 lastEpoch = epoch
@@ -154,9 +144,7 @@ struct CoordinationFailoverTests {
         cluster.heartbeatTimeout = .seconds(4)
         do {
             try await cluster.start(Self.three)
-            var master: Int?
-            #expect(await eventually { master = cluster.stableMaster(); return master != nil })
-            let old = try #require(master)
+            let old = try await cluster.awaitStableMaster()
             let oldEpoch = try #require(cluster.epoch(of: old))
             let service = try #require(cluster.services[old])
             await cluster.stopMember(old, clean: true)

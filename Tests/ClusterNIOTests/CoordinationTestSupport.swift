@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import Testing
 @testable import ClusterNIO
 
 /// Log lines captured from every member of a test cluster, so tests can check what operators would grep for.
@@ -181,6 +182,13 @@ final class TestCluster: @unchecked Sendable {
             if case .master = services[index]!.snapshot.event { return true }
             return false
         }
+    }
+
+    /// Waits (bounded) for a stable master and returns its index; records an issue and throws when none emerges.
+    func awaitStableMaster() async throws -> Int {
+        var master: Int?
+        #expect(await eventually { master = stableMaster(); return master != nil }, "no stable master in time")
+        return try #require(master)
     }
 
     /// The running members agree: exactly one master accepting writes, every other running data member its slave.
