@@ -123,6 +123,18 @@ public struct PackStreamDecoder: Sendable {
 
     func readStringBody(size: Int, from buffer: inout ByteBuffer) throws -> String {
         guard size <= buffer.readableBytes else { throw PackStreamError("truncated string") }
+        // Nearly every string a driver sends is ASCII, which needs no validation beyond the high bit: decoding it
+        // directly skips NIO's generic validating path (a metadata lookup per string, visible in batch parameters).
+        let ascii: String? = buffer.withUnsafeReadableBytes { bytes in
+            let body = UnsafeRawBufferPointer(rebasing: bytes[..<size])
+            var high: UInt8 = 0
+            for byte in body { high |= byte }
+            return high < 0x80 ? String(decoding: body, as: UTF8.self) : nil
+        }
+        if let ascii {
+            buffer.moveReaderIndex(forwardBy: size)
+            return ascii
+        }
         do {
             guard let s = try buffer.readUTF8ValidatedString(length: size) else {
                 throw PackStreamError("truncated string")

@@ -202,6 +202,15 @@ struct PackStreamTests {
         #expect(p["l"] == .list([.integer(1), .string("a"), .null, .boolean(true)]))
     }
 
+    @Test("strings decode the same on the ASCII fast path and the validating path, at every size marker")
+    func stringDecoding() throws {
+        for text in ["", "a", "plain ascii", String(repeating: "x", count: 300), "é", "caf\u{e9} 😀", "\u{7f}\u{80}"] {
+            #expect(try decode(encode(.string(text))) == .string(text), "decoding \(text.debugDescription)")
+        }
+        // A string followed by more data: the reader stops exactly at the string's end.
+        #expect(try decode(hexBytes("92 81 41 82 c3 a9")) == .list([.string("A"), .string("é")]))
+    }
+
     @Test("malformed input is refused with an error, never a crash")
     func malformed() throws {
         let bad: [(String, String)] = [

@@ -96,6 +96,29 @@ struct LockManagerTests {
         #expect(locks.holders(of: node1).exclusive == b)
     }
 
+    @Test("acquiring several resources at once grants the free ones and waits for a held one like a single acquire")
+    func acquireAll() throws {
+        let locks = LockManager()
+        let entry = { (hash: Int) in LockResource.indexEntry(label: 1, propertyKey: 2, valueHash: hash) }
+        try locks.acquire(all: [entry(1), entry(2)], .exclusive, for: a)
+        #expect(locks.locks(heldBy: a) == [entry(1): .exclusive, entry(2): .exclusive])
+        #expect(!locks.tryAcquire(entry(2), .exclusive, for: b), "an index entry is exclusive to its holder")
+        #expect(locks.tryAcquire(LockResource.indexEntry(label: 1, propertyKey: 3, valueHash: 2), .exclusive, for: b))
+        // b gets entry 3 at once, then times out on entry 1, keeping what it already had.
+        #expect {
+            try locks.acquire(all: [entry(3), entry(1)], .exclusive, for: b, timeout: .milliseconds(20))
+        } throws: { error in
+            statusCode(error) == .lockAcquisitionTimeout && "\(error)".contains("INDEX_ENTRY(label=1, propertyKey=2")
+        }
+        #expect(locks.holders(of: entry(3)).exclusive == b)
+        locks.releaseAll(a)
+        try locks.acquire(all: [entry(1)], .exclusive, for: b)
+        #expect(locks.holders(of: entry(1)).exclusive == b)
+        locks.terminate(c)
+        #expect(throws: DatabaseError.self) { try locks.acquire(all: [entry(9)], .exclusive, for: c) }
+        #expect(locks.holders(of: entry(9)).exclusive == nil, "a terminated owner takes nothing")
+    }
+
     @Test("a lock wait times out with LockAcquisitionTimeout")
     func timeout() throws {
         let locks = LockManager(defaultTimeout: .milliseconds(100))

@@ -99,6 +99,9 @@ final class ExecutionContext {
         return t
     }
 
+    /// The token of a property key this context has already resolved, without asking the transaction.
+    func cachedKey(_ name: String) -> PropertyKeyToken? { keyTokens[name] }
+
     func createKey(_ name: String) throws -> PropertyKeyToken {
         if let t = keyTokens[name] { return t }
         let t = try tx.getOrCreatePropertyKeyToken(name)

@@ -108,14 +108,32 @@ enum Writes {
     static func createNode(labels: [String], properties: [String: Value], _ ctx: ExecutionContext) throws -> Value {
         let tokens = try labels.map { try ctx.createLabel($0) }
         for (k, v) in properties { try checkStorable(k, v) }
-        let id = try ctx.tx.createNode(labels: tokens)
+        let tokenized = try propertyTokens(properties, ctx)
+        let id = try ctx.tx.createNode(labels: tokens, properties: tokenized)
         ctx.stats.stats.nodesCreated += 1
-        ctx.stats.stats.labelsAdded += Set(labels).count
-        for (k, v) in properties.sorted(by: { $0.key < $1.key }) where !v.isNull {
-            try ctx.tx.setNodeProperty(id, try ctx.createKey(k), v)
-            ctx.stats.stats.propertiesSet += 1
-        }
+        ctx.stats.stats.labelsAdded += labels.count < 2 ? labels.count : Set(labels).count
+        ctx.stats.stats.propertiesSet += tokenized.count
         return ctx.nodeRef(id)
+    }
+
+    /// The non-null properties of a new entity with their key tokens. Keys this query has not resolved yet are
+    /// created in name order, so token ids do not depend on the dictionary's iteration order.
+    static func propertyTokens(_ properties: [String: Value], _ ctx: ExecutionContext) throws
+        -> [(PropertyKeyToken, Value)]
+    {
+        var result: [(PropertyKeyToken, Value)] = []
+        result.reserveCapacity(properties.count)
+        for (k, v) in properties where !v.isNull {
+            guard let token = ctx.cachedKey(k) else {
+                result.removeAll(keepingCapacity: true)
+                for (k, v) in properties.sorted(by: { $0.key < $1.key }) where !v.isNull {
+                    result.append((try ctx.createKey(k), v))
+                }
+                return result
+            }
+            result.append((token, v))
+        }
+        return result
     }
 
     static func createRelationship(from: Value, to: Value, type: String, properties: [String: Value],
@@ -126,13 +144,12 @@ enum Writes {
                                     + "set 'cypher.lenient_create_relationship = true' in neo4j.conf")
         }
         for (k, v) in properties { try checkStorable(k, v) }
-        let id = try ctx.tx.createRelationship(from: a, to: b, type: try ctx.createRelType(type))
+        let typeToken = try ctx.createRelType(type)
+        let tokenized = try propertyTokens(properties, ctx)
+        let id = try ctx.tx.createRelationship(from: a, to: b, type: typeToken, properties: tokenized)
         ctx.stats.stats.relationshipsCreated += 1
-        for (k, v) in properties.sorted(by: { $0.key < $1.key }) where !v.isNull {
-            try ctx.tx.setRelationshipProperty(id, try ctx.createKey(k), v)
-            ctx.stats.stats.propertiesSet += 1
-        }
-        return try ctx.relRef(RelationshipInfo(id: id, type: try ctx.createRelType(type), startNode: a, endNode: b))
+        ctx.stats.stats.propertiesSet += tokenized.count
+        return try ctx.relRef(RelationshipInfo(id: id, type: typeToken, startNode: a, endNode: b))
     }
 
     static func setProperty(_ entity: Value, _ key: String, _ value: Value, _ ctx: ExecutionContext) throws {

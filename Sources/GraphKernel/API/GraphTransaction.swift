@@ -117,6 +117,10 @@ public protocol GraphWriteOperations: GraphReadOperations {
     func getOrCreatePropertyKeyToken(_ name: String) throws -> PropertyKeyToken
 
     func createNode(labels: [LabelToken]) throws -> NodeID
+    /// Creates a node with its properties in one call (keys distinct; `.null` values are skipped): the same as
+    /// `createNode(labels:)` followed by `setNodeProperty` per property, except that an unstorable value fails
+    /// before the node exists. Implementations may override it to avoid per-property work.
+    func createNode(labels: [LabelToken], properties: [(PropertyKeyToken, Value)]) throws -> NodeID
     /// Fails with `ConstraintValidationFailed` at commit if the node still has relationships.
     func deleteNode(_ node: NodeID) throws
     /// Returns false when the label was already there.
@@ -129,6 +133,10 @@ public protocol GraphWriteOperations: GraphReadOperations {
     @discardableResult func removeNodeProperty(_ node: NodeID, _ key: PropertyKeyToken) throws -> Value
 
     func createRelationship(from start: NodeID, to end: NodeID, type: RelationshipTypeToken) throws -> RelationshipID
+    /// Creates a relationship with its properties in one call, as `createNode(labels:properties:)` does for nodes.
+    func createRelationship(
+        from start: NodeID, to end: NodeID, type: RelationshipTypeToken, properties: [(PropertyKeyToken, Value)]
+    ) throws -> RelationshipID
     func deleteRelationship(_ rel: RelationshipID) throws
     func setRelationshipProperty(_ rel: RelationshipID, _ key: PropertyKeyToken, _ value: Value) throws
     @discardableResult func removeRelationshipProperty(_ rel: RelationshipID, _ key: PropertyKeyToken) throws -> Value
@@ -149,4 +157,26 @@ public protocol GraphWriteOperations: GraphReadOperations {
     func acquireSharedLock(_ node: NodeID) throws
     func acquireExclusiveLock(_ rel: RelationshipID) throws
     func acquireSharedLock(_ rel: RelationshipID) throws
+}
+
+extension GraphWriteOperations {
+    public func createNode(labels: [LabelToken], properties: [(PropertyKeyToken, Value)]) throws -> NodeID {
+        for (_, value) in properties where !value.isNull && !value.isStorableProperty {
+            throw PropertyValueCodec.unstorable(value)
+        }
+        let node = try createNode(labels: labels)
+        for (key, value) in properties where !value.isNull { try setNodeProperty(node, key, value) }
+        return node
+    }
+
+    public func createRelationship(
+        from start: NodeID, to end: NodeID, type: RelationshipTypeToken, properties: [(PropertyKeyToken, Value)]
+    ) throws -> RelationshipID {
+        for (_, value) in properties where !value.isNull && !value.isStorableProperty {
+            throw PropertyValueCodec.unstorable(value)
+        }
+        let rel = try createRelationship(from: start, to: end, type: type)
+        for (key, value) in properties where !value.isNull { try setRelationshipProperty(rel, key, value) }
+        return rel
+    }
 }

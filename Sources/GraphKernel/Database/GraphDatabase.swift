@@ -522,14 +522,29 @@ public final class GraphDatabase: @unchecked Sendable {
     private func lockUniqueValues(_ state: TransactionState, owner: LockOwner) throws {
         let constraints = storeRW.withReadLock { schema.constraints }
         guard !constraints.isEmpty, !state.nodeProperties.isEmpty else { return }
-        for (node, props) in state.nodeProperties.sorted(by: { $0.key < $1.key }) where !state.deletedNodes.contains(node) {
+        var resources: [LockResource] = []
+        resources.reserveCapacity(state.nodeProperties.count)
+        for (node, props) in state.nodeProperties where !state.deletedNodes.contains(node) {
+            // A node created here has its whole label set in the state, so a constraint on another label cannot
+            // apply to it; for other nodes the committed labels are not at hand, so every constraint locks.
+            let createdLabels = state.createdNodes.contains(node) ? state.nodeLabels[node] ?? [] : nil
             for constraint in constraints {
                 guard let value = props[constraint.propertyKey], !value.isNull else { continue }
-                try locks.acquire(
-                    .key("unique:\(constraint.label):\(constraint.propertyKey):\(IndexKey(value))"), .exclusive,
-                    for: owner)
+                if let createdLabels, !createdLabels.contains(constraint.label) { continue }
+                resources.append(
+                    .indexEntry(label: constraint.label, propertyKey: constraint.propertyKey,
+                                valueHash: IndexKey(value).hashValue))
             }
         }
+        guard !resources.isEmpty else { return }
+        // One global order, so two transactions claiming overlapping values wait instead of deadlocking.
+        resources.sort { a, b in
+            guard case .indexEntry(let la, let ka, let ha) = a, case .indexEntry(let lb, let kb, let hb) = b else {
+                return false
+            }
+            return (la, ka, ha) < (lb, kb, hb)
+        }
+        try locks.acquire(all: resources, .exclusive, for: owner)
     }
 
     /// Store I/O errors become the client-visible `DatabaseError`; everything else already is one.

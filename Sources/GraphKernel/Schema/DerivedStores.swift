@@ -184,17 +184,14 @@ struct LabelScanStore {
 
     mutating func add(_ label: Int32, _ node: Int64) {
         let word = Int(node >> 6)
-        var bits = bitmaps[label] ?? []
-        if bits.count <= word { bits.append(contentsOf: repeatElement(0, count: word + 1 - bits.count)) }
-        bits[word] |= 1 << UInt64(node & 63)
-        bitmaps[label] = bits
+        // Mutated in place: copying the bitmap out and back made every add copy the label's whole bitmap.
+        bitmaps[label, default: []].withGrowingWord(word) { $0 |= 1 << UInt64(node & 63) }
     }
 
     mutating func remove(_ label: Int32, _ node: Int64) {
         let word = Int(node >> 6)
-        guard var bits = bitmaps[label], word < bits.count else { return }
-        bits[word] &= ~(1 << UInt64(node & 63))
-        bitmaps[label] = bits
+        guard let count = bitmaps[label]?.count, word < count else { return }
+        bitmaps[label]![word] &= ~(1 << UInt64(node & 63))
     }
 
     func contains(_ label: Int32, _ node: Int64) -> Bool {
@@ -249,5 +246,13 @@ enum CountsContribution {
             for label in startLabels { counts[.rel(label, t, -1), default: 0] += sign }
             for label in endLabels { counts[.rel(-1, t, label), default: 0] += sign }
         }
+    }
+}
+
+extension Array where Element == UInt64 {
+    /// Applies `body` to word `index`, first growing the array with zero words if it is too short.
+    fileprivate mutating func withGrowingWord(_ index: Int, _ body: (inout UInt64) -> Void) {
+        if count <= index { append(contentsOf: repeatElement(0, count: index + 1 - count)) }
+        body(&self[index])
     }
 }

@@ -100,8 +100,13 @@ extension GraphDatabase {
                 }
                 if value.isNull { continue }
                 let key = IndexKey(value)
-                let holders = index.nodes(equal: value).filter { !touched.contains($0) }
-                if let other = claimed[key] ?? holders.min() {
+                var other = claimed[key]
+                if other == nil {
+                    for holder in index.nodes(equal: value) where !touched.contains(holder) {
+                        other = Swift.min(other ?? holder, holder)
+                    }
+                }
+                if let other {
                     let label = stores.labelTokens.name(of: constraint.label) ?? "\(constraint.label)"
                     let property = stores.propertyKeyTokens.name(of: constraint.propertyKey) ?? "\(constraint.propertyKey)"
                     throw DatabaseError(

@@ -23,10 +23,13 @@ struct CommitPreparer {
             if state.createdNodes.contains(id) { return true }
             return try stores.nodeInUse(id)
         }
+        // An end may have been deleted by a transaction that committed between the existence check and the lock.
         for (id, rel) in state.createdRelationships.sorted(by: { $0.key < $1.key }) {
-            for end in [rel.startNode.rawValue, rel.endNode.rawValue] where try !nodeAlive(end) {
+            let start = rel.startNode.rawValue, end = rel.endNode.rawValue
+            let missing = try !nodeAlive(start) ? start : (try !nodeAlive(end) ? end : nil)
+            if let missing {
                 throw DatabaseError(
-                    .entityNotFound, "Cannot create relationship \(id): node \(end) does not exist (it was deleted)")
+                    .entityNotFound, "Cannot create relationship \(id): node \(missing) does not exist (it was deleted)")
             }
         }
         for id in state.deletedRelationships.sorted() where try !stores.relationshipInUse(id) {

@@ -99,8 +99,22 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
                     + "a successful result. Explicitly terminated by the user."))
     }
 
+    /// Node locks this transaction already holds (locks are only released all at once, at its end), so that
+    /// touching the same node again, as a batch of relationships on one node does, skips the lock manager.
+    private var heldNodeLocks: [Int64: LockMode] = [:]
+
     /// Takes a lock for this transaction, waiting at most until the transaction's deadline.
     private func lock(_ resource: LockResource, _ mode: LockMode) throws {
+        if case .node(let node) = resource {
+            if let held = heldNodeLocks[node.rawValue], held == .exclusive || mode == .shared { return }
+            try acquireLock(resource, mode)
+            heldNodeLocks[node.rawValue] = mode
+            return
+        }
+        try acquireLock(resource, mode)
+    }
+
+    private func acquireLock(_ resource: LockResource, _ mode: LockMode) throws {
         var wait: Duration?
         if let deadline = deadlineNanos {
             let now = monotonicNanos()
@@ -673,8 +687,18 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         let id = stores.nodes.allocate()
         allocatedNodes.append(id)
         state.createdNodes.insert(id)
-        state.nodeLabels[id] = Array(Set(labels)).sorted()
+        state.nodeLabels[id] = labels.count < 2 ? labels : Array(Set(labels)).sorted()
         return NodeID(id)
+    }
+
+    public func createNode(labels: [LabelToken], properties: [(PropertyKeyToken, Value)]) throws -> NodeID {
+        for (_, value) in properties { try checkStorable(value) }
+        let node = try createNode(labels: labels)
+        // A new node is this transaction's alone: no lock, and its property map is built at its final size.
+        var map = [Int32: Value](minimumCapacity: properties.count)
+        for (key, value) in properties where !value.isNull { map[key] = value }
+        if !map.isEmpty { state.nodeProperties[node.rawValue] = map }
+        return node
     }
 
     public func deleteNode(_ node: NodeID) throws {
@@ -727,7 +751,8 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         try checkDataWrite()
         try checkStorable(value)
         guard try nodeAlive(node.rawValue) else { throw nodeNotFound(node) }
-        try lock(.node(node), .exclusive)
+        // A node created by this transaction is invisible to every other one until commit: nothing to lock.
+        if !state.createdNodes.contains(node.rawValue) { try lock(.node(node), .exclusive) }
         state.nodeProperties[node.rawValue, default: [:]][key] = value
     }
 
@@ -760,6 +785,17 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         return RelationshipID(id)
     }
 
+    public func createRelationship(
+        from start: NodeID, to end: NodeID, type: RelationshipTypeToken, properties: [(PropertyKeyToken, Value)]
+    ) throws -> RelationshipID {
+        for (_, value) in properties { try checkStorable(value) }
+        let rel = try createRelationship(from: start, to: end, type: type)
+        var map = [Int32: Value](minimumCapacity: properties.count)
+        for (key, value) in properties where !value.isNull { map[key] = value }
+        if !map.isEmpty { state.relationshipProperties[rel.rawValue] = map }
+        return rel
+    }
+
     public func deleteRelationship(_ rel: RelationshipID) throws {
         try checkDataWrite()
         let id = rel.rawValue
@@ -778,7 +814,8 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         try checkDataWrite()
         try checkStorable(value)
         guard try relationshipAlive(rel.rawValue) else { throw relationshipNotFound(rel) }
-        try lock(.relationship(rel), .exclusive)
+        // A relationship created by this transaction is invisible to every other one until commit.
+        if state.createdRelationships[rel.rawValue] == nil { try lock(.relationship(rel), .exclusive) }
         state.relationshipProperties[rel.rawValue, default: [:]][key] = value
     }
 

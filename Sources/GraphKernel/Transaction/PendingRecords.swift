@@ -12,15 +12,34 @@ final class PendingRecords: @unchecked Sendable {
     func add(_ txID: Int64, _ records: [RecordCommand]) {
         mutex.withLock {
             lastWritten = max(lastWritten, txID)
-            for command in records { images[command.kind, default: [:]][command.id] = (txID, command.after) }
+            forEachKind(records) { kind, run in
+                // Taken out of the outer table while modified, so it stays uniquely referenced (no copy).
+                var table = images.removeValue(forKey: kind) ?? [:]
+                for command in run { table[command.id] = (txID, command.after) }
+                images[kind] = table
+            }
         }
     }
 
     func remove(_ txID: Int64, _ records: [RecordCommand]) {
         mutex.withLock {
-            for command in records where images[command.kind]?[command.id]?.txID == txID {
-                images[command.kind]?.removeValue(forKey: command.id)
+            forEachKind(records) { kind, run in
+                guard var table = images.removeValue(forKey: kind) else { return }
+                for command in run where table[command.id]?.txID == txID { table.removeValue(forKey: command.id) }
+                images[kind] = table
             }
+        }
+    }
+
+    /// Calls `body` for each run of consecutive commands of one store (after-images come grouped by store).
+    private func forEachKind(_ records: [RecordCommand], _ body: (StoreKind, ArraySlice<RecordCommand>) -> Void) {
+        var start = records.startIndex
+        while start < records.endIndex {
+            let kind = records[start].kind
+            var end = start + 1
+            while end < records.endIndex && records[end].kind == kind { end += 1 }
+            body(kind, records[start..<end])
+            start = end
         }
     }
 

@@ -161,6 +161,9 @@ public final class SecuredTransaction: GraphWriteOperations {
     public func createNode(labels: [LabelToken]) throws -> NodeID {
         try write(.write, "Write"); return try base.createNode(labels: labels)
     }
+    public func createNode(labels: [LabelToken], properties: [(PropertyKeyToken, Value)]) throws -> NodeID {
+        try write(.write, "Write"); return try base.createNode(labels: labels, properties: properties)
+    }
     public func deleteNode(_ node: NodeID) throws { try write(.write, "Write"); try base.deleteNode(node) }
     @discardableResult public func addLabel(_ node: NodeID, _ label: LabelToken) throws -> Bool {
         try write(.write, "Write"); return try base.addLabel(node, label)
@@ -178,6 +181,12 @@ public final class SecuredTransaction: GraphWriteOperations {
         -> RelationshipID
     {
         try write(.write, "Write"); return try base.createRelationship(from: start, to: end, type: type)
+    }
+    public func createRelationship(
+        from start: NodeID, to end: NodeID, type: RelationshipTypeToken, properties: [(PropertyKeyToken, Value)]
+    ) throws -> RelationshipID {
+        try write(.write, "Write")
+        return try base.createRelationship(from: start, to: end, type: type, properties: properties)
     }
     public func deleteRelationship(_ rel: RelationshipID) throws {
         try write(.write, "Write"); try base.deleteRelationship(rel)

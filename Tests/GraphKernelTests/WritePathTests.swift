@@ -1,0 +1,87 @@
+import GraphValues
+import Testing
+
+@testable import GraphKernel
+
+@Suite("Batched entity creation, lock reuse and label scan updates")
+struct WritePathTests {
+    func openDatabase() throws -> GraphDatabase {
+        try GraphDatabase(directory: "/db", configuration: KernelConfiguration(fileSystem: SimulatedFileSystem()))
+    }
+
+    @Test("createNode and createRelationship with properties store them, skip nulls, and refuse bad values up front")
+    func createWithProperties() throws {
+        let db = try openDatabase()
+        defer { try? db.close() }
+        let (node, rel) = try db.write { (tx) throws -> (NodeID, RelationshipID) in
+            let person = try tx.getOrCreateLabelToken("Person")
+            let name = try tx.getOrCreatePropertyKeyToken("name")
+            let age = try tx.getOrCreatePropertyKeyToken("age")
+            let gone = try tx.getOrCreatePropertyKeyToken("gone")
+            let knows = try tx.getOrCreateRelationshipTypeToken("KNOWS")
+            let node = try tx.createNode(
+                labels: [person], properties: [(name, .string("Ann")), (age, .integer(41)), (gone, .null)])
+            let other = try tx.createNode(labels: [person], properties: [])
+            let rel = try tx.createRelationship(
+                from: node, to: other, type: knows, properties: [(age, .integer(3)), (gone, .null)])
+            // An unstorable value fails before anything is created.
+            let nodesBefore = try tx.allNodes().reduce(0) { count, _ in count + 1 }
+            expectError(.typeError) {
+                _ = try tx.createNode(labels: [person], properties: [(name, .map(["a": .integer(1)]))])
+            }
+            expectError(.typeError) {
+                _ = try tx.createRelationship(from: node, to: other, type: knows, properties: [(age, .list([.null]))])
+            }
+            #expect(try tx.allNodes().reduce(0) { count, _ in count + 1 } == nodesBefore)
+            #expect(try tx.relationships(of: node, direction: .outgoing, types: [knows]).map(\.id).count == 1)
+            return (node, rel)
+        }
+        try db.read { (tx) throws in
+            #expect(try tx.nodePropertyMap(node) == ["name": .string("Ann"), "age": .integer(41)])
+            let age = try #require(try tx.propertyKeyToken("age"))
+            #expect(try tx.relationshipProperties(rel).map(\.0) == [age])
+            #expect(try tx.relationshipProperty(rel, age) == .integer(3))
+            #expect(try tx.nodes(withLabel: "Person").count == 2)
+        }
+        #expect(try ConsistencyChecker(database: db).check().isConsistent)
+    }
+
+    @Test("a transaction that touched a node again still holds its lock: another transaction cannot delete the node")
+    func nodeLockReuse() throws {
+        let db = try openDatabase()
+        defer { try? db.close() }
+        let (a, b) = try db.write { (tx) throws in
+            (try tx.createNode(labels: ["P"]), try tx.createNode(labels: ["P"]))
+        }
+        let first = try db.beginTransaction()
+        defer { first.rollback() }
+        let type = try first.getOrCreateRelationshipTypeToken("R")
+        // Shared locks on both ends, taken once and then found already held.
+        _ = try first.createRelationship(from: a, to: b, type: type)
+        _ = try first.createRelationship(from: a, to: b, type: type)
+        #expect(db.locks.locks(heldBy: first.lockOwner)[.node(a)] == .shared)
+        let second = try db.beginTransaction(timeout: .seconds(30))
+        defer { second.rollback() }
+        // Upgrading the held shared lock still goes to the lock manager.
+        try first.setNodeProperty(a, try first.getOrCreatePropertyKeyToken("k"), .integer(1))
+        #expect(db.locks.locks(heldBy: first.lockOwner)[.node(a)] == .exclusive)
+        #expect(!db.locks.tryAcquire(.node(a), .shared, for: second.lockOwner))
+        try first.commit()
+        #expect(db.locks.tryAcquire(.node(a), .exclusive, for: second.lockOwner))
+    }
+
+    @Test("the label scan store grows, sets and clears bits per node, including past the current bitmap's end")
+    func labelScanBits() {
+        var store = LabelScanStore()
+        store.add(3, 1000)
+        store.add(3, 5)
+        store.add(4, 64)
+        #expect(store.contains(3, 1000) && store.contains(3, 5) && store.contains(4, 64))
+        #expect(!store.contains(3, 6) && !store.contains(4, 1000) && !store.contains(9, 5))
+        store.remove(3, 1000)
+        store.remove(3, 5000)
+        store.remove(7, 1)
+        #expect(!store.contains(3, 1000) && store.contains(3, 5))
+        #expect(store.bitmaps[3]?.count == 16)
+    }
+}
