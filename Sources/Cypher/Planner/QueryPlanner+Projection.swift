@@ -22,6 +22,7 @@ extension QueryPlanner {
             }
         }
         let hasAggregate = items.contains { ExpressionAnalysis.containsAggregate($0.expression) }
+        plan = prunedVarLength(plan, items: items, hasAggregate: hasAggregate, distinct: body.distinct)
         var itemSlots: [Int] = []
         let previousBound = bound
         plan = planPropertyCache(items.map(\.expression), on: plan)
@@ -169,6 +170,38 @@ extension QueryPlanner {
         aggregateSlots = [:]
         _ = isReturn
         return (plan, items.map(\.name), itemSlots)
+    }
+
+    /// `VarLengthExpand(Pruning)` in place of a `VarLengthExpand(All)` directly below a projection that cannot tell
+    /// how many paths lead to an end node: it reads neither the relationship list nor the path, and it either
+    /// aggregates with DISTINCT aggregates, min and max only, or is a DISTINCT projection without aggregates
+    /// (`count(DISTINCT x)`, `RETURN DISTINCT x`). Otherwise `plan` itself.
+    private func prunedVarLength(_ plan: LogicalPlan, items: [ReturnItem], hasAggregate: Bool, distinct: Bool)
+        -> LogicalPlan
+    {
+        guard let pruning = plan.pruning else { return plan }
+        for item in items where ExpressionAnalysis.freeVariables(item.expression).contains(pruning.relVariable) {
+            return plan
+        }
+        // A value that differs from row to row (`count(DISTINCT rand())`) would see the dropped rows; so might a
+        // subquery-like expression: keep those on the enumerating expansion.
+        func rowDependent(_ e: Expression) -> Bool {
+            switch e.kind {
+            case .patternExpression, .patternComprehension, .existsSubquery, .shortestPathExpression: return true
+            case .function(let f) where f.lookupName == "rand" || f.lookupName == "randomuuid": return true
+            default: return ExpressionAnalysis.children(e).contains(where: rowDependent)
+            }
+        }
+        if items.contains(where: { rowDependent($0.expression) }) { return plan }
+        if hasAggregate {
+            for aggregate in items.flatMap({ ExpressionAnalysis.aggregates($0.expression) }) {
+                guard case .function(let f) = aggregate.kind,
+                      f.distinct || f.lookupName == "min" || f.lookupName == "max" else { return plan }
+            }
+        } else if !distinct {
+            return plan
+        }
+        return pruning.variant
     }
 
     /// The fused form of an aggregation directly over a label scan of the whole label (optionally through

@@ -612,6 +612,20 @@ final class QueryPlanner {
                                 reverseOutput: reverse, relPredicate: relPredicate, predicateSlot: predSlot,
                                 ctx: ctx, counter: c)
                 }
+                // Only the end nodes matter to a consumer that deduplicates them: see `PruningVarExpandOp` for
+                // when breadth-first search finds exactly the end nodes of the relationship-unique paths.
+                if dir != .both && minL <= 1 && !into && u.slots.isEmpty && !relAlreadyBound {
+                    let pruneEst = min(est, max(1, plan.estimatedRows * pow(try averageDegree(r.types), 2)))
+                    let variant = LogicalPlan(
+                        "VarLengthExpand(Pruning)", details: plan.details, identifiers: plan.identifiers,
+                        estimatedRows: pruneEst, source: plan.source
+                    ) { ctx, src, _, c in
+                        PruningVarExpandOp(source: src!, fromSlot: fromSlot, relSlot: relSlot, toSlot: toSlot,
+                                           direction: dir, types: types, minLength: minL, maxLength: maxL,
+                                           relPredicate: relPredicate, predicateSlot: predSlot, ctx: ctx, counter: c)
+                    }
+                    plan.pruning = (relName, variant)
+                }
                 unique.slots.append((relSlot, true))
             } else {
                 let est = into ? plan.estimatedRows : plan.estimatedRows * (try averageDegree(r.types))

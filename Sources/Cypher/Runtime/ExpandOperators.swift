@@ -218,6 +218,112 @@ final class VarExpandOp: Op {
     }
 }
 
+/// VarLengthExpand(Pruning): the distinct end nodes of `VarLengthExpand(All)` from the node in `fromSlot`, one row
+/// each, found by breadth-first search instead of by enumerating paths. The planner uses it only where the rows'
+/// multiplicity and the relationship list cannot be observed (an aggregation whose aggregates are all DISTINCT, or
+/// min/max, reading neither the relationships nor a path) — as Neo4j 3.4+ does for the same shape.
+///
+/// Why the node set is the same: with a directed pattern (`->` or `<-`) and `minLength` ≤ 1, a node other than
+/// the start ends a relationship-unique path of length 1...max exactly when its shortest distance from the start
+/// is at most max (a shortest path repeats no node, so no relationship). The start itself ends such a path exactly
+/// when it lies on a cycle of length ≤ max, that is when some relationship leads back to it from a node at
+/// distance ≤ max − 1 (a shortest closed walk is a simple cycle); with `minLength` 0 it is always an end node.
+/// Undirected patterns (a closed walk may reuse its relationship there), `minLength` ≥ 2, Into, and relationships
+/// bound elsewhere in the MATCH keep the path-enumerating `VarExpandOp`.
+final class PruningVarExpandOp: Op {
+    private let source: Op
+    private let fromSlot: Int
+    private let relSlot: Int
+    private let toSlot: Int
+    private let direction: Direction
+    private let types: TypeFilter
+    private let minLength: Int
+    private let maxLength: Int
+    private let relPredicate: Eval?
+    private let predicateSlot: Int
+    private let ctx: ExecutionContext
+    private var current: Row?
+    private var ends: [NodeID] = []
+    private var index = 0
+
+    init(source: Op, fromSlot: Int, relSlot: Int, toSlot: Int, direction: Direction, types: TypeFilter,
+         minLength: Int, maxLength: Int, relPredicate: Eval?, predicateSlot: Int, ctx: ExecutionContext,
+         counter: ProfileCounter) {
+        precondition(direction != .both && minLength <= 1 && minLength >= 0,
+                     "VarLengthExpand(Pruning) needs a directed pattern and minLength ≤ 1, got \(direction) \(minLength)")
+        self.source = source
+        self.fromSlot = fromSlot
+        self.relSlot = relSlot
+        self.toSlot = toSlot
+        self.direction = direction
+        self.types = types
+        self.minLength = minLength
+        self.maxLength = maxLength
+        self.relPredicate = relPredicate
+        self.predicateSlot = predicateSlot
+        self.ctx = ctx
+        super.init(counter: counter)
+    }
+
+    /// The end nodes from `start`, in breadth-first order.
+    private func search(from start: NodeID, row: Row) throws -> [NodeID] {
+        guard let tokens = try types.resolve(ctx) else { return minLength == 0 ? [start] : [] }
+        var out: [NodeID] = []
+        var visited: Set<NodeID> = [start]
+        var startIsEnd = minLength == 0
+        if startIsEnd { out.append(start) }
+        var frontier = [start]
+        var next: [NodeID] = []
+        var depth = 0
+        var probe = row
+        while depth < maxLength && !frontier.isEmpty {
+            next.removeAll(keepingCapacity: true)
+            for node in frontier {
+                let rels = try ctx.tx.relationships(of: node, direction: direction, types: tokens)
+                while let rel = rels.next() {
+                    counter.dbHits += 1
+                    if let relPredicate {
+                        probe[predicateSlot] = try ctx.relRef(rel)
+                        if try Semantics.truth(relPredicate(probe, ctx)) != true { continue }
+                    }
+                    let other = rel.otherNode(node)
+                    if other == start {
+                        if !startIsEnd {
+                            startIsEnd = true
+                            out.append(start)
+                        }
+                    } else if visited.insert(other).inserted {
+                        out.append(other)
+                        next.append(other)
+                    }
+                }
+            }
+            swap(&frontier, &next)
+            depth += 1
+            // The kernel's iterators end quietly when the transaction is terminated: check once per level.
+            try ctx.tx.checkUsable()
+        }
+        return out
+    }
+
+    override func produce() throws -> Row? {
+        while true {
+            if current != nil, index < ends.count {
+                current![toSlot] = ctx.nodeRef(ends[index])
+                index += 1
+                return current
+            }
+            guard var row = try source.next() else { return nil }
+            guard let f = nodeID(row[fromSlot]) else { continue }
+            ends = try search(from: f, row: row)
+            index = 0
+            // The relationship list is unobservable here (the planner checked): leave no stale value behind.
+            row[relSlot] = .null
+            current = row
+        }
+    }
+}
+
 /// shortestPath / allShortestPaths between two bound nodes, by breadth-first search.
 final class ShortestPathOp: Op {
     private let source: Op

@@ -50,6 +50,10 @@ final class LogicalPlan: @unchecked Sendable {
     /// Set on a `NodeByLabelScan` leaf (variable, label, slot) so an aggregation directly above can read the scan
     /// itself instead of pulling rows through it (see `AggregationOp`'s fused scan).
     var labelScan: (variable: String, label: String, slot: Int)?
+    /// Set on a `VarLengthExpand(All)` that may be replaced by `variant`, a `VarLengthExpand(Pruning)` producing
+    /// each end node once, when what consumes it sees neither row multiplicity nor `relVariable` (see
+    /// `PruningVarExpandOp`).
+    var pruning: (relVariable: String, variant: LogicalPlan)?
 
     init(_ name: String, details: String = "", identifiers: [String] = [], estimatedRows: Double,
          source: LogicalPlan?, inner: [LogicalPlan] = [],
