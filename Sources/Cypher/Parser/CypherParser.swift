@@ -646,43 +646,34 @@ struct Parser {
         }
     }
 
-    mutating func orExpression() throws -> Expression {
+    /// A left-associative chain `operand (operator operand)*`: `op` names the binary operator the current token
+    /// starts, if any. Each operator in the chain counts as one more nesting level (`enter()`), so long chains
+    /// are bounded like deep nesting.
+    mutating func leftAssociative(
+        _ operand: (inout Parser) throws -> Expression, _ op: (inout Parser) -> BinaryOperator?
+    ) throws -> Expression {
         let entryDepth = depth
         defer { depth = entryDepth }
-        var left = try xorExpression()
-        while isKeyword("OR") {
+        var left = try operand(&self)
+        while let binary = op(&self) {
             let p = position
             advance()
             try enter()
-            left = Expression(.binary(.or, left, try xorExpression()), at: p)
+            left = Expression(.binary(binary, left, try operand(&self)), at: p)
         }
         return left
+    }
+
+    mutating func orExpression() throws -> Expression {
+        try leftAssociative({ try $0.xorExpression() }) { $0.isKeyword("OR") ? .or : nil }
     }
 
     mutating func xorExpression() throws -> Expression {
-        let entryDepth = depth
-        defer { depth = entryDepth }
-        var left = try andExpression()
-        while isKeyword("XOR") {
-            let p = position
-            advance()
-            try enter()
-            left = Expression(.binary(.xor, left, try andExpression()), at: p)
-        }
-        return left
+        try leftAssociative({ try $0.andExpression() }) { $0.isKeyword("XOR") ? .xor : nil }
     }
 
     mutating func andExpression() throws -> Expression {
-        let entryDepth = depth
-        defer { depth = entryDepth }
-        var left = try notExpression()
-        while isKeyword("AND") {
-            let p = position
-            advance()
-            try enter()
-            left = Expression(.binary(.and, left, try notExpression()), at: p)
-        }
-        return left
+        try leftAssociative({ try $0.notExpression() }) { $0.isKeyword("AND") ? .and : nil }
     }
 
     mutating func notExpression() throws -> Expression {
@@ -771,52 +762,19 @@ struct Parser {
     }
 
     mutating func additiveExpression() throws -> Expression {
-        let entryDepth = depth
-        defer { depth = entryDepth }
-        var left = try multiplicativeExpression()
-        while isSymbol("+") || isSymbol("-") {
-            let p = position
-            let op: BinaryOperator = isSymbol("+") ? .add : .subtract
-            advance()
-            try enter()
-            left = Expression(.binary(op, left, try multiplicativeExpression()), at: p)
+        try leftAssociative({ try $0.multiplicativeExpression() }) {
+            $0.isSymbol("+") ? .add : $0.isSymbol("-") ? .subtract : nil
         }
-        return left
     }
 
     mutating func multiplicativeExpression() throws -> Expression {
-        let entryDepth = depth
-        defer { depth = entryDepth }
-        var left = try powerExpression()
-        while true {
-            let p = position
-            let op: BinaryOperator
-            if isSymbol("*") {
-                op = .multiply
-            } else if isSymbol("/") {
-                op = .divide
-            } else if isSymbol("%") {
-                op = .modulo
-            } else {
-                return left
-            }
-            advance()
-            try enter()
-            left = Expression(.binary(op, left, try powerExpression()), at: p)
+        try leftAssociative({ try $0.powerExpression() }) {
+            $0.isSymbol("*") ? .multiply : $0.isSymbol("/") ? .divide : $0.isSymbol("%") ? .modulo : nil
         }
     }
 
     mutating func powerExpression() throws -> Expression {
-        let entryDepth = depth
-        defer { depth = entryDepth }
-        var left = try unaryExpression()
-        while isSymbol("^") {
-            let p = position
-            advance()
-            try enter()
-            left = Expression(.binary(.power, left, try unaryExpression()), at: p)
-        }
-        return left
+        try leftAssociative({ try $0.unaryExpression() }) { $0.isSymbol("^") ? .power : nil }
     }
 
     mutating func unaryExpression() throws -> Expression {
