@@ -17,8 +17,7 @@ import Glibc
 /// prints `k` on its own line and flushes stdout: every printed number is an acknowledged, durable commit. The
 /// parent kills it with SIGKILL at random moments.
 ///
-/// Small rotation size, aggressive checkpointing and a small page cache make crashes land in rotation,
-/// pruning, checkpoint flushing and page eviction, not only in appends.
+/// The store runs with `KernelConfiguration.crashTestChild()`.
 struct CrashChildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crash-child", abstract: "Commit numbered transactions, printing each acknowledged number.")
@@ -37,10 +36,7 @@ struct CrashChildCommand: ParsableCommand {
     var killAfterSnapshot: Int = 0
 
     func run() throws {
-        var configuration = KernelConfiguration(pageCacheSizeBytes: 1 << 20)
-        configuration.log = LogConfiguration(
-            rotationSizeBytes: 64 << 10, retention: .files(3), checkpointIntervalTime: .seconds(1),
-            checkpointIntervalTx: 25)
+        var configuration = KernelConfiguration.crashTestChild()
         // Log lines go to stderr: stdout carries only acknowledgements.
         configuration.logger = Logger(label: "trellis.kernel") { StreamLogHandler.standardError(label: $0) }
         let armed = ManagedAtomic<Bool>(false)
@@ -126,5 +122,18 @@ struct CrashChildCommand: ParsableCommand {
                 done += n
             }
         }
+    }
+}
+
+extension KernelConfiguration {
+    /// The kernel settings of the crash-test children (`crash-child`, `data-slave-child`): a small page cache,
+    /// small log files and frequent checkpoints, so kills land in rotation, pruning, checkpoint flushing and page
+    /// eviction, not only in appends.
+    static func crashTestChild() -> KernelConfiguration {
+        var configuration = KernelConfiguration(pageCacheSizeBytes: 1 << 20)
+        configuration.log = LogConfiguration(
+            rotationSizeBytes: 64 << 10, retention: .files(3), checkpointIntervalTime: .seconds(1),
+            checkpointIntervalTx: 25)
+        return configuration
     }
 }

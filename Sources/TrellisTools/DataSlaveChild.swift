@@ -25,12 +25,8 @@ struct DataSlaveChildCommand: ParsableCommand {
     var epoch: UInt64 = 1
 
     func run() throws {
-        var configuration = KernelConfiguration(pageCacheSizeBytes: 1 << 20)
         // Small files and frequent checkpoints, so kills land in rotation and checkpointing too.
-        configuration.log = LogConfiguration(
-            rotationSizeBytes: 64 << 10, retention: .files(3), checkpointIntervalTime: .seconds(1),
-            checkpointIntervalTx: 25)
-        let db = try GraphDatabase(directory: store, configuration: configuration)
+        let db = try GraphDatabase(directory: store, configuration: .crashTestChild())
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let logger = Logger(label: "trellis.data-port") { StreamLogHandler.standardError(label: $0) }
         let server = DataServer(database: db, group: group, logger: logger, forwarded: nil)
