@@ -32,6 +32,9 @@ struct DataPortBenchCommand: ParsableCommand {
     @Option(help: "Transactions each writer commits in the replication-lag run.")
     var lagTransactions: Int = 500
 
+    @Flag(help: "Only the store copy and the disk probe (skips pull and push; for large stores).")
+    var copyOnly = false
+
     func run() throws {
         let root = directory ?? NSTemporaryDirectory() + "trellis-bench-data-port-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -62,9 +65,11 @@ struct DataPortBenchCommand: ParsableCommand {
         let box = DataPortBenchResults()
         let done = DispatchSemaphore(value: 0)
         let transactionsToShip = all
+        let copyOnly = copyOnly
         Task {
             do {
-                try await Self.measure(master: master, all: transactionsToShip, root: root, into: box)
+                try await Self.measure(
+                    master: master, all: transactionsToShip, root: root, copyOnly: copyOnly, into: box)
             } catch {
                 box.error = error
             }
@@ -74,19 +79,23 @@ struct DataPortBenchCommand: ParsableCommand {
         if let error = box.error { throw error }
         let megabytes = Double(payloadBytes) / 1_048_576
         print("transactions: \(all.count), log payload: \(String(format: "%.1f", megabytes)) MiB")
-        print(String(format: "pull:  %.0f tx/s, %.1f MiB/s (batches of 100, applied on the slave)",
-                     Double(all.count) / box.pullSeconds, megabytes / box.pullSeconds))
-        print(String(format: "push:  %.0f tx/s, mean %.0f µs per durable acknowledgement (one at a time)",
-                     Double(box.pushed) / box.pushSeconds, box.pushSeconds / Double(box.pushed) * 1e6))
+        if !copyOnly {
+                print(String(format: "pull:  %.0f tx/s, %.1f MiB/s (batches of 100, applied on the slave)",
+                             Double(all.count) / box.pullSeconds, megabytes / box.pullSeconds))
+                print(String(format: "push:  %.0f tx/s, mean %.0f µs per durable acknowledgement (one at a time)",
+                             Double(box.pushed) / box.pushSeconds, box.pushSeconds / Double(box.pushed) * 1e6))
+        }
         let copyRate = Double(box.copyBytes) / 1_048_576 / box.copySeconds
         let diskRate = Double(box.copyBytes) / 1_048_576 / box.diskSeconds
         print(String(format: "disk:  sequential write + fsync of %.1f MiB in %.2f s (%.1f MiB/s), same directory",
                      Double(box.copyBytes) / 1_048_576, box.diskSeconds, diskRate))
         print(String(format: "store copy: %.1f MiB in %.2f s (%.1f MiB/s, %.0f%% of the disk's sequential write rate)",
                      Double(box.copyBytes) / 1_048_576, box.copySeconds, copyRate, copyRate / diskRate * 100))
-        print(String(format: "store copy: of which the master's local staging copy alone takes %.2f s",
-                     box.stageSeconds))
-        if lagWriters > 0 {
+        print(String(format: "store copy: commits paused on the master for %.3f s (checkpoint, opening the files)",
+                     box.pauseSeconds))
+        print(String(format: "store copy: CPU time of this process during the copy %.2f s (user + system, both ends)",
+                     box.copyCPUSeconds))
+        if lagWriters > 0 && !copyOnly {
             try Self.measureLag(root: root, writers: lagWriters, perWriter: lagTransactions,
                                 nodesPerTransaction: nodesPerTransaction)
         }
@@ -118,9 +127,9 @@ struct DataPortBenchCommand: ParsableCommand {
         return seconds(since: start)
     }
 
-    private static func measure(master: GraphDatabase, all: [CommittedTransaction], root: String, into box: DataPortBenchResults)
-        async throws
-    {
+    private static func measure(
+        master: GraphDatabase, all: [CommittedTransaction], root: String, copyOnly: Bool, into box: DataPortBenchResults
+    ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
@@ -128,37 +137,42 @@ struct DataPortBenchCommand: ParsableCommand {
         try await server.start(host: "127.0.0.1", port: 0)
         let client = DataClient(address: "127.0.0.1:\(server.boundPort)", group: group, logger: logger)
 
-        let pulled = try GraphDatabase(directory: root + "/pulled")
         var start = DispatchTime.now().uptimeNanoseconds
-        try await client.catchUp(pulled, batchLimit: 100)
-        box.pullSeconds = seconds(since: start)
-        try pulled.close()
+        if !copyOnly {
+            let pulled = try GraphDatabase(directory: root + "/pulled")
+            start = DispatchTime.now().uptimeNanoseconds
+            try await client.catchUp(pulled, batchLimit: 100)
+            box.pullSeconds = seconds(since: start)
+            try pulled.close()
 
-        let pushed = try GraphDatabase(directory: root + "/pushed")
-        let slaveServer = DataServer(database: pushed, group: group, logger: logger, forwarded: nil)
-        try await slaveServer.start(host: "127.0.0.1", port: 0)
-        slaveServer.setEpoch(Epoch(1), isMaster: false)
-        let slaveClient = DataClient(address: "127.0.0.1:\(slaveServer.boundPort)", group: group, logger: logger)
-        let pushCount = min(all.count, 1000)
-        start = DispatchTime.now().uptimeNanoseconds
-        for transaction in all.prefix(pushCount) { try await slaveClient.push(transaction, epoch: Epoch(1)) }
-        box.pushSeconds = seconds(since: start)
-        box.pushed = pushCount
-        await slaveClient.close()
-        await slaveServer.stop()
-        try pushed.close()
+            let pushed = try GraphDatabase(directory: root + "/pushed")
+            let slaveServer = DataServer(database: pushed, group: group, logger: logger, forwarded: nil)
+            try await slaveServer.start(host: "127.0.0.1", port: 0)
+            slaveServer.setEpoch(Epoch(1), isMaster: false)
+            let slaveClient = DataClient(address: "127.0.0.1:\(slaveServer.boundPort)", group: group, logger: logger)
+            let pushCount = min(all.count, 1000)
+            start = DispatchTime.now().uptimeNanoseconds
+            for transaction in all.prefix(pushCount) { try await slaveClient.push(transaction, epoch: Epoch(1)) }
+            box.pushSeconds = seconds(since: start)
+            box.pushed = pushCount
+            await slaveClient.close()
+            await slaveServer.stop()
+            try pushed.close()
+        }
 
+        let cpuBefore = processCPUSeconds()
         start = DispatchTime.now().uptimeNanoseconds
         _ = try await client.copyStore(into: root + "/copied")
         box.copySeconds = seconds(since: start)
+        box.copyCPUSeconds = processCPUSeconds() - cpuBefore
         box.copyBytes = try Self.directoryBytes(root + "/copied")
         // Right after the copy, on the same file system, as many bytes as the copy wrote.
         box.diskSeconds = try timeSequentialWrite(bytes: box.copyBytes, in: root + "/probe")
-        // The master's part alone: the local staging copy, unsynced as the data port makes it (no checkpoint work
-        // left to do).
+        // The pause commits see on the master: checkpoint (nothing left to flush here) and opening the files.
         start = DispatchTime.now().uptimeNanoseconds
-        _ = try master.copyStore(to: root + "/staged", durable: false)
-        box.stageSeconds = seconds(since: start)
+        let source = try master.openStoreCopySource()
+        box.pauseSeconds = seconds(since: start)
+        source.close()
         await client.close()
         await server.stop()
         try await group.shutdownGracefully()
@@ -277,6 +291,14 @@ struct DataPortBenchCommand: ParsableCommand {
         }
     }
 
+    /// User + system CPU time of this process so far.
+    private static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
     private static func seconds(since start: UInt64) -> Double {
         Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
@@ -289,7 +311,8 @@ private final class DataPortBenchResults: @unchecked Sendable {
     var copySeconds = 0.0
     var copyBytes = 0
     var diskSeconds = 0.0
-    var stageSeconds = 0.0
+    var pauseSeconds = 0.0
+    var copyCPUSeconds = 0.0
     var error: Error?
 }
 

@@ -33,6 +33,8 @@ final class InProcessCluster: @unchecked Sendable {
         ([:], [:], 40_000))
     /// How many pushes reached each member's data port.
     let pushes = Mutex<[String: Int]>([:])
+    /// How many of the next store copies fail half-way (after writing part of a file into the target).
+    let failingStoreCopies = Mutex<Int>(0)
 
     var transport: HATransport {
         HATransport(
@@ -222,7 +224,17 @@ final class InProcessDataLink: HADataLink, @unchecked Sendable {
     }
 
     func copyStore(into directory: String) async throws -> TxID {
-        try await offThread { try self.cluster.endpoint(self.address).database.copyStore(to: directory) }
+        let fail = cluster.failingStoreCopies.withLock { left -> Bool in
+            guard left > 0 else { return false }
+            left -= 1
+            return true
+        }
+        if fail {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: directory + "/neostore.nodestore.db", contents: Data([1, 2, 3]))
+            throw DatabaseError(.databaseUnavailable, "injected failure half-way through a store copy")
+        }
+        return try await offThread { try self.cluster.endpoint(self.address).database.copyStore(to: directory) }
     }
 
     func forwardBegin(user: String, metadata: [String: Value], timeout: Duration?, epoch: Epoch) async throws

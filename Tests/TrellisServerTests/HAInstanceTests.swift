@@ -61,7 +61,8 @@ final class HAInstanceTests: HAMemberHolder, @unchecked Sendable {
             defer { stopAll() }
             for id in 1...3 { try start(id) }
             expectUnavailable { try run(1, "CREATE (:Early)") }
-            #expect(try run(2, "RETURN 1 AS one", mode: .read) == [[.integer(1)]])
+            // Not joined yet: its store is not known to be the cluster's, so not even reads run on it.
+            expectUnavailable { try run(2, "RETURN 1 AS one", mode: .read) }
             #expect(ha(1).roleName == "UNKNOWN")
 
             cluster.elect(MemberID(1), epoch: 1)
@@ -69,6 +70,7 @@ final class HAInstanceTests: HAMemberHolder, @unchecked Sendable {
                 ha(1).roleName == "master" && ha(2).roleName == "slave" && ha(3).roleName == "slave"
             }
             #expect(ha(1).currentRole == .master && ha(1).isAvailable)
+            #expect(try run(2, "RETURN 1 AS one", mode: .read) == [[.integer(1)]])
             #expect(try run(3, "CALL dbms.cluster.role()") == [[.string("slave")]], "dbms.* runs on the member asked")
 
             try run(1, "CREATE (:Person {name: 'Ada'})")
@@ -250,6 +252,53 @@ final class HAInstanceTests: HAMemberHolder, @unchecked Sendable {
             #expect(try count(1, "AfterCopy") == 1)
         }
     }
+
+    @Test("copy_then_branch: a failed copy leaves the old store in place and open; the retry moves it away")
+    func copyThenBranch() async throws {
+        try await offPool { [self] in
+            defer { stopAll() }
+            let strategy = ["ha.branched_data_copying_strategy": "copy_then_branch"]
+            try start(1, strategy.merging(["ha.pull_interval": "0s"]) { $1 })
+            try start(2, strategy.merging(["ha.tx_push_factor": "0"]) { $1 })
+            cluster.elect(MemberID(2), epoch: 1)
+            try eventually("2 master, 1 its slave") { ha(2).roleName == "master" && ha(1).roleName == "slave" }
+            try run(2, "CREATE (:Shared)")
+            #expect(ha(1).updateNow().hasPrefix("Update completed"))
+            try run(2, "CREATE (:OnlyOnOldMaster)")
+
+            // Member 2's first copy attempt fails half-way.
+            cluster.failingStoreCopies.withLock { $0 = 1 }
+            cluster.elect(MemberID(1), epoch: 2)
+            try eventually("1 master") { ha(1).roleName == "master" }
+            try run(1, "CREATE (:NewHistory)")
+            let logPath = members[2]!.config.logsDirectory + "/trellis.log"
+            try eventually("2's failed copy is logged") {
+                try String(contentsOfFile: logPath, encoding: .utf8).contains("The store copy from the master failed")
+            }
+            // Still its old store, in place and open: nothing was moved away. It is not served meanwhile (it is
+            // known not to be the cluster's data).
+            let database = members[2]!.config.databaseDirectory
+            #expect(!FileManager.default.fileExists(atPath: database + "/branched"))
+            #expect(FileManager.default.fileExists(atPath: database + "/neostore"))
+            #expect(ha(2).database.lastCommittedTxID.rawValue > 1)
+            expectUnavailable { _ = try count(2, "Shared") }
+
+            try eventually("2 rejoined as slave from a store copy", within: .seconds(30)) {
+                try ha(2).roleName == "slave" && count(2, "NewHistory") == 1
+            }
+            #expect(try count(2, "OnlyOnOldMaster") == 0)
+            let branches = try FileManager.default.contentsOfDirectory(atPath: database + "/branched")
+            #expect(branches.count == 1, "keep_all keeps the old store: \(branches)")
+            // The copy's staging directory is gone.
+            let staging = (try? FileManager.default.contentsOfDirectory(atPath: database + "/temp-copy")) ?? []
+            #expect(staging.filter { $0.hasPrefix("copy-") }.isEmpty, "\(staging)")
+            let log = try String(contentsOfFile: logPath, encoding: .utf8)
+            #expect(log.contains("copy_then_branch"))
+            #expect(log.contains("Branched data detected"))
+            try run(2, "CREATE (:AfterCopy)")
+            #expect(try count(1, "AfterCopy") == 1)
+        }
+    }
 }
 
 @Suite("HA settings are checked at start-up")
@@ -277,6 +326,8 @@ struct HAConfigurationTests {
         #expect(c.heartbeatInterval == .milliseconds(500) && c.heartbeatTimeout == .seconds(2))
         #expect(c.pushFactor == 1 && c.pushStrategy == .fixedAscending && !c.pushStrict)
         #expect(c.pullInterval == .seconds(1))
+        #expect(!c.copyThenBranch)
+        #expect(try configuration(["ha.branched_data_copying_strategy": "copy_then_branch"]).copyThenBranch)
         #expect(c.coordinationPorts == 5001...5099 && c.dataPorts == 6001...6011)
         #expect(try configuration(["dbms.mode": "ARBITER"]).kind == .arbiter)
         #expect(try configuration(["ha.slave_only": "true", "ha.tx_push_strict": "true",
@@ -292,7 +343,7 @@ struct HAConfigurationTests {
         #expect(message(["ha.heartbeat_interval": "1s", "ha.heartbeat_timeout": "1500ms"])
             .contains("at least twice ha.heartbeat_interval"))
         #expect(message(["dbms.mode": "SINGLE"]).contains("only read for dbms.mode=HA"))
-        #expect(message(["ha.branched_data_copying_strategy": "copy_then_branch"]).contains("not supported"))
+        #expect(message(["ha.branched_data_copying_strategy": "branch_later"]).contains("copy_then_branch"))
         #expect(HAConfiguration.isHostPort("[::1]:5001"))
         #expect(!HAConfiguration.isHostPort("::1:5001"))
     }

@@ -1,4 +1,5 @@
 import ClusterCore
+import Glibc
 import Foundation
 import GraphKernel
 import GraphValues
@@ -181,7 +182,7 @@ public final class DataClient: Sendable {
 
         let (frames, credit) = try await stream(.storeCopy)
         defer { credit.finish() }
-        var current: (name: String, handle: FileHandle, size: UInt64, written: UInt64)?
+        var current: (name: String, file: ReceivedFile, size: UInt64, written: UInt64)?
         var names: [String] = []
         var copiedTx: TxID?
         func finishFile() throws {
@@ -189,8 +190,9 @@ public final class DataClient: Sendable {
             guard file.written == file.size else {
                 throw DataPortError.protocolViolation("\(file.name): received \(file.written) of \(file.size) bytes")
             }
-            try file.handle.synchronize()
-            try file.handle.close()
+            // One fsync per file, at its end.
+            try file.file.sync()
+            file.file.close()
             current = nil
         }
         do {
@@ -207,21 +209,24 @@ public final class DataClient: Sendable {
                     guard Self.isStoreFileName(name), !names.contains(name) else {
                         throw DataPortError.protocolViolation("store copy sent an unacceptable file name '\(name)'")
                     }
-                    let path = staging + "/" + name
-                    guard manager.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path)
-                    else { throw DatabaseError(.storageDamageDetected, "Cannot create \(path)") }
-                    current = (name, handle, size, 0)
+                    current = (name, try ReceivedFile(path: staging + "/" + name), size, 0)
                     names.append(name)
                 case .fileChunk:
                     guard var file = current else {
                         throw DataPortError.protocolViolation("store copy chunk outside a file")
                     }
-                    let bytes = try body.readWireBytes()
-                    guard file.written + UInt64(bytes.count) <= file.size else {
+                    let count = Int(try body.readWireInteger(as: UInt32.self))
+                    guard count <= body.readableBytes else {
+                        throw DataPortError.protocolViolation("field of \(count) bytes runs past the end of its frame")
+                    }
+                    guard file.written + UInt64(count) <= file.size else {
                         throw DataPortError.protocolViolation("\(file.name) is longer than announced")
                     }
-                    try file.handle.write(contentsOf: bytes)
-                    file.written += UInt64(bytes.count)
+                    // Straight from the received buffer to the file, no intermediate copy.
+                    try body.withUnsafeReadableBytes { raw in
+                        try file.file.write(UnsafeRawBufferPointer(rebasing: raw[0..<count]), at: Int64(file.written))
+                    }
+                    file.written += UInt64(count)
                     current = file
                 case .storeCopyEnd:
                     try finishFile()
@@ -238,7 +243,7 @@ public final class DataClient: Sendable {
                 }
             }
         } catch {
-            try? current?.handle.close()
+            current?.file.close()
             throw error
         }
         guard let copiedTx else { throw DataPortError.unavailable("the store copy stream ended early") }
@@ -438,6 +443,48 @@ public final class DataClient: Sendable {
                 continuation.finish(throwing: DataPortError.unavailable("cannot send to \(self.address): \($0)"))
             }
         return (stream, credit)
+    }
+}
+
+/// A file a store copy writes into, by positioned writes on a plain descriptor.
+private final class ReceivedFile {
+    let path: String
+    private var descriptor: Int32
+
+    init(path: String) throws {
+        self.path = path
+        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw DatabaseError(.storageDamageDetected, "Cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit { close() }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        guard !bytes.isEmpty else { return }
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DatabaseError(
+                    .storageDamageDetected, "Writing \(path) failed: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
+
+    func sync() throws {
+        guard fsync(descriptor) == 0 else {
+            throw DatabaseError(.storageDamageDetected, "Cannot fsync \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func close() {
+        guard descriptor >= 0 else { return }
+        _ = Glibc.close(descriptor)
+        descriptor = -1
     }
 }
 

@@ -78,7 +78,10 @@ enum DataWire {
     static let defaultMaxFrameBytes = 64 << 20
     /// Bytes of transactions per pull response (at least one transaction is always sent).
     static let defaultPullResponseBytes = 4 << 20
-    static let storeCopyChunkBytes = 1 << 20
+    /// Store copy chunks: large, so per-frame costs vanish next to the bytes (4 MiB of 64 MiB allowed per frame).
+    static let storeCopyChunkBytes = 4 << 20
+    /// Chunks a store copy sender keeps queued on the connection before waiting for the oldest to be written.
+    static let storeCopyChunksInFlight = 4
     /// A forwarded begin without an expected epoch: whichever the master is in.
     static let anyEpoch = UInt64.max
 

@@ -203,67 +203,88 @@ final class DataServerCore: Sendable {
         }
     }
 
-    /// Copies the store locally (commits pause only for that), then streams the copy's files in chunks, each write
-    /// waiting for the previous to be flushed (backpressure: memory stays at one chunk per copy).
+    /// Streams a store copy straight from the live store files (`GraphDatabase.openStoreCopySource()`): commits
+    /// pause only for a checkpoint and for opening the files, then the store files and the log from the checkpoint
+    /// on are read in large chunks and sent, a few chunks in flight at a time (memory stays at
+    /// `storeCopyChunksInFlight` chunks; the receiver's backpressure slows the reads through TCP).
     func streamStoreCopy(to channel: any Channel, requestID: UInt64) throws {
-        let root = database.directory + "/temp-copy"
-        let staging = root + "/outgoing-\(requestID)-\(UInt32.random(in: 0...UInt32.max))"
-        let manager = FileManager.default
-        defer { try? manager.removeItem(atPath: staging) }
-        // The local copy can take a while on a big store: keep the client's inactivity timer from firing.
+        // The checkpoint can take a while on a big store: keep the client's inactivity timer from firing.
         let keepalive = channel.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) { _ in
             channel.writeAndFlush(
                 DataWire.frame(channel.allocator, .storeCopyPreparing, requestID: requestID) { _ in }, promise: nil)
         }
-        let txID: TxID
+        let source: StoreCopySource
         do {
-            // Unsynced: the staging copy is only read back by this process and then deleted (a crash leaves it to
-            // removeStaleStagingDirectories); the receiving member fsyncs what it writes.
-            txID = try database.copyStore(to: staging, durable: false)
+            source = try database.openStoreCopySource()
             keepalive.cancel()
         } catch {
             keepalive.cancel()
             throw error
         }
-        let names = try manager.contentsOfDirectory(atPath: staging).sorted()
+        defer { source.close() }
+        var inFlight: [EventLoopFuture<Void>] = []
+        defer {
+            // Never return (and close the files) with chunks still queued; failures are reported by the last wait.
+            for write in inFlight { _ = try? write.wait() }
+        }
+        func send(_ buffer: ByteBuffer) throws {
+            if inFlight.count >= DataWire.storeCopyChunksInFlight { try inFlight.removeFirst().wait() }
+            inFlight.append(channel.writeAndFlush(buffer))
+        }
         let allocator = channel.allocator
-        for name in names {
-            let path = staging + "/" + name
-            guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw DatabaseError(.storageDamageDetected, "Cannot open \(path) of a store copy")
-            }
-            defer { try? handle.close() }
-            let size = try handle.seekToEnd()
-            try handle.seek(toOffset: 0)
-            try channel.writeAndFlush(
+        func sendFile(_ file: StoreCopySource.File) throws {
+            let size = UInt64(file.size)
+            try send(
                 DataWire.frame(allocator, .fileStart, requestID: requestID) { body in
-                    body.writeWireString(name)
+                    body.writeWireString(file.name)
                     body.writeInteger(size)
-                }
-            ).wait()
+                })
             var sent: UInt64 = 0
             while sent < size {
                 let want = Int(min(UInt64(DataWire.storeCopyChunkBytes), size - sent))
-                guard let data = try handle.read(upToCount: want), !data.isEmpty else {
-                    throw DatabaseError(.storageDamageDetected, "\(path) ended at byte \(sent) of \(size)")
-                }
-                try channel.writeAndFlush(
-                    DataWire.frame(allocator, .fileChunk, requestID: requestID, capacity: data.count + 8) { body in
-                        body.writeInteger(UInt32(data.count))
-                        body.writeBytes(data)
+                let offset = Int64(sent)
+                let buffer = try DataWire.frame(allocator, .fileChunk, requestID: requestID, capacity: want + 8) {
+                    body in
+                    body.writeInteger(UInt32(want))
+                    var filled = 0
+                    while filled < want {
+                        let got = try body.writeWithUnsafeMutableBytes(minimumWritableBytes: want - filled) { raw in
+                            try file.handle.read(
+                                at: offset + Int64(filled),
+                                into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<(want - filled)]))
+                        }
+                        guard got > 0 else {
+                            throw DatabaseError(
+                                .storageDamageDetected, "\(file.name) ended at byte \(offset + Int64(filled)) of \(size)")
+                        }
+                        filled += got
                     }
-                ).wait()
-                sent += UInt64(data.count)
-                traffic.masterStoreBytes.add(data.count, ordering: .relaxed)
+                }
+                try send(buffer)
+                sent += UInt64(want)
+                traffic.masterStoreBytes.add(want, ordering: .relaxed)
             }
         }
-        try channel.writeAndFlush(
+        for file in source.storeFiles where file.name != "neostore" { try sendFile(file) }
+        // The log after every store file was read: it must hold every transaction those reads could have seen.
+        let (logFiles, lastTxID) = try source.logFiles()
+        for file in logFiles { try sendFile(file) }
+        // The metadata last, as the receiver installs it.
+        for file in source.storeFiles where file.name == "neostore" { try sendFile(file) }
+        let count = source.storeFiles.count + logFiles.count
+        try send(
             DataWire.frame(allocator, .storeCopyEnd, requestID: requestID) { body in
-                body.writeInteger(txID.rawValue)
-                body.writeInteger(UInt32(names.count))
-            }
-        ).wait()
-        logger.info("Served a store copy", metadata: ["txID": "\(txID.rawValue)", "files": "\(names.count)"])
+                body.writeInteger(lastTxID.rawValue)
+                body.writeInteger(UInt32(count))
+            })
+        for write in inFlight { try write.wait() }
+        inFlight = []
+        logger.info(
+            "Served a store copy",
+            metadata: [
+                "checkpointTxID": "\(source.checkpointTxID.rawValue)", "txID": "\(lastTxID.rawValue)",
+                "files": "\(count)",
+            ])
     }
 
     // MARK: Forwarded transactions

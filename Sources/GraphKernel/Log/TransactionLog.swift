@@ -167,6 +167,10 @@ public final class TransactionLog: @unchecked Sendable {
     private var durableSequence: UInt64 = 0
     private var durableTxID: Int64
     private var durableChecksum: UInt64
+    /// Where the durable entries end: file version and byte offset (a streamed store copy sends up to here).
+    private var durableEnd: (version: Int64, offset: Int64)
+    /// First transactions of streamed store copies in progress: retention keeps the files holding them.
+    private var copyPins: [Int64] = []
     private var syncInProgress = false
     /// Group-commit gathering: a new leader briefly waits for the committers the previous sync covered.
     private var leaderIsGathering = false
@@ -210,6 +214,7 @@ public final class TransactionLog: @unchecked Sendable {
         lastCommitMillis = opened.lastCommitMillis
         durableTxID = opened.lastTxID
         durableChecksum = opened.lastChecksum
+        durableEnd = (opened.files[opened.files.count - 1].version, opened.position)
         lastCheckpointTxID = opened.lastCheckpointInLastFile
         truncatedTailBytes = opened.truncatedBytes
     }
@@ -415,6 +420,7 @@ public final class TransactionLog: @unchecked Sendable {
             let alreadyDurable = durableSequence
             let targetTxID = lastTxID
             let targetChecksum = lastTxChecksum
+            let targetEnd = (version: files[files.count - 1].version, offset: position)
             mutex.unlock()
             let started = logMonotonicNanos()
             var syncError: Error?
@@ -431,6 +437,7 @@ public final class TransactionLog: @unchecked Sendable {
                 durableSequence = target
                 durableTxID = targetTxID
                 durableChecksum = targetChecksum
+                if targetEnd.version >= durableEnd.version { durableEnd = targetEnd }
             }
             mutex.broadcast()
         }
@@ -512,6 +519,8 @@ public final class TransactionLog: @unchecked Sendable {
         // The retired file is closed when the last group-commit leader still syncing it lets go (ARC).
         current = file
         position = Int64(LogFormat.headerSize)
+        // The old file was synced above and the new one's header with it.
+        durableEnd = (version, position)
         stats.rotations += 1
     }
 
@@ -549,6 +558,8 @@ public final class TransactionLog: @unchecked Sendable {
             // The file holding the last transaction stays, whatever the policy: HA branch detection compares that
             // transaction's epoch, master and checksum with the master's (neo4j-ha.md §5, handshake).
             guard lastTxInFile < lastTxID else { break }
+            // A streamed store copy still has to send the file holding its first transaction and all later ones.
+            if let pinned = copyPins.min(), lastTxInFile >= pinned { break }
             let remove: Bool
             switch configuration.retention {
             case .keepAll: remove = false
@@ -633,6 +644,51 @@ public final class TransactionLog: @unchecked Sendable {
                 if durable { try target.sync() }
             }
             if durable { try fileSystem.syncDirectory(destination) }
+        }
+    }
+
+    /// Keeps retention from pruning the file holding `txID` and every later one until `unpinForCopy(_:)`: a streamed
+    /// store copy sends them after the store files, which takes a while. Throws
+    /// `TransactionLogError.transactionsNotAvailable` when `txID` is already gone.
+    func pinForCopy(_ txID: TxID) throws {
+        try mutex.withLock {
+            if isClosed { throw DatabaseError(.databaseUnavailable, "The transaction log in \(directory) is closed") }
+            // The log may start right after `txID` (a new store's tx 1 is in no log file): nothing to replay then.
+            guard txID.rawValue + 1 >= files[0].firstTxID else {
+                throw TransactionLogError.transactionsNotAvailable(
+                    requested: txID, oldestAvailable: TxID(files[0].firstTxID))
+            }
+            copyPins.append(txID.rawValue)
+        }
+    }
+
+    func unpinForCopy(_ txID: TxID) {
+        mutex.withLock {
+            if let index = copyPins.firstIndex(of: txID.rawValue) { copyPins.remove(at: index) }
+        }
+    }
+
+    /// The log files holding `txID` and everything after it, each with the length that is durable now, and the
+    /// last durable transaction they hold. Rotated files are complete (rotation syncs them); the current one is
+    /// cut at the end of the last synced entry, so a copy never carries a transaction this log could still lose.
+    /// The files only grow by appends, so reading these prefixes later (while pinned) is consistent.
+    func durableSpans(from txID: TxID) throws -> (spans: [(name: String, path: String, length: Int64)], lastTxID: TxID) {
+        try mutex.withLock {
+            if isClosed { throw DatabaseError(.databaseUnavailable, "The transaction log in \(directory) is closed") }
+            let first = files.lastIndex { $0.firstTxID <= txID.rawValue } ?? 0
+            var spans: [(name: String, path: String, length: Int64)] = []
+            for (index, info) in files.enumerated() where index >= first {
+                let length: Int64
+                if index < files.count - 1 {
+                    length = info.sizeBytes
+                } else if info.version == durableEnd.version {
+                    length = durableEnd.offset
+                } else {
+                    length = Int64(LogFormat.headerSize)
+                }
+                spans.append((LogFormat.fileName(version: info.version), path(ofVersion: info.version), length))
+            }
+            return (spans, TxID(durableTxID))
         }
     }
 

@@ -78,3 +78,95 @@ extension GraphDatabase {
         if durable { try output.sync() }
     }
 }
+
+/// The files of a store copy that is streamed straight from a live store, without a staging copy.
+///
+/// Opened under a brief commit pause right after a checkpoint at `checkpointTxID`: every store file is opened then,
+/// and the log is pinned from that transaction on. After the pause, commits go on while the files are read, so the
+/// record store files read later may hold some pages of transactions after the checkpoint (a "fuzzy" copy, as
+/// Neo4j's online backup makes). That is repaired on the receiving side: the metadata file (opened during the pause,
+/// so it is the checkpoint's even if a later checkpoint replaces it) names the checkpoint, and the log files sent
+/// after the store files run from that transaction to the last one durable when they are listed, which is after
+/// every store file was read. Opening the copy then re-applies every transaction after the checkpoint; after-images
+/// are idempotent, so pages that already held some of them end up the same. Files that are replaced atomically
+/// (metadata, id files, derived snapshot, schema) are read through the descriptors opened during the pause, so
+/// they are exactly the checkpoint's; record stores only grow, and a transaction applies only after it is durable,
+/// so every change a read can see is in the log range sent.
+///
+/// Not thread-safe: one streaming task uses it, then calls `close()`.
+public final class StoreCopySource: @unchecked Sendable {
+    /// One file to send: its name in the store directory, an open handle and how many bytes to send.
+    public struct File {
+        public let name: String
+        public let handle: StorageFile
+        public let size: Int64
+    }
+
+    /// The checkpoint the copy starts from.
+    public let checkpointTxID: TxID
+    /// The store files, the metadata file last (the receiver installs it last too).
+    public let storeFiles: [File]
+    private let log: TransactionLog
+    private let fileSystem: StorageFileSystem
+    private var opened: [StorageFile]
+    private var isClosed = false
+
+    fileprivate init(
+        checkpointTxID: TxID, storeFiles: [File], log: TransactionLog, fileSystem: StorageFileSystem
+    ) {
+        self.checkpointTxID = checkpointTxID
+        self.storeFiles = storeFiles
+        self.log = log
+        self.fileSystem = fileSystem
+        self.opened = storeFiles.map(\.handle)
+    }
+
+    deinit { close() }
+
+    /// The log files to send after the store files: from the one holding the checkpoint's transaction to the end of
+    /// the last durable entry now, and the last transaction they hold (the copy's last transaction once opened).
+    /// Call after every store file has been read.
+    public func logFiles() throws -> (files: [File], lastTxID: TxID) {
+        precondition(!isClosed, "logFiles() after close()")
+        let (spans, lastTxID) = try log.durableSpans(from: checkpointTxID)
+        var files: [File] = []
+        for span in spans {
+            let handle = try fileSystem.open(span.path, create: false)
+            opened.append(handle)
+            files.append(File(name: span.name, handle: handle, size: span.length))
+        }
+        return (files, lastTxID)
+    }
+
+    /// Closes every handle and lets log retention prune again. Idempotent.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        for handle in opened { handle.close() }
+        opened = []
+        log.unpinForCopy(checkpointTxID)
+    }
+}
+
+extension GraphDatabase {
+    /// Opens a store copy that is streamed from the live store files (see `StoreCopySource`). Commits pause only for
+    /// the checkpoint and for opening the files. The caller must `close()` the source when done.
+    public func openStoreCopySource() throws -> StoreCopySource {
+        try withCheckpointedStore { lastTx in
+            try log.pinForCopy(lastTx)
+            var files: [StoreCopySource.File] = []
+            do {
+                let names = try fileSystem.listDirectory(self.directory).filter(Self.isCopiedStoreFile)
+                for name in names.filter({ $0 != StoreMetadata.fileName }) + [StoreMetadata.fileName] {
+                    let handle = try fileSystem.open(self.directory + "/" + name, create: false)
+                    files.append(StoreCopySource.File(name: name, handle: handle, size: try handle.size()))
+                }
+            } catch {
+                for file in files { file.handle.close() }
+                log.unpinForCopy(lastTx)
+                throw error
+            }
+            return StoreCopySource(checkpointTxID: lastTx, storeFiles: files, log: log, fileSystem: fileSystem)
+        }
+    }
+}

@@ -90,6 +90,34 @@ public enum StoreDirectories {
         return branch
     }
 
+    /// Moves a complete store that was copied into `staging` (for `copy_then_branch`, a directory under
+    /// `<databaseDirectory>/temp-copy/`) into `databaseDirectory`, which must hold no store any more (moved away
+    /// first): the store and log files first, the metadata file (`neostore`) last, so a crash half-way leaves a
+    /// directory that does not open as a store. Every rename is made durable; `staging` is removed afterwards.
+    public static func installCopy(from staging: String, into databaseDirectory: String) throws {
+        let entries = try listEntries(staging).filter { !preservedEntries.contains($0) }
+        guard entries.contains("neostore") else {
+            throw DatabaseError(.storageDamageDetected, "\(staging) holds no complete store copy (no neostore file)")
+        }
+        let existing = Set(try listEntries(databaseDirectory))
+        if existing.contains("neostore") {
+            throw DatabaseError(.invalidRequest, "Cannot install a store copy into \(databaseDirectory): it holds a store")
+        }
+        // Leftovers of an interrupted install or copy (store files without metadata) make way.
+        for name in entries where existing.contains(name) {
+            try remove(databaseDirectory + "/" + name, FileManager.default)
+        }
+        for name in entries.filter({ $0 != "neostore" }).sorted() + ["neostore"] {
+            if rename(staging + "/" + name, databaseDirectory + "/" + name) != 0 {
+                throw DatabaseError(
+                    .storageDamageDetected,
+                    "Cannot move \(staging)/\(name) into \(databaseDirectory): \(String(cString: strerror(errno)))")
+            }
+        }
+        try syncDirectory(databaseDirectory)
+        try? FileManager.default.removeItem(atPath: staging)
+    }
+
     /// The branches kept under `<databaseDirectory>/branched`, oldest first (names sort by time).
     public static func branches(databaseDirectory: String) throws -> [String] {
         let root = databaseDirectory + "/branched"

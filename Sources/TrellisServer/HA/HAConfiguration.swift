@@ -38,6 +38,10 @@ public struct HAConfiguration: Sendable, Hashable {
     public var forwardedIdleTimeout: Duration
     /// `ha.branched_data_policy`: keep_all, keep_last or keep_none.
     public var branchedDataPolicy: String
+    /// `ha.branched_data_copying_strategy`: true for `copy_then_branch` (the master's store is copied into
+    /// `<db>/temp-copy/` first and the old store moved away only once the copy is complete), false for
+    /// `branch_then_copy` (the old store is moved away first; the default).
+    public var copyThenBranch: Bool
     /// Where the election state (epoch, vote) is kept durably: `<data>/cluster-state`.
     public var stateDirectory: String
     /// `ha.cluster_name` (or its 3.x name `unsupported.ha.cluster_name` when only that is set).
@@ -108,13 +112,7 @@ public struct HAConfiguration: Sendable, Hashable {
         }
         forwardedIdleTimeout = config.get(Settings.haSlaveLockTimeout) + .seconds(5)
         branchedDataPolicy = config.get(Settings.haBranchedDataPolicy)
-        // copy_then_branch would need room for two stores and a copy beside the live one; only Neo4j's code
-        // default (move away first, then copy) is built.
-        guard config.get(Settings.haBranchedDataCopyingStrategy) == "branch_then_copy" else {
-            throw LifecycleError(
-                "ha.branched_data_copying_strategy=copy_then_branch is not supported by Trellis; use branch_then_copy "
-                    + "(the default: a diverged store is moved to branched/ before the master's store is copied).")
-        }
+        copyThenBranch = config.get(Settings.haBranchedDataCopyingStrategy) == "copy_then_branch"
         stateDirectory = (config.dataDirectory as NSString).appendingPathComponent("cluster-state")
         let name = config.get(Settings.haClusterName)
         let legacy = config.get(Settings.haUnsupportedClusterName)

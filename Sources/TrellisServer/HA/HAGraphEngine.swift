@@ -23,6 +23,13 @@ public protocol WriteForwarding: AnyObject, Sendable {
     /// nil: run locally (master, pending, or not HA). A target: this is a slave, forward. Throws a transient
     /// error while this member is switching to slave (copying the store, catching up).
     func forwardingTarget() throws -> ForwardingTarget?
+    /// Throws a transient error when transactions must not run on the local store (it is not yet known to be the
+    /// cluster's data: not checked against the master's since start, or being replaced by a copy of it).
+    func checkLocalStoreServes() throws
+}
+
+extension WriteForwarding {
+    public func checkLocalStoreServes() throws {}
 }
 
 /// The engine of an HA data member: transactions run on the local engine, except WRITE-mode transactions on a
@@ -44,12 +51,12 @@ public final class HAGraphEngine: GraphEngine, @unchecked Sendable {
     public func begin(security: SecurityContext, timeout: Duration?, metadata: [String: Value]) throws
         -> EngineTransaction
     {
-        if security.accessMode == .write, let router = forwarding.withLock({ $0 }),
-            let target = try router.forwardingTarget()
-        {
+        let router = forwarding.withLock({ $0 })
+        if security.accessMode == .write, let router, let target = try router.forwardingTarget() {
             return ForwardingTransaction(
                 target: target, local: local, security: security, timeout: timeout, metadata: metadata)
         }
+        try router?.checkLocalStoreServes()
         return try local.begin(security: security, timeout: timeout, metadata: metadata)
     }
 

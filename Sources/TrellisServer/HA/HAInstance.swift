@@ -55,6 +55,11 @@ public final class HAInstance: @unchecked Sendable {
         var stopped = false
         /// Shortfall warnings are rate-limited (Neo4j does too): a master whose slave is down would log every
         /// commit otherwise.
+        /// The local store is known to be the cluster's data: since start this member was master, or joined a
+        /// master whose store id and history it shares (or copied its store). Until then, and while the store is
+        /// replaced by a copy, local transactions are refused: a member carrying another cluster's store or a
+        /// branched one never serves that as the cluster's data.
+        var storeVerified = false
         var lastShortfallLog: ContinuousClock.Instant?
         var shortfallsNotLogged = 0
     }
@@ -268,6 +273,7 @@ public final class HAInstance: @unchecked Sendable {
             state.withLock { s in
                 s.role = .master(epoch: epoch)
                 s.replication = Self.replicationMachine(configuration)
+                s.storeVerified = true
             }
             installGate(on: database)
             transport.installKernelHooks(database, gate(), { [weak self] tx in try self?.committedOnMaster(tx) })
@@ -305,6 +311,7 @@ public final class HAInstance: @unchecked Sendable {
             state.withLock { s in
                 if case .slave(let m, let e, let l, _) = s.role {
                     s.role = .slave(master: m, epoch: e, link: l, available: true)
+                    s.storeVerified = true
                 }
             }
             info("Instance \(me.rawValue) (this server) is available as slave of instance \(master.rawValue)")
@@ -592,19 +599,19 @@ public final class HAInstance: @unchecked Sendable {
     }
 
     /// Replaces the local store by a copy of the master's, keeping the old one under `branched/` per
-    /// `ha.branched_data_policy` (branch_then_copy order, Neo4j's default).
+    /// `ha.branched_data_policy`, in the order `ha.branched_data_copying_strategy` says: `branch_then_copy` (Neo4j's
+    /// default) moves the old store away, then copies; `copy_then_branch` copies into `<db>/temp-copy/` while the
+    /// old store stays open, and only a complete copy makes it move away (a failed copy changes nothing).
     private func copyStore(from link: any HADataLink, master: MemberID, moveAway: Bool, generation: Int) throws {
         guard isCurrent(generation) else { return }
+        // From here the local store is not the cluster's data (another store, a branch, or too old).
+        state.withLock { $0.storeVerified = false }
         let directory = config.databaseDirectory
-        info("Copying store from master (instance \(master.rawValue))")
         let timeout = max(configuration.readTimeout, .seconds(600))
-        try service.replaceStore(
-            reason: "This instance is copying the store from the master; retry.",
-            grace: config.get(Settings.haInternalRoleSwitchTimeout)
-        ) { _ in
-            // The old store files go either way: kept as a branch when they hold history the master lacks,
-            // otherwise deleted, so no stale file of theirs survives next to the copy.
-            let policy = moveAway ? configuration.branchedDataPolicy : "keep_none"
+        // The old store files go either way: kept as a branch when they hold history the master lacks,
+        // otherwise deleted, so no stale file of theirs survives next to the copy.
+        let policy = moveAway ? configuration.branchedDataPolicy : "keep_none"
+        func moveOldStore() throws {
             let moved = try transport.moveToBranched(directory, policy)
             if moveAway {
                 warn(
@@ -612,12 +619,55 @@ public final class HAInstance: @unchecked Sendable {
                         + (moved.isEmpty ? "was deleted" : "was moved to \(moved)")
                         + " (ha.branched_data_policy=\(policy))")
             }
-            // The data port receives into <db>/temp-copy and renames into place, metadata last.
-            let copiedAt = try waitFor(timeout, "store copy") { try await link.copyStore(into: directory) }
-            let reopened = try openDatabase(config)
-            installGate(on: reopened)
-            info("Copied store from master at tx \(copiedAt.rawValue)")
-            return reopened
+        }
+        if configuration.copyThenBranch {
+            let root = directory + "/temp-copy"
+            // A copy interrupted by a crash is useless (it has no log to continue from): start over.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where name.hasPrefix("copy-") {
+                try? FileManager.default.removeItem(atPath: root + "/" + name)
+            }
+            let staging = root + "/copy-\(UInt32.random(in: 0...UInt32.max))"
+            info(
+                "Copying store from master (instance \(master.rawValue)) into \(staging) before moving this store "
+                    + "away (ha.branched_data_copying_strategy=copy_then_branch)")
+            let copiedAt: TxID
+            do {
+                try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+                copiedAt = try waitFor(timeout, "store copy") { try await link.copyStore(into: staging) }
+            } catch {
+                try? FileManager.default.removeItem(atPath: staging)
+                warn("The store copy from the master failed (\(error)); this instance keeps its store and retries")
+                throw error
+            }
+            guard isCurrent(generation) else {
+                try? FileManager.default.removeItem(atPath: staging)
+                return
+            }
+            try service.replaceStore(
+                reason: "This instance is replacing its store by a copy of the master's; retry.",
+                grace: config.get(Settings.haInternalRoleSwitchTimeout)
+            ) { _ in
+                try moveOldStore()
+                try StoreDirectories.installCopy(from: staging, into: directory)
+                let reopened = try openDatabase(config)
+                installGate(on: reopened)
+                info("Copied store from master at tx \(copiedAt.rawValue)")
+                return reopened
+            }
+        } else {
+            info("Copying store from master (instance \(master.rawValue))")
+            try service.replaceStore(
+                reason: "This instance is copying the store from the master; retry.",
+                grace: config.get(Settings.haInternalRoleSwitchTimeout)
+            ) { _ in
+                try moveOldStore()
+                // The data port receives into <db>/temp-copy and renames into place, metadata last.
+                let copiedAt = try waitFor(timeout, "store copy") { try await link.copyStore(into: directory) }
+                let reopened = try openDatabase(config)
+                installGate(on: reopened)
+                info("Copied store from master at tx \(copiedAt.rawValue)")
+                return reopened
+            }
         }
         try rebindDataService()
     }
@@ -803,6 +853,15 @@ extension HAInstance: HAStatusProvider {
 // MARK: - WriteForwarding (slave writes)
 
 extension HAInstance: WriteForwarding {
+    public func checkLocalStoreServes() throws {
+        guard state.withLock({ $0.storeVerified }) else {
+            throw DatabaseError(
+                .databaseUnavailable,
+                "This instance has not joined the cluster yet: its store is not yet checked against the master's (or "
+                    + "is being replaced by a copy of it). Retry, or use another member.")
+        }
+    }
+
     public func forwardingTarget() throws -> ForwardingTarget? {
         switch state.withLock({ $0.role }) {
         case .master, .pending:

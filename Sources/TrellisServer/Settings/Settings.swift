@@ -314,8 +314,9 @@ public enum Settings {
         "What to keep of a store found to have diverged from the master.")
     public static let haBranchedDataCopyingStrategy = Setting<String>.oneOf(
         "ha.branched_data_copying_strategy", "branch_then_copy", ["branch_then_copy", "copy_then_branch"],
-        "Whether a branched store is moved away before or after copying the master's store. Trellis supports "
-            + "branch_then_copy (Neo4j's code default) only and refuses to start with copy_then_branch.")
+        "Whether a store being replaced by a copy of the master's is moved away before the copy (branch_then_copy) "
+            + "or only once the copy is complete (copy_then_branch: needs room for a second store, and a failed "
+            + "copy leaves the instance with its old store).")
 
     // MARK: - Metrics (neo4j-ops.md §2, §7)
     public static let metricsEnabled = Setting<Bool>.boolean("metrics.enabled", true, "Master switch for metrics.")
