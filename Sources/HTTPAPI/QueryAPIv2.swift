@@ -214,22 +214,7 @@ extension APIResponder {
             body.raw(",\"counters\":")
             body.countersV2(summary.statistics)
         }
-        if !summary.notifications.isEmpty {
-            body.raw(",\"notifications\":[")
-            for (i, n) in summary.notifications.enumerated() {
-                if i > 0 { body.comma() }
-                body.raw("{\"code\":")
-                body.string(n.code)
-                body.raw(",\"title\":")
-                body.string(n.title)
-                body.raw(",\"description\":")
-                body.string(n.description)
-                body.raw(",\"severity\":")
-                body.string(n.severity)
-                body.raw("}")
-            }
-            body.raw("]")
-        }
+        body.notifications(summary.notifications)
         w.bytes += body.bytes
         return summary
     }

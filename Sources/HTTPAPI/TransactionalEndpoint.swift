@@ -233,22 +233,7 @@ extension APIResponder {
         w.raw("],\"errors\":[")
         if let error = execution.error { w.error(code: error.code, message: error.message) }
         w.raw("]")
-        if !execution.notifications.isEmpty {
-            w.raw(",\"notifications\":[")
-            for (i, n) in execution.notifications.enumerated() {
-                if i > 0 { w.comma() }
-                w.raw("{\"code\":")
-                w.string(n.code)
-                w.raw(",\"severity\":")
-                w.string(n.severity)
-                w.raw(",\"title\":")
-                w.string(n.title)
-                w.raw(",\"description\":")
-                w.string(n.description)
-                w.raw("}")
-            }
-            w.raw("]")
-        }
+        w.notifications(execution.notifications)
         if let openCommitURL {
             w.raw(",\"commit\":")
             w.string(openCommitURL)
@@ -350,23 +335,37 @@ extension APIResponder {
         headers.add(name: "Location", value: location)
         let registry = self.registry
         return streamed(.created, headers: headers) { out in
-            let execution: Execution
-            do {
-                execution = try self.execute(statements, in: transaction.session, options: runOptions, out: out)
-            } catch {
-                registry.remove(id: id)
-                transaction.abandon()
-                throw error
-            }
-            if execution.error != nil {
-                registry.remove(id: id)
-                transaction.abandon()
-                self.writeTail(execution, into: &out.writer)
-            } else {
-                registry.release(id: id, now: .now)
-                self.writeTail(execution, into: &out.writer, openCommitURL: location + "/commit")
-            }
+            guard
+                let execution = try self.executeInOpen(
+                    statements, transaction: transaction, id: id, options: runOptions, out: out)
+            else { return }
+            registry.release(id: id, now: .now)
+            self.writeTail(execution, into: &out.writer, openCommitURL: location + "/commit")
         }
+    }
+
+    /// Runs statements in registered open transaction `id`. A failure ends the transaction, as in Neo4j: it is
+    /// unregistered and rolled back, and the error tail is written (nil is returned); a lost client rethrows.
+    /// On success the caller decides between releasing the transaction and committing it.
+    private func executeInOpen(
+        _ statements: [StatementRequest], transaction: OpenTransaction, id: Int64, options: TransactionOptions,
+        out: StreamOutput
+    ) throws -> Execution? {
+        let execution: Execution
+        do {
+            execution = try execute(statements, in: transaction.session, options: options, out: out)
+        } catch {
+            registry.remove(id: id)
+            transaction.abandon()
+            throw error
+        }
+        guard execution.error == nil else {
+            registry.remove(id: id)
+            transaction.abandon()
+            writeTail(execution, into: &out.writer)
+            return nil
+        }
+        return execution
     }
 
     private func commitImplicit(
@@ -437,20 +436,10 @@ extension APIResponder {
         let commitURL = "\(transactionBaseURL(request, database: database))/\(id)/commit"
         let runOptions = options
         return streamed(.ok) { out in
-            var execution: Execution
-            do {
-                execution = try self.execute(statements, in: transaction.session, options: runOptions, out: out)
-            } catch {
-                registry.remove(id: id)
-                transaction.abandon()
-                throw error
-            }
-            if execution.error != nil {
-                registry.remove(id: id)
-                transaction.abandon()
-                self.writeTail(execution, into: &out.writer)
-                return
-            }
+            guard
+                var execution = try self.executeInOpen(
+                    statements, transaction: transaction, id: id, options: runOptions, out: out)
+            else { return }
             if !commit {
                 registry.release(id: id, now: .now)
                 self.writeTail(execution, into: &out.writer, openCommitURL: commitURL)

@@ -202,6 +202,26 @@ extension JSONWriter {
         raw("}")
     }
 
+    /// `"notifications":[{code, severity, title, description}, …]` after a comma, or nothing when there are none
+    /// (the transactional endpoint and Query API v2 report them alike).
+    mutating func notifications(_ list: [Notification]) {
+        guard !list.isEmpty else { return }
+        raw(",\"notifications\":[")
+        for (i, n) in list.enumerated() {
+            if i > 0 { comma() }
+            raw("{\"code\":")
+            string(n.code)
+            raw(",\"severity\":")
+            string(n.severity)
+            raw(",\"title\":")
+            string(n.title)
+            raw(",\"description\":")
+            string(n.description)
+            raw("}")
+        }
+        raw("]")
+    }
+
     mutating func error(code: StatusCode, message: String) {
         raw("{\"code\":")
         string(code.rawValue)
