@@ -128,7 +128,9 @@ public final class GraphDatabase: @unchecked Sendable {
             metadata = meta
             commitServerID = configuration.serverID
             cache = PageCache(budgetBytes: configuration.effectivePageCacheSizeBytes)
-            stores = try NeoStores(directory: directory, fileSystem: fs, cache: cache)
+            stores = try NeoStores(
+                directory: directory, fileSystem: fs, cache: cache,
+                adjacencyCacheBytes: configuration.adjacencyCacheSizeBytes)
             storeLock = lock
             try openStores()
             startCheckpointTimer()
@@ -236,6 +238,8 @@ public final class GraphDatabase: @unchecked Sendable {
 
     /// The page cache's counters.
     public var pageCacheStatistics: PageCacheCounters { cache.stats }
+    /// Adjacency cache counters (hits, misses, evictions, invalidations, memory).
+    public var adjacencyCacheStats: AdjacencyCacheCounters { stores.adjacency.stats }
 
     /// Transaction and checkpoint counters (server metrics).
     public let counters = KernelCounters()
@@ -651,9 +655,18 @@ public final class GraphDatabase: @unchecked Sendable {
     private func applyRecords(_ tx: TransactionRepresentation, external: Bool) throws -> [StoreKind: [Int64]] {
         var freed: [StoreKind: [Int64]] = [:]
         var tokenRecords: [(StoreKind, Int64)] = []
+        // Nodes whose cached adjacency this transaction changes: dropped before the store lock is released, i.e.
+        // before any reader can see the new records (AdjacencyCache, "Exactness").
+        var adjacencyChanged: [Int64] = []
+        let trackAdjacency = stores.adjacency.isEnabled
         for command in tx.records {
             let store = stores.store(command.kind)
-            let wasInUse = try store.isInUse(command.id)
+            let wasInUse: Bool
+            if trackAdjacency {
+                wasInUse = try adjacencyChanges(command, store, into: &adjacencyChanged)
+            } else {
+                wasInUse = try store.isInUse(command.id)
+            }
             try store.writeRaw(command.id, command.after)
             if command.afterInUse {
                 if external || command.id >= store.highID { store.markUsed(command.id) }
@@ -666,7 +679,50 @@ public final class GraphDatabase: @unchecked Sendable {
             }
         }
         for (kind, id) in tokenRecords { try refreshToken(kind, id) }
+        if !adjacencyChanged.isEmpty { stores.adjacency.invalidate(adjacencyChanged) }
         return freed
+    }
+
+    /// Whether the record `command` overwrites is in use, appending to `nodes` every node whose adjacency entry the
+    /// change makes stale: both ends of a relationship that appears, disappears or changes type or ends; a node
+    /// whose relationship head or dense flag changes (the walk order changes); the owner of a relationship group.
+    /// Pointer updates inside a neighbour's chain (prev/next) change nothing a node's entry holds.
+    private func adjacencyChanges(
+        _ command: RecordCommand, _ store: RecordStore, into nodes: inout [Int64]
+    ) throws -> Bool {
+        precondition(
+            command.after.count == store.recordSize,
+            "\(command.kind.recordName) after-image of \(command.after.count) bytes")
+        switch command.kind {
+        case .relationship:
+            let old = try store.withRecord(command.id) { p in (p.byte(0) & 1 != 0, p.int32(1), p.int64(5), p.int64(13)) }
+            let new = command.after.withUnsafeBytes { b -> (Bool, Int32, Int64, Int64) in
+                let p = UnsafeMutableRawPointer(mutating: b.baseAddress!)
+                return (p.byte(0) & 1 != 0, p.int32(1), p.int64(5), p.int64(13))
+            }
+            if old.0 != new.0 || old.1 != new.1 || old.2 != new.2 || old.3 != new.3 {
+                if old.0 { nodes.append(old.2); nodes.append(old.3) }
+                if new.0 { nodes.append(new.2); nodes.append(new.3) }
+            }
+            return old.0
+        case .node:
+            let old = try store.withRecord(command.id) { p in (p.byte(0), p.int64(1)) }
+            let new = command.after.withUnsafeBytes { b -> (UInt8, Int64) in
+                let p = UnsafeMutableRawPointer(mutating: b.baseAddress!)
+                return (p.byte(0), p.int64(1))
+            }
+            if old.0 & 3 != new.0 & 3 || old.1 != new.1 { nodes.append(command.id) }
+            return old.0 & 1 != 0
+        case .relationshipGroup:
+            let old = try store.withRecord(command.id) { p in (p.byte(0) & 1 != 0, p.int64(37)) }
+            if old.0 { nodes.append(old.1) }
+            if command.afterInUse {
+                nodes.append(command.after.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress!).int64(37) })
+            }
+            return old.0
+        default:
+            return try store.isInUse(command.id)
+        }
     }
 
     private func relationshipCounts(_ id: Int64, sign: Int) throws {

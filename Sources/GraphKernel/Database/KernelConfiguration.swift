@@ -12,6 +12,9 @@ public struct KernelConfiguration: Sendable {
     public var pageCacheSizeBytes: Int?
     /// Memory assumed to be used by everything but the page cache (Neo4j: the max heap) for the default above.
     public var otherMemoryBytes: Int = 1 << 30
+    /// `trellis.memory.adjacency_cache.size`: memory for the adjacency cache, the committed relationships of
+    /// recently expanded nodes as packed arrays (docs/storage.md, "Adjacency cache"). 0 disables it.
+    public var adjacencyCacheSizeBytes: Int = 512 << 20
     /// `dbms.relationship_grouping_threshold`: degree at which a node switches to relationship groups.
     public var denseNodeThreshold: Int = 50
     /// Transaction log rotation, retention and the checkpoint intervals (`dbms.tx_log.*`, `dbms.checkpoint.*`).

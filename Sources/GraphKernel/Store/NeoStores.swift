@@ -44,11 +44,15 @@ final class NeoStores: @unchecked Sendable {
     let labelTokens = TokenCache()
     let relationshipTypeTokens = TokenCache()
     let propertyKeyTokens = TokenCache()
+    /// Committed relationships per node as packed arrays (AdjacencyCache/AdjacencyCache.swift); the apply step
+    /// invalidates the nodes a commit changes.
+    let adjacency: AdjacencyCache
 
-    init(directory: String, fileSystem: StorageFileSystem, cache: PageCache) throws {
+    init(directory: String, fileSystem: StorageFileSystem, cache: PageCache, adjacencyCacheBytes: Int = 0) throws {
         self.directory = directory
         self.fileSystem = fileSystem
         self.cache = cache
+        self.adjacency = AdjacencyCache(budgetBytes: adjacencyCacheBytes)
         var all: [RecordStore] = []
         for kind in StoreKind.allCases {
             precondition(Int(kind.rawValue) == all.count + 1, "StoreKind raw values must be dense")
@@ -363,12 +367,101 @@ final class NeoStores: @unchecked Sendable {
 
     // MARK: Expansion
 
-    /// Appends the committed relationships of `node` matching `direction`/`types` to `out`.
-    /// Collecting eagerly (under the caller's read lock) keeps iteration safe against concurrent commits.
+    /// Appends the committed relationships of `node` matching `direction`/`types` to `out`, in chain order.
+    /// Collecting eagerly (under the caller's store lock) keeps iteration safe against concurrent commits.
     ///
-    /// Hot path (expansion): the whole walk holds the page cache lock once and decodes only the fields it needs
-    /// straight from page memory, so a relationship costs a page-table lookup and a few loads.
+    /// Hot path (expansion): served from the adjacency cache when the node has an entry (a sequential scan of
+    /// packed edges); otherwise the node's whole chain is walked once into a new entry, which then answers.
     func collectRelationships(
+        of node: Int64, direction: Direction, types: [Int32], into out: inout [RelationshipInfo]
+    ) throws {
+        guard adjacency.isEnabled else {
+            return try walkRelationships(of: node, direction: direction, types: types, into: &out)
+        }
+        if let entry = adjacency.entry(node) {
+            entry.collect(direction: direction, types: types, into: &out)
+            return
+        }
+        guard let entry = try buildAdjacencyEntry(node) else {
+            // Not in use, or ids/types beyond what an edge packs: the record walk answers.
+            return try walkRelationships(of: node, direction: direction, types: types, into: &out)
+        }
+        adjacency.insert(entry)
+        entry.collect(direction: direction, types: types, into: &out)
+    }
+
+    /// Walks every relationship of `node` into an adjacency entry (nil when the node is not in use or an id or
+    /// type does not fit an `AdjacencyEdge`). The caller holds the store lock, so the walk sees one committed state.
+    func buildAdjacencyEntry(_ node: Int64) throws -> AdjacencyEntry? {
+        let relationships = self.relationships
+        let limit = relationships.highID + 1
+        let groupLimit = groups.highID + 1
+        var edges = ContiguousArray<AdjacencyEdge>()
+        var ranges: [(type: Int32, range: Range<Int>)] = []
+        let fits: Bool = try cache.withLockedAccess { access in
+            let p = try access.record(nodes, node)
+            guard p.byte(0) & 1 != 0 else { return false }
+            let first = p.int64(1)
+            guard p.byte(0) & 2 != 0 else {
+                return try walkEdges(access, first, node, limit, &edges)
+            }
+            var groupID = first
+            var steps: Int64 = 0
+            while groupID != noID {
+                let g = try access.record(groups, groupID)
+                let type = g.int32(1)
+                let next = g.int64(5)
+                let (firstOut, firstIn, firstLoop) = (g.int64(13), g.int64(21), g.int64(29))
+                let start = edges.count
+                guard try walkEdges(access, firstOut, node, limit, &edges),
+                    try walkEdges(access, firstIn, node, limit, &edges),
+                    try walkEdges(access, firstLoop, node, limit, &edges)
+                else { return false }
+                if edges.count > start { ranges.append((type, start..<edges.count)) }
+                groupID = next
+                steps += 1
+                if steps > groupLimit {
+                    throw DatabaseError(.storageDamageDetected, "relationship group chain of node \(node) has a cycle")
+                }
+            }
+            return true
+        }
+        return fits ? AdjacencyEntry(node: node, edges: edges, typeRanges: ranges) : nil
+    }
+
+    /// One chain of `node` into `edges`; false when an id or type does not fit an edge.
+    @inline(__always)
+    private func walkEdges(
+        _ access: LockedPageAccess, _ first: Int64, _ node: Int64, _ limit: Int64,
+        _ edges: inout ContiguousArray<AdjacencyEdge>
+    ) throws -> Bool {
+        var id = first
+        var steps: Int64 = 0
+        while id != noID {
+            let p = try access.record(relationships, id)
+            let type = p.int32(1)
+            let start = p.int64(5)
+            let end = p.int64(13)
+            guard id <= AdjacencyEdge.maxID, type >= 0, type <= AdjacencyEdge.maxType else { return false }
+            let direction: UInt64
+            if start == node {
+                direction = end == node ? AdjacencyEdge.loop : AdjacencyEdge.outgoing
+            } else {
+                direction = AdjacencyEdge.incoming
+            }
+            edges.append(AdjacencyEdge(id: id, type: type, direction: direction, other: start == node ? end : start))
+            id = start == node ? p.int64(29) : p.int64(45)
+            steps += 1
+            if steps > limit {
+                throw DatabaseError(.storageDamageDetected, "relationship chain of node \(node) has a cycle")
+            }
+        }
+        return true
+    }
+
+    /// `collectRelationships` straight from the records: the whole walk holds the page cache lock once and decodes
+    /// only the fields it needs from page memory, so a relationship costs a page-table lookup and a few loads.
+    func walkRelationships(
         of node: Int64, direction: Direction, types: [Int32], into out: inout [RelationshipInfo]
     ) throws {
         let relationships = self.relationships
@@ -413,6 +506,7 @@ final class NeoStores: @unchecked Sendable {
     /// How many committed relationships of `node` match, without materialising them. A non-dense node asked for
     /// every relationship answers from the chain length kept in its first relationship.
     func countRelationships(of node: Int64, direction: Direction, types: [Int32]) throws -> Int {
+        if adjacency.isEnabled, let entry = adjacency.peek(node) { return entry.count(direction: direction, types: types) }
         let limit = relationships.highID + 1
         return try cache.withLockedAccess { access in
             let p = try access.record(nodes, node)

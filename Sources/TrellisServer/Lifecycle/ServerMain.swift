@@ -34,7 +34,8 @@ public enum ServerMain {
                 let arbiter = try ArbiterInstance.start(config: config, logs: logs)
                 shutdown = { arbiter.shutdown() }
             } else {
-                let instance = try ServerInstance.start(config: config, logs: logs, openDatabase: KernelBootstrap.open)
+                let instance = try ServerInstance.start(
+                    config: config, logs: logs, openDatabase: KernelBootstrap.opener(logger: logs.logger("kernel")))
                 shutdown = { instance.shutdown() }
             }
         } catch {

@@ -1,5 +1,6 @@
 import GraphKernel
 import GraphValues
+import Logging
 
 // The kernel's `GraphDatabase` as the service's `KernelDatabase`.
 extension GraphDatabase: KernelDatabase {
@@ -19,9 +20,12 @@ extension KernelTransaction: KernelTransactionHandle {
 }
 
 extension KernelConfiguration {
-    /// The kernel's settings from trellis.conf.
-    public init(config: Config) {
+    /// The kernel's settings from trellis.conf; `logger` (the server's, when given) receives what the kernel
+    /// reports to operators (recovery, rebuilt structures, failed index populations).
+    public init(config: Config, logger: Logger? = nil) {
         self.init(pageCacheSizeBytes: config.get(Settings.pageCacheSize).map { Int($0) })
+        if let logger { self.logger = logger }
+        adjacencyCacheSizeBytes = Int(config.get(Settings.adjacencyCacheSize))
         denseNodeThreshold = Int(config.get(Settings.relationshipGroupingThreshold))
         checkpointIntervalTransactions = Int(config.get(Settings.checkpointIntervalTx))
         checkpointInterval = config.get(Settings.checkpointIntervalTime)
@@ -34,5 +38,13 @@ extension KernelConfiguration {
 public enum KernelBootstrap {
     public static func open(_ config: Config) throws -> any KernelDatabase {
         try GraphDatabase(directory: config.databaseDirectory, configuration: KernelConfiguration(config: config))
+    }
+
+    /// `open` with the kernel logging to `logger` (the server passes its debug log's "kernel" component).
+    public static func opener(logger: Logger) -> @Sendable (Config) throws -> any KernelDatabase {
+        { config in
+            try GraphDatabase(
+                directory: config.databaseDirectory, configuration: KernelConfiguration(config: config, logger: logger))
+        }
     }
 }

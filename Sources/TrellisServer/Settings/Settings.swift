@@ -54,6 +54,10 @@ public enum Settings {
     public static let pageCacheSize = Setting<Int64?>.optionalByteSize(
         "dbms.memory.pagecache.size",
         "Page cache size. Unset: half of (RAM - heap), at least 32 MiB and at most 20 GiB (as Neo4j).")
+    public static let adjacencyCacheSize = Setting<Int64>.byteSize(
+        "trellis.memory.adjacency_cache.size", "512m",
+        "Memory for the adjacency cache: the committed relationships of recently expanded nodes as packed arrays, "
+            + "so expanding them is a sequential scan (Trellis-specific; 0 disables it).")
     public static let heapInitialSize = Setting<Int64?>.optionalByteSize(
         "dbms.memory.heap.initial_size", "Accepted for compatibility (there is no JVM heap); ignored.")
     public static let heapMaxSize = Setting<Int64?>.optionalByteSize(
@@ -365,7 +369,7 @@ public enum Settings {
             txLogDirectory.erased, activeDatabase.erased, readOnly.erased, allowUpgrade.erased,
             allowFormatMigration.erased, recordFormat.erased, mode.erased, strictValidation.erased,
             jvmAdditional.erased,
-            pageCacheSize.erased, heapInitialSize.erased, heapMaxSize.erased, txLogRetention.erased,
+            pageCacheSize.erased, adjacencyCacheSize.erased, heapInitialSize.erased, heapMaxSize.erased, txLogRetention.erased,
             txLogRotationSize.erased, checkpointIntervalTime.erased, checkpointIntervalTx.erased,
             checkpointIopsLimit.erased, checkpointPolicy.erased, transactionTimeout.erased,
             transactionMonitorCheckInterval.erased, bookmarkReadyTimeout.erased, lockAcquisitionTimeout.erased, restTransactionIdleTimeout.erased, relationshipGroupingThreshold.erased,
