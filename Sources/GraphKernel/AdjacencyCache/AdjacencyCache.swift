@@ -25,44 +25,73 @@ struct AdjacencyEdge {
     @inline(__always) var direction: UInt64 { word & 3 }
 }
 
-/// The committed relationships of one node, in the order the record walk produces them (so cached and uncached
-/// expansion return the same sequence). Immutable once built: readers use it without any lock.
-final class AdjacencyEntry: @unchecked Sendable {
+/// What an `AdjacencyEntry` keeps in front of its edges.
+struct AdjacencyEntryHeader {
     let node: Int64
-    let edges: ContiguousArray<AdjacencyEdge>
-    /// For a dense node, the range of `edges` holding each relationship type (the walk visits one group per type);
-    /// empty for a sparse node, whose few edges are filtered one by one.
+    let count: Int
+    /// For a dense node, the range of the edges holding each relationship type (the walk visits one group per
+    /// type); empty for a sparse node, whose few edges are filtered one by one.
     let typeRanges: [(type: Int32, range: Range<Int>)]
-    /// Approximate memory held (edges plus object and array headers), charged against the cache budget.
+    /// Approximate memory held, charged against the cache budget.
     let bytes: Int
     // Mutable state below is only touched under the cache mutex.
     var referenced = true
     var ringIndex = -1
+}
 
-    init(node: Int64, edges: ContiguousArray<AdjacencyEdge>, typeRanges: [(type: Int32, range: Range<Int>)]) {
-        self.node = node
-        self.edges = edges
-        self.typeRanges = typeRanges
-        bytes = 96 + edges.capacity * MemoryLayout<AdjacencyEdge>.stride + typeRanges.count * 24
+/// The committed relationships of one node, in the order the record walk produces them (so cached and uncached
+/// expansion return the same sequence). The edges are allocated in the same block as the header, so reaching a
+/// node's edges costs one random memory access, then a sequential read. Immutable once built apart from the
+/// cache's bookkeeping fields: readers use the edges without any lock.
+final class AdjacencyEntry: ManagedBuffer<AdjacencyEntryHeader, AdjacencyEdge>, @unchecked Sendable {
+    static func make(
+        node: Int64, edges: ContiguousArray<AdjacencyEdge>, typeRanges: [(type: Int32, range: Range<Int>)]
+    ) -> AdjacencyEntry {
+        let buffer = AdjacencyEntry.create(minimumCapacity: edges.count) { _ in
+            AdjacencyEntryHeader(
+                node: node, count: edges.count, typeRanges: typeRanges,
+                bytes: 64 + edges.count * MemoryLayout<AdjacencyEdge>.stride + typeRanges.count * 24)
+        }
+        let entry = unsafeDowncast(buffer, to: AdjacencyEntry.self)
+        entry.withUnsafeMutablePointerToElements { elements in
+            edges.withUnsafeBufferPointer { elements.initialize(from: $0.baseAddress!, count: $0.count) }
+        }
+        return entry
+    }
+
+    deinit {
+        _ = withUnsafeMutablePointers { header, elements in elements.deinitialize(count: header.pointee.count) }
+    }
+
+    var node: Int64 { header.node }
+    var count: Int { header.count }
+    var bytes: Int { header.bytes }
+
+    /// The edges, valid while the entry is alive.
+    @inline(__always)
+    func withEdges<T>(_ body: (UnsafeBufferPointer<AdjacencyEdge>) throws -> T) rethrows -> T {
+        try withUnsafeMutablePointers { header, elements in
+            try body(UnsafeBufferPointer(start: elements, count: header.pointee.count))
+        }
     }
 
     /// Appends the edges matching `direction` and `types` to `out` as `RelationshipInfo`s.
     @inline(__always)
     func collect(direction: Direction, types: [Int32], into out: inout [RelationshipInfo]) {
         if types.isEmpty {
-            append(0..<edges.count, direction, nil, &out)
-        } else if !typeRanges.isEmpty {
-            for (type, range) in typeRanges where types.contains(type) { append(range, direction, nil, &out) }
+            append(0..<count, direction, nil, &out)
+        } else if !header.typeRanges.isEmpty {
+            for (type, range) in header.typeRanges where types.contains(type) { append(range, direction, nil, &out) }
         } else {
-            append(0..<edges.count, direction, types, &out)
+            append(0..<count, direction, types, &out)
         }
     }
 
     /// How many edges match, without materialising them.
     func count(direction: Direction, types: [Int32]) -> Int {
-        if direction == .both && types.isEmpty { return edges.count }
+        if direction == .both && types.isEmpty { return self.count }
         var count = 0
-        edges.withUnsafeBufferPointer { buffer in
+        withEdges { buffer in
             for edge in buffer where Self.matches(edge, direction) && (types.isEmpty || types.contains(edge.type)) {
                 count += 1
             }
@@ -84,7 +113,7 @@ final class AdjacencyEntry: @unchecked Sendable {
     private func append(_ range: Range<Int>, _ direction: Direction, _ types: [Int32]?, _ out: inout [RelationshipInfo]) {
         let node = NodeID(self.node)
         out.reserveCapacity(out.count + range.count)
-        edges.withUnsafeBufferPointer { buffer in
+        withEdges { buffer in
             for i in range {
                 let edge = buffer[i]
                 guard Self.matches(edge, direction) else { continue }
@@ -165,7 +194,8 @@ final class AdjacencyCache: @unchecked Sendable {
         mutex.lock()
         defer { mutex.unlock() }
         if node >= 0, node < slots.count, let entry = slots[Int(node)] {
-            entry.referenced = true
+            // Only write when it changes: a hit then only reads the entry's memory.
+            if !entry.header.referenced { entry.header.referenced = true }
             counters.hits &+= 1
             return entry
         }
@@ -192,7 +222,7 @@ final class AdjacencyCache: @unchecked Sendable {
         }
         guard slots[node] == nil else { return }
         slots[node] = entry
-        entry.ringIndex = ring.count
+        entry.header.ringIndex = ring.count
         ring.append(entry)
         usedBytes += entry.bytes
         if usedBytes > budgetBytes { evictLocked(downTo: budgetBytes / 10 * 9) }
@@ -221,14 +251,14 @@ final class AdjacencyCache: @unchecked Sendable {
     }
 
     private func removeLocked(_ entry: AdjacencyEntry) {
-        let index = entry.ringIndex
+        let index = entry.header.ringIndex
         precondition(index >= 0 && index < ring.count && ring[index] === entry, "adjacency ring out of sync at \(index)")
         let last = ring.removeLast()
         if index < ring.count {
             ring[index] = last
-            last.ringIndex = index
+            last.header.ringIndex = index
         }
-        entry.ringIndex = -1
+        entry.header.ringIndex = -1
         slots[Int(entry.node)] = nil
         usedBytes -= entry.bytes
     }
@@ -240,8 +270,8 @@ final class AdjacencyCache: @unchecked Sendable {
             steps -= 1
             if clockHand >= ring.count { clockHand = 0 }
             let entry = ring[clockHand]
-            if entry.referenced {
-                entry.referenced = false
+            if entry.header.referenced {
+                entry.header.referenced = false
                 clockHand += 1
             } else {
                 // The last entry moves into this position; the hand stays to look at it next.

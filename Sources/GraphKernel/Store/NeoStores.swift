@@ -382,12 +382,38 @@ final class NeoStores: @unchecked Sendable {
             entry.collect(direction: direction, types: types, into: &out)
             return
         }
+        try fillAndCollect(of: node, direction: direction, types: types, into: &out)
+    }
+
+    /// After a cache miss: builds and caches the node's entry and answers from it.
+    private func fillAndCollect(
+        of node: Int64, direction: Direction, types: [Int32], into out: inout [RelationshipInfo]
+    ) throws {
         guard let entry = try buildAdjacencyEntry(node) else {
             // Not in use, or ids/types beyond what an edge packs: the record walk answers.
             return try walkRelationships(of: node, direction: direction, types: types, into: &out)
         }
         adjacency.insert(entry)
         entry.collect(direction: direction, types: types, into: &out)
+    }
+
+    /// `collectRelationships` for a caller that must also know whether the node is in use (false: nothing was
+    /// collected). A cached entry answers both at once: entries exist only for nodes in use, and deleting a node
+    /// changes its record, which drops its entry.
+    func collectRelationshipsIfInUse(
+        of node: Int64, direction: Direction, types: [Int32], into out: inout [RelationshipInfo]
+    ) throws -> Bool {
+        if adjacency.isEnabled, let entry = adjacency.entry(node) {
+            entry.collect(direction: direction, types: types, into: &out)
+            return true
+        }
+        guard try nodeInUse(node) else { return false }
+        if adjacency.isEnabled {
+            try fillAndCollect(of: node, direction: direction, types: types, into: &out)
+        } else {
+            try walkRelationships(of: node, direction: direction, types: types, into: &out)
+        }
+        return true
     }
 
     /// Walks every relationship of `node` into an adjacency entry (nil when the node is not in use or an id or
@@ -426,7 +452,7 @@ final class NeoStores: @unchecked Sendable {
             }
             return true
         }
-        return fits ? AdjacencyEntry(node: node, edges: edges, typeRanges: ranges) : nil
+        return fits ? AdjacencyEntry.make(node: node, edges: edges, typeRanges: ranges) : nil
     }
 
     /// One chain of `node` into `edges`; false when an id or type does not fit an edge.

@@ -442,8 +442,8 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         var out: [RelationshipInfo] = []
         if state.isEmpty {
             try committed {
-                guard try stores.nodeInUse(id) else { throw nodeNotFound(node) }
-                try stores.collectRelationships(of: id, direction: direction, types: types, into: &out)
+                guard try stores.collectRelationshipsIfInUse(of: id, direction: direction, types: types, into: &out)
+                else { throw nodeNotFound(node) }
             }
             return out
         }

@@ -23,6 +23,13 @@ final class PendingRecords: @unchecked Sendable {
 
     func remove(_ txID: Int64, _ records: [RecordCommand]) {
         mutex.withLock {
+            // Applies go in tx-id order and each drops its own images, so when nothing was written after this
+            // transaction every image left is its own: drop them at once instead of one lookup per record (a bulk
+            // transaction has hundreds of thousands).
+            if lastWritten == txID {
+                images.removeAll()
+                return
+            }
             forEachKind(records) { kind, run in
                 guard var table = images.removeValue(forKey: kind) else { return }
                 for command in run where table[command.id]?.txID == txID { table.removeValue(forKey: command.id) }
