@@ -6,16 +6,9 @@
 # drill's failover time.
 # Environment: TRELLIS_KEEP_CLUSTER=1 keeps the members' homes (under /tmp/trellis-cluster-*) for inspection.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-cd "$ROOT"
-export TRELLIS_BIN="${TRELLIS_BIN:-$ROOT/.build/debug/trellis}"
-if [ ! -x "$TRELLIS_BIN" ]; then
-    echo "run_cluster.sh: $TRELLIS_BIN is missing; build first (swift build --product trellis)" >&2
-    exit 1
-fi
+source "$(dirname "$0")/suite-common.sh"
 venv="$ROOT/.venv-tests"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "neo4j==6.4.1" "pytest==9.2.0"
+suite_venv "$venv" "neo4j==6.4.1" "pytest==9.2.0"
 
 # A quick start of one HA member first: if this build cannot run dbms.mode=HA at all, say so once instead of
 # letting every drill wait for a cluster that never forms.

@@ -2,23 +2,19 @@
 server state such as users), on free loopback ports, with a temporary TRELLIS_HOME, and always stop it."""
 import os
 import shutil
-import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 from neo4j import GraphDatabase
 
-TRELLIS_BIN = os.environ.get("TRELLIS_BIN", os.path.join(os.path.dirname(__file__), "../../../.build/debug/trellis"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from trellis_process import TRELLIS_BIN, env_name, free_port, stop_process  # noqa: E402
+
 PASSWORD = "test-password"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port, proc, timeout=60.0):
@@ -50,7 +46,7 @@ class TrellisProcess:
             "TRELLIS_dbms_connector_bolt_tls__level": "DISABLED",
         })
         for k, v in (settings or {}).items():
-            self.env["TRELLIS_" + k.replace("_", "__").replace(".", "_")] = v
+            self.env[env_name(k)] = v
         if prepare:
             prepare(self)
         if initial_password is not None:
@@ -82,22 +78,10 @@ class TrellisProcess:
 
     def stop_process_only(self):
         """Graceful stop that keeps the home folder (to read logs)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.home, ignore_errors=True)
 
 

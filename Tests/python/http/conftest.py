@@ -2,25 +2,18 @@
 TRELLIS_HOME, stopped (SIGTERM, then SIGKILL) and cleaned up after use."""
 import os
 import shutil
-import signal
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 import requests
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../../.."))
-TRELLIS_BIN = os.environ.get("TRELLIS_BIN", os.path.join(ROOT, ".build/debug/trellis"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from trellis_process import START_TIMEOUT, TRELLIS_BIN, env_name, free_port, stop_process  # noqa: E402
+
 PASSWORD = "http-suite-password"
-START_TIMEOUT = float(os.environ.get("TRELLIS_START_TIMEOUT", "90"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Trellis:
@@ -41,7 +34,7 @@ class Trellis:
         if password is None:
             self.env["TRELLIS_dbms_security_auth__enabled"] = "false"
         for name, value in (settings or {}).items():
-            self.env["TRELLIS_" + name.replace("_", "__").replace(".", "_")] = value
+            self.env[env_name(name)] = value
         self.proc = None
         try:
             if password is not None:
@@ -100,13 +93,7 @@ class Trellis:
         return open(path).read() if os.path.exists(path) else ""
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.home, ignore_errors=True)
 
 

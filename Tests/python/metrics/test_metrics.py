@@ -3,9 +3,9 @@ reporter on; write transactions over Bolt must move `neo4j.transaction.committed
 Bolt counters must be there and plausible. Waits are bounded polls, never fixed sleeps."""
 import os
 import shutil
-import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -14,20 +14,10 @@ import urllib.request
 import pytest
 from neo4j import GraphDatabase
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../../.."))
-TRELLIS_BIN = os.environ.get("TRELLIS_BIN", os.path.join(ROOT, ".build/debug/trellis"))
-START_TIMEOUT = float(os.environ.get("TRELLIS_START_TIMEOUT", "90"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from trellis_process import START_TIMEOUT, TRELLIS_BIN, env_name, free_port, stop_process  # noqa: E402
+
 WRITES = 25
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def env_name(setting):
-    return "TRELLIS_" + setting.replace("_", "__").replace(".", "_")
 
 
 class Server:
@@ -102,13 +92,7 @@ class Server:
         return lines[0], float(value)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.stderr.close()
         shutil.rmtree(self.home, ignore_errors=True)
 
