@@ -37,6 +37,9 @@ public struct QueryStatistics: Sendable, Hashable {
         ].filter { $0.1 != 0 }
     }
 
+    /// The non-zero counters as a dictionary (`["nodes-created": 1]`), for embedded callers and tests.
+    public var asDictionary: [String: Int] { Dictionary(uniqueKeysWithValues: nonZeroCounters) }
+
     public static func += (a: inout QueryStatistics, b: QueryStatistics) {
         a.nodesCreated += b.nodesCreated
         a.nodesDeleted += b.nodesDeleted

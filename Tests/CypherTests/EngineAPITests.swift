@@ -30,6 +30,7 @@ struct EngineAPITests {
         var s = CypherStatistics()
         #expect(!s.containsUpdates)
         s.nodesCreated = 2
+        #expect(s.asDictionary == ["nodes-created": 2])
         #expect(s.nonZeroCounters.map(\.0) == ["nodes-created"] && s.nonZeroCounters.map(\.1) == [2])
         #expect(s.containsUpdates)
     }
