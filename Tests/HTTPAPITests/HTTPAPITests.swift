@@ -533,6 +533,24 @@ struct HTTPAPIUnitTests {
         #expect(String(decoding: w.bytes, as: UTF8.self) == #""q\"\\\n\u0001é""#)
     }
 
+    @Test("notifications: nothing when there are none, else one array in Neo4j's key order for both APIs")
+    func notifications() {
+        var empty = JSONWriter()
+        empty.notifications([])
+        #expect(empty.bytes.isEmpty)
+        var w = JSONWriter()
+        w.notifications([
+            Notification(code: "Neo.ClientNotification.Statement.CartesianProduct", title: "Cartesian \"product\"",
+                description: "d1"),
+            Notification(code: "c2", title: "t2", description: "d2", severity: "INFORMATION"),
+        ])
+        #expect(
+            String(decoding: w.bytes, as: UTF8.self)
+                == #","notifications":[{"code":"Neo.ClientNotification.Statement.CartesianProduct","#
+                + #""severity":"WARNING","title":"Cartesian \"product\"","description":"d1"},"#
+                + #"{"code":"c2","severity":"INFORMATION","title":"t2","description":"d2"}]"#)
+    }
+
     @Test("dates: civil calendar, RFC 1123 expires text, NCSA log time")
     func dates() {
         #expect(TemporalText.civil(epochDays: 0) == (1970, 1, 1))
