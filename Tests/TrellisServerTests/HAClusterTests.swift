@@ -52,6 +52,14 @@ final class HAClusterTests: HAMemberHolder, @unchecked Sendable {
         members[id] = try ServerInstance.start(config: config, logs: logs, openDatabase: KernelBootstrap.open)
     }
 
+    /// Starts members 1–3 and waits (bounded) until they have elected one master and two slaves.
+    func startThreeAndAwaitElection() throws -> (master: Int, slaves: [Int]) {
+        for id in 1...3 { try start(id) }
+        try eventually("one master and two slaves") { roles().masters.count == 1 && roles().slaves.count == 2 }
+        let elected = roles()
+        return (try #require(elected.masters.first), elected.slaves)
+    }
+
     @Test("a member whose coordination port is taken fails to start, names the setting and leaves nothing bound")
     func coordinationPortTaken() async throws {
         try await offPool { [self] in
@@ -86,10 +94,7 @@ final class HAClusterTests: HAMemberHolder, @unchecked Sendable {
     func electReplicateFailover() async throws {
         try await offPool { [self] in
             defer { stopAll() }
-            for id in 1...3 { try start(id) }
-            try eventually("one master and two slaves") { roles().masters.count == 1 && roles().slaves.count == 2 }
-            let master = roles().masters[0]
-            let slaves = roles().slaves
+            let (master, slaves) = try startThreeAndAwaitElection()
 
             try run(master, "CREATE (:Replicated {n: 1})")
             for s in slaves { try eventually("slave \(s) has the write") { try count(s, "Replicated") == 1 } }

@@ -15,10 +15,7 @@ extension HAClusterTests {
     func haMetrics() async throws {
         try await offPool { [self] in
             defer { stopAll() }
-            for id in 1...3 { try start(id) }
-            try eventually("one master and two slaves") { roles().masters.count == 1 && roles().slaves.count == 2 }
-            let master = roles().masters[0]
-            let slaves = roles().slaves
+            let (master, slaves) = try startThreeAndAwaitElection()
             try run(master, "CREATE (:Counted {n: 1})")
             try run(slaves[0], "CREATE (:Counted {n: 2})")  // forwarded to the master
             for s in slaves { try eventually("slave \(s) has both writes") { try count(s, "Counted") == 2 } }
