@@ -44,142 +44,146 @@ final class FakeForwardedHandler: ForwardedTransactionHandler {
     }
 }
 
+/// Runs `body` against a data port serving a fresh store (forwarded transactions go to `handler`), then stops the
+/// port and removes the store, also when `body` throws.
+func withDataPort(
+    forwarded handler: (any ForwardedTransactionHandler)? = nil,
+    _ body: (GraphDatabase, DataPortFixture) async throws -> Void
+) async throws {
+    let dirs = DataTestDirectory()
+    defer { dirs.cleanup() }
+    let db = try GraphDatabase(directory: dirs.path)
+    defer { try? db.close() }
+    let port = try await DataPortFixture.start(db, forwarded: handler)
+    do {
+        try await body(db, port)
+    } catch {
+        await port.stop()
+        throw error
+    }
+    await port.stop()
+}
+
 @Suite("Data port: forwarded transactions and malformed input")
 struct DataForwardingTests {
     @Test("a forwarded transaction round-trips values, statistics and the master's tx id; errors keep their code")
     func forwardedRoundTrip() async throws {
-        let dirs = DataTestDirectory()
-        defer { dirs.cleanup() }
-        let master = try GraphDatabase(directory: dirs.path)
-        defer { try? master.close() }
         let handler = FakeForwardedHandler()
-        let port = try await DataPortFixture.start(master, forwarded: handler)
-        port.server.setEpoch(Epoch(7), isMaster: true)
-        let client = port.client
+        try await withDataPort(forwarded: handler) { master, port in
+            port.server.setEpoch(Epoch(7), isMaster: true)
+            let client = port.client
 
-        let tx = try await client.forwardBegin(
-            user: "alice", metadata: ["app": .string("shop")], timeout: .seconds(3), epoch: Epoch(7))
-        #expect(tx == 42)
-        let result = try await client.forwardRun(tx, query: "CREATE (n) RETURN n", parameters: ["x": .integer(-9)])
-        #expect(result.keys == ["n", "list"])
-        #expect(result.rows.count == 2)
-        #expect(result.rows[0][0] == .integer(-9))
-        #expect(result.rows[0][1] == .list([.integer(1), .string("two"), .float(3.5), .null]))
-        #expect(result.rows[1] == [.map(["k": .boolean(true)]), .bytes([0, 255])])
-        #expect(result.statistics == ["nodes-created": 2, "properties-set": 3])
-        await #expect(throws: DatabaseError(.syntaxError, "Invalid input 'FAIL'")) {
-            _ = try await client.forwardRun(tx, query: "FAIL", parameters: [:])
+            let tx = try await client.forwardBegin(
+                user: "alice", metadata: ["app": .string("shop")], timeout: .seconds(3), epoch: Epoch(7))
+            #expect(tx == 42)
+            let result = try await client.forwardRun(tx, query: "CREATE (n) RETURN n", parameters: ["x": .integer(-9)])
+            #expect(result.keys == ["n", "list"])
+            #expect(result.rows.count == 2)
+            #expect(result.rows[0][0] == .integer(-9))
+            #expect(result.rows[0][1] == .list([.integer(1), .string("two"), .float(3.5), .null]))
+            #expect(result.rows[1] == [.map(["k": .boolean(true)]), .bytes([0, 255])])
+            #expect(result.statistics == ["nodes-created": 2, "properties-set": 3])
+            await #expect(throws: DatabaseError(.syntaxError, "Invalid input 'FAIL'")) {
+                _ = try await client.forwardRun(tx, query: "FAIL", parameters: [:])
+            }
+            #expect(try await client.forwardCommit(tx) == 1042)
+
+            let other = try await client.forwardBegin(user: "bob", metadata: [:], timeout: nil, epoch: Epoch(7))
+            try await client.forwardRollback(other)
+            #expect(
+                handler.calls.withLock { $0 } == [
+                    "begin alice string(\"shop\") 3.0 seconds -> 42", "run 42 CREATE (n) RETURN n", "run 42 FAIL",
+                    "commit 42", "begin bob null - -> 43", "rollback 43",
+                ])
         }
-        #expect(try await client.forwardCommit(tx) == 1042)
-
-        let other = try await client.forwardBegin(user: "bob", metadata: [:], timeout: nil, epoch: Epoch(7))
-        try await client.forwardRollback(other)
-        #expect(
-            handler.calls.withLock { $0 } == [
-                "begin alice string(\"shop\") 3.0 seconds -> 42", "run 42 CREATE (n) RETURN n", "run 42 FAIL",
-                "commit 42", "begin bob null - -> 43", "rollback 43",
-            ])
-        await port.stop()
     }
 
     @Test("forwarding to a member that is not the master, or with an old epoch, is refused without a call")
     func forwardingNeedsTheMaster() async throws {
-        let dirs = DataTestDirectory()
-        defer { dirs.cleanup() }
-        let db = try GraphDatabase(directory: dirs.path)
-        defer { try? db.close() }
         let handler = FakeForwardedHandler()
-        let port = try await DataPortFixture.start(db, forwarded: handler)
-        port.server.setEpoch(Epoch(4), isMaster: false)
-        await #expect(throws: DataPortError.notMaster) {
-            _ = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil, epoch: Epoch(4))
+        try await withDataPort(forwarded: handler) { db, port in
+            port.server.setEpoch(Epoch(4), isMaster: false)
+            await #expect(throws: DataPortError.notMaster) {
+                _ = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil, epoch: Epoch(4))
+            }
+            port.server.setEpoch(Epoch(5), isMaster: true)
+            await #expect(throws: DataPortError.staleEpoch(sent: Epoch(4), known: Epoch(5))) {
+                _ = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil, epoch: Epoch(4))
+            }
+            #expect(handler.calls.withLock { $0 }.isEmpty)
+            #expect(DataPortError.notMaster.databaseError.code == .databaseUnavailable)
+            // Without an expected epoch, whichever epoch the master is in will do; a non-master still refuses.
+            let tx = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil)
+            try await port.client.forwardRollback(tx)
+            port.server.setEpoch(Epoch(6), isMaster: false)
+            await #expect(throws: DataPortError.notMaster) {
+                _ = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil)
+            }
         }
-        port.server.setEpoch(Epoch(5), isMaster: true)
-        await #expect(throws: DataPortError.staleEpoch(sent: Epoch(4), known: Epoch(5))) {
-            _ = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil, epoch: Epoch(4))
-        }
-        #expect(handler.calls.withLock { $0 }.isEmpty)
-        #expect(DataPortError.notMaster.databaseError.code == .databaseUnavailable)
-        // Without an expected epoch, whichever epoch the master is in will do; a non-master still refuses.
-        let tx = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil)
-        try await port.client.forwardRollback(tx)
-        port.server.setEpoch(Epoch(6), isMaster: false)
-        await #expect(throws: DataPortError.notMaster) {
-            _ = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil)
-        }
-        await port.stop()
     }
 
     @Test("transactions left open by a connection that drops are rolled back on the master")
     func droppedConnectionRollsBack() async throws {
-        let dirs = DataTestDirectory()
-        defer { dirs.cleanup() }
-        let db = try GraphDatabase(directory: dirs.path)
-        defer { try? db.close() }
         let handler = FakeForwardedHandler()
-        let port = try await DataPortFixture.start(db, forwarded: handler)
-        port.server.setEpoch(Epoch(1), isMaster: true)
-        let tx = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil, epoch: Epoch(1))
-        await port.client.close()
-        // Bounded wait for the asynchronous rollback.
-        var waited = 0
-        while !handler.calls.withLock({ $0.contains("rollback \(tx)") }) && waited < 2000 {
-            try await Task.sleep(for: .milliseconds(5))
-            waited += 1
+        try await withDataPort(forwarded: handler) { db, port in
+            port.server.setEpoch(Epoch(1), isMaster: true)
+            let tx = try await port.client.forwardBegin(user: "a", metadata: [:], timeout: nil, epoch: Epoch(1))
+            await port.client.close()
+            // Bounded wait for the asynchronous rollback.
+            var waited = 0
+            while !handler.calls.withLock({ $0.contains("rollback \(tx)") }) && waited < 2000 {
+                try await Task.sleep(for: .milliseconds(5))
+                waited += 1
+            }
+            #expect(handler.calls.withLock { $0.contains("rollback \(tx)") })
         }
-        #expect(handler.calls.withLock { $0.contains("rollback \(tx)") })
-        await port.stop()
     }
 
     @Test("malformed frames get an error frame: a bad request keeps the connection, bad framing closes it")
     func malformedFrames() async throws {
-        let dirs = DataTestDirectory()
-        defer { dirs.cleanup() }
-        let db = try GraphDatabase(directory: dirs.path)
-        defer { try? db.close() }
-        let port = try await DataPortFixture.start(db)
-        let socket = try RawSocket(port: port.server.boundPort)
-        defer { socket.close() }
+        try await withDataPort { db, port in
+            let socket = try RawSocket(port: port.server.boundPort)
+            defer { socket.close() }
 
-        // Unknown request kind, then a pull whose body is cut short, then a valid store-info request: two errors
-        // and an answer on the same connection.
-        socket.send(rawFrame(version: 1, kind: 0x42, id: 7, body: []))
-        socket.send(rawFrame(version: 1, kind: 0x01, id: 8, body: [0, 0, 0]))
-        socket.send(rawFrame(version: 1, kind: 0x09, id: 9, body: []))
-        var replies: [UInt64: (kind: UInt8, body: [UInt8])] = [:]
-        for _ in 0..<3 {
-            let reply = try #require(socket.readFrame())
-            replies[reply.id] = (reply.kind, reply.body)
+            // Unknown request kind, then a pull whose body is cut short, then a valid store-info request: two errors
+            // and an answer on the same connection.
+            socket.send(rawFrame(version: 1, kind: 0x42, id: 7, body: []))
+            socket.send(rawFrame(version: 1, kind: 0x01, id: 8, body: [0, 0, 0]))
+            socket.send(rawFrame(version: 1, kind: 0x09, id: 9, body: []))
+            var replies: [UInt64: (kind: UInt8, body: [UInt8])] = [:]
+            for _ in 0..<3 {
+                let reply = try #require(socket.readFrame())
+                replies[reply.id] = (reply.kind, reply.body)
+            }
+            #expect(replies[7]?.kind == 0xFF)
+            #expect(replies[8]?.kind == 0xFF)
+            #expect(replies[9]?.kind == 0x8B)
+            // Protocol violations reach the client as Neo.ClientError.Request.InvalidFormat.
+            let truncated = DataWireError.decode(ByteBuffer(bytes: replies[8]!.body)) as? DatabaseError
+            #expect(truncated?.code == .invalidFormat)
+            #expect(truncated?.message.contains("frame ends inside") == true, "\(String(describing: truncated))")
+            let unknown = DataWireError.decode(ByteBuffer(bytes: replies[7]!.body)) as? DatabaseError
+            #expect(unknown?.code == .invalidFormat)
+            #expect(unknown?.message.contains("unknown request kind 66") == true, "\(String(describing: unknown))")
+
+            // A frame length below the envelope: error frame, then the server closes.
+            socket.send([0, 0, 0, 2, 1, 1])
+            let last = try #require(socket.readFrame())
+            #expect(last.kind == 0xFF && last.id == 0)
+            #expect(socket.readFrame() == nil, "connection closed")
+
+            // Another connection with a wrong version gets an error naming it.
+            let other = try RawSocket(port: port.server.boundPort)
+            defer { other.close() }
+            other.send(rawFrame(version: 9, kind: 0x09, id: 1, body: []))
+            let refused = try #require(other.readFrame())
+            #expect(refused.kind == 0xFF)
+            #expect("\(DataWireError.decode(ByteBuffer(bytes: refused.body)))".contains("version 9"))
+
+            // The server is still fine for well-behaved clients.
+            let info = try await port.client.storeInfo()
+            #expect(info.storeID == db.storeID)
         }
-        #expect(replies[7]?.kind == 0xFF)
-        #expect(replies[8]?.kind == 0xFF)
-        #expect(replies[9]?.kind == 0x8B)
-        // Protocol violations reach the client as Neo.ClientError.Request.InvalidFormat.
-        let truncated = DataWireError.decode(ByteBuffer(bytes: replies[8]!.body)) as? DatabaseError
-        #expect(truncated?.code == .invalidFormat)
-        #expect(truncated?.message.contains("frame ends inside") == true, "\(String(describing: truncated))")
-        let unknown = DataWireError.decode(ByteBuffer(bytes: replies[7]!.body)) as? DatabaseError
-        #expect(unknown?.code == .invalidFormat)
-        #expect(unknown?.message.contains("unknown request kind 66") == true, "\(String(describing: unknown))")
-
-        // A frame length below the envelope: error frame, then the server closes.
-        socket.send([0, 0, 0, 2, 1, 1])
-        let last = try #require(socket.readFrame())
-        #expect(last.kind == 0xFF && last.id == 0)
-        #expect(socket.readFrame() == nil, "connection closed")
-
-        // Another connection with a wrong version gets an error naming it.
-        let other = try RawSocket(port: port.server.boundPort)
-        defer { other.close() }
-        other.send(rawFrame(version: 9, kind: 0x09, id: 1, body: []))
-        let refused = try #require(other.readFrame())
-        #expect(refused.kind == 0xFF)
-        #expect("\(DataWireError.decode(ByteBuffer(bytes: refused.body)))".contains("version 9"))
-
-        // The server is still fine for well-behaved clients.
-        let info = try await port.client.storeInfo()
-        #expect(info.storeID == db.storeID)
-        await port.stop()
     }
 }
 
