@@ -325,7 +325,8 @@ public enum Settings {
     // MARK: - Metrics (neo4j-ops.md §2, §7)
     public static let metricsEnabled = Setting<Bool>.boolean("metrics.enabled", true, "Master switch for metrics.")
     public static let metricsPrefix = Setting<String>.string(
-        "metrics.prefix", "neo4j", "Prefix of metric names sent to Graphite.")
+        "metrics.prefix", "neo4j",
+        "Prefix of metric names sent to Graphite. Unset on an HA member: `neo4j.<ha.cluster_name>.<ha.server_id>`.")
     public static let metricsCSVEnabled = Setting<Bool>.boolean(
         "metrics.csv.enabled", true, "Write metrics as CSV files under the metrics folder.")
     public static let metricsCSVInterval = Setting<Duration>.duration(
@@ -337,25 +338,39 @@ public enum Settings {
     public static let metricsGraphiteEnabled = Setting<Bool>.boolean(
         "metrics.graphite.enabled", false, "Send metrics to Graphite.")
     public static let metricsGraphiteServer = Setting<SocketAddressSetting>.address(
-        "metrics.graphite.server", ":2003", "Graphite server address.")
+        "metrics.graphite.server", ":2003",
+        "Graphite server (plaintext protocol over TCP); a missing host means localhost.")
     public static let metricsGraphiteInterval = Setting<Duration>.duration(
         "metrics.graphite.interval", "3s", "Graphite send period.")
     public static let metricsPrometheusEnabled = Setting<Bool>.boolean(
         "metrics.prometheus.enabled", false, "Serve metrics for Prometheus scraping.")
     public static let metricsPrometheusEndpoint = Setting<SocketAddressSetting>.address(
-        "metrics.prometheus.endpoint", "localhost:2004", "Prometheus endpoint address.")
+        "metrics.prometheus.endpoint", "localhost:2004",
+        "Address of the Prometheus endpoint (`GET /metrics`); a missing host means the default listen address.")
 
     /// The `metrics.neo4j.*` / `metrics.jvm.*` / … group switches; each inherits `metrics.neo4j.enabled`,
-    /// which inherits `metrics.enabled` (empty default = inherit).
+    /// which inherits `metrics.enabled` (empty default = inherit). Read by `MetricSwitches`.
     static let metricGroupSwitches: [AnySetting] = [
-        "metrics.neo4j.enabled", "metrics.neo4j.tx.enabled", "metrics.neo4j.pagecache.enabled",
-        "metrics.neo4j.counts.enabled", "metrics.neo4j.network.enabled", "metrics.neo4j.checkpointing.enabled",
-        "metrics.neo4j.logrotation.enabled", "metrics.neo4j.cluster.enabled", "metrics.neo4j.server.enabled",
-        "metrics.neo4j.causal_clustering.enabled", "metrics.jvm.gc.enabled", "metrics.jvm.memory.enabled",
-        "metrics.jvm.buffers.enabled", "metrics.jvm.threads.enabled", "metrics.cypher.replanning.enabled",
-        "metrics.bolt.messages.enabled", "metrics.trellis.process.enabled",
-    ].map { name in
-        Setting<Bool?>(name, default: "", type: "boolean", "Metric group switch; unset inherits its parent switch.") {
+        ("metrics.neo4j.enabled", "Default of the metric group switches below; unset inherits `metrics.enabled`."),
+        ("metrics.neo4j.tx.enabled", "Transaction metrics (`neo4j.transaction.*`)."),
+        ("metrics.neo4j.pagecache.enabled", "Page cache metrics (`neo4j.page_cache.*`)."),
+        ("metrics.neo4j.counts.enabled", "Records in use (`neo4j.ids_in_use.*`)."),
+        ("metrics.neo4j.network.enabled", "HA data port bytes sent (`neo4j.network.*`)."),
+        ("metrics.neo4j.checkpointing.enabled", "Checkpoint metrics (`neo4j.check_point.*`)."),
+        ("metrics.neo4j.logrotation.enabled", "Transaction log rotation metrics (`neo4j.log_rotation.*`)."),
+        ("metrics.neo4j.cluster.enabled", "HA role and pull metrics (`neo4j.cluster.*`)."),
+        ("metrics.neo4j.server.enabled", "Accepted for compatibility; nothing to report (no Jetty thread pool)."),
+        ("metrics.neo4j.causal_clustering.enabled", "Accepted for compatibility; no causal clustering."),
+        ("metrics.jvm.gc.enabled", "Accepted for compatibility; no JVM (see `metrics.trellis.process.enabled`)."),
+        ("metrics.jvm.memory.enabled", "Accepted for compatibility; no JVM (see `metrics.trellis.process.enabled`)."),
+        ("metrics.jvm.buffers.enabled", "Accepted for compatibility; no JVM (see `metrics.trellis.process.enabled`)."),
+        ("metrics.jvm.threads.enabled", "Accepted for compatibility; no JVM (see `metrics.trellis.process.enabled`)."),
+        ("metrics.cypher.replanning.enabled", "Accepted for compatibility; replans are not counted."),
+        ("metrics.bolt.messages.enabled", "Bolt connection and message metrics (`neo4j.bolt.*`)."),
+        ("metrics.trellis.process.enabled", "Process memory, threads, CPU time, open files (`trellis.process.*`)."),
+    ].map { name, what in
+        let inherits = name == "metrics.neo4j.enabled" ? "" : " Unset inherits `metrics.neo4j.enabled`."
+        return Setting<Bool?>(name, default: "", type: "boolean", what + inherits) {
             (t: String) throws(SettingValueError) in
             t.trimmingCharacters(in: .whitespaces).isEmpty ? nil : try SettingParsers.boolean(t)
         }.erased
