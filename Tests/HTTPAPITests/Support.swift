@@ -69,16 +69,30 @@ final class FakeDatabase: DatabaseService, Sendable {
     var openSessions: Int { state.withLock { $0.openSessions } }
 }
 
+/// Rows come from `row(i)` as they are pulled, so a result of millions of rows costs nothing up front and each
+/// `next()` is O(1) (building the rows eagerly and removing from the front made a 2,000,000-row stream take
+/// longer than the test client's read timeout on a loaded machine).
 final class FakeCursor: ResultCursor {
     let columns: [String]
-    private var rows: [[Value]]
+    private let rowCount: Int
+    private let row: (Int) -> [Value]
     private let failAt: Int?
     private var produced = 0
     private let result: ResultSummary
 
-    init(columns: [String], rows: [[Value]], statistics: QueryStatistics = QueryStatistics(), failAt: Int? = nil) {
+    convenience init(
+        columns: [String], rows: [[Value]], statistics: QueryStatistics = QueryStatistics(), failAt: Int? = nil
+    ) {
+        self.init(columns: columns, count: rows.count, statistics: statistics, failAt: failAt) { rows[$0] }
+    }
+
+    init(
+        columns: [String], count: Int, statistics: QueryStatistics = QueryStatistics(), failAt: Int? = nil,
+        row: @escaping (Int) -> [Value]
+    ) {
         self.columns = columns
-        self.rows = rows
+        self.rowCount = count
+        self.row = row
         self.failAt = failAt
         var summary = ResultSummary()
         summary.statistics = statistics
@@ -87,12 +101,12 @@ final class FakeCursor: ResultCursor {
 
     func next() throws -> [Value]? {
         if let failAt, produced == failAt { throw DatabaseError(.arithmeticError, "/ by zero") }
-        guard !rows.isEmpty else { return nil }
-        produced += 1
-        return rows.removeFirst()
+        guard produced < rowCount else { return nil }
+        defer { produced += 1 }
+        return row(produced)
     }
 
-    func discardRemaining() throws { rows.removeAll() }
+    func discardRemaining() throws { produced = rowCount }
     func summary() throws -> ResultSummary { result }
 }
 
@@ -139,7 +153,7 @@ final class FakeSession: DatabaseSession {
             return FakeCursor(columns: ["p", "a"], rows: [[.path(path), .node(a)], [.relationship(knows), .null]])
         case "ROWS":
             guard case .integer(let n)? = parameters["n"] else { throw DatabaseError(.parameterMissing, "$n") }
-            return FakeCursor(columns: ["i"], rows: (0..<n).map { [.integer($0)] })
+            return FakeCursor(columns: ["i"], count: Int(n)) { [.integer(Int64($0))] }
         case "VALUES":
             return FakeCursor(
                 columns: ["d", "dt", "dur", "p", "b", "f"],
