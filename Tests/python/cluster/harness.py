@@ -390,3 +390,23 @@ def query_store(store_directory, cypher, **parameters):
             single.stop()
     finally:
         scratch.stop()
+
+
+def make_store(statements, destination):
+    """Creates a store with a stand-alone Trellis (dbms.mode=SINGLE) on free ports, commits each statement as its own
+    transaction, stops it cleanly and copies its database directory to `destination`: another database, with its
+    own store id, as a member might carry from another cluster."""
+    scratch = Cluster(templates=())
+    try:
+        single = Member(scratch, "single", "instance1", {"dbms.mode": "SINGLE"})
+        single.start()
+        try:
+            wait_until(lambda: single.query("RETURN 1 AS one"), 60, "the stand-alone store to open")
+            with single.driver() as driver:
+                for statement in statements:
+                    driver.execute_query(statement)
+        finally:
+            single.stop()
+        shutil.copytree(single.database_directory, destination)
+    finally:
+        scratch.stop()

@@ -7,8 +7,12 @@
 3. the remaining data member is elected although the slave-only member holds newer transactions;
 4. the slave-only member's diverged store is moved to branched/ and replaced by a copy of the new master's;
 5. the old master restarts, detects that its store branched, moves it to branched/, copies the new master's
-   store: every member ends with the new master's data, and the lost writes are in the old master's branch."""
+   store: every member ends with the new master's data, and the lost writes are in the old master's branch.
+
+Then, on the same cluster, a member restarts carrying another cluster's store (another store id, more
+transactions than the master has): it never serves that data, moves it to branched/ and copies the master's."""
 import os
+import shutil
 
 import pytest
 
@@ -86,3 +90,41 @@ def test_slave_only_member_is_never_elected_and_a_diverged_master_is_branched(cl
     # Optimistic mode loses the unpushed writes to the cluster, but never silently: they are in the branch.
     branch = os.path.join(old_master.database_directory, "branched", kept[-1])
     assert harness.query_store(branch, "MATCH (n:Lost) RETURN count(n) AS c")[0]["c"] == LOST
+
+
+FOREIGN_TRANSACTIONS = 12
+
+
+def test_a_member_carrying_another_clusters_store_moves_it_away_and_copies_the_masters(cluster, tmp_path):
+    master = cluster.wait_for_stable(harness.FORM_TIMEOUT)
+    joiner = next(m for m in cluster.data_members if m is not master and m.name != "instance3")
+    with master.driver() as driver:
+        driver.execute_query("CREATE (:BeforeForeignJoin)")
+    expected = labels(master)
+    foreign = str(tmp_path / "foreign-graph.db")
+    # More transactions than the cluster's store has: by tx id alone it would look ahead of the master.
+    harness.make_store(["UNWIND range(1, 5) AS i CREATE (:Foreign {i: i})"] * FOREIGN_TRANSACTIONS, foreign)
+
+    joiner.stop()
+    shutil.rmtree(joiner.database_directory)
+    shutil.copytree(foreign, joiner.database_directory)
+    joiner.start()
+    served = []
+
+    def joined_with_the_masters_data():
+        current = labels(joiner)  # refused (and retried) until the member knows its store is the cluster's
+        served.append(current)
+        assert "Foreign" not in current, f"{joiner.name} served the other cluster's data: {current}"
+        return joiner.role() == "slave" and current == expected
+    wait_until(joined_with_the_masters_data, harness.FORM_TIMEOUT, f"{joiner.name} to serve the master's data")
+    assert served, "the joiner never answered a read"
+
+    kept = branches(joiner)
+    assert len(kept) == 1, f"the other cluster's store was not kept under branched/: {kept}"
+    assert "not a copy of the master's store" in joiner.log(), "trellis.log does not say why the store was replaced"
+    branch = os.path.join(joiner.database_directory, "branched", kept[0])
+    assert harness.query_store(branch, "MATCH (n:Foreign) RETURN count(n) AS c")[0]["c"] == 5 * FOREIGN_TRANSACTIONS
+    # A write through it reaches the master: it is a working slave of this cluster now.
+    with joiner.driver() as driver:
+        driver.execute_query("CREATE (:AfterForeignJoin)")
+    assert master.count("AfterForeignJoin") == 1
