@@ -119,6 +119,23 @@ struct PruningVarExpandTests {
         #expect(twoToThree.count == 40)
     }
 
+    @Test("the visited set keeps every id through growth and forgets them all on removeAll")
+    func visitedSet() {
+        var set = NodeIDSet(capacity: 2)
+        var allNew = true
+        for i in stride(from: 0, to: 30_000, by: 3) where !set.insert(NodeID(Int64(i))) { allNew = false }
+        #expect(allNew)
+        #expect(set.count == 10_000)
+        let again = set.insert(NodeID(2_997))
+        #expect(!again)
+        #expect(set.contains(NodeID(0)) && set.contains(NodeID(29_997)))
+        #expect(!set.contains(NodeID(1)) && !set.contains(NodeID(30_000)))
+        set.removeAll()
+        #expect(set.count == 0 && !set.contains(NodeID(0)))
+        let afterReset = set.insert(NodeID(0))
+        #expect(afterReset)
+    }
+
     @Test("PROFILE counts one row per distinct end node", arguments: Backend.allCases)
     func profileRows(_ backend: Backend) throws {
         let db = try graph(backend)

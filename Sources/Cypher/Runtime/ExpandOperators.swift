@@ -245,6 +245,8 @@ final class PruningVarExpandOp: Op {
     private var current: Row?
     private var ends: [NodeID] = []
     private var index = 0
+    /// Reused from one input row to the next.
+    private var visited = NodeIDSet()
 
     init(source: Op, fromSlot: Int, relSlot: Int, toSlot: Int, direction: Direction, types: TypeFilter,
          minLength: Int, maxLength: Int, relPredicate: Eval?, predicateSlot: Int, ctx: ExecutionContext,
@@ -269,7 +271,8 @@ final class PruningVarExpandOp: Op {
     private func search(from start: NodeID, row: Row) throws -> [NodeID] {
         guard let tokens = try types.resolve(ctx) else { return minLength == 0 ? [start] : [] }
         var out: [NodeID] = []
-        var visited: Set<NodeID> = [start]
+        visited.removeAll()
+        _ = visited.insert(start)
         var startIsEnd = minLength == 0
         if startIsEnd { out.append(start) }
         var frontier = [start]
@@ -292,7 +295,7 @@ final class PruningVarExpandOp: Op {
                             startIsEnd = true
                             out.append(start)
                         }
-                    } else if visited.insert(other).inserted {
+                    } else if visited.insert(other) {
                         out.append(other)
                         next.append(other)
                     }

@@ -9,7 +9,7 @@ import GraphKernel
 /// sequence is cut at `probeLimit`, so keys crafted to collide cost at most the exact path, never quadratic time.
 struct RawGroupCache {
     private static let empty: UInt16 = 0xFFFF
-    private static let probeLimit = 32
+    private static let probeLimit = 128
     /// Beyond this many entries the cache stops growing (the exact dictionary still holds every group).
     private static let maxEntries = 1 << 22
 
