@@ -156,6 +156,25 @@ struct MetricsTests {
         #expect(throws: (any Error).self) { try reporter.report([.counter("c", 1)], epochSeconds: 1) }
     }
 
+    @Test("CSV: a folder or file deleted while the server runs comes back, with its header, on the next report")
+    func csvFolderDeletedWhileRunning() throws {
+        let dir = try TemporaryDirectory()
+        let folder = dir.path + "/metrics"
+        let reporter = CSVReporter(directory: folder, rotationSizeBytes: 30, keepNumber: 2)
+        try reporter.report([.counter("c", 1), .gauge("g", 2)], epochSeconds: 1_000_000_000)
+        try FileManager.default.removeItem(atPath: folder)
+        try reporter.report([.counter("c", 3), .gauge("g", 4)], epochSeconds: 1_000_000_001)
+        #expect(try String(contentsOfFile: reporter.path(of: "c"), encoding: .utf8) == "t,count\n1000000001,3\n")
+        #expect(try String(contentsOfFile: reporter.path(of: "g"), encoding: .utf8) == "t,value\n1000000001,4\n")
+        // One file deleted: it starts again with a header, and rotation does not look for the missing file.
+        try FileManager.default.removeItem(atPath: reporter.path(of: "c"))
+        try reporter.report([.counter("c", 5)], epochSeconds: 1_000_000_002)
+        #expect(try String(contentsOfFile: reporter.path(of: "c"), encoding: .utf8) == "t,count\n1000000002,5\n")
+        try reporter.report([.counter("c", 6)], epochSeconds: 1_000_000_003)
+        #expect(try String(contentsOfFile: reporter.path(of: "c"), encoding: .utf8) == "t,count\n1000000003,6\n")
+        #expect(try String(contentsOfFile: reporter.path(of: "c") + ".1", encoding: .utf8) == "t,count\n1000000002,5\n")
+    }
+
     // MARK: - Prometheus
 
     @Test("Prometheus text: dots become underscores, families are typed, integral values have no fraction")

@@ -69,6 +69,23 @@ struct SecuredTransactionTests {
         }
     }
 
+    @Test("the batched raw property read checks the read permission and returns the kernel's values")
+    func rawPropertyRead() throws {
+        try withDatabase { db in
+            let reader = try secured(db, roles: ["reader"])
+            let person = try #require(try reader.labelToken("Person"))
+            let name = try #require(try reader.propertyKeyToken("name"))
+            let nodes = Array(try reader.nodes(withLabel: person))
+            var raw = [RawProperty](repeating: .absent, count: nodes.count)
+            var decoded: [Value] = []
+            try reader.rawNodeProperties(nodes, keys: [name], into: &raw, decoded: &decoded)
+            #expect(raw.map { $0.value(decoded) } == [.string("Ann")])
+            let nobody = try secured(db, roles: [])
+            #expect(code { try nobody.rawNodeProperties(nodes, keys: [name], into: &raw, decoded: &decoded) }
+                == .forbidden)
+        }
+    }
+
     @Test("a READ session gets AccessMode, a read-only database ForbiddenOnReadOnlyDatabase, even for admins")
     func modes() throws {
         try withDatabase { db in

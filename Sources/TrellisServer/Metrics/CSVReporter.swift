@@ -11,10 +11,6 @@ public final class CSVReporter {
     public let directory: String
     public let rotationSizeBytes: Int64
     public let keepNumber: Int
-    /// Current size of each metric's file, learnt from the file system on first use.
-    private var sizes: [String: Int64] = [:]
-    private var createdDirectory = false
-
     public init(directory: String, rotationSizeBytes: Int64, keepNumber: Int) {
         precondition(keepNumber >= 1, "keep_number \(keepNumber) must be at least 1")
         self.directory = directory
@@ -27,37 +23,31 @@ public final class CSVReporter {
 
     /// Appends one line per sample. Throws on the first file that cannot be written (the caller logs it; the next
     /// report tries again).
+    ///
+    /// Nothing about the files is remembered between reports: the folder is created again when missing and each
+    /// file's size is read from the file system, so an operator who clears the folder or deletes a file while the
+    /// server runs gets fresh files with headers on the next report instead of a reporter that fails forever.
     public func report(_ samples: [MetricSample], epochSeconds: Int64) throws {
-        if !createdDirectory {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            createdDirectory = true
-        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for sample in samples {
             let file = path(of: sample.name)
             let line = "\(epochSeconds),\(sample.formattedValue)\n"
-            var size = try currentSize(file)
+            var size = currentSize(file)
             if size > 0 && size + Int64(line.utf8.count) > rotationSizeBytes {
                 try rotate(file)
                 size = 0
             }
             var text = line
             if size == 0 { text = (sample.kind == .counter ? "t,count\n" : "t,value\n") + line }
-            do {
-                try append(text, to: file)
-            } catch {
-                sizes[file] = nil  // a partial write may have happened: read the size again next time
-                throw error
-            }
-            sizes[file] = size + Int64(text.utf8.count)
+            try append(text, to: file)
         }
     }
 
-    private func currentSize(_ file: String) throws -> Int64 {
-        if let known = sizes[file] { return known }
-        let attributes = try? FileManager.default.attributesOfItem(atPath: file)
-        let size = (attributes?[.size] as? NSNumber)?.int64Value ?? 0
-        sizes[file] = size
-        return size
+    /// The file's size now (0 when it does not exist): one stat per metric and report.
+    private func currentSize(_ file: String) -> Int64 {
+        var info = stat()
+        guard stat(file, &info) == 0 else { return 0 }
+        return Int64(info.st_size)
     }
 
     private func rotate(_ file: String) throws {
@@ -69,7 +59,6 @@ public final class CSVReporter {
             }
         }
         try manager.moveItem(atPath: file, toPath: "\(file).1")
-        sizes[file] = 0
     }
 
     private func append(_ text: String, to file: String) throws {

@@ -89,6 +89,12 @@ public final class SecuredTransaction: GraphWriteOperations {
     public func nodeProperties(_ nodes: [NodeID], keys: [PropertyKeyToken], into values: inout [Value]) throws {
         try read(); try base.nodeProperties(nodes, keys: keys, into: &values)
     }
+    // Without this forward the fused aggregation's raw read would take the protocol default (a `Value` read,
+    // then converted), i.e. none of the raw-bits saving over Bolt and HTTP.
+    public func rawNodeProperties(_ nodes: [NodeID], keys: [PropertyKeyToken], into raw: inout [RawProperty],
+                                  decoded: inout [Value]) throws {
+        try read(); try base.rawNodeProperties(nodes, keys: keys, into: &raw, decoded: &decoded)
+    }
     public func checkUsable() throws { try base.checkUsable() }
 
     // MARK: Relationships
