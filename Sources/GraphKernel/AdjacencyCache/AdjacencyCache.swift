@@ -190,7 +190,7 @@ final class AdjacencyCache: @unchecked Sendable {
 
     /// The cached entry of `node`, marked as recently used; counts a hit or a miss.
     @inline(__always)
-    func entry(_ node: Int64) -> AdjacencyEntry? {
+    func entry(_ node: Int64, countingMiss: Bool = true) -> AdjacencyEntry? {
         mutex.lock()
         defer { mutex.unlock() }
         if node >= 0, node < slots.count, let entry = slots[Int(node)] {
@@ -199,7 +199,7 @@ final class AdjacencyCache: @unchecked Sendable {
             counters.hits &+= 1
             return entry
         }
-        counters.misses &+= 1
+        if countingMiss { counters.misses &+= 1 }
         return nil
     }
 

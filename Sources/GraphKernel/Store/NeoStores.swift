@@ -397,6 +397,19 @@ final class NeoStores: @unchecked Sendable {
         entry.collect(direction: direction, types: types, into: &out)
     }
 
+    /// Answers from the adjacency cache only (false on a miss). Safe without the store lock: an entry is
+    /// immutable, and a commit drops it while holding the store lock exclusively, before the commit returns, so a
+    /// hit is the node's committed state at some instant during the call (as if the read took the lock just before
+    /// that commit), and a caller that starts after a commit returned cannot find the stale entry.
+    @inline(__always)
+    func cachedRelationships(
+        of node: Int64, direction: Direction, types: [Int32], into out: inout [RelationshipInfo]
+    ) -> Bool {
+        guard adjacency.isEnabled, let entry = adjacency.entry(node, countingMiss: false) else { return false }
+        entry.collect(direction: direction, types: types, into: &out)
+        return true
+    }
+
     /// `collectRelationships` for a caller that must also know whether the node is in use (false: nothing was
     /// collected). A cached entry answers both at once: entries exist only for nodes in use, and deleting a node
     /// changes its record, which drops its entry.

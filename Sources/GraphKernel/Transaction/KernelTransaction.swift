@@ -441,6 +441,8 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         let id = node.rawValue
         var out: [RelationshipInfo] = []
         if state.isEmpty {
+            // A cached node needs neither the store lock nor a node record read (NeoStores.cachedRelationships).
+            if stores.cachedRelationships(of: id, direction: direction, types: types, into: &out) { return out }
             try committed {
                 guard try stores.collectRelationshipsIfInUse(of: id, direction: direction, types: types, into: &out)
                 else { throw nodeNotFound(node) }
