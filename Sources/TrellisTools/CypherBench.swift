@@ -38,6 +38,9 @@ struct CypherBench: ParsableCommand {
     @Option(help: "Random seed for parameter choice.")
     var seed: UInt64 = 7
 
+    @Option(help: "Adjacency cache size (trellis.memory.adjacency_cache.size), e.g. 512m; 0 disables it.")
+    var adjacencyCache: String = "512m"
+
     @Option(help: "Write results as JSON to this file.")
     var json: String?
 
@@ -60,7 +63,9 @@ struct CypherBench: ParsableCommand {
             throw ValidationError("no persons.csv/knows.csv in \(data): run `python3 shared/bench/gen.py --size S --out \(data)`")
         }
         try? FileManager.default.removeItem(atPath: store)
-        let db = try GraphDatabase(directory: store)
+        var configuration = KernelConfiguration()
+        configuration.adjacencyCacheSizeBytes = Int(try ByteSize.parse(adjacencyCache))
+        let db = try GraphDatabase(directory: store, configuration: configuration)
         defer {
             try? db.close()
             if !keepStore { try? FileManager.default.removeItem(atPath: store) }
