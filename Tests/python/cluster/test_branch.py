@@ -109,6 +109,8 @@ def test_a_member_carrying_another_clusters_store_moves_it_away_and_copies_the_m
     shutil.rmtree(joiner.database_directory)
     shutil.copytree(foreign, joiner.database_directory)
     joiner.start()
+    # The joiner finds the master at once, so this mostly checks the outcome; that a member refuses reads before
+    # its store is known to be the cluster's is proven by the HA instance tests (TrellisServerTests).
     served = []
 
     def joined_with_the_masters_data():
