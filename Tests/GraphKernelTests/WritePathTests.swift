@@ -70,6 +70,32 @@ struct WritePathTests {
         #expect(db.locks.tryAcquire(.node(a), .exclusive, for: second.lockOwner))
     }
 
+    @Test("a created node gets exactly its labels and properties, also with label overflow and on a reused id")
+    func createdNodeRecords() throws {
+        let db = try openDatabase()
+        defer { try? db.close() }
+        let many = ["A", "B", "C", "D", "E", "A"]
+        // A node with overflowing labels and properties, deleted so a later node may reuse its id and records.
+        let old = try db.write { (tx) throws in
+            try tx.createNode(labels: many, properties: ["s": .string(String(repeating: "x", count: 200)), "i": .integer(1)])
+        }
+        try db.write { (tx) throws in try tx.deleteNode(old) }
+        let nodes = try db.write { (tx) throws in
+            try (0..<4).map { i in
+                try tx.createNode(labels: i % 2 == 0 ? many : ["P"], properties: i == 3 ? [:] : ["k": .integer(Int64(i))])
+            }
+        }
+        try db.read { (tx) throws in
+            for (i, node) in nodes.enumerated() {
+                #expect(Set(try tx.labelNames(of: node)) == Set(i % 2 == 0 ? many : ["P"]))
+                #expect(try tx.labelNames(of: node).count == (i % 2 == 0 ? 5 : 1))
+                #expect(try tx.nodePropertyMap(node) == (i == 3 ? [:] : ["k": .integer(Int64(i))]))
+            }
+            #expect(try tx.nodes(withLabel: "E").count == 2)
+        }
+        #expect(try ConsistencyChecker(database: db).check().isConsistent)
+    }
+
     @Test("the label scan store grows, sets and clears bits per node, including past the current bitmap's end")
     func labelScanBits() {
         var store = LabelScanStore()

@@ -95,9 +95,10 @@ final class PropertyIndex: @unchecked Sendable {
 
     func add(_ value: Value, _ node: Int64) {
         let key = IndexKey(value)
-        if entries[key, default: []].insert(node).inserted && entries[key]!.count == 1 {
-            sortMutex.withLock { sortedKeys = nil }
-        }
+        // One hash lookup; adds run under the exclusive store lock, so no seek reads `sortedKeys` meanwhile and
+        // the mutex is only needed when there is a cache to drop.
+        let newKey = entries[key, default: []].insertReportingFirst(node)
+        if newKey && sortedKeys != nil { sortMutex.withLock { sortedKeys = nil } }
     }
 
     func remove(_ value: Value, _ node: Int64) {
@@ -254,5 +255,13 @@ extension Array where Element == UInt64 {
     fileprivate mutating func withGrowingWord(_ index: Int, _ body: (inout UInt64) -> Void) {
         if count <= index { append(contentsOf: repeatElement(0, count: index + 1 - count)) }
         body(&self[index])
+    }
+}
+
+extension Set where Element == Int64 {
+    /// Inserts `node`; true when the set was empty before.
+    fileprivate mutating func insertReportingFirst(_ node: Int64) -> Bool {
+        let wasEmpty = isEmpty
+        return insert(node).inserted && wasEmpty
     }
 }

@@ -56,15 +56,14 @@ struct CommitPreparer {
 
     func apply(_ state: TransactionState) throws {
         // Created nodes first, so relationships can be linked into them.
+        // A created node's record is built whole: nothing of what was stored at its id before is kept.
         for id in state.createdNodes.sorted() {
             var record = NodeRecord()
             record.inUse = true
-            try changes.modifyNode(id) { $0 = record }
-            try writeLabels(node: id, state.nodeLabels[id] ?? [])
-            let props = (state.nodeProperties[id] ?? [:]).filter { !$0.value.isNull }
-            record = try changes.node(id)
-            let first = try writeProperties(oldFirst: noID, changed: props)
-            try changes.modifyNode(id) { $0.nextProp = first }
+            setLabels(&record, state.nodeLabels[id] ?? [])
+            // writeProperties skips `.null` values (removals of keys a new node never had).
+            record.nextProp = try writeProperties(oldFirst: noID, changed: state.nodeProperties[id] ?? [:])
+            changes.setNode(id, record)
         }
         for id in state.deletedRelationships.sorted() {
             let rel = try changes.relationship(id)
@@ -126,19 +125,22 @@ struct CommitPreparer {
     // MARK: Labels
 
     private func writeLabels(node: Int64, _ labels: [Int32]) throws {
-        let sorted = Array(Set(labels)).sorted()
         let old = try changes.node(node)
         if old.labelOverflow != noID { try changes.freeDynamicChain(.nodeLabels, old.labelOverflow) }
+        try changes.modifyNode(node) { setLabels(&$0, labels) }
+    }
+
+    /// Sets a node record's label fields to `labels` (inline, or a new dynamic chain); any old chain must have been
+    /// freed by the caller.
+    private func setLabels(_ record: inout NodeRecord, _ labels: [Int32]) {
+        let sorted = labels.count < 2 ? labels : Array(Set(labels)).sorted()
         if sorted.count <= NodeRecord.maxInlineLabels {
-            try changes.modifyNode(node) { $0.setInlineLabels(sorted) }
+            record.setInlineLabels(sorted)
         } else {
             var bytes: [UInt8] = []
             for label in sorted { appendInt32(&bytes, label) }
-            let first = changes.writeDynamicChain(.nodeLabels, bytes)
-            try changes.modifyNode(node) {
-                $0.labelCount = NodeRecord.overflowMarker
-                $0.labelOverflow = first
-            }
+            record.labelCount = NodeRecord.overflowMarker
+            record.labelOverflow = changes.writeDynamicChain(.nodeLabels, bytes)
         }
     }
 
@@ -178,7 +180,8 @@ struct CommitPreparer {
             record.inUse = true
             record.next = index + 1 < ids.count ? ids[index + 1] : noID
             let start = index * PropertyRecord.blocksPerRecord
-            record.blocks = Array(blocks[start..<min(blocks.count, start + PropertyRecord.blocksPerRecord)])
+            record.blocks =
+                ids.count == 1 ? blocks : Array(blocks[start..<min(blocks.count, start + PropertyRecord.blocksPerRecord)])
             changes.setProperty(recordID, record)
         }
         return ids.first ?? noID

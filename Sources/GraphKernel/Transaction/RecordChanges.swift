@@ -41,6 +41,9 @@ final class RecordChanges {
         nodes[id] = r
     }
 
+    /// Replaces a record whose previous content does not matter (a node created by this commit).
+    func setNode(_ id: Int64, _ record: NodeRecord) { nodes[id] = record }
+
     func relationship(_ id: Int64) throws -> RelationshipRecord {
         if let r = relationships[id] { return r }
         let r = try pendingImage(.relationship, id, RelationshipRecord.init(from:)) ?? stores.relationship(id)
