@@ -268,6 +268,28 @@ struct GraphDatabaseTests {
         #expect(reused[2] == NodeID(5))
     }
 
+    @Test("a deleted node's id is not reused while a transaction that began before the delete is open")
+    func idReuseWaitsForOlderTransactions() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let db = try GraphDatabase(directory: dir.path)
+        defer { try? db.close() }
+        let label = "Person"
+        let nodes = try db.write { (tx) throws in try (0..<3).map { _ in try tx.createNode(labels: [label]) } }
+        // A reader that has seen the node (e.g. a label scan's snapshot) and will read it again later.
+        let reader = try db.beginTransaction(mode: .read)
+        #expect(try reader.nodeExists(nodes[1]))
+        try db.write { (tx) throws in try tx.deleteNode(nodes[1]) }
+        // A node created meanwhile must not take the deleted node's id: the reader would find it under that id.
+        let created = try db.write { (tx) throws in try tx.createNode(labels: []) }
+        #expect(created != nodes[1])
+        #expect(try !reader.nodeExists(nodes[1]))
+        reader.rollback()
+        // Once every older transaction has closed, the id is reused as before.
+        let later = try db.write { (tx) throws in try tx.createNode(labels: []) }
+        #expect(later == nodes[1])
+    }
+
     @Test("operations after a time-out or terminate() throw the matching status")
     func timeoutAndTerminate() throws {
         let dir = TempDirectory()

@@ -243,6 +243,8 @@ public final class GraphDatabase: @unchecked Sendable {
 
     /// Transaction and checkpoint counters (server metrics).
     public let counters = KernelCounters()
+    /// Delays the reuse of freed node and relationship ids past the transactions that may still hold them.
+    let idReuse = IDReuseGate()
 
     /// The transaction log's counters (appends, syncs, rotations, checkpoints).
     public var transactionLogStatistics: TransactionLogStatistics { log.statistics }
@@ -585,7 +587,7 @@ public final class GraphDatabase: @unchecked Sendable {
         try storeRW.withWriteLock {
             guard updateDerived else {
                 let freed = try applyRecords(tx, external: external)
-                for (kind, ids) in freed { stores.store(kind).release(ids) }
+                releaseFreed(freed)
                 if let newSchema = tx.schema {
                     setSchema(newSchema)
                     try writeFileAtomically(fileSystem, directory + "/" + SchemaRules.fileName, newSchema.serialize())
@@ -647,13 +649,24 @@ public final class GraphDatabase: @unchecked Sendable {
             }
             for id in sortedRelIDs { try relationshipCounts(id, sign: 1) }
 
-            for (kind, ids) in freed { stores.store(kind).release(ids) }
+            releaseFreed(freed)
             metadata.lastCommittedTx = txID
             metadata.lastCommittedTimeMillis = timeMillis ?? currentTimeMillis()
             if let checksum { metadata.lastCommittedChecksum = Int64(bitPattern: checksum) }
             lastCommittedAtomic.store(txID, ordering: .releasing)
             transactionsSinceCheckpoint.wrappingIncrement(ordering: .relaxed)
         }
+    }
+
+    /// Hands a commit's freed ids back for reuse, holding node and relationship ids back while an older transaction
+    /// is open (`IDReuseGate`).
+    private func releaseFreed(_ freed: [StoreKind: [Int64]]) {
+        for (kind, ids) in idReuse.freed(freed) { stores.store(kind).release(ids) }
+    }
+
+    /// A transaction that began at reuse generation `start` closed: ids it could still have held become reusable.
+    func transactionClosed(reuseGeneration start: UInt64) {
+        for (kind, ids) in idReuse.closed(start) { stores.store(kind).release(ids) }
     }
 
     /// Writes a transaction's record after-images and refreshes the tokens it created; returns the ids it freed

@@ -21,6 +21,8 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
     /// Node/relationship ids this transaction allocated (returned to the generator unless committed in use).
     private var allocatedNodes: [Int64] = []
     private var allocatedRelationships: [Int64] = []
+    /// The id reuse generation when this transaction began (`IDReuseGate`).
+    private let reuseGeneration: UInt64
 
     init(database: GraphDatabase, mode: TransactionMode, timeout: Duration?) {
         self.database = database
@@ -35,6 +37,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
             deadlineNanos = nil
         }
         database.counters.transactionStarted(write: mode == .write)
+        reuseGeneration = database.idReuse.opened()
     }
 
     deinit {
@@ -68,6 +71,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         let deletedNewRels = allocatedRelationships.filter { state.createdRelationships[$0] == nil }
         stores.nodes.release(deletedNew)
         stores.relationships.release(deletedNewRels)
+        database.transactionClosed(reuseGeneration: reuseGeneration)
         // HA: after the locks are gone (pushing may wait for slaves); an error here leaves the tx committed.
         try database.replicationHooks.committed(committed)
         return committedTxID
@@ -85,6 +89,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         stores.nodes.release(allocatedNodes)
         stores.relationships.release(allocatedRelationships)
         state = TransactionState()
+        database.transactionClosed(reuseGeneration: reuseGeneration)
     }
 
     /// Marks the transaction terminated (from any thread); its next operation throws `Terminated`.
