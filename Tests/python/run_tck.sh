@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # openCypher TCK through Bolt: starts `trellis console` on a free port, runs ../shared/tck/tck_runner.py (or
 # $TRELLIS_TCK_DIR) with --min-passed from Tests/tck-bolt-floor.txt (a floor that only rises), stops the server.
+# The server runs with trellis.testing.procedures.enabled=true so the TCK's "there exists a procedure" fixtures are
+# registered through trellis.testing.registerProcedure (conformance testing only; off by default).
 # Extra arguments go to the runner (e.g. --filter clauses/match -v); failing scenarios are listed by default.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -19,6 +21,9 @@ venv="$ROOT/.venv-tests-6"
 "$venv/bin/pip" install --quiet --disable-pip-version-check "neo4j==6.4.1"
 
 HOME_DIR=$(mktemp -d /tmp/trellis-tck.XXXXXX)
+# trellis.* settings are not reachable through TRELLIS_* variables, so this one goes in the instance's trellis.conf.
+mkdir -p "$HOME_DIR/conf"
+echo "trellis.testing.procedures.enabled=true" > "$HOME_DIR/conf/trellis.conf"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 TRELLIS_HOME="$HOME_DIR" TRELLIS_dbms_security_auth__enabled=false \
@@ -41,4 +46,5 @@ for _ in $(seq 1 600); do
 done
 echo "TCK via Bolt on 127.0.0.1:$PORT, floor $FLOOR passed"
 "$venv/bin/python" "$TCK_DIR/tck_runner.py" --uri "bolt://127.0.0.1:$PORT" --features "$TCK_DIR/features" \
+    --procedure-query 'CALL trellis.testing.registerProcedure($signature, $header, $rows)' \
     --min-passed "$FLOOR" "$@"

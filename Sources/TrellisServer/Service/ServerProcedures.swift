@@ -270,7 +270,81 @@ public enum ServerProcedures {
                 [.string($0.name), .string($0.description), .string(config.text(of: $0.name) ?? "")]
             }
         })
+        if config.get(Settings.testingProceduresEnabled) {
+            registerTestingProcedures(in: registry, requireAdmin: { _ = try requireAdmin($0) })
+        }
     }
+
+    /// `trellis.testing.registerProcedure(signature, header, rows)`: the openCypher TCK's "there exists a procedure"
+    /// fixture (tck_runner.py `--procedure-query`). Only registered when `trellis.testing.procedures.enabled` is on,
+    /// so on a normal server the name is as unknown as any other (ProcedureNotFound). Registered procedures live in
+    /// this registry only (memory, this instance); re-registering one of them replaces it, but a procedure the
+    /// server itself defines cannot be shadowed.
+    static func registerTestingProcedures(
+        in registry: ProcedureRegistry, requireAdmin: @escaping (ProcedureContext) throws -> Void
+    ) {
+        let registered = RegisteredNames()
+        // Weak: the registry owns this definition.
+        let registryRef = WeakRegistry(registry)
+        registry.register(ProcedureDefinition(
+            name: "trellis.testing.registerProcedure",
+            parameters: [ProcedureParameter("signature", "STRING?"), ProcedureParameter("header", "LIST? OF STRING?"),
+                         ProcedureParameter("rows", "LIST? OF LIST? OF ANY?")],
+            outputs: [], mode: .dbms,
+            description: "Conformance testing only: register a procedure that answers from a table."
+        ) { ctx, args in
+            try requireAdmin(ctx)
+            guard args.count == 3, case .string(let signature) = args[0], case .list(let header) = args[1],
+                  case .list(let rows) = args[2] else {
+                throw DatabaseError(
+                    .argumentError, "registerProcedure needs (signature :: STRING, header :: LIST, rows :: LIST)")
+            }
+            var names: [String] = []
+            for h in header {
+                guard case .string(let name) = h else {
+                    throw DatabaseError(.argumentError, "registerProcedure: header must hold column names (strings)")
+                }
+                names.append(name)
+            }
+            var table: [[Value]] = []
+            for row in rows {
+                guard case .list(let cells) = row, cells.count == names.count else {
+                    throw DatabaseError(
+                        .argumentError, "registerProcedure: every row must be a list of \(names.count) values")
+                }
+                table.append(cells)
+            }
+            let definition = try ProcedureDefinition.table(signature: signature, header: names, rows: table)
+            guard let registry = registryRef.value else {
+                throw DatabaseError(.databaseUnavailable, "The server is stopping.")
+            }
+            try registered.claim(definition.name) { registry.lookup($0) != nil }
+            registry.register(definition)
+            return []
+        })
+    }
+}
+
+/// Names registered through `trellis.testing.registerProcedure`, so it may replace those but not built-ins.
+private final class RegisteredNames: @unchecked Sendable {
+    private let lock = NSLock()
+    private var names: Set<String> = []
+
+    func claim(_ name: String, exists: (String) -> Bool) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        guard name != "trellis.testing.registerProcedure", names.contains(name) || !exists(name) else {
+            throw DatabaseError(
+                .procedureCallFailed, "registerProcedure: '\(name)' is a server procedure and cannot be replaced.")
+        }
+        names.insert(name)
+    }
+}
+
+/// A weak registry reference that can be captured by a `@Sendable` procedure body.
+private final class WeakRegistry: @unchecked Sendable {
+    weak var value: ProcedureRegistry?
+    init(_ value: ProcedureRegistry) { self.value = value }
 }
 
 /// A weak reference that can be captured by `@Sendable` procedure bodies.

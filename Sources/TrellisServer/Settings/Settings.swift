@@ -173,6 +173,11 @@ public enum Settings {
         "dbms.security.procedures.whitelist", "", "Accepted for compatibility; unused.")
     public static let allowCSVImportFromFileURLs = Setting<Bool>.boolean(
         "dbms.security.allow_csv_import_from_file_urls", true, "Let LOAD CSV read `file:///` URLs.")
+    public static let testingProceduresEnabled = Setting<Bool>.boolean(
+        "trellis.testing.procedures.enabled", false,
+        "For conformance testing only (the openCypher TCK's procedure fixtures): offer "
+            + "`trellis.testing.registerProcedure(signature, header, rows)`, which admins use to add procedures "
+            + "answering from a table. They live in memory until restart. Never enable in production.")
 
     // MARK: - Logs
     public static let logsTimezone = Setting<String>.oneOf(
@@ -383,7 +388,7 @@ public enum Settings {
             certificatesDirectory.erased, pluginsDirectory.erased, libDirectory.erased, metricsDirectory.erased,
             txLogDirectory.erased, activeDatabase.erased, readOnly.erased, allowUpgrade.erased,
             allowFormatMigration.erased, recordFormat.erased, mode.erased, strictValidation.erased,
-            jvmAdditional.erased, adjacencyCacheSize.erased,
+            jvmAdditional.erased, adjacencyCacheSize.erased, testingProceduresEnabled.erased,
             pageCacheSize.erased, heapInitialSize.erased, heapMaxSize.erased, txLogRetention.erased,
             txLogRotationSize.erased, checkpointIntervalTime.erased, checkpointIntervalTx.erased,
             checkpointIopsLimit.erased, checkpointPolicy.erased, transactionTimeout.erased,
