@@ -145,6 +145,9 @@ struct ConfigTests {
         #expect(Config.settingName(fromEnvironmentVariable: "TRELLIS_dbms_connector_bolt_listen__address")
             == "dbms.connector.bolt.listen_address")
         #expect(Config.environmentVariable(for: "dbms.memory.pagecache.size") == "TRELLIS_dbms_memory_pagecache_size")
+        // Trellis's own settings (`trellis.*`) are reachable from the environment too.
+        #expect(Config.settingName(fromEnvironmentVariable: "TRELLIS_trellis_memory_adjacency__cache_size")
+            == "trellis.memory.adjacency_cache.size")
         // Variables that are not settings (TRELLIS_HOME, TRELLIS_ROOT, …) are not mistaken for settings.
         #expect(Config.settingName(fromEnvironmentVariable: "TRELLIS_HOME") == nil)
         #expect(Config.settingName(fromEnvironmentVariable: "TRELLIS_TEST_LONG") == nil)

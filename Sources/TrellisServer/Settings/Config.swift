@@ -41,7 +41,9 @@ public struct Config: Sendable {
     public static let environmentPrefix = "TRELLIS_"
     /// Setting namespaces an environment override may address; other `TRELLIS_*` variables (TRELLIS_HOME,
     /// TRELLIS_ROOT, TRELLIS_TEST_LONG, …) are not settings and are left alone.
-    static let settingNamespaces = ["dbms.", "ha.", "metrics.", "unsupported.", "causal_clustering.", "browser."]
+    static let settingNamespaces = [
+        "dbms.", "ha.", "metrics.", "unsupported.", "causal_clustering.", "browser.", "trellis.",
+    ]
 
     /// Defaults only (plus `overrides`), with `home` as given. For tests and embedded use.
     public init(home: String, overrides: [String: String] = [:]) throws(ConfigError) {
