@@ -678,6 +678,8 @@ public final class GraphDatabase: @unchecked Sendable {
         // before any reader can see the new records (AdjacencyCache, "Exactness").
         var adjacencyChanged: [Int64] = []
         let trackAdjacency = stores.adjacency.isEnabled
+        // Also when a record write throws half-way: the records already written must not be shadowed by old entries.
+        defer { if !adjacencyChanged.isEmpty { stores.adjacency.invalidate(adjacencyChanged) } }
         for command in tx.records {
             let store = stores.store(command.kind)
             let wasInUse: Bool
@@ -698,7 +700,6 @@ public final class GraphDatabase: @unchecked Sendable {
             }
         }
         for (kind, id) in tokenRecords { try refreshToken(kind, id) }
-        if !adjacencyChanged.isEmpty { stores.adjacency.invalidate(adjacencyChanged) }
         return freed
     }
 
