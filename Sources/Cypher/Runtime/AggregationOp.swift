@@ -103,15 +103,30 @@ final class AggregationOp: Op {
                 while batch.count < batchSize, let node = nodes.next() { batch.append(node) }
                 if batch.count < batchSize { exhausted = true }
                 if batch.isEmpty { break }
+                if columns > 0 {
+                    while true {
+                        decoded.removeAll(keepingCapacity: true)
+                        if raw.count != batch.count * columns {
+                            raw = [RawProperty](repeating: .absent, count: batch.count * columns)
+                        }
+                        do {
+                            try ctx.tx.rawNodeProperties(batch, keys: tokens, into: &raw, decoded: &decoded)
+                            break
+                        } catch let error as DatabaseError where error.code == .entityNotFound {
+                            // A node of the label scan was deleted by a transaction that committed since the scan
+                            // began: read committed, it is no longer there, so it is skipped (as the unfused
+                            // pipeline's scan skips it). The kernel does not reuse its id while this transaction
+                            // is open, so no other node can stand in for it.
+                            let before = batch.count
+                            batch = try batch.filter { try ctx.tx.nodeExists($0) }
+                            if batch.count == before { throw error }
+                        }
+                    }
+                    if batch.isEmpty { continue }
+                }
                 scanCounter.rows += batch.count
                 scanCounter.dbHits += batch.count
-                decoded.removeAll(keepingCapacity: true)
-                if columns > 0 {
-                    if raw.count != batch.count * columns {
-                        raw = [RawProperty](repeating: .absent, count: batch.count * columns)
-                    }
-                    try ctx.tx.rawNodeProperties(batch, keys: tokens, into: &raw, decoded: &decoded)
-                }
+                if columns == 0 { decoded.removeAll(keepingCapacity: true) }
                 if let cacheCounter {
                     cacheCounter.rows += batch.count
                     cacheCounter.dbHits += batch.count * columns
