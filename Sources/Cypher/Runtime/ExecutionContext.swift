@@ -152,7 +152,7 @@ final class ExecutionContext {
                 if try !tx.nodeExists(NodeID(n.id)) { throw deletedNode(n.id) }
                 return .null
             }
-            return try tx.nodeProperty(NodeID(n.id), k)
+            return try nodeProperty(n.id, k)
         case .relationship(let r):
             hits.dbHits += 1
             guard let k = try key(name) else { return .null }
@@ -174,7 +174,7 @@ final class ExecutionContext {
         case .node(let n):
             if site < siteTokens.count, siteTokens[site] >= 0 {
                 hits.dbHits += 1
-                return try tx.nodeProperty(NodeID(n.id), siteTokens[site])
+                return try nodeProperty(n.id, siteTokens[site])
             }
             guard let k = try key(name) else { return try property(entity, name) }
             if site >= siteTokens.count {
@@ -182,7 +182,7 @@ final class ExecutionContext {
             }
             siteTokens[site] = k
             hits.dbHits += 1
-            return try tx.nodeProperty(NodeID(n.id), k)
+            return try nodeProperty(n.id, k)
         default:
             return try property(entity, name)
         }
@@ -230,6 +230,18 @@ final class ExecutionContext {
         return c.values[index]
     }
 
+    /// A node's property; null for a node another transaction deleted and committed after this statement came
+    /// across it (read committed, as Neo4j reads it), an error for one this transaction deleted.
+    @inline(__always)
+    func nodeProperty(_ id: Int64, _ key: PropertyKeyToken) throws -> Value {
+        do {
+            return try tx.nodeProperty(NodeID(id), key)
+        } catch let error as DatabaseError where error.code == .entityNotFound {
+            if try tx.nodeDeletedElsewhere(NodeID(id)) { return .null }
+            throw error
+        }
+    }
+
     func deletedNode(_ id: Int64) -> DatabaseError {
         DatabaseError(.entityNotFound, "Node with id \(id) has been deleted in this transaction")
     }
@@ -238,7 +250,15 @@ final class ExecutionContext {
         switch entity {
         case .node(let n):
             var d: [String: Value] = [:]
-            for (k, v) in try tx.nodeProperties(NodeID(n.id)) { d[try keyName(k)] = v }
+            let props: [(PropertyKeyToken, Value)]
+            do {
+                props = try tx.nodeProperties(NodeID(n.id))
+            } catch let error as DatabaseError where error.code == .entityNotFound {
+                // Deleted by a transaction that committed since: no properties left to read (read committed).
+                guard try tx.nodeDeletedElsewhere(NodeID(n.id)) else { throw error }
+                props = []
+            }
+            for (k, v) in props { d[try keyName(k)] = v }
             return d
         case .relationship(let r):
             var d: [String: Value] = [:]

@@ -26,6 +26,11 @@ public protocol GraphReadOperations: AnyObject {
 
     // MARK: Nodes
     func nodeExists(_ node: NodeID) throws -> Bool
+    /// Whether `node` is gone because another transaction deleted it and committed after this one came across it
+    /// (read committed), rather than deleted by this transaction. Cypher reads such a node's properties as null,
+    /// as Neo4j does; a node this transaction deleted is an error. Default: false (treat every missing node as an
+    /// error).
+    func nodeDeletedElsewhere(_ node: NodeID) throws -> Bool
     /// Every node, lazily, in id order.
     func allNodes() throws -> AnyIterator<NodeID>
     /// Nodes with a label, lazily, from the label scan store (never a full store scan).
@@ -82,6 +87,8 @@ public protocol GraphReadOperations: AnyObject {
 extension GraphReadOperations {
     /// For implementations without their own check: every read checks the transaction's state first.
     public func checkUsable() throws { _ = try labelToken("") }
+
+    public func nodeDeletedElsewhere(_ node: NodeID) throws -> Bool { false }
 
     /// One `nodeProperty` call per key, for implementations without a batched read.
     public func nodeProperties(_ node: NodeID, keys: [PropertyKeyToken], into values: inout [Value]) throws {

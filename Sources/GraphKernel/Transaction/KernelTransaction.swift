@@ -262,6 +262,16 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         return try nodeAlive(node.rawValue)
     }
 
+    public func nodeDeletedElsewhere(_ node: NodeID) throws -> Bool {
+        try checkUsable()
+        let id = node.rawValue
+        if state.deletedNodes.contains(id) || state.createdNodes.contains(id) { return false }
+        return try committed {
+            guard id >= 0, id < stores.nodes.highID else { return false }
+            return try !stores.nodeInUse(id)
+        }
+    }
+
     public func allNodes() throws -> AnyIterator<NodeID> {
         try checkUsable()
         let high = max(stores.nodes.highID, (state.createdNodes.max() ?? -1) + 1)

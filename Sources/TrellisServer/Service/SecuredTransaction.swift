@@ -67,6 +67,9 @@ public final class SecuredTransaction: GraphWriteOperations {
 
     // MARK: Nodes
     public func nodeExists(_ node: NodeID) throws -> Bool { try read(); return try base.nodeExists(node) }
+    public func nodeDeletedElsewhere(_ node: NodeID) throws -> Bool {
+        try read(); return try base.nodeDeletedElsewhere(node)
+    }
     public func allNodes() throws -> AnyIterator<NodeID> { try read(); return try base.allNodes() }
     public func nodes(withLabel label: LabelToken) throws -> AnyIterator<NodeID> {
         try read(); return try base.nodes(withLabel: label)
