@@ -144,6 +144,71 @@ struct IndexPopulationTests {
         #expect(try eventually { try state(db, "p_v") == .online })
     }
 
+    @Test("a FAILED index stays FAILED with its reason across a kill and a restart, until it is dropped")
+    func failedPopulationSurvivesRestart() throws {
+        let fs = SimulatedFileSystem()
+        let gate = PopulationGate()
+        let config = configuration(fs, gate: gate, pageCacheBytes: 16 * 8192)
+        var db = try GraphDatabase(directory: "/db", configuration: config)
+        _ = try createPeople(db, count: 5_000)
+        try db.checkpoint()
+        let descriptor = try db.write { (tx) throws in try tx.createIndex(on: "P", "v", name: "p_v") }
+        #expect(gate.waitUntilHeld())
+        fs.failAllIO = true
+        gate.release()
+        #expect(try eventually { if case .failed = try state(db, "p_v") { return true } else { return false } })
+        fs.failAllIO = false
+        guard case .failed(let reason) = try state(db, "p_v") else { return }
+        // The failure could not be written while all I/O failed: the checkpoint writes it.
+        try db.checkpoint()
+        _ = try db.write { (tx) throws in try tx.createNode(labels: ["P"], properties: ["v": .integer(-1)]) }
+        db.abandonForCrashTest()
+        fs.killProcess()
+
+        db = try GraphDatabase(directory: "/db", configuration: config)
+        #expect(db.recoveredTransactionCount > 0)
+        #expect(try state(db, "p_v") == .failed(reason))
+        try db.read { (tx) throws in
+            let p = try #require(try tx.labelToken("P"))
+            let v = try #require(try tx.propertyKeyToken("v"))
+            #expect(try tx.index(label: p, propertyKey: v) == nil)
+            expectError(.indexNotFound) { _ = try tx.indexSeek(descriptor, equals: .integer(1)) }
+            #expect(try tx.countNodes(label: p) == 5_001)
+        }
+        // A clean restart keeps it too (the checkpoint at close does not lose it).
+        try db.close()
+        db = try GraphDatabase(directory: "/db", configuration: config)
+        #expect(try state(db, "p_v") == .failed(reason))
+
+        // Dropped, it is forgotten; created again, it populates and is used after a restart.
+        try db.write { (tx) throws in try tx.dropIndex(name: "p_v") }
+        try db.close()
+        db = try GraphDatabase(directory: "/db", configuration: config)
+        #expect(try state(db, "p_v") == nil)
+        _ = try db.write { (tx) throws in try tx.createIndex(on: "P", "v", name: "p_v") }
+        #expect(try eventually { try state(db, "p_v") == .online })
+        try db.close()
+        db = try GraphDatabase(directory: "/db", configuration: config)
+        defer { try? db.close() }
+        #expect(try state(db, "p_v") == .online)
+        try db.read { (tx) throws in
+            let p = try #require(try tx.labelToken("P"))
+            let v = try #require(try tx.propertyKeyToken("v"))
+            let index = try #require(try tx.index(label: p, propertyKey: v))
+            #expect(Array(try tx.indexSeek(index, equals: .integer(2_500))).count == 1)
+        }
+    }
+
+    @Test("the index-failures file round-trips; a damaged one is detected by its checksum")
+    func damagedFailuresFile() throws {
+        var entries = IndexFailures()
+        entries.entries.append(.init(name: "p_v", label: 0, propertyKey: 0, isUnique: false, reason: "boom"))
+        var bytes = entries.encode()
+        #expect(try IndexFailures.decode(bytes) == entries)
+        bytes[bytes.count / 2] ^= 0xFF
+        expectError(.storageDamageDetected) { _ = try IndexFailures.decode(bytes) }
+    }
+
     @Test("dropping a populating index or closing the database stops its population; reopening builds it")
     func dropAndCloseWhilePopulating() throws {
         let fs = SimulatedFileSystem()

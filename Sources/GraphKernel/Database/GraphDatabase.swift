@@ -61,6 +61,8 @@ public final class GraphDatabase: @unchecked Sendable {
 
     private(set) var metadata: StoreMetadata
     private(set) var schema = SchemaRules()
+    /// What `neostore.indexfailures.db` holds (see `IndexFailures`). Guarded by the store lock.
+    var writtenIndexFailures = IndexFailures()
     func setSchema(_ rules: SchemaRules) { schema = rules }
     func setLastCommitted(checksum: UInt64, timeMillis: Int64) {
         metadata.lastCommittedChecksum = Int64(bitPattern: checksum)
@@ -173,7 +175,9 @@ public final class GraphDatabase: @unchecked Sendable {
         }
         try stores.loadTokens()
         try loadSchemaFile()
+        try loadIndexFailures()
         try restoreDerivedStores(derived)
+        try installRecordedIndexFailures()
         recoveredTransactionCount = replayed
         lastCommittedAtomic.store(metadata.lastCommittedTx, ordering: .releasing)
         appliedTx = metadata.lastCommittedTx
@@ -194,7 +198,8 @@ public final class GraphDatabase: @unchecked Sendable {
         labelScan = LabelScanStore()
         counts = [:]
         indexes = [:]
-        for descriptor in schema.indexes {
+        // An index whose population failed before stays FAILED (`installRecordedIndexFailures`): not built here.
+        for descriptor in schema.indexes where recordedFailure(of: descriptor) == nil {
             var online = descriptor
             online.state = .online
             indexes[descriptor.name] = PropertyIndex(descriptor: online)
@@ -352,6 +357,8 @@ public final class GraphDatabase: @unchecked Sendable {
 
     private func checkpointLocked() throws {
         let startNanos = monotonicNanos()
+        // A population failure whose own write of the failures file failed is made durable here at the latest.
+        try storeRW.withWriteLock { try persistIndexFailuresIfChanged() }
         // Applies run without the commit mutex: read the applied state and flush under the store lock, so the
         // checkpoint names exactly what the flushed pages contain.
         var (meta, derived) = try storeRW.withReadLock {

@@ -324,7 +324,8 @@ extension GraphDatabase {
         labelScan = scan
         self.counts = counts.filter { $0.value != 0 }
         self.indexes = indexes
-        for descriptor in toPopulate { try populateIndex(descriptor) }
+        // One whose population failed before stays FAILED (`installRecordedIndexFailures`): not populated here.
+        for descriptor in toPopulate where recordedFailure(of: descriptor) == nil { try populateIndex(descriptor) }
     }
 
     /// Builds `descriptor`'s index from the committed records through the label scan and installs it online.

@@ -8,7 +8,8 @@ extension GraphDatabase {
     /// so a step never races a commit: commits applied between steps update the index themselves (it is in
     /// `indexes`), nodes that got the label after the start are added by those commits, and adding a value twice
     /// is harmless (entries are sets). The job ends early when the index is dropped or the database closes.
-    /// Not persisted: after a restart an index that was not ONLINE at the last checkpoint is populated again at open.
+    /// A failure is recorded in `neostore.indexfailures.db` (`IndexFailures`), so the index is FAILED again after a
+    /// restart; an index still POPULATING at a restart is populated again, inline, at open.
     func populateInBackground(_ index: PropertyIndex) {
         let descriptor = index.descriptor
         let hook = configuration.beforeIndexPopulationStep
@@ -39,6 +40,14 @@ extension GraphDatabase {
                     } catch {
                         let reason = "Population of index \(descriptor.name) failed: \(Self.clientError(error))"
                         index.descriptor.state = .failed(reason)
+                        do {
+                            // Stays FAILED across restarts until dropped.
+                            try db.persistIndexFailuresIfChanged()
+                        } catch {
+                            // Likely the same I/O trouble: the next checkpoint writes it (or fails loudly).
+                            logger.warning(
+                                "Could not record the failure of index \(descriptor.name) yet: \(Self.clientError(error))")
+                        }
                         return .failed(reason)
                     }
                 }

@@ -63,6 +63,13 @@ extension GraphDatabase {
     func applySchema(_ rules: SchemaRules) throws {
         let newNames = Set(rules.indexes.map(\.name))
         for name in indexes.keys where !newNames.contains(name) { indexes.removeValue(forKey: name) }
+        do {
+            // A dropped FAILED index is forgotten on disk too (before a new one of the same name can fail).
+            try persistIndexFailuresIfChanged()
+        } catch {
+            // The commit is durable; the next checkpoint writes the file again.
+            configuration.logger.warning("Could not update the recorded index failures: \(Self.clientError(error))")
+        }
         for descriptor in rules.indexes where indexes[descriptor.name] == nil {
             let labelled = counts[.node(descriptor.label)] ?? 0
             if descriptor.isUnique || labelled <= configuration.indexPopulationInlineLimit {
