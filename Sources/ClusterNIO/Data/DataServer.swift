@@ -25,15 +25,23 @@ public final class DataServer: Sendable {
     public init(
         database: GraphDatabase, group: any EventLoopGroup, logger: Logger,
         forwarded: (any ForwardedTransactionHandler)?, maxFrameBytes: Int = 64 << 20,
-        pullResponseBytes: Int = 4 << 20, traffic: DataPortTraffic = DataPortTraffic()
+        pullResponseBytes: Int = 4 << 20, traffic: DataPortTraffic = DataPortTraffic(),
+        storeCopyStallTimeout: Duration = DataServer.defaultStoreCopyStallTimeout
     ) {
         precondition(maxFrameBytes >= 1 << 16, "maxFrameBytes must be at least 64 KiB")
+        precondition(storeCopyStallTimeout > .zero, "storeCopyStallTimeout must be positive")
         self.core = DataServerCore(
             database: database, logger: logger, forwarded: forwarded, maxFrameBytes: maxFrameBytes,
-            pullResponseBytes: min(pullResponseBytes, maxFrameBytes / 2), traffic: traffic)
+            pullResponseBytes: min(pullResponseBytes, maxFrameBytes / 2), traffic: traffic,
+            storeCopyStallTimeout: storeCopyStallTimeout)
         self.group = group
         self.logger = logger
     }
+
+    /// How long a store copy waits for its receiver to take one queued chunk (a few MiB) before it closes the
+    /// connection and gives the copy up: a receiver that stops reading but keeps the connection open would
+    /// otherwise hold the log pinned and the store files open until TCP gives up (about 15 minutes).
+    public static let defaultStoreCopyStallTimeout: Duration = .seconds(60)
 
     /// Binds `host:port` (port 0: an ephemeral port, see `boundPort`) and returns once listening.
     public func start(host: String, port: Int) async throws {
@@ -88,6 +96,7 @@ final class DataServerCore: Sendable {
     let maxFrameBytes: Int
     let pullResponseBytes: Int
     let traffic: DataPortTraffic
+    let storeCopyStallTimeout: Duration
     let fencing = Mutex<(epoch: Epoch, isMaster: Bool)>((Epoch.zero, false))
     let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
     /// Blocking work: database calls, forwarded statements, store copies. Concurrent, so one slow forwarded
@@ -96,8 +105,9 @@ final class DataServerCore: Sendable {
 
     init(
         database: GraphDatabase, logger: Logger, forwarded: (any ForwardedTransactionHandler)?, maxFrameBytes: Int,
-        pullResponseBytes: Int, traffic: DataPortTraffic
+        pullResponseBytes: Int, traffic: DataPortTraffic, storeCopyStallTimeout: Duration
     ) {
+        self.storeCopyStallTimeout = storeCopyStallTimeout
         self.database = database
         self.traffic = traffic
         self.logger = logger
@@ -222,13 +232,32 @@ final class DataServerCore: Sendable {
             throw error
         }
         defer { source.close() }
+        let stallDuration = storeCopyStallTimeout
+        let stallTimeout = TimeAmount(stallDuration)
+        let logger = self.logger
+        /// Waits for a queued write. A receiver that takes none of it within the stall time-out gets its connection
+        /// closed: that fails this write and every queued one, so the copy ends, the files close and the log is
+        /// unpinned instead of waiting for TCP to give up.
+        func waitBounded(_ write: EventLoopFuture<Void>) throws {
+            let timer = channel.eventLoop.scheduleTask(in: stallTimeout) {
+                logger.warning(
+                    "Abandoned a store copy: the receiver took no data for the stall time-out",
+                    metadata: [
+                        "peer": "\(channel.remoteAddress.map { "\($0)" } ?? "?")",
+                        "timeout": "\(stallDuration)",
+                    ])
+                channel.close(promise: nil)
+            }
+            defer { timer.cancel() }
+            try write.wait()
+        }
         var inFlight: [EventLoopFuture<Void>] = []
         defer {
             // Never return (and close the files) with chunks still queued; failures are reported by the last wait.
-            for write in inFlight { _ = try? write.wait() }
+            for write in inFlight { _ = try? waitBounded(write) }
         }
         func send(_ buffer: ByteBuffer) throws {
-            if inFlight.count >= DataWire.storeCopyChunksInFlight { try inFlight.removeFirst().wait() }
+            if inFlight.count >= DataWire.storeCopyChunksInFlight { try waitBounded(inFlight.removeFirst()) }
             inFlight.append(channel.writeAndFlush(buffer))
         }
         let allocator = channel.allocator
@@ -277,7 +306,7 @@ final class DataServerCore: Sendable {
                 body.writeInteger(lastTxID.rawValue)
                 body.writeInteger(UInt32(count))
             })
-        for write in inFlight { try write.wait() }
+        for write in inFlight { try waitBounded(write) }
         inFlight = []
         logger.info(
             "Served a store copy",
