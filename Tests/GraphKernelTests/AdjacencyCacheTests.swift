@@ -253,6 +253,38 @@ struct AdjacencyCacheTests {
         #expect(db.adjacencyCacheStats.entries == 0)
     }
 
+    @Test("the id-indexed slot table is charged against the budget and grows to at most half of it")
+    func slotTableIsCharged() throws {
+        let fs = SimulatedFileSystem()
+        var config = KernelConfiguration(pageCacheSizeBytes: 1 << 20, fileSystem: fs)
+        config.adjacencyCacheSizeBytes = 64 << 10  // slots for node ids below 4 096 at most
+        let db = try GraphDatabase(directory: "/db", configuration: config)
+        defer { try? db.close() }
+        let nodes = try db.write { tx in try (0..<5_000).map { _ in try tx.createNode(labels: []) } }
+        let low = nodes[2_000]
+        let high = nodes[4_500]
+        #expect(low.rawValue >= 2_000 && high.rawValue >= 4_096)
+        try db.write { tx in
+            _ = try tx.createRelationship(from: nodes[0], to: low, type: "R")
+            _ = try tx.createRelationship(from: nodes[0], to: high, type: "R")
+        }
+        #expect(try db.read { tx in try Array(tx.relationships(of: low)).count } == 1)
+        var stats = db.adjacencyCacheStats
+        #expect(stats.entries == 1)
+        // One small entry, but a table reaching slot 2 000: the table is what the memory is.
+        #expect(stats.bytes >= (Int(low.rawValue) + 1) * 8, "\(stats)")
+        #expect(stats.bytes <= stats.budgetBytes, "\(stats)")
+
+        // Beyond the cap: answered from the records, not cached, and the table does not grow past half the budget.
+        #expect(try db.read { tx in try Array(tx.relationships(of: high)).count } == 1)
+        #expect(try db.read { tx in try Array(tx.relationships(of: high)).count } == 1)
+        stats = db.adjacencyCacheStats
+        #expect(stats.entries == 1, "\(stats)")
+        #expect(stats.bytes <= stats.budgetBytes / 2 + 1_024, "\(stats)")
+        #expect(try db.read { tx in try Array(tx.relationships(of: nodes[0])).count } == 2)
+        #expect(db.adjacencyCacheStats.entries == 2)
+    }
+
     @Test("a budget of 0 disables the cache")
     func disabled() throws {
         let fs = SimulatedFileSystem()

@@ -140,7 +140,7 @@ public struct AdjacencyCacheCounters: Sendable, Hashable {
     public var evictions: Int64 = 0
     /// Entries dropped because a commit changed the node's relationships.
     public var invalidations: Int64 = 0
-    /// Entries and their approximate memory now, and the budget.
+    /// Entries and their approximate memory now (including the id-indexed slot table), and the budget.
     public var entries: Int = 0
     public var bytes: Int = 0
     public var budgetBytes: Int = 0
@@ -161,9 +161,13 @@ public struct AdjacencyCacheCounters: Sendable, Hashable {
 /// Bounded memory: entries are charged (approximately) against `budgetBytes`; when a fill goes over it, a clock
 /// sweep over the resident entries drops those not used since the hand last passed (second chance) until usage is
 /// back under 90% of the budget. An entry larger than a quarter of the budget is not cached. A budget of 0
-/// disables the cache.
+/// disables the cache. The id-indexed slot table (8 bytes per node id up to the highest cached one) is charged too,
+/// and may take at most half of the budget: a node whose id lies beyond that is served from the records, uncached.
 final class AdjacencyCache: @unchecked Sendable {
     let budgetBytes: Int
+    /// The most slots the table may grow to: half of the budget.
+    let maxSlots: Int
+    private static let slotBytes = MemoryLayout<AdjacencyEntry?>.stride
     private let mutex = KernelMutex()
     // Unchecked: only touched under `mutex`.
     @exclusivity(unchecked) private var slots: [AdjacencyEntry?] = []
@@ -174,6 +178,7 @@ final class AdjacencyCache: @unchecked Sendable {
 
     init(budgetBytes: Int) {
         self.budgetBytes = max(0, budgetBytes)
+        maxSlots = self.budgetBytes / 2 / Self.slotBytes
     }
 
     var isEnabled: Bool { budgetBytes > 0 }
@@ -217,8 +222,12 @@ final class AdjacencyCache: @unchecked Sendable {
         mutex.lock()
         defer { mutex.unlock() }
         let node = Int(entry.node)
+        guard node < maxSlots else { return }
         if node >= slots.count {
-            slots.append(contentsOf: repeatElement(nil, count: max(node + 1, slots.count * 2) - slots.count))
+            // Doubling (amortised), but never past the cap; the growth is charged like an entry.
+            let grown = min(maxSlots, max(node + 1, slots.count * 2))
+            usedBytes += (grown - slots.count) * Self.slotBytes
+            slots.append(contentsOf: repeatElement(nil, count: grown - slots.count))
         }
         guard slots[node] == nil else { return }
         slots[node] = entry
@@ -243,7 +252,8 @@ final class AdjacencyCache: @unchecked Sendable {
     /// Drops every entry.
     func clear() {
         mutex.withLock {
-            for entry in ring { slots[Int(entry.node)] = nil }
+            // The slot table goes too (and with it its charge).
+            slots = []
             ring = []
             usedBytes = 0
             clockHand = 0
