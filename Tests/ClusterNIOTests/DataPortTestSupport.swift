@@ -43,6 +43,14 @@ func graphDump(_ db: GraphDatabase) throws -> [String] {
     }
 }
 
+/// A master whose log rotates every `rotationBytes` and retains nothing, so a checkpoint prunes every log file that
+/// nothing pins (store-copy and pruned-log tests).
+func openPruningMaster(_ dirs: DataTestDirectory, rotationBytes: Int64 = 4096) throws -> GraphDatabase {
+    var configuration = KernelConfiguration()
+    configuration.log = LogConfiguration(rotationSizeBytes: rotationBytes, retention: .keepNone)
+    return try GraphDatabase(directory: dirs.sub("master"), configuration: configuration)
+}
+
 /// Commits `count` transactions that each add a node linked to the previous one, plus a property update.
 func commitChain(_ db: GraphDatabase, count: Int, tag: String = "m") throws {
     var previous: NodeID?

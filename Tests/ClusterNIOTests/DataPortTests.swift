@@ -190,9 +190,7 @@ struct DataPortTests {
     func prunedLogNeedsStoreCopy() async throws {
         let dirs = DataTestDirectory()
         defer { dirs.cleanup() }
-        var configuration = KernelConfiguration()
-        configuration.log = LogConfiguration(rotationSizeBytes: 4096, retention: .keepNone)
-        let master = try GraphDatabase(directory: dirs.sub("master"), configuration: configuration)
+        let master = try openPruningMaster(dirs)
         defer { try? master.close() }
         try commitChain(master, count: 60)
         try master.checkpoint()

@@ -34,10 +34,8 @@ struct StoreCopySourceTests {
     func fuzzyCopyRecovers() throws {
         let dirs = DataTestDirectory()
         defer { dirs.cleanup() }
-        var configuration = KernelConfiguration()
         // Small files and no retention: the checkpoint below would prune the copy's log files without the pin.
-        configuration.log = LogConfiguration(rotationSizeBytes: 8192, retention: .keepNone)
-        let master = try GraphDatabase(directory: dirs.sub("master"), configuration: configuration)
+        let master = try openPruningMaster(dirs, rotationBytes: 8192)
         defer { try? master.close() }
         try commitChain(master, count: 150)
         let source = try master.openStoreCopySource()
@@ -79,9 +77,7 @@ struct StoreCopySourceTests {
     func closeUnpins() throws {
         let dirs = DataTestDirectory()
         defer { dirs.cleanup() }
-        var configuration = KernelConfiguration()
-        configuration.log = LogConfiguration(rotationSizeBytes: 4096, retention: .keepNone)
-        let master = try GraphDatabase(directory: dirs.sub("master"), configuration: configuration)
+        let master = try openPruningMaster(dirs)
         defer { try? master.close() }
         try commitChain(master, count: 40)
         let source = try master.openStoreCopySource()

@@ -19,10 +19,8 @@ struct StoreCopyStallTests {
     func stalledReceiverIsAbandoned() async throws {
         let dirs = DataTestDirectory()
         defer { dirs.cleanup() }
-        var configuration = KernelConfiguration()
         // Every commit rotates the log and nothing is retained, so a checkpoint prunes whatever is not pinned.
-        configuration.log = LogConfiguration(rotationSizeBytes: 4096, retention: .keepNone)
-        let master = try GraphDatabase(directory: dirs.sub("master"), configuration: configuration)
+        let master = try openPruningMaster(dirs)
         defer { try? master.close() }
         // More store than the socket buffers and the chunks the server queues (4 × 4 MiB) can hold, so the copy
         // really blocks on the receiver instead of fitting into buffers and completing.

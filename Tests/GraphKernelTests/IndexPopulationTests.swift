@@ -124,12 +124,7 @@ struct IndexPopulationTests {
         _ = try createPeople(db, count: 5_000)
         try db.checkpoint()
         let descriptor = try db.write { (tx) throws in try tx.createIndex(on: "P", "v", name: "p_v") }
-        #expect(gate.waitUntilHeld())
-        fs.failAllIO = true
-        gate.release()
-        #expect(try eventually { if case .failed = try state(db, "p_v") { return true } else { return false } })
-        fs.failAllIO = false
-        guard case .failed(let reason) = try state(db, "p_v") else { return }
+        guard let reason = try failHeldPopulation(db, fs, gate) else { return }
         #expect(reason.contains("p_v") && reason.contains("read failed"), "\(reason)")
         try db.read { (tx) throws in
             let p = try #require(try tx.labelToken("P"))
@@ -144,6 +139,20 @@ struct IndexPopulationTests {
         #expect(try eventually { try state(db, "p_v") == .online })
     }
 
+    /// Lets the held population of `p_v` run while every I/O fails; returns its FAILED reason (nil, with an issue
+    /// recorded, when it did not fail).
+    private func failHeldPopulation(_ db: GraphDatabase, _ fs: SimulatedFileSystem, _ gate: PopulationGate) throws
+        -> String?
+    {
+        #expect(gate.waitUntilHeld())
+        fs.failAllIO = true
+        gate.release()
+        #expect(try eventually { if case .failed = try state(db, "p_v") { return true } else { return false } })
+        fs.failAllIO = false
+        guard case .failed(let reason) = try state(db, "p_v") else { return nil }
+        return reason
+    }
+
     @Test("a FAILED index stays FAILED with its reason across a kill and a restart, until it is dropped")
     func failedPopulationSurvivesRestart() throws {
         let fs = SimulatedFileSystem()
@@ -153,12 +162,7 @@ struct IndexPopulationTests {
         _ = try createPeople(db, count: 5_000)
         try db.checkpoint()
         let descriptor = try db.write { (tx) throws in try tx.createIndex(on: "P", "v", name: "p_v") }
-        #expect(gate.waitUntilHeld())
-        fs.failAllIO = true
-        gate.release()
-        #expect(try eventually { if case .failed = try state(db, "p_v") { return true } else { return false } })
-        fs.failAllIO = false
-        guard case .failed(let reason) = try state(db, "p_v") else { return }
+        guard let reason = try failHeldPopulation(db, fs, gate) else { return }
         // The failure could not be written while all I/O failed: the checkpoint writes it.
         try db.checkpoint()
         _ = try db.write { (tx) throws in try tx.createNode(labels: ["P"], properties: ["v": .integer(-1)]) }

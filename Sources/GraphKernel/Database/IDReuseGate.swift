@@ -58,9 +58,6 @@ final class IDReuseGate: @unchecked Sendable {
         }
     }
 
-    /// Ids currently held back (tests, diagnostics).
-    var heldBackCount: Int { mutex.withLock { pending.reduce(0) { $0 + $1.ids.count } } }
-
     private func releasableLocked() -> [(kind: StoreKind, ids: [Int64])] {
         guard !pending.isEmpty else { return [] }
         // A transaction that began at generation s may hold ids freed by commits of generation > s.

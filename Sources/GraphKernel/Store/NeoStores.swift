@@ -236,15 +236,14 @@ final class NeoStores: @unchecked Sendable {
         }
     }
 
-    /// `nodeProperties(_:keys:into:)` for several nodes under one page cache lock: `values[n * keys.count + i]`
-    /// becomes key `i` of `nodes[n]`. Returns the index of the first node not in use (nil when all are).
-    func nodeProperties(_ nodes: [Int64], keys: [Int32], into values: inout [Value]) throws -> Int? {
+    /// The property blocks of `keys` for every node of `nodes` (`blocks[n * keys.count + i]`: key `i` of `nodes[n]`,
+    /// nil when absent), read under one page cache lock; or the index of the first node not in use.
+    private func propertyBlocks(of nodes: [Int64], keys: [Int32]) throws -> ([PropertyBlock?], missing: Int?) {
         let width = keys.count
-        precondition(values.count == nodes.count * width, "nodeProperties: \(values.count) values for \(nodes.count) × \(width)")
         let high = properties.highID + 1
         let nodeStore = self.nodes
         var blocks = [PropertyBlock?](repeating: nil, count: nodes.count * width)
-        let missingNode: Int? = try blocks.withUnsafeMutableBufferPointer { all in
+        let missing: Int? = try blocks.withUnsafeMutableBufferPointer { all in
             try cache.withLockedAccess { access in
                 for (n, node) in nodes.enumerated() {
                     let record = try access.record(nodeStore, node)
@@ -256,6 +255,15 @@ final class NeoStores: @unchecked Sendable {
                 return nil
             }
         }
+        return (blocks, missing)
+    }
+
+    /// `nodeProperties(_:keys:into:)` for several nodes under one page cache lock: `values[n * keys.count + i]`
+    /// becomes key `i` of `nodes[n]`. Returns the index of the first node not in use (nil when all are).
+    func nodeProperties(_ nodes: [Int64], keys: [Int32], into values: inout [Value]) throws -> Int? {
+        let width = keys.count
+        precondition(values.count == nodes.count * width, "nodeProperties: \(values.count) values for \(nodes.count) × \(width)")
+        let (blocks, missingNode) = try propertyBlocks(of: nodes, keys: keys)
         if let missingNode { return missingNode }
         for i in 0..<blocks.count { values[i] = try blocks[i].map(propertyValue) ?? .null }
         return nil
@@ -270,21 +278,7 @@ final class NeoStores: @unchecked Sendable {
     {
         let width = keys.count
         precondition(raw.count == nodes.count * width, "rawNodeProperties: \(raw.count) slots for \(nodes.count) × \(width)")
-        let high = properties.highID + 1
-        let nodeStore = self.nodes
-        var blocks = [PropertyBlock?](repeating: nil, count: nodes.count * width)
-        let missingNode: Int? = try blocks.withUnsafeMutableBufferPointer { all in
-            try cache.withLockedAccess { access in
-                for (n, node) in nodes.enumerated() {
-                    let record = try access.record(nodeStore, node)
-                    guard record.byte(0) & 1 != 0 else { return n }
-                    let slice = UnsafeMutableBufferPointer(rebasing: all[n * width..<(n + 1) * width])
-                    try collectBlocks(
-                        access, chain: record.int64(9), of: node, keys: keys, into: slice, chainLimit: high)
-                }
-                return nil
-            }
-        }
+        let (blocks, missingNode) = try propertyBlocks(of: nodes, keys: keys)
         if let missingNode { return missingNode }
         for i in 0..<blocks.count {
             guard let block = blocks[i] else {
