@@ -77,6 +77,22 @@ struct GraphDatabaseTests {
         #expect(db.lastCommittedTxID == TxID(committed!.rawValue + 1))
     }
 
+    @Test("db.read counts a read that returns as committed and one that throws as rolled back")
+    func readCounters() throws {
+        let dir = TempDirectory()
+        defer { dir.cleanup() }
+        let db = try GraphDatabase(directory: dir.path)
+        defer { try? db.close() }
+        let before = db.counters.snapshot
+        _ = try db.read { tx in try tx.countNodes(label: nil) }
+        struct Failure: Error {}
+        #expect(throws: Failure.self) { try db.read { _ in throw Failure() } }
+        let after = db.counters.snapshot
+        #expect(after.committedRead - before.committedRead == 1)
+        #expect(after.rolledBackRead - before.rolledBackRead == 1)
+        #expect(after.activeRead == 0)
+    }
+
     @Test("rollback on throw leaves nothing behind and frees the ids")
     func rollback() throws {
         struct Boom: Error {}

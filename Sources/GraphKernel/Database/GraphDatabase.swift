@@ -281,11 +281,18 @@ public final class GraphDatabase: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` in a read-only transaction.
+    /// Runs `body` in a read-only transaction: commits it when `body` returns (so metrics count it as a committed
+    /// read, as Neo4j counts a successful read), rolls it back when `body` throws.
     public func read<T>(_ body: (KernelTransaction) throws -> T) throws -> T {
         let tx = try beginTransaction(mode: .read)
-        defer { if tx.isOpen { tx.rollback() } }
-        return try body(tx)
+        do {
+            let result = try body(tx)
+            if tx.isOpen { _ = try tx.commit() }
+            return result
+        } catch {
+            if tx.isOpen { tx.rollback() }
+            throw error
+        }
     }
 
     /// Flushes every dirty page and records the last applied transaction as checkpointed.
