@@ -35,6 +35,9 @@ final class InProcessCluster: @unchecked Sendable {
     let pushes = Mutex<[String: Int]>([:])
     /// How many of the next store copies fail half-way (after writing part of a file into the target).
     let failingStoreCopies = Mutex<Int>(0)
+    /// While true, a slave's branch check waits at its first question to the master (the store id), so a test
+    /// can look at a member in the middle of switching to a new master.
+    let joinsHeld = Mutex<Bool>(false)
 
     var transport: HATransport {
         HATransport(
@@ -183,6 +186,15 @@ final class InProcessDataLink: HADataLink, @unchecked Sendable {
     func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    func storeID() async throws -> StoreID? {
+        try await offThread {
+            // Bounded: a test that forgets to release fails on its own assertions, not by hanging here.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while self.cluster.joinsHeld.withLock({ $0 }) && ContinuousClock.now < deadline { usleep(2_000) }
+            return nil
         }
     }
 

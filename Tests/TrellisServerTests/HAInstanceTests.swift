@@ -253,6 +253,56 @@ final class HAInstanceTests: HAMemberHolder, @unchecked Sendable {
         }
     }
 
+    @Test("a member told of a new master serves no reads until its store is checked against it; pending reads go on")
+    func noStaleReadsWhileVerifying() async throws {
+        try await offPool { [self] in
+            defer {
+                cluster.joinsHeld.withLock { $0 = false }
+                stopAll()
+            }
+            try start(1, ["ha.pull_interval": "0s"])
+            try start(2, ["ha.tx_push_factor": "0"])
+            cluster.elect(MemberID(2), epoch: 1)
+            try eventually("2 master, 1 its slave") { ha(2).roleName == "master" && ha(1).roleName == "slave" }
+            try run(2, "CREATE (:Shared)")
+            #expect(ha(1).updateNow().hasPrefix("Update completed"))
+            // Committed under push factor 0 and never pulled: only the old master has it.
+            try run(2, "CREATE (:OnlyOnOldMaster)")
+
+            // No master: both verified stores keep serving reads (writes are refused).
+            cluster.allPending()
+            try eventually("both pending") { ha(1).roleName == "UNKNOWN" && ha(2).roleName == "UNKNOWN" }
+            #expect(try count(1, "Shared") == 1)
+            #expect(try count(2, "OnlyOnOldMaster") == 1)
+            expectUnavailable { try run(1, "CREATE (:Refused)") }
+
+            // Member 1 wins epoch 2. From the moment member 2 hears of it, its diverged store serves nothing, even
+            // while its branch check is held up.
+            cluster.joinsHeld.withLock { $0 = true }
+            cluster.elect(MemberID(1), epoch: 2)
+            expectUnavailable { _ = try count(2, "OnlyOnOldMaster") }
+            do {
+                _ = try count(2, "Shared")
+                Issue.record("a switching member served a read")
+            } catch let error as DatabaseError {
+                #expect(error.message.contains("switching to slave of instance 1"), "\(error)")
+            }
+            try eventually("1 master") { ha(1).roleName == "master" }
+            #expect(try count(1, "Shared") == 1, "the new master serves reads")
+            expectUnavailable { _ = try count(2, "Shared") }
+            #expect(ha(2).roleName == "UNKNOWN")
+
+            cluster.joinsHeld.withLock { $0 = false }
+            try eventually("2 rejoined as slave from a store copy") { ha(2).roleName == "slave" }
+            #expect(try count(2, "OnlyOnOldMaster") == 0, "the diverged transaction is never served again")
+            #expect(try count(2, "Shared") == 1)
+
+            // The same master in the same epoch again (a repeated event) keeps the verified store serving.
+            cluster.elect(MemberID(1), epoch: 2)
+            #expect(try count(2, "Shared") == 1)
+        }
+    }
+
     @Test("copy_then_branch: a failed copy leaves the old store in place and open; the retry moves it away")
     func copyThenBranch() async throws {
         try await offPool { [self] in
@@ -332,6 +382,51 @@ struct HAConfigurationTests {
         #expect(try configuration(["dbms.mode": "ARBITER"]).kind == .arbiter)
         #expect(try configuration(["ha.slave_only": "true", "ha.tx_push_strict": "true",
                                    "ha.tx_push_strategy": "round_robin"]).pushStrategy == .roundRobin)
+    }
+
+    @Test("advertised coordination and data addresses replace the bound ones; missing parts come from them")
+    func advertisedAddresses() throws {
+        let plain = try configuration(["ha.host.coordination": "10.0.0.5:5001", "ha.host.data": "10.0.0.5:6001"])
+        #expect(plain.advertisedCoordination(boundPort: 5001) == "10.0.0.5:5001")
+        #expect(plain.advertisedData(boundPort: 6001) == "10.0.0.5:6001")
+        let proxied = try configuration([
+            "ha.host.coordination": "127.0.0.1:5001", "ha.host.coordination.advertised_address": "proxy:7001",
+            "ha.host.data": "127.0.0.1:6001", "ha.host.data.advertised_address": "proxy:8001",
+        ])
+        #expect(proxied.advertisedCoordination(boundPort: 5001) == "proxy:7001")
+        #expect(proxied.advertisedData(boundPort: 6001) == "proxy:8001")
+        let partial = try configuration([
+            "ha.host.coordination": "10.0.0.5:5001-5099", "ha.host.coordination.advertised_address": ":7001",
+            "ha.host.data.advertised_address": "gateway",
+        ])
+        #expect(partial.advertisedCoordination(boundPort: 5003) == "10.0.0.5:7001")
+        #expect(partial.advertisedData(boundPort: 6002) == "gateway:6002", "the wildcard data host is replaced")
+        #expect(message(["ha.host.coordination.advertised_address": "a b:1"])
+            .contains("ha.host.coordination.advertised_address"))
+    }
+
+    @Test("a member announces its advertised coordination address, and the data address the others dial")
+    func announcesAdvertisedAddresses() async throws {
+        let dir = try TemporaryDirectory()
+        let cluster = InProcessCluster()
+        let config = try Config(home: dir.path + "/member1", overrides: [
+            "dbms.mode": "HA", "ha.server_id": "1", "ha.initial_hosts": "proxy:7001,proxy:7002",
+            "ha.host.coordination": "127.0.0.1:0", "ha.host.coordination.advertised_address": "proxy:7001",
+            "ha.host.data": "127.0.0.1:0", "ha.host.data.advertised_address": "proxy:8001",
+            "dbms.connector.bolt.listen_address": "127.0.0.1:0", "dbms.connector.http.enabled": "false",
+            "dbms.security.auth_enabled": "false",
+        ])
+        try await offPool {
+            let logs = try LogSystem(config: config, echoUserLog: false)
+            let instance = try ServerInstance.start(
+                config: config, logs: logs, openDatabase: KernelBootstrap.open, haTransport: cluster.transport)
+            defer { instance.shutdown() }
+            let me = try #require(instance.ha?.members.first { $0.id == MemberID(1) })
+            #expect(me.data == "proxy:8001")
+            let announced = cluster.state.withLock { $0.members[MemberID(1)]?.coordinator.settings }
+            #expect(announced?.coordinationAddress == "proxy:7001")
+            #expect(announced?.listenHost == "127.0.0.1")
+        }
     }
 
     @Test("missing server id or initial hosts, bad addresses and inconsistent time-outs are refused by name")

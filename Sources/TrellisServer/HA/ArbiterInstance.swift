@@ -37,7 +37,7 @@ public final class ArbiterInstance: @unchecked Sendable {
             let settings = HACoordinatorSettings(
                 me: configuration.serverID, kind: .arbiter, listenHost: configuration.coordinationHost,
                 listenPort: port, initialHosts: configuration.initialHosts,
-                coordinationAddress: configuration.advertised(host: configuration.coordinationHost, port: port),
+                coordinationAddress: configuration.advertisedCoordination(boundPort: port),
                 dataAddress: nil, boltAddress: nil, httpAddress: nil,
                 heartbeatInterval: configuration.heartbeatInterval, heartbeatTimeout: configuration.heartbeatTimeout,
                 electionTimeout: configuration.electionTimeout, allowInitCluster: configuration.allowInitCluster,

@@ -16,6 +16,10 @@ public struct HAConfiguration: Sendable, Hashable {
     /// `ha.host.data`.
     public var dataHost: String
     public var dataPorts: ClosedRange<Int>
+    /// `ha.host.coordination.advertised_address` / `ha.host.data.advertised_address`: what the other members are
+    /// told instead of the bound address (a proxy or port forward in between); nil parts come from the bound one.
+    public var coordinationAdvertised: SocketAddressSetting?
+    public var dataAdvertised: SocketAddressSetting?
     /// The host other members and clients reach this one at (`dbms.connectors.default_advertised_address`) when
     /// the listen host is a wildcard.
     public var advertisedHost: String
@@ -78,6 +82,8 @@ public struct HAConfiguration: Sendable, Hashable {
         let coordination = config.get(Settings.haHostCoordination)
         coordinationHost = coordination.host ?? listenDefault
         coordinationPorts = coordination.ports
+        coordinationAdvertised = config.get(Settings.haHostCoordinationAdvertised)
+        dataAdvertised = config.get(Settings.haHostDataAdvertised)
         let data = config.get(Settings.haHostData)
         dataHost = data.host ?? listenDefault
         dataPorts = data.ports
@@ -134,6 +140,17 @@ public struct HAConfiguration: Sendable, Hashable {
     func advertised(host: String, port: Int) -> String {
         let h = (host == "0.0.0.0" || host == "::" || host.isEmpty) ? advertisedHost : host
         return h.contains(":") ? "[\(h)]:\(port)" : "\(h):\(port)"
+    }
+
+    /// The coordination address this member announces in its hello (and that the others look up in their
+    /// `ha.initial_hosts`) when bound to `port`.
+    func advertisedCoordination(boundPort port: Int) -> String {
+        advertised(host: coordinationAdvertised?.host ?? coordinationHost, port: coordinationAdvertised?.port ?? port)
+    }
+
+    /// The data address the other members dial when this member's data port is bound to `port`.
+    func advertisedData(boundPort port: Int) -> String {
+        advertised(host: dataAdvertised?.host ?? dataHost, port: dataAdvertised?.port ?? port)
     }
 }
 

@@ -60,6 +60,15 @@ public final class HAInstance: @unchecked Sendable {
         /// replaced by a copy, local transactions are refused: a member carrying another cluster's store or a
         /// branched one never serves that as the cluster's data.
         var storeVerified = false
+        /// The master and epoch the store was last verified against (this member's own id and epoch while it was
+        /// master). A slave event naming another master or epoch clears `storeVerified` at once: until the branch
+        /// check against that master passes, the store may hold transactions the new master does not have (this
+        /// member was master in a partition, or followed a master whose last commits were lost), and serving reads
+        /// from it would show clients data the cluster has discarded. Neo4j 3.x slaves are likewise unavailable
+        /// while they switch to a new master.
+        var verifiedAgainst: (master: MemberID, epoch: Epoch)?
+        /// The master the store is being verified against (for the refusal message).
+        var verifyingAgainst: MemberID?
         var lastShortfallLog: ContinuousClock.Instant?
         var shortfallsNotLogged = 0
     }
@@ -145,7 +154,7 @@ public final class HAInstance: @unchecked Sendable {
         installGate(on: database)
         let dataPort = try bindDataService(database: database)
         self.dataPort = dataPort
-        let settingsDataAddress = configuration.advertised(host: configuration.dataHost, port: dataPort)
+        let settingsDataAddress = configuration.advertisedData(boundPort: dataPort)
         let coordinator: any HACoordinator
         do {
             coordinator = try bindCoordinator(dataAddress: settingsDataAddress)
@@ -161,7 +170,7 @@ public final class HAInstance: @unchecked Sendable {
         startRoleFile()
         info(
             "Instance \(me.rawValue) (this server) listening for the cluster on "
-                + "\(configuration.advertised(host: configuration.coordinationHost, port: coordinator.boundPort)), "
+                + "\(configuration.advertisedCoordination(boundPort: coordinator.boundPort)), "
                 + "data port \(settingsDataAddress)")
     }
 
@@ -194,7 +203,7 @@ public final class HAInstance: @unchecked Sendable {
             let settings = HACoordinatorSettings(
                 me: me, kind: configuration.kind, listenHost: configuration.coordinationHost, listenPort: port,
                 initialHosts: configuration.initialHosts,
-                coordinationAddress: configuration.advertised(host: configuration.coordinationHost, port: port),
+                coordinationAddress: configuration.advertisedCoordination(boundPort: port),
                 dataAddress: dataAddress, boltAddress: boltAddress, httpAddress: httpAddress,
                 heartbeatInterval: configuration.heartbeatInterval, heartbeatTimeout: configuration.heartbeatTimeout,
                 electionTimeout: configuration.electionTimeout, allowInitCluster: configuration.allowInitCluster,
@@ -248,10 +257,23 @@ public final class HAInstance: @unchecked Sendable {
         let generation: Int? = state.withLock { s in
             guard !s.stopped else { return nil }
             s.generation += 1
+            if case .slave(let master, let epoch, _) = event {
+                Self.storeNeedsVerification(&s, master: master, epoch: epoch)
+            }
             return s.generation
         }
         guard let generation else { return }
         switchQueue.async { [self] in switchRole(event, generation: generation) }
+    }
+
+    /// Called when this member learns that `master` leads in `epoch`: unless the store was verified against
+    /// exactly that master and epoch, local transactions are refused until `joinMaster` has checked it (or
+    /// replaced it by a copy). A pending event changes nothing: with no master, a verified store keeps serving
+    /// reads.
+    static func storeNeedsVerification(_ s: inout State, master: MemberID, epoch: Epoch) {
+        if let verified = s.verifiedAgainst, verified.master == master, verified.epoch == epoch { return }
+        s.storeVerified = false
+        s.verifyingAgainst = master
     }
 
     func isCurrent(_ generation: Int) -> Bool {
@@ -274,12 +296,13 @@ public final class HAInstance: @unchecked Sendable {
                 s.role = .master(epoch: epoch)
                 s.replication = Self.replicationMachine(configuration)
                 s.storeVerified = true
+                s.verifiedAgainst = (me, epoch)
             }
             installGate(on: database)
             transport.installKernelHooks(database, gate(), { [weak self] tx in try self?.committedOnMaster(tx) })
             info(
                 "Instance \(me.rawValue) (this server) is available as master at ha://"
-                    + configuration.advertised(host: configuration.dataHost, port: dataPort)
+                    + configuration.advertisedData(boundPort: dataPort)
                     + "?serverId=\(me.rawValue)"
                     + ". Database available for write transactions.")
         case .slave(let master, let epoch, let address):
@@ -312,6 +335,7 @@ public final class HAInstance: @unchecked Sendable {
                 if case .slave(let m, let e, let l, _) = s.role {
                     s.role = .slave(master: m, epoch: e, link: l, available: true)
                     s.storeVerified = true
+                    s.verifiedAgainst = (m, e)
                 }
             }
             info("Instance \(me.rawValue) (this server) is available as slave of instance \(master.rawValue)")
@@ -605,7 +629,10 @@ public final class HAInstance: @unchecked Sendable {
     private func copyStore(from link: any HADataLink, master: MemberID, moveAway: Bool, generation: Int) throws {
         guard isCurrent(generation) else { return }
         // From here the local store is not the cluster's data (another store, a branch, or too old).
-        state.withLock { $0.storeVerified = false }
+        state.withLock { s in
+            s.storeVerified = false
+            s.verifyingAgainst = master
+        }
         let directory = config.databaseDirectory
         let timeout = max(configuration.readTimeout, .seconds(600))
         // The old store files go either way: kept as a branch when they hold history the master lacks,
@@ -854,7 +881,17 @@ extension HAInstance: HAStatusProvider {
 
 extension HAInstance: WriteForwarding {
     public func checkLocalStoreServes() throws {
-        guard state.withLock({ $0.storeVerified }) else {
+        let (verified, switching) = state.withLock { s in
+            (s.storeVerified, s.verifiedAgainst == nil ? nil : s.verifyingAgainst)
+        }
+        guard verified else {
+            if let master = switching {
+                throw DatabaseError(
+                    .databaseUnavailable,
+                    "This instance is switching to slave of instance \(master.rawValue): its store is being checked "
+                        + "against the new master's (or replaced by a copy of it) and serves no transactions until "
+                        + "then. Retry, or use another member.")
+            }
             throw DatabaseError(
                 .databaseUnavailable,
                 "This instance has not joined the cluster yet: its store is not yet checked against the master's (or "

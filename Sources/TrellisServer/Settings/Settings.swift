@@ -254,6 +254,17 @@ public enum Settings {
         "ha.host.coordination", "0.0.0.0:5001-5099", "Cluster coordination address; binds the first free port.")
     public static let haHostData = Setting<PortRangeAddress>.portRange(
         "ha.host.data", "0.0.0.0:6001-6011", "Transaction/data address (slave to master RPC and pushes).")
+    public static let haHostCoordinationAdvertised = Setting<SocketAddressSetting?>.optionalAddress(
+        "ha.host.coordination.advertised_address",
+        "Trellis addition. The coordination address the other members are given for this one, when it differs from "
+            + "what `ha.host.coordination` binds (a proxy, NAT or port forward in between). It must be the entry "
+            + "listed in `ha.initial_hosts`: members are accepted by this address. A missing host is the "
+            + "`ha.host.coordination` host (a wildcard one: the default advertised host), a missing port the bound one.")
+    public static let haHostDataAdvertised = Setting<SocketAddressSetting?>.optionalAddress(
+        "ha.host.data.advertised_address",
+        "Trellis addition. The data address the other members dial for pulls, pushes and store copies, when it "
+            + "differs from what `ha.host.data` binds. Missing parts as for "
+            + "`ha.host.coordination.advertised_address`.")
     public static let haClusterName = Setting<String>.string(
         "ha.cluster_name", "neo4j.ha", "Cluster name (also `unsupported.ha.cluster_name`).")
     public static let haUnsupportedClusterName = Setting<String>.string(
@@ -413,6 +424,7 @@ public enum Settings {
             shellEnabled.erased, shellHost.erased, shellPort.erased, shellReadOnly.erased, shellRMIName.erased,
             backupEnabled.erased, backupAddress.erased,
             haServerID.erased, haInitialHosts.erased, haHostCoordination.erased, haHostData.erased,
+            haHostCoordinationAdvertised.erased, haHostDataAdvertised.erased,
             haClusterName.erased, haUnsupportedClusterName.erased, haAllowInitCluster.erased,
             haDefaultTimeout.erased, haHeartbeatInterval.erased, haHeartbeatTimeout.erased,
             haBroadcastTimeout.erased, haJoinTimeout.erased, haLeaveTimeout.erased, haConfigurationTimeout.erased,
