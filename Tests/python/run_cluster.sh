@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HA failover drills: real three-member clusters of `trellis console` processes (.build/debug/trellis, built by
 # scripts/test) on free loopback ports, driven through the official Neo4j Python driver: kill -9 of the master,
-# SIGSTOP/SIGCONT of the master, a network partition (netns), writes through slaves, loss of the majority, slave-only
+# SIGSTOP/SIGCONT of the master, a network partition (netns), latency and one-way loss through a TCP proxy
+# (cluster/link_proxy.py), writes through slaves, loss of the majority, slave-only
 # members, branched stores, strict push, routing. Uses the venv .venv-tests at the repository root. Prints each
 # drill's failover time.
 # Environment: TRELLIS_KEEP_CLUSTER=1 keeps the members' homes (under /tmp/trellis-cluster-*) for inspection.
