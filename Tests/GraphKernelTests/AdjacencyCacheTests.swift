@@ -46,6 +46,9 @@ struct AdjacencyCacheTests {
         let types = try db.write { tx in try ["A", "B", "C"].map { try tx.getOrCreateRelationshipTypeToken($0) } }
         var nodes: [Int64] = try db.write { tx in try (0..<12).map { _ in try tx.createNode(labels: []).rawValue } }
         var rels: [Int64: ModelRelationship] = [:]
+        // One buffer for every batch expansion, as an Expand operator keeps one: each call must replace what the
+        // previous one left.
+        var buffer: [RelationshipInfo] = []
 
         func check(_ node: Int64, _ direction: Direction, _ filter: [Int32]) throws {
             let got = try db.read { tx in
@@ -53,6 +56,10 @@ struct AdjacencyCacheTests {
             }
             let reference = try Self.walked(db, node, direction, filter)
             #expect(got == reference, "seed \(seed): node \(node) \(direction) \(filter)")
+            try db.read { tx in
+                try tx.relationships(of: NodeID(node), direction: direction, types: filter, into: &buffer)
+            }
+            #expect(buffer == reference, "seed \(seed): batch form, node \(node) \(direction) \(filter)")
             let expected = Set(
                 rels.values.filter { r in
                     (filter.isEmpty || filter.contains(r.type))
@@ -140,6 +147,13 @@ struct AdjacencyCacheTests {
         let added = try tx.createRelationship(from: b, to: a, type: "R")
         try tx.deleteRelationship(existing)
         #expect(Array(try tx.relationships(of: a)).map(\.id) == [added])
+        var buffer = [RelationshipInfo(id: RelationshipID(99), type: 0, startNode: a, endNode: a)]
+        try tx.relationships(of: a, direction: .both, types: [], into: &buffer)
+        #expect(buffer.map(\.id) == [added])
+        try tx.relationships(of: b, direction: .outgoing, types: [], into: &buffer)
+        #expect(buffer.map(\.id) == [added])
+        try tx.relationships(of: b, direction: .incoming, types: [], into: &buffer)
+        #expect(buffer.isEmpty)
         #expect(try tx.degree(of: a, direction: .incoming, types: []) == 1)
         tx.rollback()
         #expect(try db.read { tx in Array(try tx.relationships(of: a)).map(\.id) } == [existing])

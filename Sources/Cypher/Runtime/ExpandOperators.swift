@@ -53,7 +53,10 @@ final class ExpandOp: Op {
     private var current: Row?
     private var from = NodeID(0)
     private var target: NodeID?
-    private var it: AnyIterator<RelationshipInfo>?
+    /// The relationships of `from`, refilled per input row by the kernel's batch call (one buffer, no allocation
+    /// per row once it has grown), and the next one to look at.
+    private var rels: [RelationshipInfo] = []
+    private var index = 0
 
     init(source: Op, fromSlot: Int, relSlot: Int, toSlot: Int, direction: Direction, types: TypeFilter, into: Bool,
          unique: UniquenessSlots, ctx: ExecutionContext, counter: ProfileCounter) {
@@ -71,8 +74,10 @@ final class ExpandOp: Op {
 
     override func produce() throws -> Row? {
         while true {
-            if let it, current != nil {
-                while let rel = it.next() {
+            if current != nil {
+                while index < rels.count {
+                    let rel = rels[index]
+                    index += 1
                     counter.dbHits += 1
                     let other = rel.otherNode(from)
                     if let target, other != target { continue }
@@ -81,7 +86,6 @@ final class ExpandOp: Op {
                     if !into { current![toSlot] = ctx.nodeRef(other) }
                     return current
                 }
-                self.it = nil
                 current = nil
             }
             guard let row = try source.next() else { return nil }
@@ -92,8 +96,9 @@ final class ExpandOp: Op {
             }
             guard let tokens = try types.resolve(ctx) else { continue }
             from = f
+            try ctx.tx.relationships(of: f, direction: direction, types: tokens, into: &rels)
+            index = 0
             current = row
-            it = try ctx.tx.relationships(of: f, direction: direction, types: tokens)
         }
     }
 }
@@ -247,6 +252,7 @@ final class PruningVarExpandOp: Op {
     private var index = 0
     /// Reused from one input row to the next.
     private var visited = NodeIDSet()
+    private var rels: [RelationshipInfo] = []
 
     init(source: Op, fromSlot: Int, relSlot: Int, toSlot: Int, direction: Direction, types: TypeFilter,
          minLength: Int, maxLength: Int, relPredicate: Eval?, predicateSlot: Int, ctx: ExecutionContext,
@@ -282,8 +288,8 @@ final class PruningVarExpandOp: Op {
         while depth < maxLength && !frontier.isEmpty {
             next.removeAll(keepingCapacity: true)
             for node in frontier {
-                let rels = try ctx.tx.relationships(of: node, direction: direction, types: tokens)
-                while let rel = rels.next() {
+                try ctx.tx.relationships(of: node, direction: direction, types: tokens, into: &rels)
+                for rel in rels {
                     counter.dbHits += 1
                     if let relPredicate {
                         probe[predicateSlot] = try ctx.relRef(rel)

@@ -62,6 +62,12 @@ public protocol GraphReadOperations: AnyObject {
     /// A self-loop is returned once for `.both`.
     func relationships(of node: NodeID, direction: Direction, types: [RelationshipTypeToken])
         throws -> AnyIterator<RelationshipInfo>
+    /// The same relationships, in the same order, into `out`, which is emptied first (its capacity is kept): the
+    /// batch form for expansion loops, which reuse one buffer and so allocate nothing per node (no iterator box,
+    /// no closure call per relationship). The kernel fills it straight from the adjacency cache's packed edges.
+    func relationships(
+        of node: NodeID, direction: Direction, types: [RelationshipTypeToken], into out: inout [RelationshipInfo]
+    ) throws
     func degree(of node: NodeID, direction: Direction, types: [RelationshipTypeToken]) throws -> Int
     func relationshipProperty(_ rel: RelationshipID, _ key: PropertyKeyToken) throws -> Value
     func relationshipProperties(_ rel: RelationshipID) throws -> [(PropertyKeyToken, Value)]
@@ -89,6 +95,15 @@ extension GraphReadOperations {
     public func checkUsable() throws { _ = try labelToken("") }
 
     public func nodeDeletedElsewhere(_ node: NodeID) throws -> Bool { false }
+
+    /// Through the iterator, for implementations without a batch form of their own.
+    public func relationships(
+        of node: NodeID, direction: Direction, types: [RelationshipTypeToken], into out: inout [RelationshipInfo]
+    ) throws {
+        out.removeAll(keepingCapacity: true)
+        let rels = try relationships(of: node, direction: direction, types: types)
+        while let rel = rels.next() { out.append(rel) }
+    }
 
     /// One `nodeProperty` call per key, for implementations without a batched read.
     public func nodeProperties(_ node: NodeID, keys: [PropertyKeyToken], into values: inout [Value]) throws {

@@ -448,22 +448,33 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         }
     }
 
-    /// The relationships of a node with the overlay applied, collected eagerly (see `NeoStores.collectRelationships`).
-    private func collect(_ node: NodeID, _ direction: Direction, _ types: [RelationshipTypeToken]) throws
-        -> [RelationshipInfo]
-    {
+    /// The relationships of a node with the overlay applied, collected eagerly (see `NeoStores.collectRelationships`)
+    /// into `out`, which is emptied first (keeping its capacity, so a caller reusing it allocates nothing).
+    @inline(__always)
+    private func collect(
+        _ node: NodeID, _ direction: Direction, _ types: [RelationshipTypeToken], into out: inout [RelationshipInfo]
+    ) throws {
         try checkUsable()
         let id = node.rawValue
-        var out: [RelationshipInfo] = []
+        out.removeAll(keepingCapacity: true)
         if state.isEmpty {
             // A cached node needs neither the store lock nor a node record read (NeoStores.cachedRelationships).
-            if stores.cachedRelationships(of: id, direction: direction, types: types, into: &out) { return out }
+            if stores.cachedRelationships(of: id, direction: direction, types: types, into: &out) { return }
             try committed {
                 guard try stores.collectRelationshipsIfInUse(of: id, direction: direction, types: types, into: &out)
                 else { throw nodeNotFound(node) }
             }
-            return out
+            return
         }
+        try collectWithOverlay(node, direction, types, into: &out)
+    }
+
+    /// `collect` for a transaction with changes of its own: committed relationships minus those it deleted, plus
+    /// those it created.
+    private func collectWithOverlay(
+        _ node: NodeID, _ direction: Direction, _ types: [RelationshipTypeToken], into out: inout [RelationshipInfo]
+    ) throws {
+        let id = node.rawValue
         guard try nodeAlive(id) else { throw nodeNotFound(node) }
         if !state.createdNodes.contains(id) {
             try committed { try stores.collectRelationships(of: id, direction: direction, types: types, into: &out) }
@@ -480,6 +491,13 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
             case .incoming: if info.endNode == node { out.append(info) }
             }
         }
+    }
+
+    private func collect(_ node: NodeID, _ direction: Direction, _ types: [RelationshipTypeToken]) throws
+        -> [RelationshipInfo]
+    {
+        var out: [RelationshipInfo] = []
+        try collect(node, direction, types, into: &out)
         return out
     }
 
@@ -489,6 +507,12 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         let rels = try collect(node, direction, types)
         var iterator = rels.makeIterator()
         return AnyIterator { iterator.next() }
+    }
+
+    public func relationships(
+        of node: NodeID, direction: Direction, types: [RelationshipTypeToken], into out: inout [RelationshipInfo]
+    ) throws {
+        try collect(node, direction, types, into: &out)
     }
 
     public func degree(of node: NodeID, direction: Direction, types: [RelationshipTypeToken]) throws -> Int {

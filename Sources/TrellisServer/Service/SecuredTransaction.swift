@@ -115,6 +115,11 @@ public final class SecuredTransaction: GraphWriteOperations {
     {
         try read(); return try base.relationships(of: node, direction: direction, types: types)
     }
+    public func relationships(
+        of node: NodeID, direction: Direction, types: [RelationshipTypeToken], into out: inout [RelationshipInfo]
+    ) throws {
+        try read(); try base.relationships(of: node, direction: direction, types: types, into: &out)
+    }
     public func degree(of node: NodeID, direction: Direction, types: [RelationshipTypeToken]) throws -> Int {
         try read(); return try base.degree(of: node, direction: direction, types: types)
     }
