@@ -296,6 +296,8 @@ final class HAInstanceTests: HAMemberHolder, @unchecked Sendable {
             try eventually("2 rejoined as slave from a store copy") { ha(2).roleName == "slave" }
             #expect(try count(2, "OnlyOnOldMaster") == 0, "the diverged transaction is never served again")
             #expect(try count(2, "Shared") == 1)
+            let log = try String(contentsOfFile: members[2]!.config.logsDirectory + "/trellis.log", encoding: .utf8)
+            #expect(log.contains("learned of master instance 1 in epoch 2: no transactions are served here"))
 
             // The same master in the same epoch again (a repeated event) keeps the verified store serving.
             cluster.elect(MemberID(1), epoch: 2)

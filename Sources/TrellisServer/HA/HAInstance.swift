@@ -254,15 +254,22 @@ public final class HAInstance: @unchecked Sendable {
     // MARK: - Role switching
 
     func roleDecided(_ event: HARoleEvent) {
-        let generation: Int? = state.withLock { s in
-            guard !s.stopped else { return nil }
+        let (generation, paused): (Int?, Bool) = state.withLock { s in
+            guard !s.stopped else { return (nil, false) }
             s.generation += 1
+            var paused = false
             if case .slave(let master, let epoch, _) = event {
-                Self.storeNeedsVerification(&s, master: master, epoch: epoch)
+                paused = Self.storeNeedsVerification(&s, master: master, epoch: epoch)
             }
-            return s.generation
+            return (s.generation, paused)
         }
         guard let generation else { return }
+        if paused, case .slave(let master, let epoch, _) = event {
+            info(
+                "Instance \(me.rawValue) (this server) learned of master instance \(master.rawValue) in epoch "
+                    + "\(epoch.rawValue): no transactions are served here until this store is checked against that "
+                    + "master's")
+        }
         switchQueue.async { [self] in switchRole(event, generation: generation) }
     }
 
@@ -270,10 +277,14 @@ public final class HAInstance: @unchecked Sendable {
     /// exactly that master and epoch, local transactions are refused until `joinMaster` has checked it (or
     /// replaced it by a copy). A pending event changes nothing: with no master, a verified store keeps serving
     /// reads.
-    static func storeNeedsVerification(_ s: inout State, master: MemberID, epoch: Epoch) {
-        if let verified = s.verifiedAgainst, verified.master == master, verified.epoch == epoch { return }
+    /// Returns whether a store that was serving stops serving.
+    @discardableResult
+    static func storeNeedsVerification(_ s: inout State, master: MemberID, epoch: Epoch) -> Bool {
+        if let verified = s.verifiedAgainst, verified.master == master, verified.epoch == epoch { return false }
+        let wasServing = s.storeVerified
         s.storeVerified = false
         s.verifyingAgainst = master
+        return wasServing
     }
 
     func isCurrent(_ generation: Int) -> Bool {
