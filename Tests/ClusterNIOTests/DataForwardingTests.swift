@@ -147,9 +147,9 @@ struct DataForwardingTests {
 
             // Unknown request kind, then a pull whose body is cut short, then a valid store-info request: two errors
             // and an answer on the same connection.
-            socket.send(rawFrame(version: 1, kind: 0x42, id: 7, body: []))
-            socket.send(rawFrame(version: 1, kind: 0x01, id: 8, body: [0, 0, 0]))
-            socket.send(rawFrame(version: 1, kind: 0x09, id: 9, body: []))
+            socket.send(rawFrame(version: DataWire.version, kind: 0x42, id: 7, body: []))
+            socket.send(rawFrame(version: DataWire.version, kind: 0x01, id: 8, body: [0, 0, 0]))
+            socket.send(rawFrame(version: DataWire.version, kind: 0x09, id: 9, body: []))
             var replies: [UInt64: (kind: UInt8, body: [UInt8])] = [:]
             for _ in 0..<3 {
                 let reply = try #require(socket.readFrame())
@@ -167,7 +167,7 @@ struct DataForwardingTests {
             #expect(unknown?.message.contains("unknown request kind 66") == true, "\(String(describing: unknown))")
 
             // A frame length below the envelope: error frame, then the server closes.
-            socket.send([0, 0, 0, 2, 1, 1])
+            socket.send([0, 0, 0, 2, DataWire.version, 1])
             let last = try #require(socket.readFrame())
             #expect(last.kind == 0xFF && last.id == 0)
             #expect(socket.readFrame() == nil, "connection closed")

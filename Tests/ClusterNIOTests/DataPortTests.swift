@@ -218,35 +218,3 @@ struct DataPortTests {
         await port.stop()
     }
 }
-
-@Suite("Data port: store-copy backpressure")
-struct DataPortBackpressureTests {
-    @Test("a streamed answer stops socket reads at the high-water mark and resumes at the low-water mark")
-    func streamCredit() async throws {
-        let dirs = DataTestDirectory()
-        defer { dirs.cleanup() }
-        let db = try GraphDatabase(directory: dirs.path)
-        defer { try? db.close() }
-        let port = try await DataPortFixture.start(db)
-        let channel = try await ClientBootstrap(group: port.group).connect(host: "127.0.0.1", port: port.server.boundPort)
-            .get()
-        let credit = StreamCredit(channel: channel)
-        func autoRead() async throws -> Bool { try await channel.getOption(.autoRead).get() }
-
-        for _ in 0..<(StreamCredit.highWater - 1) { credit.received() }
-        #expect(try await autoRead())
-        credit.received()
-        #expect(try await autoRead() == false)
-        for _ in 0..<(StreamCredit.highWater - StreamCredit.lowWater - 1) { credit.consumed() }
-        #expect(try await autoRead() == false)
-        credit.consumed()
-        #expect(try await autoRead())
-        // A consumer that gives up while paused leaves the connection reading.
-        for _ in 0..<StreamCredit.highWater { credit.received() }
-        #expect(try await autoRead() == false)
-        credit.finish()
-        #expect(try await autoRead())
-        try await channel.close()
-        await port.stop()
-    }
-}

@@ -24,6 +24,8 @@ public final class DataClient: Sendable {
         var connecting: EventLoopFuture<any Channel>?
         var nextRequestID: UInt64 = 1
         var closed = false
+        /// Store copies in progress (each on a connection of its own), aborted by `close()`.
+        var copies: [ObjectIdentifier: StoreCopyReceiver.Connection] = [:]
     }
 
     /// - Parameters:
@@ -165,6 +167,9 @@ public final class DataClient: Sendable {
     /// first) and returns the last tx id the copy contains. The files are received into
     /// `<directory>/temp-copy/incoming-…`, fsynced, then renamed into place with the metadata file last, so an
     /// interrupted copy never opens as a store (its leftovers are cleared by the next attempt).
+    ///
+    /// The copy uses a blocking connection of its own on a dedicated thread (`StoreCopyReceiver`: raw file bodies
+    /// spliced from the socket into the files), not this client's multiplexed connection; `close()` aborts it.
     public func copyStore(into directory: String) async throws -> TxID {
         let manager = FileManager.default
         try? manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -180,75 +185,12 @@ public final class DataClient: Sendable {
         try manager.createDirectory(atPath: staging, withIntermediateDirectories: true)
         defer { try? manager.removeItem(atPath: staging) }
 
-        let (frames, credit) = try await stream(.storeCopy)
-        defer { credit.finish() }
-        var current: (name: String, file: ReceivedFile, size: UInt64, written: UInt64)?
-        var names: [String] = []
-        var copiedTx: TxID?
+        guard let (host, port) = Self.split(address) else {
+            throw DataPortError.unavailable("'\(address)' is not host:port")
+        }
         let syncer = BackgroundSyncer()
         defer { try? syncer.wait() }
-        func finishFile() throws {
-            guard let file = current else { return }
-            guard file.written == file.size else {
-                throw DataPortError.protocolViolation("\(file.name): received \(file.written) of \(file.size) bytes")
-            }
-            // One fsync per file, on another thread while the next files arrive; all are awaited before the copy
-            // is moved into place.
-            syncer.syncAndClose(file.file)
-            current = nil
-        }
-        do {
-            for try await frame in frames {
-                defer { credit.consumed() }
-                var body = frame.body
-                switch DataWire.Kind(rawValue: frame.kind) {
-                case .storeCopyPreparing:
-                    continue
-                case .fileStart:
-                    try finishFile()
-                    let name = try body.readWireString()
-                    let size = try body.readWireInteger(as: UInt64.self)
-                    guard Self.isStoreFileName(name), !names.contains(name) else {
-                        throw DataPortError.protocolViolation("store copy sent an unacceptable file name '\(name)'")
-                    }
-                    current = (name, try ReceivedFile(path: staging + "/" + name), size, 0)
-                    names.append(name)
-                case .fileChunk:
-                    guard var file = current else {
-                        throw DataPortError.protocolViolation("store copy chunk outside a file")
-                    }
-                    let count = Int(try body.readWireInteger(as: UInt32.self))
-                    guard count <= body.readableBytes else {
-                        throw DataPortError.protocolViolation("field of \(count) bytes runs past the end of its frame")
-                    }
-                    guard file.written + UInt64(count) <= file.size else {
-                        throw DataPortError.protocolViolation("\(file.name) is longer than announced")
-                    }
-                    // Straight from the received buffer to the file, no intermediate copy.
-                    try body.withUnsafeReadableBytes { raw in
-                        try file.file.write(UnsafeRawBufferPointer(rebasing: raw[0..<count]), at: Int64(file.written))
-                    }
-                    file.written += UInt64(count)
-                    current = file
-                case .storeCopyEnd:
-                    try finishFile()
-                    let txID = try body.readWireInteger(as: Int64.self)
-                    let count = try body.readWireInteger(as: UInt32.self)
-                    guard Int(count) == names.count, names.contains("neostore") else {
-                        throw DataPortError.protocolViolation(
-                            "store copy ended after \(names.count) files, announced \(count), metadata "
-                                + (names.contains("neostore") ? "present" : "missing"))
-                    }
-                    copiedTx = TxID(txID)
-                default:
-                    throw DataPortError.protocolViolation("unexpected frame kind \(frame.kind) in a store copy")
-                }
-            }
-        } catch {
-            current?.file.close()
-            throw error
-        }
-        guard let copiedTx else { throw DataPortError.unavailable("the store copy stream ended early") }
+        let (names, copiedTx) = try await receiveOnOwnThread(host: host, port: port, staging: staging, syncer: syncer)
         try syncer.wait()
         try fsyncDirectory(staging)
         // Into place, metadata last: only a complete copy has it.
@@ -259,6 +201,38 @@ public final class DataClient: Sendable {
         logger.info(
             "Copied store", metadata: ["from": "\(address)", "txID": "\(copiedTx.rawValue)", "files": "\(names.count)"])
         return copiedTx
+    }
+
+    /// Runs the blocking receiver on a thread of its own (a copy takes seconds to minutes: not a job for the
+    /// concurrency pool's threads), registered so that `close()` can abort it.
+    private func receiveOnOwnThread(host: String, port: Int, staging: String, syncer: BackgroundSyncer) async throws
+        -> (names: [String], lastTxID: TxID)
+    {
+        let address = self.address
+        let timeout = requestTimeout
+        let maxFrameBytes = self.maxFrameBytes
+        let traffic = self.traffic
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                let result = Result<(names: [String], lastTxID: TxID), Error> {
+                    let receiver = try StoreCopyReceiver(
+                        address: address, host: host, port: port, timeout: timeout, maxFrameBytes: maxFrameBytes)
+                    let abort = receiver.abortHandle
+                    let key = ObjectIdentifier(abort)
+                    let closed = self.state.withLock { state -> Bool in
+                        if !state.closed { state.copies[key] = abort }
+                        return state.closed
+                    }
+                    defer { _ = self.state.withLock { $0.copies.removeValue(forKey: key) } }
+                    if closed { throw DataPortError.unavailable("the client for \(address) is closed") }
+                    traffic.requestSent(.storeCopy, bytes: 18)
+                    return try receiver.receiveStore(into: staging, syncer: syncer)
+                }
+                continuation.resume(with: result)
+            }
+            thread.name = "trellis.store-copy"
+            thread.start()
+        }
     }
 
     /// Begins a forwarded write transaction on the master; `epoch` is the epoch the caller believes the member is
@@ -322,11 +296,13 @@ public final class DataClient: Sendable {
 
     /// Closes the connection; later requests fail.
     public func close() async {
-        let connecting = state.withLock { state -> EventLoopFuture<any Channel>? in
+        let (connecting, copies) = state.withLock {
+            state -> (EventLoopFuture<any Channel>?, [StoreCopyReceiver.Connection]) in
             state.closed = true
             defer { state.connecting = nil }
-            return state.connecting
+            return (state.connecting, Array(state.copies.values))
         }
+        for copy in copies { copy.shutdown() }
         if let channel = try? await connecting?.get() { try? await channel.close() }
     }
 
@@ -431,165 +407,17 @@ public final class DataClient: Sendable {
         return response.body
     }
 
-    /// Sends a request whose answer is several frames (store copy). The consumer reports each frame it has
-    /// handled to the returned credit, which stops reading from the socket while too many are waiting.
-    private func stream(_ kind: DataWire.Kind) async throws
-        -> (AsyncThrowingStream<DataFrame, Error>, StreamCredit)
-    {
-        let channel = try await channel()
-        let id = nextRequestID()
-        let frame = DataWire.frame(channel.allocator, kind, requestID: id) { _ in }
-        let (stream, continuation) = AsyncThrowingStream<DataFrame, Error>.makeStream()
-        let credit = StreamCredit(channel: channel)
-        channel.writeAndFlush(DataClientRequest(id: id, frame: frame, sink: .stream(continuation, credit)))
-            .whenFailure {
-                continuation.finish(throwing: DataPortError.unavailable("cannot send to \(self.address): \($0)"))
-            }
-        return (stream, credit)
-    }
-}
-
-/// Runs the receiver's per-file fsyncs one after another on a background queue; `wait()` returns once all are
-/// done and throws the first failure.
-private final class BackgroundSyncer: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "trellis.store-copy.fsync")
-    private let group = DispatchGroup()
-    private let lock = NSLock()
-    private var failure: Error?
-
-    func syncAndClose(_ file: ReceivedFile) {
-        queue.async(group: group) { [self] in
-            do { try file.sync() } catch { lock.withLock { if failure == nil { failure = error } } }
-            file.close()
-        }
-    }
-
-    func wait() throws {
-        group.wait()
-        if let failure = lock.withLock({ failure }) { throw failure }
-    }
-}
-
-/// A file a store copy writes into, by positioned writes on a plain descriptor. Every `writebackBytes` written, the
-/// kernel is asked to start writing them back (without waiting), so the final fsync finds little left to do and
-/// the disk works while the network does. (Pages still under writeback stay cached; clean ones may be dropped.)
-private final class ReceivedFile: @unchecked Sendable {
-    static let writebackBytes = 16 << 20
-    let path: String
-    private var descriptor: Int32
-    private var unflushed = 0
-    private var flushedUpTo: Int64 = 0
-
-    init(path: String) throws {
-        self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw DatabaseError(.storageDamageDetected, "Cannot create \(path): \(String(cString: strerror(errno)))")
-        }
-    }
-
-    deinit { close() }
-
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-        guard !bytes.isEmpty else { return }
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DatabaseError(
-                    .storageDamageDetected, "Writing \(path) failed: \(String(cString: strerror(errno)))")
-            }
-            done += n
-        }
-        unflushed += bytes.count
-        if unflushed >= Self.writebackBytes {
-            let end = offset + Int64(bytes.count)
-            // On Linux this starts writeback of the range without waiting for it (sync_file_range is not
-            // exported to Swift); failures surface in the fsync.
-            _ = posix_fadvise(descriptor, off_t(flushedUpTo), off_t(end - flushedUpTo), POSIX_FADV_DONTNEED)
-            flushedUpTo = end
-            unflushed = 0
-        }
-    }
-
-    func sync() throws {
-        guard fsync(descriptor) == 0 else {
-            throw DatabaseError(.storageDamageDetected, "Cannot fsync \(path): \(String(cString: strerror(errno)))")
-        }
-    }
-
-    func close() {
-        guard descriptor >= 0 else { return }
-        _ = Glibc.close(descriptor)
-        descriptor = -1
-    }
-}
-
-private func fsyncDirectory(_ path: String) throws {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw DatabaseError(.storageDamageDetected, "Cannot open directory \(path)") }
-    defer { close(fd) }
-    guard fsync(fd) == 0 else { throw DatabaseError(.storageDamageDetected, "Cannot fsync directory \(path)") }
 }
 
 // MARK: - Client handler
 
-/// Backpressure for a streamed answer: frames received but not yet handled by the consumer are counted; at
-/// `highWater` the connection stops reading from the socket (TCP then slows the sender), at `lowWater` it resumes.
-/// Bounds a store copy's memory on the receiving side to about `highWater` chunks.
-final class StreamCredit: Sendable {
-    static let highWater = 8
-    static let lowWater = 2
-    private let channel: any Channel
-    private let state = Mutex<(waiting: Int, paused: Bool, finished: Bool)>((0, false, false))
-
-    init(channel: any Channel) {
-        self.channel = channel
-    }
-
-    /// A frame was handed to the consumer.
-    func received() {
-        let pause = state.withLock { state -> Bool in
-            state.waiting += 1
-            guard state.waiting >= Self.highWater, !state.paused, !state.finished else { return false }
-            state.paused = true
-            return true
-        }
-        if pause { channel.setOption(.autoRead, value: false).whenFailure { _ in } }
-    }
-
-    /// The consumer handled a frame.
-    func consumed() {
-        let resume = state.withLock { state -> Bool in
-            state.waiting = max(0, state.waiting - 1)
-            guard state.waiting <= Self.lowWater, state.paused else { return false }
-            state.paused = false
-            return true
-        }
-        if resume { channel.setOption(.autoRead, value: true).whenFailure { _ in } }
-    }
-
-    /// The consumer is done (or gave up): never leave the connection paused.
-    func finish() {
-        let resume = state.withLock { state -> Bool in
-            state.finished = true
-            defer { state.paused = false }
-            return state.paused
-        }
-        if resume { channel.setOption(.autoRead, value: true).whenFailure { _ in } }
-    }
-}
-
 /// Where the answer to a request goes.
 enum DataResponseSink: Sendable {
     case single(EventLoopPromise<DataFrame>)
-    case stream(AsyncThrowingStream<DataFrame, Error>.Continuation, StreamCredit)
 
     func fail(_ error: Error) {
         switch self {
         case .single(let promise): promise.fail(error)
-        case .stream(let continuation, _): continuation.finish(throwing: error)
         }
     }
 }
@@ -601,7 +429,7 @@ struct DataClientRequest: Sendable {
 }
 
 /// Matches response frames to requests by id, on the channel's event loop. Every request has a timer: a single
-/// answer must arrive within the timeout; a stream must not pause longer than it between frames.
+/// answer must arrive within the timeout.
 final class DataClientHandler: ChannelDuplexHandler {
     typealias InboundIn = DataFrame
     typealias OutboundIn = DataClientRequest
@@ -653,28 +481,12 @@ final class DataClientHandler: ChannelDuplexHandler {
             failAll(DataWireError.decode(frame.body))
             return
         }
-        guard var entry = pending[frame.requestID] else { return }  // timed out meanwhile
+        guard let entry = pending.removeValue(forKey: frame.requestID) else { return }  // timed out meanwhile
         entry.timer?.cancel()
         let isError = frame.kind == DataWire.Kind.error.rawValue
         switch entry.sink {
         case .single(let promise):
-            pending[frame.requestID] = nil
             if isError { promise.fail(DataWireError.decode(frame.body)) } else { promise.succeed(frame) }
-        case .stream(let continuation, let credit):
-            if isError {
-                pending[frame.requestID] = nil
-                continuation.finish(throwing: DataWireError.decode(frame.body))
-            } else if frame.kind == DataWire.Kind.storeCopyEnd.rawValue {
-                pending[frame.requestID] = nil
-                credit.received()
-                continuation.yield(frame)
-                continuation.finish()
-            } else {
-                credit.received()
-                continuation.yield(frame)
-                entry.timer = schedule(frame.requestID, context: context)
-                pending[frame.requestID] = entry
-            }
         }
     }
 

@@ -69,18 +69,22 @@ extension TransactionStamp {
 
 /// Frame layout (all integers big-endian): `u32 length` (of everything after it) · `u8 version` · `u8 kind` ·
 /// `u64 request id` · body. Requests and responses share the request id, so one connection carries many requests
-/// at once; a streamed response (store copy) is several frames with the request id of its request.
+/// at once. The store copy is the exception: it takes a connection of its own, and its answer is a sequence of
+/// `fileStart` frame · the file's raw bytes (exactly the announced length, unframed, so the sender can hand them to
+/// sendfile and the receiver to splice) · `fileEnd` frame, then `storeCopyEnd`.
 enum DataWire {
-    static let version: UInt8 = 1
+    /// 2: store copies send raw file bodies between `fileStart` and `fileEnd` (1 framed them as `fileChunk`s).
+    static let version: UInt8 = 2
     /// version + kind + request id.
     static let envelopeBytes = 10
     /// Bounds every frame (and so every allocation driven by a length the peer sent).
     static let defaultMaxFrameBytes = 64 << 20
     /// Bytes of transactions per pull response (at least one transaction is always sent).
     static let defaultPullResponseBytes = 4 << 20
-    /// Store copy chunks: large, so per-frame costs vanish next to the bytes (4 MiB of 64 MiB allowed per frame).
+    /// Store copy bodies are queued on the connection in regions of this size (sendfile moves them; each is one
+    /// unit of the sender's stall time-out).
     static let storeCopyChunkBytes = 4 << 20
-    /// Chunks a store copy sender keeps queued on the connection before waiting for the oldest to be written.
+    /// Regions a store copy sender keeps queued on the connection before waiting for the oldest to be written.
     static let storeCopyChunksInFlight = 4
     /// A forwarded begin without an expected epoch: whichever the master is in.
     static let anyEpoch = UInt64.max
@@ -101,14 +105,15 @@ enum DataWire {
         case stampReply = 0x82
         case pushAck = 0x83
         case fileStart = 0x84
-        case fileChunk = 0x85
+        /// Follows a file's raw body: its name and length again, so a body of the wrong length cannot go unnoticed.
+        case fileEnd = 0x85
         case storeCopyEnd = 0x86
         case forwardBegun = 0x87
         case forwardResult = 0x88
         case forwardCommitted = 0x89
         case forwardRolledBack = 0x8A
         case storeInfoReply = 0x8B
-        /// Sent every second while the master makes the local copy a store copy streams from (keepalive).
+        /// Sent every second while the master checkpoints before a store copy (keepalive).
         case storeCopyPreparing = 0x8C
         case error = 0xFF
     }

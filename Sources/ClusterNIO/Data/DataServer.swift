@@ -214,9 +214,11 @@ final class DataServerCore: Sendable {
     }
 
     /// Streams a store copy straight from the live store files (`GraphDatabase.openStoreCopySource()`): commits
-    /// pause only for a checkpoint and for opening the files, then the store files and the log from the checkpoint
-    /// on are read in large chunks and sent, a few chunks in flight at a time (memory stays at
-    /// `storeCopyChunksInFlight` chunks; the receiver's backpressure slows the reads through TCP).
+    /// pause only for a checkpoint and for opening the files, then every file goes out as a `fileStart` frame, its
+    /// raw bytes (sent by the kernel from the file with sendfile, in regions of `storeCopyChunkBytes`, a few queued
+    /// at a time; the receiver's backpressure slows the sender through TCP) and a `fileEnd` frame. The connection
+    /// carries nothing else (`DataServerHandler` refuses a store copy that is not the first request on its
+    /// connection and closes one that sends anything after it), so the raw bodies cannot interleave with replies.
     func streamStoreCopy(to channel: any Channel, requestID: UInt64) throws {
         // The checkpoint can take a while on a big store: keep the client's inactivity timer from firing.
         let keepalive = channel.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) { _ in
@@ -256,43 +258,86 @@ final class DataServerCore: Sendable {
             // Never return (and close the files) with chunks still queued; failures are reported by the last wait.
             for write in inFlight { _ = try? waitBounded(write) }
         }
-        func send(_ buffer: ByteBuffer) throws {
+        func send(_ data: IOData) throws -> EventLoopFuture<Void> {
             if inFlight.count >= DataWire.storeCopyChunksInFlight { try waitBounded(inFlight.removeFirst()) }
-            inFlight.append(channel.writeAndFlush(buffer))
+            let write = channel.writeAndFlush(data)
+            inFlight.append(write)
+            return write
         }
         let allocator = channel.allocator
+        /// `fileStart` frame, the raw body, `fileEnd` frame. The body goes from the file to the socket with
+        /// sendfile(2) (NIO's file regions) on a duplicate of the descriptor opened in the commit pause, so no byte
+        /// passes through user memory; files without a descriptor (simulated ones) are read into buffers instead.
         func sendFile(_ file: StoreCopySource.File) throws {
             let size = UInt64(file.size)
-            try send(
-                DataWire.frame(allocator, .fileStart, requestID: requestID) { body in
-                    body.writeWireString(file.name)
-                    body.writeInteger(size)
-                })
-            var sent: UInt64 = 0
-            while sent < size {
-                let want = Int(min(UInt64(DataWire.storeCopyChunkBytes), size - sent))
-                let offset = Int64(sent)
-                let buffer = try DataWire.frame(allocator, .fileChunk, requestID: requestID, capacity: want + 8) {
-                    body in
-                    body.writeInteger(UInt32(want))
+            _ = try send(
+                .byteBuffer(
+                    DataWire.frame(allocator, .fileStart, requestID: requestID) { body in
+                        body.writeWireString(file.name)
+                        body.writeInteger(size)
+                    }))
+            if size > 0, let descriptor = file.handle.descriptor {
+                let duplicate = dup(descriptor)
+                guard duplicate >= 0 else {
+                    throw DatabaseError(
+                        .storageDamageDetected,
+                        "Cannot duplicate the descriptor of \(file.name): \(String(cString: strerror(errno)))")
+                }
+                let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: duplicate)
+                var sent: UInt64 = 0
+                var last: EventLoopFuture<Void>?
+                do {
+                    while sent < size {
+                        let count = min(UInt64(DataWire.storeCopyChunkBytes), size - sent)
+                        let region = FileRegion(
+                            fileHandle: handle, readerIndex: Int(sent), endIndex: Int(sent + count))
+                        last = try send(.fileRegion(region))
+                        sent += count
+                        traffic.masterStoreBytes.add(Int(count), ordering: .relaxed)
+                    }
+                } catch {
+                    // Queued regions still use the handle: close it once they are done (they fail with the
+                    // connection).
+                    if let last { last.whenComplete { _ in try? handle.close() } } else { try? handle.close() }
+                    throw error
+                }
+                // Every region of this file is queued; the descriptor closes when the last one has been sent (or
+                // failed: a failed write fails every later one too).
+                last!.whenComplete { _ in try? handle.close() }
+            } else {
+                var sent: UInt64 = 0
+                while sent < size {
+                    let want = Int(min(UInt64(DataWire.storeCopyChunkBytes), size - sent))
+                    let offset = Int64(sent)
+                    var buffer = allocator.buffer(capacity: want)
                     var filled = 0
                     while filled < want {
-                        let got = try body.writeWithUnsafeMutableBytes(minimumWritableBytes: want - filled) { raw in
+                        let got = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want - filled) { raw in
                             try file.handle.read(
                                 at: offset + Int64(filled),
                                 into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<(want - filled)]))
                         }
                         guard got > 0 else {
+                            // Mid-body an error frame would be read as body bytes: the receiver learns of the
+                            // failure from the closed connection (a truncated file).
+                            channel.close(promise: nil)
                             throw DatabaseError(
-                                .storageDamageDetected, "\(file.name) ended at byte \(offset + Int64(filled)) of \(size)")
+                                .storageDamageDetected,
+                                "\(file.name) ended at byte \(offset + Int64(filled)) of \(size)")
                         }
                         filled += got
                     }
+                    _ = try send(.byteBuffer(buffer))
+                    sent += UInt64(want)
+                    traffic.masterStoreBytes.add(want, ordering: .relaxed)
                 }
-                try send(buffer)
-                sent += UInt64(want)
-                traffic.masterStoreBytes.add(want, ordering: .relaxed)
             }
+            _ = try send(
+                .byteBuffer(
+                    DataWire.frame(allocator, .fileEnd, requestID: requestID) { body in
+                        body.writeWireString(file.name)
+                        body.writeInteger(size)
+                    }))
         }
         for file in source.storeFiles where file.name != "neostore" { try sendFile(file) }
         // The log after every store file was read: it must hold every transaction those reads could have seen.
@@ -301,11 +346,12 @@ final class DataServerCore: Sendable {
         // The metadata last, as the receiver installs it.
         for file in source.storeFiles where file.name == "neostore" { try sendFile(file) }
         let count = source.storeFiles.count + logFiles.count
-        try send(
-            DataWire.frame(allocator, .storeCopyEnd, requestID: requestID) { body in
-                body.writeInteger(lastTxID.rawValue)
-                body.writeInteger(UInt32(count))
-            })
+        _ = try send(
+            .byteBuffer(
+                DataWire.frame(allocator, .storeCopyEnd, requestID: requestID) { body in
+                    body.writeInteger(lastTxID.rawValue)
+                    body.writeInteger(UInt32(count))
+                }))
         for write in inFlight { try waitBounded(write) }
         inFlight = []
         logger.info(
@@ -350,6 +396,10 @@ final class DataServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Pushes on one connection apply in arrival order (the master sends them in commit order as far as it can);
     /// everything else runs concurrently.
     private let pushQueue = DispatchQueue(label: "trellis.data-port.push")
+    /// Requests seen on this connection, and whether one was a store copy: its raw file bodies share the byte stream
+    /// with nothing else, so it must be the first request and the last.
+    private var requestsSeen = 0
+    private var servingStoreCopy = false
 
     init(core: DataServerCore) {
         self.core = core
@@ -411,6 +461,27 @@ final class DataServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
             return
+        }
+        if servingStoreCopy {
+            // An error frame now could land inside a raw file body: just close.
+            core.logger.warning(
+                "Data port connection sent a request after a store copy request; closing it",
+                metadata: ["kind": "\(frame.kind)"])
+            context.close(promise: nil)
+            return
+        }
+        requestsSeen += 1
+        if frame.kind == DataWire.Kind.storeCopy.rawValue {
+            guard requestsSeen == 1 else {
+                let error = DataPortError.protocolViolation(
+                    "a store copy must be the first request on a connection of its own")
+                let reply = DataWire.frame(channel.allocator, .error, requestID: frame.requestID) { body in
+                    DataWireError.encode(error, into: &body)
+                }
+                context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
+                return
+            }
+            servingStoreCopy = true
         }
         let core = self.core
         let open = self.open

@@ -18,6 +18,13 @@ public protocol StorageFile: AnyObject, Sendable {
     func size() throws -> Int64
     func truncate(to size: Int64) throws
     func close()
+    /// The operating system's descriptor of the file, when it is a real one (nil for simulated files), valid until
+    /// `close()`: lets a store copy hand the file to sendfile(2) instead of reading it through user memory.
+    var descriptor: Int32? { get }
+}
+
+extension StorageFile {
+    public var descriptor: Int32? { nil }
 }
 
 /// The file system the stores live on.
@@ -224,6 +231,8 @@ final class PosixFile: StorageFile, @unchecked Sendable {
         if fstat(fd, &st) != 0 { throw StorageIOError(operation: "fstat", path: path, errno: errno) }
         return Int64(st.st_size)
     }
+
+    var descriptor: Int32? { closed.load(ordering: .acquiring) ? nil : fd }
 
     func truncate(to size: Int64) throws {
         if ftruncate(fd, off_t(size)) != 0 { throw StorageIOError(operation: "ftruncate", path: path, errno: errno) }
