@@ -306,8 +306,12 @@ public final class HAInstance: @unchecked Sendable {
             state.withLock { s in
                 s.role = .master(epoch: epoch)
                 s.replication = Self.replicationMachine(configuration)
-                s.storeVerified = true
-                s.verifiedAgainst = (me, epoch)
+                // Checked under the same lock as `roleDecided`'s clearing: a newer decision (another master) that
+                // arrived meanwhile must not be overwritten by this superseded switch.
+                if !s.stopped && s.generation == generation {
+                    s.storeVerified = true
+                    s.verifiedAgainst = (me, epoch)
+                }
             }
             installGate(on: database)
             transport.installKernelHooks(database, gate(), { [weak self] tx in try self?.committedOnMaster(tx) })
@@ -343,7 +347,9 @@ public final class HAInstance: @unchecked Sendable {
             }
             guard isCurrent(generation) else { return }
             state.withLock { s in
-                if case .slave(let m, let e, let l, _) = s.role {
+                // Same lock as `roleDecided`: a new master announced after the `isCurrent` check above keeps the
+                // store unverified instead of this finished (now superseded) join marking it verified.
+                if !s.stopped, s.generation == generation, case .slave(let m, let e, let l, _) = s.role {
                     s.role = .slave(master: m, epoch: e, link: l, available: true)
                     s.storeVerified = true
                     s.verifiedAgainst = (m, e)
