@@ -28,7 +28,8 @@ SETTINGS = {
     "ha.tx_push_strict": "true", "ha.tx_push_factor": "1",
 }
 # Documented in docs/clustering.md ("Drills"): after the loss starts, the majority has a master within one heartbeat
-# time-out plus an election round or two (3-5 s with the defaults); the bound leaves room for CI's loaded machine.
+# time-out plus an election round (about 2 s with the defaults), or two time-outs when the master's incoming
+# traffic is lost (it must lose its lease before the others' promise lapses); the bound leaves room for CI's load.
 ELECTION_BOUND = 20.0
 
 
