@@ -31,29 +31,47 @@ struct PruningVarExpandTests {
         return db
     }
 
-    @Test("DISTINCT end nodes and DISTINCT-only aggregates are planned with pruning and answer as enumeration",
-          arguments: Backend.allCases)
-    func sameAnswers(_ backend: Backend) throws {
-        let db = try graph(backend)
-        let patterns = [
-            "(a)-[:R*1..3]->(x)", "(a)<-[:R*1..3]-(x)", "(a)-[:R*0..2]->(x)", "(a)-[:R*..2]->(x)",
-            "(a)-[:R*1..1]->(x)", "(a)-[*1..3]->(x)", "(a)-[:R|S*1..2]->(x)", "(a)-[:R*1..3 {w: 1}]->(x)",
-            "(a)-[:R*1..4]->(x)", "(a)-[:Nope*1..3]->(x)", "(a)-[:Nope*0..3]->(x)",
-        ]
-        let tails = [
-            "RETURN a.id AS id, count(DISTINCT x) AS n ORDER BY id",
-            "RETURN a.id AS id, min(x.id) AS lo, max(x.id) AS hi, collect(DISTINCT x.id) AS xs ORDER BY id",
-            "RETURN DISTINCT a.id AS id, x.id AS x ORDER BY id, x",
-        ]
+    /// Shapes planned with pruning: the original eleven, then zero-length paths with self-loops, self-loops only
+    /// (the start is its own only end), incoming with a type alternative and minimum 0.
+    private static let prunedPatterns = [
+        "(a)-[:R*1..3]->(x)", "(a)<-[:R*1..3]-(x)", "(a)-[:R*0..2]->(x)", "(a)-[:R*..2]->(x)",
+        "(a)-[:R*1..1]->(x)", "(a)-[*1..3]->(x)", "(a)-[:R|S*1..2]->(x)", "(a)-[:R*1..3 {w: 1}]->(x)",
+        "(a)-[:R*1..4]->(x)", "(a)-[:Nope*1..3]->(x)", "(a)-[:Nope*0..3]->(x)",
+        "(a)-[:R*0..1]->(x)", "(a)-[:S*1..3]->(x)", "(a)<-[:R|S*0..3]-(x)", "(a)-[:R|S*1..3]->(x)",
+    ]
+    /// Shapes pruning does not apply to (minimum 2, undirected): both plans enumerate, and must still agree.
+    private static let enumeratedPatterns = [
+        "(a)-[:R*2..3]->(x)", "(a)-[:R*2..2]->(x)", "(a)-[:R*1..3]-(x)", "(a)-[:R|S*0..2]-(x)", "(a)<-[*2..3]-(x)",
+    ]
+    /// Grouped by start, DISTINCT-only aggregates, DISTINCT rows, and one global count (which the aggregation
+    /// counts in an id set straight from the search).
+    private static let tails = [
+        "RETURN a.id AS id, count(DISTINCT x) AS n ORDER BY id",
+        "RETURN a.id AS id, min(x.id) AS lo, max(x.id) AS hi, collect(DISTINCT x.id) AS xs ORDER BY id",
+        "RETURN DISTINCT a.id AS id, x.id AS x ORDER BY id, x",
+        "RETURN count(DISTINCT x) AS n",
+    ]
+
+    /// Compares every pattern × tail with the enumerating plan (kept by `WHERE x.id >= 0` on the end node), and
+    /// the global count from single start nodes (self-loops on 3 and 17, parallel relationships from 5).
+    /// `checkPlans`: also check which expansion is planned (a separate transaction, so not inside another one).
+    private func expectSameAnswers(_ db: TestDatabase, _ patterns: [String], pruned: Bool, checkPlans: Bool = true,
+                                   run: (String) throws -> [[Value]]) throws {
         for pattern in patterns {
-            for tail in tails {
-                let q = "MATCH \(pattern) WHERE x.id >= 0 "
-                let pruned = "MATCH \(pattern) " + tail
-                let plan = try #require(try db.execute("EXPLAIN " + pruned).result.plan)
-                #expect(operators(plan).contains("VarLengthExpand(Pruning)"), "\(pruned)")
-                var expected = try db.run(q + tail)
-                var actual = try db.run(pruned)
-                if tail.contains("collect") {
+            var queries = Self.tails.map { ("MATCH \(pattern) WHERE x.id >= 0 " + $0, "MATCH \(pattern) " + $0) }
+            for start in [1, 3, 5, 17] {
+                let from = pattern.replacingOccurrences(of: "(a)", with: "(a:N {id: \(start)})")
+                queries.append(("MATCH \(from) WHERE x.id >= 0 RETURN count(DISTINCT x) AS n",
+                                "MATCH \(from) RETURN count(DISTINCT x) AS n"))
+            }
+            for (enumerating, candidate) in queries {
+                if checkPlans {
+                    let plan = try #require(try db.execute("EXPLAIN " + candidate).result.plan)
+                    #expect(operators(plan).contains("VarLengthExpand(Pruning)") == pruned, "\(candidate)")
+                }
+                var expected = try run(enumerating)
+                var actual = try run(candidate)
+                if candidate.contains("collect") {
                     // Collected in a different order: compare as sets.
                     func sorted(_ rows: [[Value]]) -> [[Value]] {
                         rows.map { r in
@@ -64,12 +82,40 @@ struct PruningVarExpandTests {
                     expected = sorted(expected)
                     actual = sorted(actual)
                 }
-                #expect(actual == expected, "\(pruned)")
+                #expect(actual == expected, "\(candidate)")
             }
         }
+    }
+
+    @Test("DISTINCT end nodes and DISTINCT-only aggregates are planned with pruning and answer as enumeration",
+          arguments: Backend.allCases)
+    func sameAnswers(_ backend: Backend) throws {
+        let db = try graph(backend)
+        try expectSameAnswers(db, Self.prunedPatterns, pruned: true, run: { try db.run($0) })
+        try expectSameAnswers(db, Self.enumeratedPatterns, pruned: false, run: { try db.run($0) })
         // The start node ends a path only through a cycle within the length bound: node 3 has a self-loop.
         let viaLoop = try db.scalar("MATCH (a:N {id: 3})-[:R*1..1]->(x) RETURN count(DISTINCT x) AS n")
         #expect(viaLoop == (try db.scalar("MATCH (a:N {id: 3})-[:R*1..1]->(x) WHERE x.id >= 0 RETURN count(DISTINCT x)")))
+        // Its relationships of type R lead to 22, 35, 8 and itself.
+        #expect(viaLoop == .integer(4))
+    }
+
+    @Test("pruning sees the nodes and relationships the same transaction deleted and created",
+          arguments: Backend.allCases)
+    func sameTransaction(_ backend: Backend) throws {
+        let db = try graph(backend)
+        try db.inOneTransaction { run in
+            // A hub reached from everywhere goes, a new node bridges 1 to 3 and to itself, a relationship goes.
+            _ = try run("MATCH (d:N {id: 7}) DETACH DELETE d")
+            _ = try run("""
+                MATCH (a:N {id: 1}), (b:N {id: 3})
+                CREATE (a)-[:R {w: 1}]->(n:N {id: 100})-[:R {w: 0}]->(b), (n)-[:R {w: 1}]->(n), (n)-[:S]->(a)
+                """)
+            _ = try run("MATCH (:N {id: 5})-[r:R]->(:N {id: 6}) WITH r LIMIT 1 DELETE r")
+            try expectSameAnswers(db, Self.prunedPatterns, pruned: true, checkPlans: false, run: run)
+            try expectSameAnswers(db, ["(a)-[:R*2..3]->(x)", "(a)-[:R|S*1..2]-(x)"], pruned: false, checkPlans: false,
+                                  run: run)
+        }
     }
 
     @Test("an unbounded length is searched to exhaustion: every node on a cycle reaches itself",

@@ -36,15 +36,39 @@ class Aggregator {
     func result() throws -> Value { .null }
 }
 
+/// DISTINCT: feeds `inner` only the first of each set of equivalent values. Nodes and relationships are
+/// equivalent exactly when their ids are equal (and never to anything else), so they are kept by id in
+/// `NodeIDSet`s — no `Hasher` over a whole `Value` per row, which `count(DISTINCT x)` over thousands of expanded
+/// nodes otherwise pays for.
 final class DistinctAggregator: Aggregator {
     private let inner: Aggregator
     private var seen = Set<GroupingKey>()
+    private var nodes: NodeIDSet?
+    private var relationships: NodeIDSet?
 
     init(_ inner: Aggregator) { self.inner = inner }
 
+    private func firstOccurrence(_ v: Value) -> Bool {
+        switch v {
+        case .node(let n):
+            if nodes == nil { nodes = NodeIDSet() }
+            return nodes!.insert(id: n.id)
+        case .relationship(let r):
+            if relationships == nil { relationships = NodeIDSet() }
+            return relationships!.insert(id: r.id)
+        default:
+            return seen.insert(GroupingKey(v)).inserted
+        }
+    }
+
     override func add(_ args: [Value]) throws {
         guard let v = args.first, !v.isNull else { return }
-        if seen.insert(GroupingKey(v)).inserted { try inner.add(args) }
+        if firstOccurrence(v) { try inner.add(args) }
+    }
+
+    override func add(value: Value) throws {
+        if value.isNull { return }
+        if firstOccurrence(value) { try inner.add(value: value) }
     }
 
     override func result() throws -> Value { try inner.result() }

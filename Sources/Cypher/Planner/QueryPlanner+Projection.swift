@@ -57,8 +57,13 @@ extension QueryPlanner {
                             if f.arguments.isEmpty {
                                 throw DatabaseError(.syntaxError, "Insufficient parameters for function '\(f.name)'")
                             }
+                            var argumentSlot: Int?
+                            if f.arguments.count == 1, case .variable(let v) = f.arguments[0].kind, bound.contains(v) {
+                                argumentSlot = slots.lookup(v)
+                            }
                             specs.append(AggregateSpec(name: f.lookupName, distinct: f.distinct,
-                                                       arguments: try f.arguments.map(compile), slot: aggSlot))
+                                                       arguments: try f.arguments.map(compile), slot: aggSlot,
+                                                       argumentSlot: argumentSlot))
                             argumentExpressions.append(f.arguments)
                         default: break
                         }

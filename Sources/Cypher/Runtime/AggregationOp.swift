@@ -7,6 +7,9 @@ struct AggregateSpec {
     let distinct: Bool
     let arguments: [Eval]
     let slot: Int
+    /// The slot of the single argument when it is a plain variable (`count(DISTINCT x)`), else nil: lets the
+    /// aggregation see that it counts the end node of the expansion below (`CountableExpansion`).
+    var argumentSlot: Int? = nil
 }
 
 /// An aggregation reading a label scan directly: every grouping key and aggregate argument is a property of the
@@ -214,8 +217,34 @@ final class AggregationOp: Op {
         }
     }
 
+    /// The counts when this aggregation only counts the rows or distinct end nodes of the expansion directly below
+    /// (no grouping keys; every aggregate `count(*)`, `count(end)` or `count(DISTINCT end)`), else nil. The
+    /// expansion then runs without building rows: `MATCH (p {id: $id})-[:KNOWS*1..3]->(x) RETURN count(DISTINCT x)`
+    /// is a breadth-first search counted in an id set.
+    private func runCountingExpansion() throws -> [Row]? {
+        guard keys.isEmpty, !aggregates.isEmpty, let expansion = source as? CountableExpansion else { return nil }
+        var wantsDistinct = false
+        for spec in aggregates {
+            guard spec.name == "count" else { return nil }
+            if spec.arguments.isEmpty {
+                guard !spec.distinct else { return nil }
+            } else {
+                guard spec.arguments.count == 1, spec.argumentSlot == expansion.endSlot else { return nil }
+                if spec.distinct { wantsDistinct = true }
+            }
+        }
+        var distinct: NodeIDSet? = wantsDistinct ? NodeIDSet(capacity: 1024) : nil
+        let rows = try expansion.countRows(distinctEnds: &distinct)
+        var out = Row(repeating: .null, count: width)
+        for spec in aggregates {
+            out[spec.slot] = .integer(Int64(spec.distinct ? distinct!.count : rows))
+        }
+        return [out]
+    }
+
     private func run() throws -> [Row] {
         if let fused { return try runFused(fused) }
+        if let counted = try runCountingExpansion() { return counted }
         if keys.isEmpty {
             let aggs = freshAggregators()
             while let row = try source.next() {

@@ -39,8 +39,23 @@ func nodeID(_ v: Value) -> NodeID? {
     return nil
 }
 
+/// An expansion that an aggregation directly above it may drive itself when all it computes is `count(*)`,
+/// `count(end)` or `count(DISTINCT end)` of the expansion's end node, with no grouping keys: the rows, the
+/// relationship values and the end node values are never built (see `AggregationOp`). The end node is never null
+/// in a row the expansion produces, so `count(end)` is the row count.
+protocol CountableExpansion: AnyObject {
+    /// The slot of the end node the counted rows would hold.
+    var endSlot: Int { get }
+    /// Consumes the whole input and returns how many rows the operator would have produced; when `distinctEnds` is
+    /// given, adds the ids of those rows' end nodes to it. PROFILE counts the rows and db hits as if produced.
+    func countRows(distinctEnds: inout NodeIDSet?) throws -> Int
+}
+
 /// Expand(All) / Expand(Into): for each row, follows the relationships of the node in `fromSlot`.
-final class ExpandOp: Op {
+///
+/// A node's relationships are read into one buffer reused for every input row (the kernel's `into:` variant), so
+/// an expansion allocates nothing per input row beyond the rows it produces.
+final class ExpandOp: Op, CountableExpansion {
     private let source: Op
     private let fromSlot: Int
     private let relSlot: Int
@@ -53,10 +68,10 @@ final class ExpandOp: Op {
     private var current: Row?
     private var from = NodeID(0)
     private var target: NodeID?
-    /// The relationships of `from`, refilled per input row by the kernel's batch call (one buffer, no allocation
-    /// per row once it has grown), and the next one to look at.
     private var rels: [RelationshipInfo] = []
-    private var index = 0
+    private var relIndex = 0
+
+    var endSlot: Int { toSlot }
 
     init(source: Op, fromSlot: Int, relSlot: Int, toSlot: Int, direction: Direction, types: TypeFilter, into: Bool,
          unique: UniquenessSlots, ctx: ExecutionContext, counter: ProfileCounter) {
@@ -72,23 +87,9 @@ final class ExpandOp: Op {
         super.init(counter: counter)
     }
 
-    override func produce() throws -> Row? {
-        while true {
-            if current != nil {
-                while index < rels.count {
-                    let rel = rels[index]
-                    index += 1
-                    counter.dbHits += 1
-                    let other = rel.otherNode(from)
-                    if let target, other != target { continue }
-                    if !unique.slots.isEmpty && unique.violates(rel.id.rawValue, current!) { continue }
-                    current![relSlot] = try ctx.relRef(rel)
-                    if !into { current![toSlot] = ctx.nodeRef(other) }
-                    return current
-                }
-                current = nil
-            }
-            guard let row = try source.next() else { return nil }
+    /// Reads the next input row with a node to expand into `rels`; false at the end of the input.
+    private func advance() throws -> Bool {
+        while let row = try source.next() {
             guard let f = nodeID(row[fromSlot]) else { continue }
             if into {
                 guard let t = nodeID(row[toSlot]) else { continue }
@@ -96,10 +97,52 @@ final class ExpandOp: Op {
             }
             guard let tokens = try types.resolve(ctx) else { continue }
             from = f
-            try ctx.tx.relationships(of: f, direction: direction, types: tokens, into: &rels)
-            index = 0
             current = row
+            try ctx.tx.relationships(of: f, direction: direction, types: tokens, into: &rels)
+            relIndex = 0
+            return true
         }
+        return false
+    }
+
+    /// Whether `rel` (of `rels`, from `from`) makes a row out of `row`.
+    @inline(__always)
+    private func accepts(_ rel: RelationshipInfo, _ row: Row) -> Bool {
+        if let target, rel.otherNode(from) != target { return false }
+        return unique.slots.isEmpty || !unique.violates(rel.id.rawValue, row)
+    }
+
+    override func produce() throws -> Row? {
+        while true {
+            if current != nil {
+                while relIndex < rels.count {
+                    let rel = rels[relIndex]
+                    relIndex += 1
+                    counter.dbHits += 1
+                    if !accepts(rel, current!) { continue }
+                    current![relSlot] = try ctx.relRef(rel)
+                    if !into { current![toSlot] = ctx.nodeRef(rel.otherNode(from)) }
+                    return current
+                }
+                current = nil
+            }
+            guard try advance() else { return nil }
+        }
+    }
+
+    func countRows(distinctEnds: inout NodeIDSet?) throws -> Int {
+        var rows = 0
+        while try advance() {
+            let row = current!
+            counter.dbHits += rels.count
+            for rel in rels where accepts(rel, row) {
+                rows += 1
+                if distinctEnds != nil { _ = distinctEnds!.insert(rel.otherNode(from)) }
+            }
+        }
+        current = nil
+        counter.rows += rows
+        return rows
     }
 }
 
@@ -235,7 +278,7 @@ final class VarExpandOp: Op {
 /// distance ≤ max − 1 (a shortest closed walk is a simple cycle); with `minLength` 0 it is always an end node.
 /// Undirected patterns (a closed walk may reuse its relationship there), `minLength` ≥ 2, Into, and relationships
 /// bound elsewhere in the MATCH keep the path-enumerating `VarExpandOp`.
-final class PruningVarExpandOp: Op {
+final class PruningVarExpandOp: Op, CountableExpansion {
     private let source: Op
     private let fromSlot: Int
     private let relSlot: Int
@@ -248,11 +291,16 @@ final class PruningVarExpandOp: Op {
     private let predicateSlot: Int
     private let ctx: ExecutionContext
     private var current: Row?
+    /// The end nodes of the current input row, in breadth-first order.
     private var ends: [NodeID] = []
     private var index = 0
-    /// Reused from one input row to the next.
+    // Reused from one level and one input row to the next: a search allocates nothing once they have grown.
     private var visited = NodeIDSet()
+    private var frontier: [NodeID] = []
+    private var nextFrontier: [NodeID] = []
     private var rels: [RelationshipInfo] = []
+
+    var endSlot: Int { toSlot }
 
     init(source: Op, fromSlot: Int, relSlot: Int, toSlot: Int, direction: Direction, types: TypeFilter,
          minLength: Int, maxLength: Int, relPredicate: Eval?, predicateSlot: Int, ctx: ExecutionContext,
@@ -273,24 +321,31 @@ final class PruningVarExpandOp: Op {
         super.init(counter: counter)
     }
 
-    /// The end nodes from `start`, in breadth-first order.
-    private func search(from start: NodeID, row: Row) throws -> [NodeID] {
-        guard let tokens = try types.resolve(ctx) else { return minLength == 0 ? [start] : [] }
-        var out: [NodeID] = []
+    /// Fills `ends` with the end nodes from `start`, in breadth-first order: levels of node ids, each node's
+    /// relationships read into the reused `rels` buffer, visited nodes in an id-keyed open-addressing set.
+    private func search(from start: NodeID, row: Row) throws {
+        ends.removeAll(keepingCapacity: true)
+        guard let tokens = try types.resolve(ctx) else {
+            if minLength == 0 { ends.append(start) }
+            return
+        }
         visited.removeAll()
         _ = visited.insert(start)
         var startIsEnd = minLength == 0
-        if startIsEnd { out.append(start) }
-        var frontier = [start]
-        var next: [NodeID] = []
+        if startIsEnd { ends.append(start) }
+        frontier.removeAll(keepingCapacity: true)
+        frontier.append(start)
         var depth = 0
         var probe = row
+        var hits = 0
         while depth < maxLength && !frontier.isEmpty {
-            next.removeAll(keepingCapacity: true)
+            nextFrontier.removeAll(keepingCapacity: true)
+            // The last level's nodes are only ends: they are not expanded, so they need not be queued.
+            let last = depth + 1 == maxLength
             for node in frontier {
                 try ctx.tx.relationships(of: node, direction: direction, types: tokens, into: &rels)
+                hits += rels.count
                 for rel in rels {
-                    counter.dbHits += 1
                     if let relPredicate {
                         probe[predicateSlot] = try ctx.relRef(rel)
                         if try Semantics.truth(relPredicate(probe, ctx)) != true { continue }
@@ -299,20 +354,20 @@ final class PruningVarExpandOp: Op {
                     if other == start {
                         if !startIsEnd {
                             startIsEnd = true
-                            out.append(start)
+                            ends.append(start)
                         }
                     } else if visited.insert(other) {
-                        out.append(other)
-                        next.append(other)
+                        ends.append(other)
+                        if !last { nextFrontier.append(other) }
                     }
                 }
             }
-            swap(&frontier, &next)
+            swap(&frontier, &nextFrontier)
             depth += 1
-            // The kernel's iterators end quietly when the transaction is terminated: check once per level.
-            try ctx.tx.checkUsable()
         }
-        return out
+        counter.dbHits += hits
+        // The kernel's reads fail once the transaction is terminated; check anyway in case the search read nothing.
+        try ctx.tx.checkUsable()
     }
 
     override func produce() throws -> Row? {
@@ -324,12 +379,25 @@ final class PruningVarExpandOp: Op {
             }
             guard var row = try source.next() else { return nil }
             guard let f = nodeID(row[fromSlot]) else { continue }
-            ends = try search(from: f, row: row)
+            try search(from: f, row: row)
             index = 0
             // The relationship list is unobservable here (the planner checked): leave no stale value behind.
             row[relSlot] = .null
             current = row
         }
+    }
+
+    func countRows(distinctEnds: inout NodeIDSet?) throws -> Int {
+        var rows = 0
+        while let row = try source.next() {
+            guard let f = nodeID(row[fromSlot]) else { continue }
+            try search(from: f, row: row)
+            rows += ends.count
+            if distinctEnds != nil { for end in ends { _ = distinctEnds!.insert(end) } }
+        }
+        current = nil
+        counter.rows += rows
+        return rows
     }
 }
 

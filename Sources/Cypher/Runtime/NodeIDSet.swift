@@ -1,6 +1,7 @@
 import GraphKernel
 
-/// A set of node ids for graph searches that visit thousands of nodes per query (VarLengthExpand(Pruning)):
+/// A set of node ids for graph searches that visit thousands of nodes per query (VarLengthExpand(Pruning),
+/// DISTINCT over nodes or relationships):
 /// open addressing with linear probing, at most half full, and a seeded multiply-xorshift mix instead of
 /// `Set<NodeID>`'s SipHash, which cost more than the visit it guards. The seed is random per set, so no fixed
 /// set of ids collides for every query.
@@ -32,9 +33,13 @@ struct NodeIDSet {
 
     /// Adds `node`; false when it was already there.
     @inline(__always)
-    mutating func insert(_ node: NodeID) -> Bool {
-        let id = node.rawValue
-        precondition(id != Self.empty, "NodeIDSet: \(id) is not a node id")
+    mutating func insert(_ node: NodeID) -> Bool { insert(id: node.rawValue) }
+
+    /// Adds an entity id (a node's, or a relationship's in a set holding only relationships); false when it was
+    /// already there.
+    @inline(__always)
+    mutating func insert(id: Int64) -> Bool {
+        precondition(id != Self.empty, "NodeIDSet: \(id) is not an entity id")
         if (count + 1) * 2 > slots.count { grow() }
         var i = slot(id)
         while true {

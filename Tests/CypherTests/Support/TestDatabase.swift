@@ -61,6 +61,18 @@ final class TestDatabase {
         try execute(query, parameters, options: options).rows
     }
 
+    /// Runs `body` with every statement it runs in one transaction, so reads see the transaction's own writes
+    /// (kernel backend: the transaction is rolled back afterwards; memory backend: the shared graph keeps them).
+    func inOneTransaction(_ body: (_ run: (String) throws -> [[Value]]) throws -> Void) throws {
+        guard let database else {
+            try body { try self.engine.execute($0, parameters: [:], transaction: self.graph).all() }
+            return
+        }
+        let tx = try database.beginTransaction(mode: .write)
+        defer { if tx.isOpen { tx.rollback() } }
+        try body { try self.engine.execute($0, parameters: [:], transaction: tx).all() }
+    }
+
     /// A lazy result on the in-memory graph (for laziness and plan tests).
     func result(_ query: String, _ parameters: [String: Value] = [:]) throws -> CypherResult {
         try engine.execute(query, parameters: parameters, transaction: graph)
