@@ -41,7 +41,7 @@ struct CountingExpansionTests {
         for pattern in Self.patterns {
             var starts = pattern.replacingOccurrences(of: "(a)", with: "(a:N)")
             var queries = [starts]
-            for id in [2, 4, 5, 9, 13] {
+            for id in [2, 4, 5] {
                 starts = pattern.replacingOccurrences(of: "(a)", with: "(a:N {id: \(id)})")
                 queries.append(starts)
             }

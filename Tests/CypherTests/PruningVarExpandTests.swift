@@ -41,7 +41,7 @@ struct PruningVarExpandTests {
     ]
     /// Shapes pruning does not apply to (minimum 2, undirected): both plans enumerate, and must still agree.
     private static let enumeratedPatterns = [
-        "(a)-[:R*2..3]->(x)", "(a)-[:R*2..2]->(x)", "(a)-[:R*1..3]-(x)", "(a)-[:R|S*0..2]-(x)", "(a)<-[*2..3]-(x)",
+        "(a)-[:R*2..3]->(x)", "(a)-[:R*2..2]->(x)", "(a)-[:R*1..2]-(x)", "(a)-[:R|S*0..2]-(x)", "(a)<-[*2..3]-(x)",
     ]
     /// Grouped by start, DISTINCT-only aggregates, DISTINCT rows, and one global count (which the aggregation
     /// counts in an id set straight from the search).
@@ -53,13 +53,13 @@ struct PruningVarExpandTests {
     ]
 
     /// Compares every pattern × tail with the enumerating plan (kept by `WHERE x.id >= 0` on the end node), and
-    /// the global count from single start nodes (self-loops on 3 and 17, parallel relationships from 5).
+    /// the global count from single start nodes (a self-loop on 3, parallel relationships from 5).
     /// `checkPlans`: also check which expansion is planned (a separate transaction, so not inside another one).
     private func expectSameAnswers(_ db: TestDatabase, _ patterns: [String], pruned: Bool, checkPlans: Bool = true,
                                    run: (String) throws -> [[Value]]) throws {
         for pattern in patterns {
             var queries = Self.tails.map { ("MATCH \(pattern) WHERE x.id >= 0 " + $0, "MATCH \(pattern) " + $0) }
-            for start in [1, 3, 5, 17] {
+            for start in [3, 5] {
                 let from = pattern.replacingOccurrences(of: "(a)", with: "(a:N {id: \(start)})")
                 queries.append(("MATCH \(from) WHERE x.id >= 0 RETURN count(DISTINCT x) AS n",
                                 "MATCH \(from) RETURN count(DISTINCT x) AS n"))
@@ -112,7 +112,9 @@ struct PruningVarExpandTests {
                 CREATE (a)-[:R {w: 1}]->(n:N {id: 100})-[:R {w: 0}]->(b), (n)-[:R {w: 1}]->(n), (n)-[:S]->(a)
                 """)
             _ = try run("MATCH (:N {id: 5})-[r:R]->(:N {id: 6}) WITH r LIMIT 1 DELETE r")
-            try expectSameAnswers(db, Self.prunedPatterns, pruned: true, checkPlans: false, run: run)
+            let patterns = ["(a)-[:R*1..3]->(x)", "(a)<-[:R*1..3]-(x)", "(a)-[:R*0..2]->(x)", "(a)-[:R|S*1..2]->(x)",
+                            "(a)-[:R*1..3 {w: 1}]->(x)", "(a)-[:S*1..3]->(x)", "(a)<-[:R|S*0..3]-(x)"]
+            try expectSameAnswers(db, patterns, pruned: true, checkPlans: false, run: run)
             try expectSameAnswers(db, ["(a)-[:R*2..3]->(x)", "(a)-[:R|S*1..2]-(x)"], pruned: false, checkPlans: false,
                                   run: run)
         }
