@@ -67,12 +67,13 @@ struct MetricsTests {
         terminated.rollback()
         try db.checkpoint()
 
-        // `db.read` closes its transaction by rolling it back, so the read counts as a read rollback.
-        #expect(value("neo4j.transaction.committed") == before + 5)
+        // `db.read` commits a read that returns: it counts as a committed read, not a rollback.
+        #expect(value("neo4j.transaction.committed") == before + 6)
         #expect(value("neo4j.transaction.committed_write") == 5)
-        #expect(value("neo4j.transaction.rollbacks") == 3)
+        #expect(value("neo4j.transaction.committed_read") == 1)
+        #expect(value("neo4j.transaction.rollbacks") == 2)
         #expect(value("neo4j.transaction.rollbacks_write") == 1)
-        #expect(value("neo4j.transaction.rollbacks_read") == 2)
+        #expect(value("neo4j.transaction.rollbacks_read") == 1)
         #expect(value("neo4j.transaction.terminated") == 1)
         #expect(value("neo4j.transaction.terminated_read") == 1)
         #expect(value("neo4j.transaction.active") == 0)
