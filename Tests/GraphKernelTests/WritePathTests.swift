@@ -110,4 +110,51 @@ struct WritePathTests {
         #expect(!store.contains(3, 1000) && store.contains(3, 5))
         #expect(store.bitmaps[3]?.count == 16)
     }
+
+    @Test("an index value's holders: one kept inline, a set from the second, back to none after removals")
+    func indexHolders() {
+        var holders = IndexHolders()
+        #expect(holders.isEmpty && Array(holders).isEmpty && !holders.contains(0))
+        var firsts: [Bool] = []
+        for node: Int64 in [7, 7, 0, 9] { firsts.append(holders.insertReportingFirst(node)) }
+        #expect(firsts == [true, false, false, false])
+        #expect(holders.count == 3 && holders.contains(0) && Set(holders) == [0, 7, 9])
+        var emptied: [Bool] = []
+        for node: Int64 in [7, 8, 0] { emptied.append(holders.remove(node)) }
+        #expect(emptied == [false, false, false])
+        #expect(Array(holders) == [9] && holders.count == 1)
+        let lastOut = holders.remove(9)
+        #expect(lastOut && holders.isEmpty && Array(holders).isEmpty)
+        let againFirst = holders.insertReportingFirst(4)
+        #expect(againFirst && Array(holders) == [4])
+        var single = IndexHolders([3])
+        #expect(Array(single) == [3] && single.contains(3) && !single.contains(5))
+        let keeps = single.remove(5)
+        let empties = single.remove(3)
+        #expect(!keeps && empties && single.isEmpty)
+    }
+
+    @Test("a non-unique index keeps every holder of a value through adds and removes, and seeks see them")
+    func sharedIndexValue() throws {
+        let db = try openDatabase()
+        defer { try? db.close() }
+        try db.write { (tx) throws in try tx.createIndex(on: "P", "city") }
+        let ids = try db.write { (tx) throws in
+            try (0..<4).map { i in
+                try tx.createNode(labels: ["P"], properties: ["city": .string(i < 3 ? "Oslo" : "Rome")])
+            }
+        }
+        try db.read { (tx) throws in
+            #expect(try tx.findNodes("P", "city", equals: .string("Oslo")).sorted() == Array(ids[0..<3]))
+        }
+        try db.write { (tx) throws in
+            try tx.setNodeProperty(ids[1], try tx.getOrCreatePropertyKeyToken("city"), .string("Rome"))
+            try tx.deleteNode(ids[0])
+        }
+        try db.read { (tx) throws in
+            #expect(try tx.findNodes("P", "city", equals: .string("Oslo")) == [ids[2]])
+            #expect(try tx.findNodes("P", "city", equals: .string("Rome")).sorted() == [ids[1], ids[3]])
+        }
+        #expect(try ConsistencyChecker(database: db).check().isConsistent)
+    }
 }

@@ -331,8 +331,16 @@ extension QueryPlanner {
                     }
                     continue
                 }
-                let props = try n.properties.map(compile)
                 let labels = n.labels
+                if !forMerge, let compiled = try compileCreateProperties(n.properties) {
+                    let slot = slots.fresh("v_\(name)").1
+                    slots.rebind(name, slot)
+                    bound.insert(name)
+                    let create = CreateNodeStep(labels: labels, properties: compiled)
+                    steps.append { row, ctx in row[slot] = try create.run(row, ctx) }
+                    continue
+                }
+                let props = try n.properties.map(compile)
                 let slot = slots.fresh("v_\(name)").1
                 slots.rebind(name, slot)
                 bound.insert(name)
@@ -366,8 +374,16 @@ extension QueryPlanner {
                 }
                 let a = slots.lookup(startName)!
                 let b = slots.lookup(endName)!
-                let props = try r.properties.map(compile)
                 let type = r.types[0]
+                if !forMerge, let compiled = try compileCreateProperties(r.properties) {
+                    let slot = slots.fresh("v_\(name)").1
+                    slots.rebind(name, slot)
+                    bound.insert(name)
+                    let create = CreateRelationshipStep(type: type, properties: compiled)
+                    steps.append { row, ctx in row[slot] = try create.run(from: row[a], to: row[b], row, ctx) }
+                    continue
+                }
+                let props = try r.properties.map(compile)
                 let slot = slots.fresh("v_\(name)").1
                 slots.rebind(name, slot)
                 bound.insert(name)
@@ -386,6 +402,18 @@ extension QueryPlanner {
             }
         }
         return { row, ctx in for s in steps { try s(&row, ctx) } }
+    }
+
+    /// A CREATE pattern's properties as one compiled expression per key, when they are written as a map literal
+    /// with distinct keys (`CREATE (:L {k: expr, …})`, the shape of every batched import): each row then evaluates
+    /// straight into the property list, with no `[String: Value]` built and hashed per row. Nil for anything else
+    /// (a parameter map, repeated keys), which keeps the general path.
+    func compileCreateProperties(_ properties: Expression?) throws -> CreatePropertySlots? {
+        guard let properties else { return CreatePropertySlots(keys: [], values: []) }
+        guard case .map(let entries) = properties.kind, Set(entries.map(\.key)).count == entries.count else {
+            return nil
+        }
+        return CreatePropertySlots(keys: entries.map(\.key), values: try entries.map { try compile($0.value) })
     }
 
     // MARK: - MERGE

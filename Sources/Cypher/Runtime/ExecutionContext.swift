@@ -22,6 +22,8 @@ final class ExecutionContext {
     private var keyNames: [PropertyKeyToken: String] = [:]
     private var labelNames: [LabelToken: String] = [:]
     private var counters: [ObjectIdentifier: ProfileCounter] = [:]
+    /// Tokens resolved by each compiled CREATE step during this execution (`CreateTokens`).
+    private var createTokens: [ObjectIdentifier: CreateTokens] = [:]
     /// Nodes and relationships deleted by this statement (returned as id-only values if projected later).
     var deletedNodes = Set<Int64>()
     var deletedRelationships = Set<Int64>()
@@ -97,6 +99,16 @@ final class ExecutionContext {
         let t = try tx.getOrCreateRelationshipTypeToken(name)
         typeTokens[name] = t
         return t
+    }
+
+    /// The tokens this execution resolved for the CREATE step `step` (empty the first time).
+    @inline(__always)
+    func createTokens(for step: AnyObject, keyCount: Int) -> CreateTokens {
+        let id = ObjectIdentifier(step)
+        if let tokens = createTokens[id] { return tokens }
+        let tokens = CreateTokens(keyCount: keyCount)
+        createTokens[id] = tokens
+        return tokens
     }
 
     /// The token of a property key this context has already resolved, without asking the transaction.

@@ -138,11 +138,7 @@ enum Writes {
 
     static func createRelationship(from: Value, to: Value, type: String, properties: [String: Value],
                                    _ ctx: ExecutionContext) throws -> Value {
-        guard let a = nodeID(from), let b = nodeID(to) else {
-            throw DatabaseError(.semanticError, "Failed to create relationship `\(type)`, node is missing. "
-                                    + "If you prefer to simply ignore rows where a relationship node is missing, "
-                                    + "set 'cypher.lenient_create_relationship = true' in neo4j.conf")
-        }
+        guard let a = nodeID(from), let b = nodeID(to) else { throw missingRelationshipNode(type) }
         for (k, v) in properties { try checkStorable(k, v) }
         let typeToken = try ctx.createRelType(type)
         let tokenized = try propertyTokens(properties, ctx)
@@ -150,6 +146,13 @@ enum Writes {
         ctx.stats.stats.relationshipsCreated += 1
         ctx.stats.stats.propertiesSet += tokenized.count
         return try ctx.relRef(RelationshipInfo(id: id, type: typeToken, startNode: a, endNode: b))
+    }
+
+    /// CREATE of a relationship whose start or end is null (an OPTIONAL MATCH that found nothing).
+    static func missingRelationshipNode(_ type: String) -> DatabaseError {
+        DatabaseError(.semanticError, "Failed to create relationship `\(type)`, node is missing. "
+                        + "If you prefer to simply ignore rows where a relationship node is missing, "
+                        + "set 'cypher.lenient_create_relationship = true' in neo4j.conf")
     }
 
     static func setProperty(_ entity: Value, _ key: String, _ value: Value, _ ctx: ExecutionContext) throws {

@@ -459,13 +459,16 @@ public final class GraphDatabase: @unchecked Sendable {
             if schemaChange {
                 tx.schema = try prepareSchema(state)
             } else {
+                // Computed once: uniqueness validation and the log entry's node changes both walk them in order.
+                let touched = state.touchedNodes
+                let sortedTouched = touched.sorted()
                 try storeRW.withReadLock {
                     try preparer.validate(state)
-                    try validateUniqueness(state)
+                    try validateUniqueness(state, touched: touched, inOrder: sortedTouched)
                     try preparer.apply(state)
                 }
                 tx.records = preparer.changes.afterImages()
-                tx.nodeChanges = nodeChanges(state)
+                tx.nodeChanges = nodeChanges(state, sortedTouched)
                 tx.relationshipChanges = (Array(state.createdRelationships.keys) + state.deletedRelationships).sorted()
             }
             payload = tx.serialize()
@@ -579,8 +582,10 @@ public final class GraphDatabase: @unchecked Sendable {
         return error
     }
 
-    private func nodeChanges(_ state: TransactionState) -> [TransactionRepresentation.NodeChange] {
-        state.touchedNodes.sorted().map { id in
+    private func nodeChanges(_ state: TransactionState, _ sortedTouched: [Int64])
+        -> [TransactionRepresentation.NodeChange]
+    {
+        sortedTouched.map { id in
             var flags: UInt8 = 0
             if state.createdNodes.contains(id) { flags |= TransactionRepresentation.NodeChange.created }
             if state.deletedNodes.contains(id) { flags |= TransactionRepresentation.NodeChange.deleted }
@@ -616,6 +621,7 @@ public final class GraphDatabase: @unchecked Sendable {
             // Derived-structure "before" state, read before any record changes.
             let affectedNodes = tx.nodeChanges.map(\.id)
             var before: [Int64: (labels: [Int32], record: NodeRecord)] = [:]
+            before.reserveCapacity(affectedNodes.count)
             for id in affectedNodes {
                 let record = try stores.node(id)
                 if record.inUse { before[id] = (try stores.labels(of: record), record) }

@@ -124,14 +124,18 @@ struct DerivedSnapshot {
                 let unique = try r.byte() == 1
                 let keyCount = Int(try r.int64())
                 guard keyCount >= 0, keyCount <= r.remaining else { throw r.damaged("bad index key count") }
-                var entries: [IndexKey: Set<Int64>] = [:]
+                var entries: [IndexKey: IndexHolders] = [:]
                 entries.reserveCapacity(keyCount)
                 for _ in 0..<keyCount {
                     let value = try PropertyValueCodec.decodeTagged(&r)
                     let nodeCount = Int(try r.int64())
                     guard nodeCount > 0, nodeCount <= r.remaining / 8 else { throw r.damaged("bad index entry") }
-                    var nodes = Set<Int64>(minimumCapacity: nodeCount)
-                    for _ in 0..<nodeCount { nodes.insert(try r.int64()) }
+                    var nodes = IndexHolders()
+                    for _ in 0..<nodeCount {
+                        let node = try r.int64()
+                        guard node >= 0 else { throw r.damaged("bad index entry node") }
+                        _ = nodes.insertReportingFirst(node)
+                    }
                     guard entries.updateValue(nodes, forKey: IndexKey(value)) == nil else {
                         throw r.damaged("index key filed twice")
                     }

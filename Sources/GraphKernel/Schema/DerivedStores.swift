@@ -77,7 +77,7 @@ extension Array where Element == Int64 {
 /// Shared between threads under the store lock (`GraphDatabase.storeRW`): mutated only while it is held exclusively.
 final class PropertyIndex: @unchecked Sendable {
     var descriptor: IndexDescriptor
-    private(set) var entries: [IndexKey: Set<Int64>] = [:]
+    private(set) var entries: [IndexKey: IndexHolders] = [:]
     /// Sorted keys for range and prefix seeks, built lazily by the first seek after a change. Seeks run
     /// concurrently under the store's shared lock, so building the cache has its own mutex.
     private var sortedKeys: [IndexKey]?
@@ -86,7 +86,7 @@ final class PropertyIndex: @unchecked Sendable {
     init(descriptor: IndexDescriptor) { self.descriptor = descriptor }
 
     /// An index with its entries already built (a loaded snapshot).
-    init(descriptor: IndexDescriptor, entries: [IndexKey: Set<Int64>]) {
+    init(descriptor: IndexDescriptor, entries: [IndexKey: IndexHolders]) {
         self.descriptor = descriptor
         self.entries = entries
     }
@@ -97,23 +97,21 @@ final class PropertyIndex: @unchecked Sendable {
         let key = IndexKey(value)
         // One hash lookup; adds run under the exclusive store lock, so no seek reads `sortedKeys` meanwhile and
         // the mutex is only needed when there is a cache to drop.
-        let newKey = entries[key, default: []].insertReportingFirst(node)
+        let newKey = entries[key, default: IndexHolders()].insertReportingFirst(node)
         if newKey && sortedKeys != nil { sortMutex.withLock { sortedKeys = nil } }
     }
 
     func remove(_ value: Value, _ node: Int64) {
         let key = IndexKey(value)
-        guard var set = entries[key] else { return }
-        set.remove(node)
-        if set.isEmpty {
-            entries.removeValue(forKey: key)
+        guard let position = entries.index(forKey: key) else { return }
+        // Changed in place: a copy out and back would copy a many-holder set.
+        if entries.values[position].remove(node) {
+            entries.remove(at: position)
             sortMutex.withLock { sortedKeys = nil }
-        } else {
-            entries[key] = set
         }
     }
 
-    func nodes(equal value: Value) -> Set<Int64> { entries[IndexKey(value)] ?? [] }
+    func nodes(equal value: Value) -> IndexHolders { entries[IndexKey(value)] ?? IndexHolders() }
 
     /// The indexed value of each of `nodes` that is in the index (one pass over all entries: for recovery, which
     /// knows which nodes changed but not their old values).
@@ -258,10 +256,69 @@ extension Array where Element == UInt64 {
     }
 }
 
-extension Set where Element == Int64 {
-    /// Inserts `node`; true when the set was empty before.
-    fileprivate mutating func insertReportingFirst(_ node: Int64) -> Bool {
-        let wasEmpty = isEmpty
-        return insert(node).inserted && wasEmpty
+/// The nodes holding one value in a `PropertyIndex`.
+///
+/// Nearly every indexed value has one holder (always, under a uniqueness constraint), so the first holder is kept
+/// inline and a `Set` is only allocated for a second one: an index of n unique values was n small heap sets
+/// to build, hash into and free.
+struct IndexHolders: Sequence {
+    /// The only holder while `many` (the set from a second holder on) is nil (`none` = no holder); node ids are never negative.
+    private var single: Int64 = IndexHolders.none
+    private var many: Set<Int64>?
+    private static let none: Int64 = -1
+
+    init() {}
+
+    init<S: Sequence>(_ nodes: S) where S.Element == Int64 {
+        for node in nodes { _ = insertReportingFirst(node) }
     }
+
+    var count: Int { many?.count ?? (single == Self.none ? 0 : 1) }
+    var isEmpty: Bool { count == 0 }
+
+    func contains(_ node: Int64) -> Bool { many?.contains(node) ?? (single == node && node != Self.none) }
+
+    /// Inserts `node`; true when there was no holder before.
+    mutating func insertReportingFirst(_ node: Int64) -> Bool {
+        precondition(node >= 0, "index holder \(node) is not a node id")
+        if many != nil {
+            // In place through the optional: the set stays uniquely referenced.
+            return many!.insert(node).inserted && many!.count == 1
+        }
+        if single == Self.none {
+            single = node
+            return true
+        }
+        if single != node {
+            many = [single, node]
+            single = Self.none
+        }
+        return false
+    }
+
+    /// Removes `node`; true when no holder is left.
+    mutating func remove(_ node: Int64) -> Bool {
+        if many != nil {
+            many!.remove(node)
+            return many!.isEmpty
+        }
+        if single == node { single = Self.none }
+        return single == Self.none
+    }
+
+    struct Iterator: IteratorProtocol {
+        fileprivate var single: Int64
+        fileprivate var inner: Set<Int64>.Iterator?
+
+        mutating func next() -> Int64? {
+            if inner != nil { return inner!.next() }
+            guard single != IndexHolders.none else { return nil }
+            defer { single = IndexHolders.none }
+            return single
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(single: single, inner: many?.makeIterator()) }
+
+    var underestimatedCount: Int { count }
 }

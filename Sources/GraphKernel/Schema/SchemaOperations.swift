@@ -88,13 +88,15 @@ extension GraphDatabase {
 
     /// Fails the commit if, after it, two nodes with a constrained label would share the constrained value.
     /// Must hold the store lock (shared) and `commitMutex`.
-    func validateUniqueness(_ state: TransactionState) throws {
+    /// `touched` is `state.touchedNodes`, as a set and in id order (the commit computes it once: its log entry
+    /// needs it too).
+    func validateUniqueness(_ state: TransactionState, touched: Set<Int64>, inOrder sortedTouched: [Int64]) throws {
         guard !schema.constraints.isEmpty else { return }
-        let touched = state.touchedNodes
         for constraint in schema.constraints {
             guard let index = indexes[constraint.name] else { continue }
             var claimed: [IndexKey: Int64] = [:]
-            for node in touched.sorted() where !state.deletedNodes.contains(node) {
+            claimed.reserveCapacity(sortedTouched.count)
+            for node in sortedTouched where !state.deletedNodes.contains(node) {
                 let labels = try state.nodeLabels[node] ?? stores.labels(of: try stores.node(node))
                 guard labels.contains(constraint.label) else { continue }
                 let value: Value
