@@ -18,8 +18,12 @@ private final class CannedStoreCopyServer: @unchecked Sendable {
     let port: Int
     private let listener: Int32
     private let done = DispatchSemaphore(value: 0)
+    private let release = DispatchSemaphore(value: 0)
+    private let holdOpen: Bool
 
-    init(answer: [UInt8]) throws {
+    /// With `holdOpen` the connection stays open after the answer until `finish()`.
+    init(answer: [UInt8], holdOpen: Bool = false) throws {
+        self.holdOpen = holdOpen
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -38,6 +42,7 @@ private final class CannedStoreCopyServer: @unchecked Sendable {
         port = Int(UInt16(bigEndian: address.sin_port))
         self.listener = listener
         let done = self.done
+        let release = self.release
         Thread {
             defer { done.signal() }
             let connection = accept(listener, nil, nil)
@@ -54,10 +59,12 @@ private final class CannedStoreCopyServer: @unchecked Sendable {
                 if n <= 0 { return }
                 sent += n
             }
+            if holdOpen { release.wait() }
         }.start()
     }
 
     func finish() {
+        if holdOpen { release.signal() }
         done.wait()
         Glibc.close(listener)
     }
@@ -156,6 +163,39 @@ struct StoreCopyStreamTests {
         #expect(left.filter { $0.hasPrefix("neostore") } == [], "nothing installed")
         let staging = (try? FileManager.default.contentsOfDirectory(atPath: dirs.sub("slave") + "/temp-copy")) ?? []
         #expect(staging == [], "staging directory removed")
+    }
+
+    @Test("closing the client aborts a store copy that is waiting for data; nothing is installed")
+    func closeAbortsCopy() async throws {
+        let dirs = DataTestDirectory()
+        defer { dirs.cleanup() }
+        // A master that announces a file and then sends nothing, keeping the connection open.
+        let server = try CannedStoreCopyServer(answer: fileStart("neostore.nodestore.db", 1 << 20), holdOpen: true)
+        let client = DataClient(
+            address: "127.0.0.1:\(server.port)", group: MultiThreadedEventLoopGroup.singleton,
+            logger: .init(label: "test"), requestTimeout: .seconds(60))
+        let copy = Task { try await client.copyStore(into: dirs.sub("slave")) }
+        // Bounded polling until the receiver has created the announced file (it is then blocked reading its body).
+        let deadline = ContinuousClock.now + .seconds(30)
+        func receiving() -> Bool {
+            let root = dirs.sub("slave") + "/temp-copy"
+            let staging = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+            return staging.contains {
+                ((try? FileManager.default.contentsOfDirectory(atPath: root + "/" + $0)) ?? []).contains(
+                    "neostore.nodestore.db")
+            }
+        }
+        while !receiving(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(receiving())
+        await client.close()
+        await #expect {
+            _ = try await copy.value
+        } throws: { error in
+            "\(error)".contains("ended inside")
+        }
+        server.finish()
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: dirs.sub("slave"))) ?? []
+        #expect(left.filter { $0.hasPrefix("neostore") } == [], "nothing installed")
     }
 
     @Test("without splice (read + pwrite through one buffer) a copy is identical to the master")
