@@ -119,11 +119,25 @@ final class BoltChannelHandler: ChannelDuplexHandler {
             negotiate(context: context)
         }
         guard let connection, cumulation != nil else { return }
+        // A RUN is held back until the next message is known: a RUN + PULL pair that arrived together (drivers
+        // pipeline them in one write) may be answered right here (`answerOnEventLoop`).
+        var heldRun: ByteBuffer?
         do {
             while let body = try chunks.next(from: &cumulation!) {
-                connection.enqueue(body)
+                if let run = heldRun {
+                    heldRun = nil
+                    if connection.answerOnEventLoop(run: run, pull: body) { continue }
+                    connection.enqueue(run)
+                    connection.enqueue(body)
+                } else if BoltRequestDecoder.peekTag(body) == BoltConnection.runTag && shared.configuration.eventLoopReads {
+                    heldRun = body
+                } else {
+                    connection.enqueue(body)
+                }
             }
+            if let run = heldRun { connection.enqueue(run) }
         } catch {
+            if let run = heldRun { connection.enqueue(run) }
             // Oversized message: answer in order, then close; nothing after it is read.
             inputClosed = true
             cumulation = nil

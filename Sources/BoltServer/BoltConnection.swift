@@ -151,6 +151,106 @@ final class BoltConnection: @unchecked Sendable {
         }
     }
 
+    // MARK: - Bounded reads on the event loop
+
+    static let runTag: UInt8 = 0x10
+    static let pullTag: UInt8 = 0x3F
+    /// Rows a statement answered on the event loop may return; more go the ordinary way.
+    static let eventLoopMaxRows = 1_000
+    /// Statements remembered as unsuitable by one connection; forgotten all at once beyond this.
+    static let unsuitableLimit = 64
+    /// Executions of an unsuitable statement that skip the event loop: doubles from the first to the last on
+    /// each further failure, and is forgotten on a success.
+    static let unsuitableSkips = (first: 8, last: 1024)
+
+    /// A statement that ran out of budget or rows on the event loop: the next `skipsLeft` executions go to the
+    /// queue at once. Not forever: the budget is wall-clock time, so on a loaded machine even a point read is
+    /// sometimes preempted past it; an expensive statement still costs the loop at most one attempt in `skip`.
+    struct Unsuitable {
+        var skip: Int
+        var skipsLeft: Int
+    }
+
+    /// Loop-side state, touched only while `answerOnEventLoop` holds the connection (see there).
+    var unsuitableOnEventLoop: [String: Unsuitable] = [:]
+
+    /// Event loop: answers an auto-commit RUN + PULL right here when the connection is idle and the session can
+    /// run the statement without waiting: a cached read-only plan without procedure calls or LOAD CSV, no lock
+    /// held by another thread, bookmarks already applied, at most `eventLoopMaxRows` rows, and a kernel time-out
+    /// of `eventLoopReadBudget` that every read checks (`DatabaseSession.runBoundedRead`). Such a point read costs
+    /// a fraction of its hand-over to the worker queue and back (two cross-thread wake-ups per query, ~60 % of
+    /// its server CPU: docs/performance.md "Bolt path"). Returns false, having changed nothing, when the pair
+    /// must take the ordinary way (`enqueue` both).
+    ///
+    /// Why touching queue-confined state here is safe: the connection is claimed by setting `scheduled` while
+    /// nothing is queued or running, exactly as `enqueue` does before it schedules the pump, so the pump cannot
+    /// start until this returns (only the event loop schedules it, and this runs on the event loop); the lock
+    /// orders this thread's accesses after the worker's last ones.
+    func answerOnEventLoop(run: ByteBuffer, pull: ByteBuffer) -> Bool {
+        guard BoltRequestDecoder.peekTag(pull) == Self.pullTag else { return false }
+        let claimed: Bool = lock.withLock {
+            guard !scheduled, !closed, inbox.isEmpty, pendingResets == 0 else { return false }
+            scheduled = true
+            return true
+        }
+        guard claimed else { return false }
+        defer { lock.withLock { scheduled = false } }
+        guard machine.state == .ready, let session,
+            case .run(let query, let parameters, let options)? = try? decoder.decode(run),
+            case .pull(let n, let qid)? = try? decoder.decode(pull), qid == -1, n == -1 || n > 0
+        else { return false }
+        if !unsuitableOnEventLoop.isEmpty, var entry = unsuitableOnEventLoop[query] {
+            if entry.skipsLeft > 0 {
+                entry.skipsLeft -= 1
+                unsuitableOnEventLoop[query] = entry
+                return false
+            }
+        }
+        let startNanos = DispatchTime.now().uptimeNanoseconds
+        let maxRows = n == -1 ? Self.eventLoopMaxRows : Int(min(n, Int64(Self.eventLoopMaxRows)))
+        let done: CompletedResult
+        switch session.runBoundedRead(
+            query, parameters: parameters, options: options, maxRows: maxRows,
+            budget: shared.configuration.eventLoopReadBudget)
+        {
+        case .unavailable:
+            return false
+        case .unsuitable:
+            let skip = unsuitableOnEventLoop[query].map { min($0.skip * 2, Self.unsuitableSkips.last) }
+                ?? Self.unsuitableSkips.first
+            if unsuitableOnEventLoop.count >= Self.unsuitableLimit { unsuitableOnEventLoop.removeAll() }
+            unsuitableOnEventLoop[query] = Unsuitable(skip: skip, skipsLeft: skip)
+            return false
+        case .completed(let result):
+            done = result
+            if !unsuitableOnEventLoop.isEmpty { unsuitableOnEventLoop[query] = nil }
+        }
+        let metrics = shared.metrics
+        metrics.received.add(2, ordering: .relaxed)
+        metrics.started.add(2, ordering: .relaxed)
+        // The RUN: the transaction is already committed; answer it as `execute(.run)` would.
+        let runAction = machine.received(.run(query: query, parameters: parameters, options: options))
+        guard case .execute(.run) = runAction else {
+            preconditionFailure("RUN in READY did not execute: \(runAction)")
+        }
+        perform(machine.succeeded([
+            "fields": .list(done.columns.map { .string($0) }),
+            "t_first": .integer(Self.milliseconds(since: startNanos)),
+        ]))
+        let pullAction = machine.received(.pull(n: n, qid: qid))
+        guard case .execute(.pull) = pullAction else {
+            preconditionFailure("PULL after an auto-commit RUN did not execute: \(pullAction)")
+        }
+        for row in done.rows { encoder.writeRecord(row, to: &out) }
+        let job = PullJob(key: -1, autoCommit: true, remaining: 0, discard: false, startedNanos: startNanos)
+        perform(machine.succeeded(summaryMetadata(done.summary, job: job), hasMore: false))
+        metrics.processingNanos.add(
+            Int(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds &- startNanos), ordering: .relaxed)
+        metrics.done.add(2, ordering: .relaxed)
+        flush()
+        return true
+    }
+
     // MARK: - Queue side
 
     func pump() {

@@ -47,6 +47,13 @@ public struct BoltServerConfiguration: Sendable {
     public var eventLoopThreads: Int
     /// Versions offered in the handshake.
     public var versions: [BoltVersion]
+    /// Answer a pipelined auto-commit RUN + PULL of a cached read-only plan on the event loop, inside
+    /// `eventLoopReadBudget` (`BoltConnection.answerOnEventLoop`); false: every statement goes to the
+    /// connection's worker queue.
+    public var eventLoopReads: Bool = true
+    /// The kernel time-out of a statement answered on the event loop; one that needs longer is rolled back and
+    /// runs on the worker queue instead (and is not tried on the loop again soon by that connection).
+    public var eventLoopReadBudget: Duration = .milliseconds(2)
 
     public init(
         host: String = "127.0.0.1", port: Int = 7687, tlsLevel: BoltTLSLevel = .disabled,

@@ -117,6 +117,31 @@ public protocol ResultCursor: AnyObject {
     func summary() throws -> ResultSummary
 }
 
+/// A statement run to completion in one call (`DatabaseSession.runBoundedRead`): every row, and the summary of
+/// its committed auto-commit transaction (bookmark set).
+public struct CompletedResult {
+    public var columns: [String]
+    public var rows: [[Value]]
+    public var summary: ResultSummary
+
+    public init(columns: [String], rows: [[Value]], summary: ResultSummary) {
+        self.columns = columns
+        self.rows = rows
+        self.summary = summary
+    }
+}
+
+/// What came of `DatabaseSession.runBoundedRead`. Only `.completed` has any effect on the session; otherwise
+/// nothing happened and the caller runs the statement the ordinary way (`run`), which also reports any error.
+public enum BoundedReadOutcome {
+    case completed(CompletedResult)
+    /// Not now (another call holds the session, a transaction is open, the plan is not cached yet, the
+    /// bookmark is not applied yet, the statement failed): trying this statement again later may succeed.
+    case unavailable
+    /// The statement needed more than the budget or more rows than allowed: do not try it this way again soon.
+    case unsuitable
+}
+
 /// One routing table, as ROUTE and dbms.cluster.routing.getRoutingTable return it.
 public struct RoutingTable: Sendable, Hashable {
     public var ttlSeconds: Int
@@ -147,6 +172,22 @@ public protocol DatabaseSession: AnyObject {
     /// Marks the running query as terminated so that it stops at its next check (Bolt RESET while streaming).
     func interrupt()
     func close()
+    /// Runs an auto-commit statement to completion only if that cannot wait: no explicit transaction or open
+    /// result, no session lock held by another thread, bookmarks already applied, a cached read-only plan that
+    /// calls no procedure and loads no file, at most `maxRows` rows, all within `budget` of CPU time (checked
+    /// at every kernel read). For front ends that call it where they must not block (the Bolt event loop).
+    func runBoundedRead(
+        _ query: String, parameters: [String: Value], options: TransactionOptions, maxRows: Int, budget: Duration
+    ) -> BoundedReadOutcome
+}
+
+extension DatabaseSession {
+    /// Sessions that cannot tell whether a statement would wait never run one this way.
+    public func runBoundedRead(
+        _ query: String, parameters: [String: Value], options: TransactionOptions, maxRows: Int, budget: Duration
+    ) -> BoundedReadOutcome {
+        .unavailable
+    }
 }
 
 /// The server-wide entry point for front ends.

@@ -84,6 +84,65 @@ struct EndToEndTests {
         }
     }
 
+    @Test("a pipelined auto-commit RUN + PULL the session can bound is answered on the event loop; others are not")
+    func boundedReadsOnTheEventLoop() async throws {
+        let service = FakeDatabaseService()
+        try await withServer(service: service) { _, port in
+            let c = try RawBoltClient(port: port)
+            _ = try c.open()
+            // Answered by runBoundedRead: the rows, then a summary with a bookmark; `run` is never called.
+            try c.send(run("QUICK 3") + pull(-1))
+            let quick = try c.readReplies(5)
+            #expect(quick[0].metadata["fields"] == .list([.string("i")]))
+            #expect(quick[1] == .record([.integer(0)]))
+            #expect(quick[3] == .record([.integer(2)]))
+            #expect(quick[4].metadata["type"] == .string("r"))
+            #expect(quick[4].metadata["bookmark"] != nil)
+            #expect(quick[4].metadata["has_more"] == nil)
+            // PULL n bounds the rows: more than n goes the ordinary way (the fake's `run` gives its default row).
+            try c.send(run("QUICK 5") + pull(2))
+            let paged = try c.readReplies(3)
+            #expect(paged[1] == .record([.integer(1)]))
+            #expect(paged[2].metadata["bookmark"] != nil)
+            // Unsuitable: the ordinary way, and the connection's next 8 executions of it skip the loop; the one
+            // after those tries again.
+            for _ in 0..<10 {
+                try c.send(run("SLOWQUICK") + pull(-1))
+                let slow = try c.readReplies(3)
+                #expect(slow[1] == .record([.integer(1)]))
+            }
+            // A RUN whose PULL comes later, and a RUN inside an explicit transaction, take the ordinary way.
+            try c.send(run("QUICK 1"))
+            #expect(try c.readReply().metadata["fields"] == .list([.string("x")]))
+            try c.send(pull(-1))
+            #expect(try c.readReplies(2)[0] == .record([.integer(1)]))
+            try c.send(begin([:]) + run("QUICK 1") + pull(-1) + commitMessage)
+            let tx = try c.readReplies(5)
+            #expect(tx[2] == .record([.integer(1)]))
+            #expect(tx[4].metadata["bookmark"] != nil)
+            #expect(service.log.filter { $0.hasPrefix("BOUNDED") } == [
+                "BOUNDED QUICK 3 1000", "BOUNDED QUICK 5 2", "BOUNDED SLOWQUICK 1000", "BOUNDED SLOWQUICK 1000",
+            ])
+            #expect(service.log.filter { $0.hasPrefix("RUN") }
+                == ["RUN QUICK 5"] + Array(repeating: "RUN SLOWQUICK", count: 10) + ["RUN QUICK 1", "RUN QUICK 1"])
+        }
+    }
+
+    @Test("with eventLoopReads off every statement goes to the connection's queue")
+    func eventLoopReadsOff() async throws {
+        let service = FakeDatabaseService()
+        var configuration = BoltServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.eventLoopReads = false
+        try await withServer(configuration, service: service) { _, port in
+            let c = try RawBoltClient(port: port)
+            _ = try c.open()
+            try c.send(run("QUICK 3") + pull(-1))
+            let replies = try c.readReplies(3)
+            #expect(replies[1] == .record([.integer(1)]))
+            #expect(!service.log.contains { $0.hasPrefix("BOUNDED") })
+        }
+    }
+
     @Test("a failed RUN: FAILURE in the GQL form on 5.8, IGNORED for the pipelined PULL, RESET recovers")
     func failureFlow() async throws {
         try await withServer { _, port in

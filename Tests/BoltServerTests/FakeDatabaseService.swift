@@ -12,6 +12,8 @@ import TrellisService
 /// - `FAILPULL`: throws on the first `next()`.
 /// - `SLEEP`: `next()` blocks until interrupted (or 10 s), then throws Terminated.
 /// - `VALUES`: one row of every value kind.
+/// - `QUICK n`: answered by `runBoundedRead` (n rows `[i]`, or `.unsuitable` beyond `maxRows`); `run` gives
+///   the default row. `SLOWQUICK`: `runBoundedRead` says `.unsuitable`. Each attempt is logged as `BOUNDED …`.
 final class FakeDatabaseService: DatabaseService, @unchecked Sendable {
     let serverAgent = "Neo4j/5.26.0"
     let authEnabled: Bool
@@ -118,6 +120,27 @@ final class FakeSession: DatabaseSession, @unchecked Sendable {
                 bookmark: bookmark)
         default:
             return FakeCursor(rows: [[.integer(1)]], columns: ["x"], bookmark: bookmark)
+        }
+    }
+
+    func runBoundedRead(
+        _ query: String, parameters: [String: Value], options: TransactionOptions, maxRows: Int, budget: Duration
+    ) -> BoundedReadOutcome {
+        let words = query.split(separator: " ")
+        switch words.first {
+        case "QUICK":
+            service.record("BOUNDED \(query) \(maxRows)")
+            let n = words.count > 1 ? Int(words[1]) ?? 1 : 1
+            guard n <= maxRows else { return .unsuitable }
+            var summary = ResultSummary()
+            summary.bookmark = service.nextBookmark()
+            return .completed(CompletedResult(
+                columns: ["i"], rows: (0..<n).map { [.integer(Int64($0))] }, summary: summary))
+        case "SLOWQUICK":
+            service.record("BOUNDED \(query) \(maxRows)")
+            return .unsuitable
+        default:
+            return .unavailable
         }
     }
 

@@ -34,6 +34,19 @@ public final class CypherEngine: @unchecked Sendable {
                         options: options).run()
     }
 
+    /// Whether `query` is a planned read-only statement in the plan cache whose plan neither calls a procedure nor
+    /// loads a file: the only operators left read the graph and compute, and every one of them checks the
+    /// transaction's deadline as it goes (kernel reads, `ExecutionContext.tick`). A server may then run it where
+    /// it must not block (Bolt's event loop) inside a short time budget, and fall back to its worker otherwise.
+    /// Procedures (`db.awaitIndexes` waits) and `LOAD CSV` (file or network I/O) can block, so never qualify;
+    /// neither does a statement not yet planned (planning is not bounded by the budget).
+    public func isCachedBoundedRead(_ query: String) -> Bool {
+        guard let cached = planCache.get(query), cached.procedureGeneration == registry.generation else {
+            return false
+        }
+        return cached.boundedRead
+    }
+
     /// Drops every cached plan (`dbms.clearQueryCaches()`).
     public func clearPlanCache() { planCache.clear() }
 }

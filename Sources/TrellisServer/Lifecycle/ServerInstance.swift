@@ -191,7 +191,7 @@ public final class ServerInstance: @unchecked Sendable {
             let (seconds, atto) = capped.components
             return .nanoseconds(seconds * 1_000_000_000 + atto / 1_000_000_000)
         }
-        return BoltServerConfiguration(
+        var configuration = BoltServerConfiguration(
             host: host, port: port, tlsLevel: level, certificatePath: pair?.certificate, privateKeyPath: pair?.key,
             maxMessageBytes: Int(config.get(Settings.boltMaxMessageSize)),
             maxNestingDepth: Int(config.get(Settings.boltMaxNestingDepth)),
@@ -199,6 +199,8 @@ public final class ServerInstance: @unchecked Sendable {
             handshakeTimeout: amount(config.get(Settings.boltHandshakeTimeout)) ?? .seconds(365 * 86_400),
             idleTimeout: amount(config.get(Settings.boltConnectionKeepAlive)),
             eventLoopThreads: threads)
+        configuration.eventLoopReads = config.get(Settings.boltEventLoopReads)
+        return configuration
     }
 
     /// The first complete pair among `<purpose>/private.key`+`<purpose>/public.crt` (purpose `bolt` or

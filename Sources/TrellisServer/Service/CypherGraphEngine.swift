@@ -67,6 +67,8 @@ public final class CypherGraphEngine: GraphEngine, @unchecked Sendable {
 
     public var lastCommittedTxID: Int64 { database.lastCommittedTransaction }
 
+    public func isCachedBoundedRead(_ query: String) -> Bool { cypher.isCachedBoundedRead(query) }
+
     public func shutdown() throws { try database.closeDatabase() }
 }
 

@@ -31,9 +31,14 @@ public protocol GraphEngine: AnyObject, Sendable {
     /// Closes the store and opens the one `reopen` returns (HA store copy). Engines without a replaceable store
     /// throw.
     func replaceDatabase(_ reopen: (any KernelDatabase) throws -> any KernelDatabase) throws
+    /// Whether `query` has a cached plan that only reads the graph (no procedure call, no LOAD CSV), so that
+    /// running it with a short transaction time-out bounds its work (`DatabaseSession.runBoundedRead`).
+    func isCachedBoundedRead(_ query: String) -> Bool
 }
 
 extension GraphEngine {
+    public func isCachedBoundedRead(_ query: String) -> Bool { false }
+
     public func replaceDatabase(_ reopen: (any KernelDatabase) throws -> any KernelDatabase) throws {
         throw DatabaseError(.databaseUnavailable, "This database engine cannot replace its store.")
     }

@@ -225,6 +225,24 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         }
     }
 
+    /// `beginEngineTransaction` for `TrellisSession.runBoundedRead`: a read transaction whose time-out is
+    /// `budget`, registered like any other (shutdown and store replacement wait for it); nil instead of waiting
+    /// when a bookmark names a transaction not applied yet.
+    func beginBoundedRead(user: AuthenticatedUser, options: TransactionOptions, budget: Duration,
+                          session: TrellisSession) throws -> (EngineTransaction, Int)? {
+        if !options.bookmarks.isEmpty {
+            guard let wanted = try? Bookmark.highest(options.bookmarks), wanted <= engine.lastCommittedTxID else {
+                return nil
+            }
+        }
+        var read = options
+        read.bookmarks = []
+        read.mode = .read
+        read.timeout = budget
+        let (tx, id, _) = try beginEngineTransaction(user: user, options: read, session: session)
+        return (tx, id)
+    }
+
     func transactionEnded(_ id: Int) {
         _ = activity.withLock { $0.open.removeValue(forKey: id) }
     }

@@ -241,6 +241,58 @@ final class TrellisSession: DatabaseSession {
         }
     }
 
+    /// See `DatabaseSession.runBoundedRead`. The statement runs in a READ transaction whose kernel time-out is
+    /// `budget` (the kernel checks it on every read, the Cypher runtime every 1,024 steps of work that reads
+    /// nothing), so it stops within about `budget` whatever it does; reads take no locks. It is not registered
+    /// in the running-query table: it ends before anyone could list or kill it. Nothing of a failed attempt is
+    /// kept: the transaction is rolled back and the caller runs the statement the ordinary way.
+    func runBoundedRead(
+        _ query: String, parameters: [String: Value], options: TransactionOptions, maxRows: Int, budget: Duration
+    ) -> BoundedReadOutcome {
+        guard gate.try() else { return .unavailable }
+        defer { gate.unlock() }
+        // A query log that records statements as short as this one writes a file for each: not on this path.
+        if let log = service.queryLog, log.threshold <= budget * 4 { return .unavailable }
+        guard explicit == nil, openCursor == nil, !user.passwordChangeRequired,
+            service.engine.isCachedBoundedRead(query)
+        else { return .unavailable }
+        let started = ContinuousClock.now
+        let begun: (EngineTransaction, Int)?
+        do {
+            begun = try service.beginBoundedRead(user: user, options: options, budget: budget, session: self)
+        } catch {
+            return .unavailable
+        }
+        guard let (tx, id) = begun else { return .unavailable }
+        var rows: [[Value]] = []
+        do {
+            let result = try tx.run(query, parameters: parameters)
+            while let row = try result.next() {
+                guard rows.count < maxRows else {
+                    tx.rollback()
+                    service.transactionEnded(id)
+                    return .unsuitable
+                }
+                rows.append(row)
+            }
+            var summary = result.summary()
+            let txID = try tx.commit()
+            service.transactionEnded(id)
+            let bookmark = Bookmark.make(txID: txID)
+            summary.bookmark = bookmark
+            lastBookmark = bookmark
+            service.queryLog?.record(
+                elapsed: ContinuousClock.now - started, connection: connectionDescription, query: query,
+                parameters: parameters, metadata: options.metadata, error: nil)
+            return .completed(CompletedResult(columns: result.columns, rows: rows, summary: summary))
+        } catch {
+            tx.rollback()
+            service.transactionEnded(id)
+            if let e = error as? DatabaseError, e.code == .transactionTimedOut { return .unsuitable }
+            return .unavailable
+        }
+    }
+
     var connectionDescription: String { "\(name)\t\(user.username)" }
 
     /// An error in an explicit transaction rolls it back (Neo4j); the client still has to end it.

@@ -139,6 +139,11 @@ public enum Settings {
         "dbms.connector.bolt.connection_keep_alive", "0",
         "A Bolt connection that sends nothing for this long while no work runs for it is closed (0: never). "
             + "Neo4j's name; Trellis uses it as an idle time-out.")
+    public static let boltEventLoopReads = Setting<Bool>.boolean(
+        "dbms.connector.bolt.event_loop_reads", true,
+        "Trellis addition. Answer a pipelined auto-commit RUN + PULL of a cached read-only plan (no procedure, no "
+            + "LOAD CSV) on the connection's event loop when it needs no wait, at most 2 ms of work and at most "
+            + "1,000 rows; anything else runs on the connection's worker as always. false: every statement does.")
     public static let httpEnabled = Setting<Bool>.boolean("dbms.connector.http.enabled", true, "HTTP connector.")
     public static let httpListenAddress = Setting<SocketAddressSetting>.address(
         "dbms.connector.http.listen_address", ":7474", "HTTP listen address.")
@@ -409,7 +414,7 @@ public enum Settings {
             boltListenAddress.erased, boltAdvertisedAddress.erased, boltTLSLevel.erased,
             boltThreadPoolMinSize.erased, boltThreadPoolMaxSize.erased, boltThreadPoolKeepAlive.erased,
             boltMaxMessageSize.erased, boltMaxNestingDepth.erased, boltMaxConnections.erased,
-            boltHandshakeTimeout.erased, boltConnectionKeepAlive.erased,
+            boltHandshakeTimeout.erased, boltConnectionKeepAlive.erased, boltEventLoopReads.erased,
             httpEnabled.erased, httpListenAddress.erased, httpAdvertisedAddress.erased, httpsEnabled.erased,
             httpsListenAddress.erased, httpsAdvertisedAddress.erased,
             authEnabled.erased, authMaxFailedAttempts.erased, authLockTime.erased, authCacheTTL.erased, haStatusAuthEnabled.erased,
