@@ -180,7 +180,9 @@ final class BoltConnection: @unchecked Sendable {
     /// of `eventLoopReadBudget` that every read checks (`DatabaseSession.runBoundedRead`). Such a point read costs
     /// a fraction of its hand-over to the worker queue and back (two cross-thread wake-ups per query, ~60 % of
     /// its server CPU: docs/performance.md "Bolt path"). Returns false, having changed nothing, when the pair
-    /// must take the ordinary way (`enqueue` both).
+    /// must take the ordinary way (`enqueue` both). Like every reader it can still wait for the kernel's own
+    /// critical sections (a commit's apply, the page cache's mutex during a fault or a checkpoint flush):
+    /// docs/bolt.md "How it runs".
     ///
     /// Why touching queue-confined state here is safe: the connection is claimed by setting `scheduled` while
     /// nothing is queued or running, exactly as `enqueue` does before it schedules the pump, so the pump cannot
