@@ -313,10 +313,15 @@ struct BenchKernelCommand: ParsableCommand {
         let cached = try measureExpansion(cachedDB, nodeIDs, selfLoops: selfLoops, random: &random)
         let cachedIterator = try measureExpansion(
             cachedDB, nodeIDs, selfLoops: selfLoops, random: &random, iterator: true)
+        let cachedBatch = try measureExpansion(
+            cachedDB, nodeIDs, selfLoops: selfLoops, random: &random, nodesPerCall: 128)
         let stats = cachedDB.adjacencyCacheStats
         try cachedDB.close()
         report.row(
             "expansion from the adjacency cache through the AnyIterator form", "\(fmt(cachedIterator.rate)) rels/s")
+        report.row(
+            "expansion from the adjacency cache, 128 random nodes per call (multi-node form, as a BFS frontier)",
+            "\(fmt(cachedBatch.rate)) rels/s")
         report.row(
             "expansion from the adjacency cache (same graph and pattern)",
             "\(fmt(cached.rate)) rels/s = \(ratio(cached.rate / walkRate)) the record walk; filling it (first "
@@ -372,10 +377,15 @@ struct BenchKernelCommand: ParsableCommand {
         let cached = try measureExpansion(cachedDB, nodeIDs, selfLoops: selfLoops, random: &random)
         let cachedIterator = try measureExpansion(
             cachedDB, nodeIDs, selfLoops: selfLoops, random: &random, iterator: true)
+        let cachedBatch = try measureExpansion(
+            cachedDB, nodeIDs, selfLoops: selfLoops, random: &random, nodesPerCall: 128)
         let stats = cachedDB.adjacencyCacheStats
         try cachedDB.close()
         report.row(
             "expansion from the adjacency cache through the AnyIterator form", "\(fmt(cachedIterator.rate)) rels/s")
+        report.row(
+            "expansion from the adjacency cache, 128 random nodes per call (multi-node form, as a BFS frontier)",
+            "\(fmt(cachedBatch.rate)) rels/s")
         report.row(
             "expansion from the adjacency cache (same graph and pattern)",
             "\(fmt(cached.rate)) rels/s = \(ratio(cached.rate / walkRate)) the record walk; filling it "
@@ -386,9 +396,11 @@ struct BenchKernelCommand: ParsableCommand {
     /// `seconds`; returns relationships per second of the timed part and the warm-up time. The timed part goes
     /// through the batch call the Cypher Expand operators use (`relationships(of:direction:types:into:)`, one
     /// reused buffer) and reads each relationship's other end, as an Expand does; `iterator` measures the older
-    /// `AnyIterator` form instead.
+    /// `AnyIterator` form instead; `nodesPerCall` > 1 the multi-node call (as a breadth-first frontier uses it)
+    /// with that many random nodes per call.
     func measureExpansion(
-        _ db: GraphDatabase, _ nodeIDs: [NodeID], selfLoops: Int, random: inout SplitMix64, iterator: Bool = false
+        _ db: GraphDatabase, _ nodeIDs: [NodeID], selfLoops: Int, random: inout SplitMix64, iterator: Bool = false,
+        nodesPerCall: Int = 1
     ) throws -> (rate: Double, warmSeconds: Double) {
         let clock = ContinuousClock()
         // The token API (what Cypher's Expand uses), not the convenience taking type names, which copies.
@@ -407,10 +419,26 @@ struct BenchKernelCommand: ParsableCommand {
         // Sum of the other ends, so the reads cannot be optimised away (and checked below).
         var checksum: Int64 = 0
         var buffer: [RelationshipInfo] = []
+        var batchNodes: [NodeID] = []
+        var ends: [Int] = []
         // Per core: the rate is over this thread's CPU time, so other load on the machine does not count.
         let cpuStart = threadCPUSeconds()
         let deadline = clock.now + .milliseconds(Int64(seconds * 1000))
         try db.read { tx in
+            while clock.now < deadline && nodesPerCall > 1 {
+                for _ in 0..<(1000 / nodesPerCall + 1) {
+                    batchNodes.removeAll(keepingCapacity: true)
+                    for _ in 0..<nodesPerCall { batchNodes.append(nodeIDs[Int(random.next() % UInt64(nodeIDs.count))]) }
+                    try tx.relationships(
+                        of: batchNodes[...], direction: .both, types: noTypes, into: &buffer, ends: &ends)
+                    var begin = 0
+                    for (k, node) in batchNodes.enumerated() {
+                        for rel in buffer[begin..<ends[k]] { checksum &+= rel.otherNode(node).rawValue }
+                        begin = ends[k]
+                    }
+                    traversed += buffer.count
+                }
+            }
             while clock.now < deadline {
                 for _ in 0..<1000 {
                     let node = nodeIDs[Int(random.next() % UInt64(nodeIDs.count))]

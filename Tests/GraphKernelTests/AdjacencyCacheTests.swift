@@ -60,6 +60,20 @@ struct AdjacencyCacheTests {
                 try tx.relationships(of: NodeID(node), direction: direction, types: filter, into: &buffer)
             }
             #expect(buffer == reference, "seed \(seed): batch form, node \(node) \(direction) \(filter)")
+            // The multi-node form: the same relationships, node after node, with the end of each node's run.
+            let others = [nodes[rng.below(nodes.count)], node, nodes[rng.below(nodes.count)]].map(NodeID.init)
+            var ends = [7]
+            try db.read { tx in
+                try tx.relationships(of: others[...], direction: direction, types: filter, into: &buffer, ends: &ends)
+            }
+            var expectedRuns: [RelationshipInfo] = []
+            var expectedEnds: [Int] = []
+            for other in others {
+                expectedRuns += try Self.walked(db, other.rawValue, direction, filter)
+                expectedEnds.append(expectedRuns.count)
+            }
+            #expect(buffer == expectedRuns, "seed \(seed): multi-node form around node \(node) \(direction) \(filter)")
+            #expect(ends == expectedEnds, "seed \(seed): multi-node ends around node \(node)")
             let expected = Set(
                 rels.values.filter { r in
                     (filter.isEmpty || filter.contains(r.type))
@@ -154,10 +168,28 @@ struct AdjacencyCacheTests {
         #expect(buffer.map(\.id) == [added])
         try tx.relationships(of: b, direction: .incoming, types: [], into: &buffer)
         #expect(buffer.isEmpty)
+        var ends: [Int] = []
+        try tx.relationships(of: [a, b, a][...], direction: .both, types: [], into: &buffer, ends: &ends)
+        #expect(buffer.map(\.id) == [added, added, added])
+        #expect(ends == [1, 2, 3])
+        let c = try tx.createNode(labels: [])
+        try tx.relationships(of: [c, a][...], direction: .outgoing, types: [], into: &buffer, ends: &ends)
+        #expect(buffer.isEmpty && ends == [0, 0])
+        #expect(throws: DatabaseError.self) {
+            try tx.relationships(of: [a, NodeID(1_000)][...], direction: .both, types: [], into: &buffer, ends: &ends)
+        }
         #expect(try tx.degree(of: a, direction: .incoming, types: []) == 1)
         tx.rollback()
         #expect(try db.read { tx in Array(try tx.relationships(of: a)).map(\.id) } == [existing])
         #expect(try db.read { tx in Array(try tx.relationships(of: b)).map(\.id) } == [existing])
+        // The multi-node form on the read path (entries looked up together): a missing node is still an error.
+        #expect(throws: DatabaseError.self) {
+            try db.read { tx in
+                var out: [RelationshipInfo] = []
+                var ends: [Int] = []
+                try tx.relationships(of: [a, NodeID(1_000)][...], direction: .both, types: [], into: &out, ends: &ends)
+            }
+        }
     }
 
     @Test("readers expanding a hub during commits only ever see whole transactions")

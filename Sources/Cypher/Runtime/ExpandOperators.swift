@@ -299,6 +299,9 @@ final class PruningVarExpandOp: Op, CountableExpansion {
     private var frontier: [NodeID] = []
     private var nextFrontier: [NodeID] = []
     private var rels: [RelationshipInfo] = []
+    private var relEnds: [Int] = []
+    /// Frontier nodes per kernel call: enough to overlap many lookups, few enough to keep the buffer small.
+    private static let nodesPerCall = 128
 
     var endSlot: Int { toSlot }
 
@@ -342,23 +345,33 @@ final class PruningVarExpandOp: Op, CountableExpansion {
             nextFrontier.removeAll(keepingCapacity: true)
             // The last level's nodes are only ends: they are not expanded, so they need not be queued.
             let last = depth + 1 == maxLength
-            for node in frontier {
-                try ctx.tx.relationships(of: node, direction: direction, types: tokens, into: &rels)
+            // The frontier is expanded in chunks with one kernel call each, which looks the chunk's nodes up
+            // together (overlapping their memory accesses); `relEnds` says where each node's relationships stop.
+            var chunkStart = 0
+            while chunkStart < frontier.count {
+                let chunk = frontier[chunkStart..<min(frontier.count, chunkStart + Self.nodesPerCall)]
+                chunkStart = chunk.endIndex
+                try ctx.tx.relationships(of: chunk, direction: direction, types: tokens, into: &rels, ends: &relEnds)
                 hits += rels.count
-                for rel in rels {
-                    if let relPredicate {
-                        probe[predicateSlot] = try ctx.relRef(rel)
-                        if try Semantics.truth(relPredicate(probe, ctx)) != true { continue }
-                    }
-                    let other = rel.otherNode(node)
-                    if other == start {
-                        if !startIsEnd {
-                            startIsEnd = true
-                            ends.append(start)
+                var begin = 0
+                for (k, node) in zip(0..., chunk) {
+                    let end = relEnds[k]
+                    defer { begin = end }
+                    for rel in rels[begin..<end] {
+                        if let relPredicate {
+                            probe[predicateSlot] = try ctx.relRef(rel)
+                            if try Semantics.truth(relPredicate(probe, ctx)) != true { continue }
                         }
-                    } else if visited.insert(other) {
-                        ends.append(other)
-                        if !last { nextFrontier.append(other) }
+                        let other = rel.otherNode(node)
+                        if other == start {
+                            if !startIsEnd {
+                                startIsEnd = true
+                                ends.append(start)
+                            }
+                        } else if visited.insert(other) {
+                            ends.append(other)
+                            if !last { nextFrontier.append(other) }
+                        }
                     }
                 }
             }

@@ -68,6 +68,14 @@ public protocol GraphReadOperations: AnyObject {
     func relationships(
         of node: NodeID, direction: Direction, types: [RelationshipTypeToken], into out: inout [RelationshipInfo]
     ) throws
+    /// The relationships of several nodes in one call: `out` gets those of `nodes[0]`, then those of `nodes[1]`, …
+    /// (each in the order of the single-node call), and `ends[i]` the index in `out` just past those of `nodes[i]`;
+    /// both are emptied first. For breadth-first expansion of a frontier: the kernel looks all the nodes up before
+    /// copying any edges, so their memory accesses overlap. Throws `EntityNotFound` if any node does not exist.
+    func relationships(
+        of nodes: ArraySlice<NodeID>, direction: Direction, types: [RelationshipTypeToken],
+        into out: inout [RelationshipInfo], ends: inout [Int]
+    ) throws
     func degree(of node: NodeID, direction: Direction, types: [RelationshipTypeToken]) throws -> Int
     func relationshipProperty(_ rel: RelationshipID, _ key: PropertyKeyToken) throws -> Value
     func relationshipProperties(_ rel: RelationshipID) throws -> [(PropertyKeyToken, Value)]
@@ -103,6 +111,21 @@ extension GraphReadOperations {
         out.removeAll(keepingCapacity: true)
         let rels = try relationships(of: node, direction: direction, types: types)
         while let rel = rels.next() { out.append(rel) }
+    }
+
+    /// One single-node call per node, for implementations without a batch form of their own.
+    public func relationships(
+        of nodes: ArraySlice<NodeID>, direction: Direction, types: [RelationshipTypeToken],
+        into out: inout [RelationshipInfo], ends: inout [Int]
+    ) throws {
+        out.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        var one: [RelationshipInfo] = []
+        for node in nodes {
+            try relationships(of: node, direction: direction, types: types, into: &one)
+            out.append(contentsOf: one)
+            ends.append(out.count)
+        }
     }
 
     /// One `nodeProperty` call per key, for implementations without a batched read.

@@ -63,9 +63,23 @@ final class AdjacencyEntry: ManagedBuffer<AdjacencyEntryHeader, AdjacencyEdge>, 
         _ = withUnsafeMutablePointers { header, elements in elements.deinitialize(count: header.pointee.count) }
     }
 
-    var node: Int64 { header.node }
-    var count: Int { header.count }
-    var bytes: Int { header.bytes }
+    // Read through the header pointer: `header` itself is a class property, whose every access pays a dynamic
+    // exclusivity check (a runtime call) — on the hit path, per node.
+    @inline(__always) var node: Int64 { withUnsafeMutablePointerToHeader { $0.pointee.node } }
+    @inline(__always) var count: Int { withUnsafeMutablePointerToHeader { $0.pointee.count } }
+    @inline(__always) var bytes: Int { withUnsafeMutablePointerToHeader { $0.pointee.bytes } }
+    /// Second-chance bit of the cache's clock sweep; only touched under the cache mutex.
+    @inline(__always) var referenced: Bool {
+        get { withUnsafeMutablePointerToHeader { $0.pointee.referenced } }
+        set { withUnsafeMutablePointerToHeader { $0.pointee.referenced = newValue } }
+    }
+    @inline(__always) var ringIndex: Int {
+        get { withUnsafeMutablePointerToHeader { $0.pointee.ringIndex } }
+        set { withUnsafeMutablePointerToHeader { $0.pointee.ringIndex = newValue } }
+    }
+    @inline(__always) var typeRanges: [(type: Int32, range: Range<Int>)] {
+        withUnsafeMutablePointerToHeader { $0.pointee.typeRanges }
+    }
 
     /// The edges, valid while the entry is alive.
     @inline(__always)
@@ -78,10 +92,12 @@ final class AdjacencyEntry: ManagedBuffer<AdjacencyEntryHeader, AdjacencyEdge>, 
     /// Appends the edges matching `direction` and `types` to `out` as `RelationshipInfo`s.
     @inline(__always)
     func collect(direction: Direction, types: [Int32], into out: inout [RelationshipInfo]) {
-        if types.isEmpty {
+        if types.isEmpty && direction == .both {
+            appendAll(&out)
+        } else if types.isEmpty {
             append(0..<count, direction, nil, &out)
-        } else if !header.typeRanges.isEmpty {
-            for (type, range) in header.typeRanges where types.contains(type) { append(range, direction, nil, &out) }
+        } else if case let ranges = typeRanges, !ranges.isEmpty {
+            for (type, range) in ranges where types.contains(type) { append(range, direction, nil, &out) }
         } else {
             append(0..<count, direction, types, &out)
         }
@@ -106,6 +122,23 @@ final class AdjacencyEntry: ManagedBuffer<AdjacencyEntryHeader, AdjacencyEdge>, 
         // A self-loop is both outgoing and incoming, as in the record walk.
         case .outgoing: return edge.direction & AdjacencyEdge.outgoing != 0
         case .incoming: return edge.direction & AdjacencyEdge.incoming != 0
+        }
+    }
+
+    /// Every edge, unfiltered (the commonest expansion): the count is known, so `append(contentsOf:)` reserves
+    /// once and writes each element straight into the array's storage, without a capacity check per element.
+    @inline(__always)
+    private func appendAll(_ out: inout [RelationshipInfo]) {
+        let node = NodeID(self.node)
+        withEdges { buffer in
+            out.append(
+                contentsOf: buffer.lazy.map { edge in
+                    let other = NodeID(edge.other)
+                    let outgoing = edge.direction & AdjacencyEdge.outgoing != 0
+                    return RelationshipInfo(
+                        id: RelationshipID(edge.id), type: edge.type, startNode: outgoing ? node : other,
+                        endNode: outgoing ? other : node)
+                })
         }
     }
 
@@ -200,12 +233,34 @@ final class AdjacencyCache: @unchecked Sendable {
         defer { mutex.unlock() }
         if node >= 0, node < slots.count, let entry = slots[Int(node)] {
             // Only write when it changes: a hit then only reads the entry's memory.
-            if !entry.header.referenced { entry.header.referenced = true }
+            if !entry.referenced { entry.referenced = true }
             counters.hits &+= 1
             return entry
         }
         if countingMiss { counters.misses &+= 1 }
         return nil
+    }
+
+    /// The cached entries of several nodes at once (nil where a node has none), marked as `entry(_:)` does, in one
+    /// mutex round trip. The lookups do not depend on each other, so the processor overlaps their
+    /// cache misses (slot, then entry header) instead of paying them one node after the other.
+    func entries<C: Collection>(_ nodes: C, into found: inout [AdjacencyEntry?]) where C.Element == NodeID {
+        found.removeAll(keepingCapacity: true)
+        mutex.lock()
+        defer { mutex.unlock() }
+        var hits: Int64 = 0
+        for node in nodes {
+            let id = node.rawValue
+            if id >= 0, id < slots.count, let entry = slots[Int(id)] {
+                if !entry.referenced { entry.referenced = true }
+                hits &+= 1
+                found.append(entry)
+            } else {
+                found.append(nil)
+            }
+        }
+        // Misses are counted by the caller's fallback (`entry(_:)` again, then the walk).
+        counters.hits &+= hits
     }
 
     /// The cached entry of `node` without counting or marking it (degree queries).
@@ -231,7 +286,7 @@ final class AdjacencyCache: @unchecked Sendable {
         }
         guard slots[node] == nil else { return }
         slots[node] = entry
-        entry.header.ringIndex = ring.count
+        entry.ringIndex = ring.count
         ring.append(entry)
         usedBytes += entry.bytes
         if usedBytes > budgetBytes { evictLocked(downTo: budgetBytes / 10 * 9) }
@@ -261,14 +316,14 @@ final class AdjacencyCache: @unchecked Sendable {
     }
 
     private func removeLocked(_ entry: AdjacencyEntry) {
-        let index = entry.header.ringIndex
+        let index = entry.ringIndex
         precondition(index >= 0 && index < ring.count && ring[index] === entry, "adjacency ring out of sync at \(index)")
         let last = ring.removeLast()
         if index < ring.count {
             ring[index] = last
-            last.header.ringIndex = index
+            last.ringIndex = index
         }
-        entry.header.ringIndex = -1
+        entry.ringIndex = -1
         slots[Int(entry.node)] = nil
         usedBytes -= entry.bytes
     }
@@ -280,8 +335,8 @@ final class AdjacencyCache: @unchecked Sendable {
             steps -= 1
             if clockHand >= ring.count { clockHand = 0 }
             let entry = ring[clockHand]
-            if entry.header.referenced {
-                entry.header.referenced = false
+            if entry.referenced {
+                entry.referenced = false
                 clockHand += 1
             } else {
                 // The last entry moves into this position; the hand stays to look at it next.

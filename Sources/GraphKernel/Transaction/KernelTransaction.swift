@@ -21,6 +21,8 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
     /// Node/relationship ids this transaction allocated (returned to the generator unless committed in use).
     private var allocatedNodes: [Int64] = []
     private var allocatedRelationships: [Int64] = []
+    /// Scratch of the multi-node expansion, kept so a breadth-first search allocates it once.
+    private var batchEntries: [AdjacencyEntry?] = []
     /// The id reuse generation when this transaction began (`IDReuseGate`).
     private let reuseGeneration: UInt64
 
@@ -513,6 +515,43 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         of node: NodeID, direction: Direction, types: [RelationshipTypeToken], into out: inout [RelationshipInfo]
     ) throws {
         try collect(node, direction, types, into: &out)
+    }
+
+    public func relationships(
+        of nodes: ArraySlice<NodeID>, direction: Direction, types: [RelationshipTypeToken],
+        into out: inout [RelationshipInfo], ends: inout [Int]
+    ) throws {
+        try checkUsable()
+        out.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        ends.reserveCapacity(nodes.count)
+        guard state.isEmpty, stores.adjacency.isEnabled else {
+            var one: [RelationshipInfo] = []
+            for node in nodes {
+                try collect(node, direction, types, into: &one)
+                out.append(contentsOf: one)
+                ends.append(out.count)
+            }
+            return
+        }
+        // Every node's entry first (one cache round trip, overlapping misses), then the edges. A node without an
+        // entry is walked from the records (and cached) under the store lock, as in the single-node call.
+        var entries = batchEntries
+        batchEntries = []
+        defer { batchEntries = entries; batchEntries.removeAll(keepingCapacity: true) }
+        stores.adjacency.entries(nodes, into: &entries)
+        for (i, node) in zip(0..., nodes) {
+            if let entry = entries[i] {
+                entry.collect(direction: direction, types: types, into: &out)
+            } else {
+                let id = node.rawValue
+                try committed {
+                    guard try stores.collectRelationshipsIfInUse(of: id, direction: direction, types: types, into: &out)
+                    else { throw nodeNotFound(node) }
+                }
+            }
+            ends.append(out.count)
+        }
     }
 
     public func degree(of node: NodeID, direction: Direction, types: [RelationshipTypeToken]) throws -> Int {

@@ -120,6 +120,12 @@ public final class SecuredTransaction: GraphWriteOperations {
     ) throws {
         try read(); try base.relationships(of: node, direction: direction, types: types, into: &out)
     }
+    public func relationships(
+        of nodes: ArraySlice<NodeID>, direction: Direction, types: [RelationshipTypeToken],
+        into out: inout [RelationshipInfo], ends: inout [Int]
+    ) throws {
+        try read(); try base.relationships(of: nodes, direction: direction, types: types, into: &out, ends: &ends)
+    }
     public func degree(of node: NodeID, direction: Direction, types: [RelationshipTypeToken]) throws -> Int {
         try read(); return try base.degree(of: node, direction: direction, types: types)
     }
