@@ -98,6 +98,8 @@ struct PruningVarExpandTests {
         #expect(viaLoop == (try db.scalar("MATCH (a:N {id: 3})-[:R*1..1]->(x) WHERE x.id >= 0 RETURN count(DISTINCT x)")))
         // Its relationships of type R lead to 22, 35, 8 and itself.
         #expect(viaLoop == .integer(4))
+        // No start node: no rows to count.
+        #expect(try db.run("MATCH (a:N {id: 999})-[:R*1..3]->(x) RETURN count(DISTINCT x) AS n") == [[.integer(0)]])
     }
 
     @Test("pruning sees the nodes and relationships the same transaction deleted and created",

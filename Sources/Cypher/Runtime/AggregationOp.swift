@@ -233,11 +233,10 @@ final class AggregationOp: Op {
                 if spec.distinct { wantsDistinct = true }
             }
         }
-        var distinct: NodeIDSet? = wantsDistinct ? NodeIDSet(capacity: 1024) : nil
-        let rows = try expansion.countRows(distinctEnds: &distinct)
+        let (rows, distinctEnds) = try expansion.countRows(distinct: wantsDistinct)
         var out = Row(repeating: .null, count: width)
         for spec in aggregates {
-            out[spec.slot] = .integer(Int64(spec.distinct ? distinct!.count : rows))
+            out[spec.slot] = .integer(Int64(spec.distinct ? distinctEnds : rows))
         }
         return [out]
     }

@@ -46,9 +46,9 @@ func nodeID(_ v: Value) -> NodeID? {
 protocol CountableExpansion: AnyObject {
     /// The slot of the end node the counted rows would hold.
     var endSlot: Int { get }
-    /// Consumes the whole input and returns how many rows the operator would have produced; when `distinctEnds` is
-    /// given, adds the ids of those rows' end nodes to it. PROFILE counts the rows and db hits as if produced.
-    func countRows(distinctEnds: inout NodeIDSet?) throws -> Int
+    /// Consumes the whole input and returns how many rows the operator would have produced and, when `distinct`,
+    /// how many distinct end nodes those rows hold (else 0). PROFILE counts the rows and db hits as if produced.
+    func countRows(distinct: Bool) throws -> (rows: Int, distinctEnds: Int)
 }
 
 /// Expand(All) / Expand(Into): for each row, follows the relationships of the node in `fromSlot`.
@@ -130,19 +130,21 @@ final class ExpandOp: Op, CountableExpansion {
         }
     }
 
-    func countRows(distinctEnds: inout NodeIDSet?) throws -> Int {
+    func countRows(distinct: Bool) throws -> (rows: Int, distinctEnds: Int) {
         var rows = 0
+        var ends = NodeIDSet(capacity: distinct ? 256 : 0)
         while try advance() {
             let row = current!
+            let from = self.from
             counter.dbHits += rels.count
             for rel in rels where accepts(rel, row) {
                 rows += 1
-                if distinctEnds != nil { _ = distinctEnds!.insert(rel.otherNode(from)) }
+                if distinct { _ = ends.insert(rel.otherNode(from)) }
             }
         }
         current = nil
         counter.rows += rows
-        return rows
+        return (rows, ends.count)
     }
 }
 
@@ -279,6 +281,25 @@ final class VarExpandOp: Op {
 /// Undirected patterns (a closed walk may reuse its relationship there), `minLength` ≥ 2, Into, and relationships
 /// bound elsewhere in the MATCH keep the path-enumerating `VarExpandOp`.
 final class PruningVarExpandOp: Op, CountableExpansion {
+    /// What a search works in, reused from one level and one input row to the next (a search allocates nothing
+    /// once these have grown). A search takes it into a local variable for its duration: a class's stored
+    /// properties are checked for exclusive access at run time on every mutation, a local's are not.
+    private struct SearchState {
+        var visited = NodeIDSet(capacity: 256)
+        var frontier: [NodeID] = []
+        var nextFrontier: [NodeID] = []
+        var rels: [RelationshipInfo] = []
+        /// Where each node's relationships end in `rels` after a multi-node kernel call.
+        var relEnds: [Int] = []
+        /// The end nodes of the last search, in breadth-first order.
+        var ends: [NodeID] = []
+        /// The first input row's end nodes while `countRows` counts.
+        var firstEnds: [NodeID] = []
+
+        /// What the instance holds while a search has its state (never searched in).
+        static let moved = SearchState()
+    }
+
     private let source: Op
     private let fromSlot: Int
     private let relSlot: Int
@@ -291,15 +312,8 @@ final class PruningVarExpandOp: Op, CountableExpansion {
     private let predicateSlot: Int
     private let ctx: ExecutionContext
     private var current: Row?
-    /// The end nodes of the current input row, in breadth-first order.
-    private var ends: [NodeID] = []
+    private var state = SearchState()
     private var index = 0
-    // Reused from one level and one input row to the next: a search allocates nothing once they have grown.
-    private var visited = NodeIDSet()
-    private var frontier: [NodeID] = []
-    private var nextFrontier: [NodeID] = []
-    private var rels: [RelationshipInfo] = []
-    private var relEnds: [Int] = []
     /// Frontier nodes per kernel call: enough to overlap many lookups, few enough to keep the buffer small.
     private static let nodesPerCall = 128
 
@@ -324,40 +338,41 @@ final class PruningVarExpandOp: Op, CountableExpansion {
         super.init(counter: counter)
     }
 
-    /// Fills `ends` with the end nodes from `start`, in breadth-first order: levels of node ids, each node's
-    /// relationships read into the reused `rels` buffer, visited nodes in an id-keyed open-addressing set.
-    private func search(from start: NodeID, row: Row) throws {
-        ends.removeAll(keepingCapacity: true)
+    /// Fills `s.ends` with the end nodes from `start`, in breadth-first order: levels of node ids, each node's
+    /// relationships read into the reused `s.rels` buffer, visited nodes in an id-keyed open-addressing set.
+    private func search(from start: NodeID, row: Row, in s: inout SearchState) throws {
+        s.ends.removeAll(keepingCapacity: true)
         guard let tokens = try types.resolve(ctx) else {
-            if minLength == 0 { ends.append(start) }
+            if minLength == 0 { s.ends.append(start) }
             return
         }
-        visited.removeAll()
-        _ = visited.insert(start)
+        s.visited.removeAll()
+        _ = s.visited.insert(start)
         var startIsEnd = minLength == 0
-        if startIsEnd { ends.append(start) }
-        frontier.removeAll(keepingCapacity: true)
-        frontier.append(start)
+        if startIsEnd { s.ends.append(start) }
+        s.frontier.removeAll(keepingCapacity: true)
+        s.frontier.append(start)
         var depth = 0
         var probe = row
         var hits = 0
-        while depth < maxLength && !frontier.isEmpty {
-            nextFrontier.removeAll(keepingCapacity: true)
+        let tx = ctx.tx
+        while depth < maxLength && !s.frontier.isEmpty {
+            s.nextFrontier.removeAll(keepingCapacity: true)
             // The last level's nodes are only ends: they are not expanded, so they need not be queued.
             let last = depth + 1 == maxLength
             // The frontier is expanded in chunks with one kernel call each, which looks the chunk's nodes up
             // together (overlapping their memory accesses); `relEnds` says where each node's relationships stop.
             var chunkStart = 0
-            while chunkStart < frontier.count {
-                let chunk = frontier[chunkStart..<min(frontier.count, chunkStart + Self.nodesPerCall)]
+            while chunkStart < s.frontier.count {
+                let chunk = s.frontier[chunkStart..<min(s.frontier.count, chunkStart + Self.nodesPerCall)]
                 chunkStart = chunk.endIndex
-                try ctx.tx.relationships(of: chunk, direction: direction, types: tokens, into: &rels, ends: &relEnds)
-                hits += rels.count
+                try tx.relationships(of: chunk, direction: direction, types: tokens, into: &s.rels, ends: &s.relEnds)
+                hits += s.rels.count
                 var begin = 0
                 for (k, node) in zip(0..., chunk) {
-                    let end = relEnds[k]
+                    let end = s.relEnds[k]
                     defer { begin = end }
-                    for rel in rels[begin..<end] {
+                    for rel in s.rels[begin..<end] {
                         if let relPredicate {
                             probe[predicateSlot] = try ctx.relRef(rel)
                             if try Semantics.truth(relPredicate(probe, ctx)) != true { continue }
@@ -366,33 +381,42 @@ final class PruningVarExpandOp: Op, CountableExpansion {
                         if other == start {
                             if !startIsEnd {
                                 startIsEnd = true
-                                ends.append(start)
+                                s.ends.append(start)
                             }
-                        } else if visited.insert(other) {
-                            ends.append(other)
-                            if !last { nextFrontier.append(other) }
+                        } else if s.visited.insert(other) {
+                            s.ends.append(other)
+                            if !last { s.nextFrontier.append(other) }
                         }
                     }
                 }
             }
-            swap(&frontier, &nextFrontier)
+            swap(&s.frontier, &s.nextFrontier)
             depth += 1
         }
         counter.dbHits += hits
         // The kernel's reads fail once the transaction is terminated; check anyway in case the search read nothing.
-        try ctx.tx.checkUsable()
+        try tx.checkUsable()
+    }
+
+    /// Runs `body` on the search state, moved out of the instance for the duration (see `SearchState`).
+    @inline(__always)
+    private func withState<T>(_ body: (inout SearchState) throws -> T) rethrows -> T {
+        var s = state
+        state = SearchState.moved
+        defer { state = s }
+        return try body(&s)
     }
 
     override func produce() throws -> Row? {
         while true {
-            if current != nil, index < ends.count {
-                current![toSlot] = ctx.nodeRef(ends[index])
+            if current != nil, index < state.ends.count {
+                current![toSlot] = ctx.nodeRef(state.ends[index])
                 index += 1
                 return current
             }
             guard var row = try source.next() else { return nil }
             guard let f = nodeID(row[fromSlot]) else { continue }
-            try search(from: f, row: row)
+            try withState { try search(from: f, row: row, in: &$0) }
             index = 0
             // The relationship list is unobservable here (the planner checked): leave no stale value behind.
             row[relSlot] = .null
@@ -400,17 +424,33 @@ final class PruningVarExpandOp: Op, CountableExpansion {
         }
     }
 
-    func countRows(distinctEnds: inout NodeIDSet?) throws -> Int {
-        var rows = 0
-        while let row = try source.next() {
-            guard let f = nodeID(row[fromSlot]) else { continue }
-            try search(from: f, row: row)
-            rows += ends.count
-            if distinctEnds != nil { for end in ends { _ = distinctEnds!.insert(end) } }
-        }
+    func countRows(distinct: Bool) throws -> (rows: Int, distinctEnds: Int) {
         current = nil
-        counter.rows += rows
-        return rows
+        return try withState { s in
+            var rows = 0
+            var inputRows = 0
+            // One input row (the usual case: a start node looked up by id) has distinct ends already, so its
+            // count is the answer; the ends go into an id set only once a second row needs the union.
+            var union: NodeIDSet?
+            while let row = try source.next() {
+                guard let f = nodeID(row[fromSlot]) else { continue }
+                try search(from: f, row: row, in: &s)
+                rows += s.ends.count
+                inputRows += 1
+                guard distinct else { continue }
+                if inputRows == 1 {
+                    swap(&s.ends, &s.firstEnds)
+                    continue
+                }
+                if union == nil {
+                    union = NodeIDSet(capacity: s.firstEnds.count + s.ends.count)
+                    for end in s.firstEnds { _ = union!.insert(end) }
+                }
+                for end in s.ends { _ = union!.insert(end) }
+            }
+            counter.rows += rows
+            return (rows, union?.count ?? (inputRows == 1 ? rows : 0))
+        }
     }
 }
 
