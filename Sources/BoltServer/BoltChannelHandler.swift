@@ -126,9 +126,16 @@ final class BoltChannelHandler: ChannelDuplexHandler {
             while let body = try chunks.next(from: &cumulation!) {
                 if let run = heldRun {
                     heldRun = nil
-                    if connection.answerOnEventLoop(run: run, pull: body) { continue }
-                    connection.enqueue(run)
-                    connection.enqueue(body)
+                    switch connection.answerOnEventLoop(run: run, pull: body) {
+                    case .answered:
+                        break
+                    case .declined:
+                        connection.enqueue(run)
+                        connection.enqueue(body)
+                    case .decoded(let runRequest, let pullRequest):
+                        connection.enqueue(decoded: runRequest)
+                        connection.enqueue(decoded: pullRequest)
+                    }
                 } else if BoltRequestDecoder.peekTag(body) == BoltConnection.runTag && shared.configuration.eventLoopReads {
                     heldRun = body
                 } else {

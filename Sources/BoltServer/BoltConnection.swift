@@ -21,6 +21,8 @@ final class BoltConnection: @unchecked Sendable {
     enum Item {
         /// `receivedNanos`: uptime when de-chunked, for `neo4j.bolt.accumulated_queue_time`.
         case message(ByteBuffer, receivedNanos: UInt64)
+        /// A RUN or PULL the event loop already decoded while trying to answer it (`answerOnEventLoop`).
+        case decoded(BoltRequest, receivedNanos: UInt64)
         case tooLarge(limitBytes: Int)
     }
 
@@ -123,6 +125,18 @@ final class BoltConnection: @unchecked Sendable {
         if start { schedule { self.pump() } }
     }
 
+    /// `enqueue` for a RUN or PULL that `answerOnEventLoop` decoded but did not answer (never a RESET).
+    func enqueue(decoded request: BoltRequest) {
+        let start: Bool = lock.withLock {
+            inbox.append(.decoded(request, receivedNanos: DispatchTime.now().uptimeNanoseconds))
+            if inbox.count >= Self.inboxHighWater { readPaused = true }
+            defer { scheduled = true }
+            return !scheduled
+        }
+        shared.metrics.received.add(1, ordering: .relaxed)
+        if start { schedule { self.pump() } }
+    }
+
     func enqueueTooLarge(limitBytes: Int) {
         let start: Bool = lock.withLock {
             inbox.append(.tooLarge(limitBytes: limitBytes))
@@ -188,24 +202,27 @@ final class BoltConnection: @unchecked Sendable {
     /// nothing is queued or running, exactly as `enqueue` does before it schedules the pump, so the pump cannot
     /// start until this returns (only the event loop schedules it, and this runs on the event loop); the lock
     /// orders this thread's accesses after the worker's last ones.
-    func answerOnEventLoop(run: ByteBuffer, pull: ByteBuffer) -> Bool {
-        guard BoltRequestDecoder.peekTag(pull) == Self.pullTag else { return false }
+    func answerOnEventLoop(run: ByteBuffer, pull: ByteBuffer) -> EventLoopAnswer {
+        guard BoltRequestDecoder.peekTag(pull) == Self.pullTag else { return .declined }
         let claimed: Bool = lock.withLock {
             guard !scheduled, !closed, inbox.isEmpty, pendingResets == 0 else { return false }
             scheduled = true
             return true
         }
-        guard claimed else { return false }
+        guard claimed else { return .declined }
         defer { lock.withLock { scheduled = false } }
         guard machine.state == .ready, let session,
-            case .run(let query, let parameters, let options)? = try? decoder.decode(run),
-            case .pull(let n, let qid)? = try? decoder.decode(pull), qid == -1, n == -1 || n > 0
-        else { return false }
+            let runRequest = try? decoder.decode(run), let pullRequest = try? decoder.decode(pull)
+        else { return .declined }
+        // From here on the worker gets the decoded requests instead of decoding the bodies a second time.
+        guard case .run(let query, let parameters, let options) = runRequest,
+            case .pull(let n, let qid) = pullRequest, qid == -1, n == -1 || n > 0
+        else { return .decoded(runRequest, pullRequest) }
         if !unsuitableOnEventLoop.isEmpty, var entry = unsuitableOnEventLoop[query] {
             if entry.skipsLeft > 0 {
                 entry.skipsLeft -= 1
                 unsuitableOnEventLoop[query] = entry
-                return false
+                return .decoded(runRequest, pullRequest)
             }
         }
         let startNanos = DispatchTime.now().uptimeNanoseconds
@@ -216,13 +233,13 @@ final class BoltConnection: @unchecked Sendable {
             budget: shared.configuration.eventLoopReadBudget)
         {
         case .unavailable:
-            return false
+            return .decoded(runRequest, pullRequest)
         case .unsuitable:
             let skip = unsuitableOnEventLoop[query].map { min($0.skip * 2, Self.unsuitableSkips.last) }
                 ?? Self.unsuitableSkips.first
             if unsuitableOnEventLoop.count >= Self.unsuitableLimit { unsuitableOnEventLoop.removeAll() }
             unsuitableOnEventLoop[query] = Unsuitable(skip: skip, skipsLeft: skip)
-            return false
+            return .decoded(runRequest, pullRequest)
         case .completed(let result):
             done = result
             if !unsuitableOnEventLoop.isEmpty { unsuitableOnEventLoop[query] = nil }
@@ -231,7 +248,7 @@ final class BoltConnection: @unchecked Sendable {
         metrics.received.add(2, ordering: .relaxed)
         metrics.started.add(2, ordering: .relaxed)
         // The RUN: the transaction is already committed; answer it as `execute(.run)` would.
-        let runAction = machine.received(.run(query: query, parameters: parameters, options: options))
+        let runAction = machine.received(runRequest)
         guard case .execute(.run) = runAction else {
             preconditionFailure("RUN in READY did not execute: \(runAction)")
         }
@@ -239,7 +256,7 @@ final class BoltConnection: @unchecked Sendable {
             "fields": .list(done.columns.map { .string($0) }),
             "t_first": .integer(Self.milliseconds(since: startNanos)),
         ]))
-        let pullAction = machine.received(.pull(n: n, qid: qid))
+        let pullAction = machine.received(pullRequest)
         guard case .execute(.pull) = pullAction else {
             preconditionFailure("PULL after an auto-commit RUN did not execute: \(pullAction)")
         }
@@ -250,7 +267,17 @@ final class BoltConnection: @unchecked Sendable {
             Int(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds &- startNanos), ordering: .relaxed)
         metrics.done.add(2, ordering: .relaxed)
         flush()
-        return true
+        return .answered
+    }
+
+    /// What `answerOnEventLoop` did with a RUN + PULL.
+    enum EventLoopAnswer {
+        /// Answered; nothing to enqueue.
+        case answered
+        /// Not looked at (or not decodable): enqueue both bodies.
+        case declined
+        /// Decoded but not answered: enqueue these (`enqueue(decoded:)`), in order.
+        case decoded(BoltRequest, BoltRequest)
     }
 
     // MARK: - Queue side
@@ -331,7 +358,7 @@ final class BoltConnection: @unchecked Sendable {
             let error = BoltRequestError(fatal: true, .invalidRequest,
                 "Message larger than the limit of \(limit) bytes (dbms.connector.bolt.max_message_size)")
             perform(machine.decodeFailed(error))
-        case .message(let body, let receivedNanos):
+        case .message(_, let receivedNanos), .decoded(_, let receivedNanos):
             let startNanos = DispatchTime.now().uptimeNanoseconds
             let metrics = shared.metrics
             metrics.started.add(1, ordering: .relaxed)
@@ -340,6 +367,10 @@ final class BoltConnection: @unchecked Sendable {
                 metrics.processingNanos.add(
                     Int(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds &- startNanos), ordering: .relaxed)
                 metrics.done.add(1, ordering: .relaxed)
+            }
+            guard case .message(let body, _) = item else {
+                guard case .decoded(let request, _) = item else { preconditionFailure("not a message: \(item)") }
+                return perform(machine.received(request))
             }
             if BoltRequestDecoder.peekTag(body) == 0x0F {
                 lock.withLock { pendingResets = max(0, pendingResets - 1) }
