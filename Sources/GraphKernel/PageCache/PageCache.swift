@@ -244,21 +244,42 @@ final class PageCache: @unchecked Sendable {
         counters.bytesWritten &+= Int64(Self.pageSizeBytes)
     }
 
+    /// Dirty pages written back per hold of the cache lock in `flushAll`.
+    static let flushBatchPages = 128
+
     /// Writes every dirty page back and forces the files (checkpoint). Pages of a file are written in page order.
+    ///
+    /// The lock is held for one batch of `flushBatchPages` write-backs at a time and not at all during the fsyncs,
+    /// so readers (including Bolt reads answered on an event loop) wait at most for one batch, not for the whole
+    /// checkpoint. Safe because a frame is re-checked under the lock before it is written: one that was evicted
+    /// (and written back by the eviction) or reused for another page since the scan is skipped, and no write-back
+    /// is lost, since eviction writes dirty pages itself. The caller (the checkpoint) holds the store's read lock,
+    /// which every apply needs exclusively, so no page changes while this runs.
     func flushAll() throws {
-        try mutex.withLock {
-            var dirty: [(Int32, Int64, Int)] = []
+        var dirty: [(file: Int32, page: Int64, frame: Int)] = mutex.withLock {
+            var found: [(file: Int32, page: Int64, frame: Int)] = []
             for frame in 0..<frames.count where frameFile[frame] >= 0 && frameDirty[frame] {
-                dirty.append((frameFile[frame], framePage[frame], frame))
+                found.append((frameFile[frame], framePage[frame], frame))
             }
-            dirty.sort { ($0.0, $0.1) < ($1.0, $1.1) }
-            var touched = Set<Int32>()
-            for (fileID, _, frame) in dirty {
-                try writeBack(frame)
-                touched.insert(fileID)
-            }
-            for fileID in touched.sorted() { try files[Int(fileID)]!.file.sync() }
+            return found
         }
+        dirty.sort { ($0.file, $0.page) < ($1.file, $1.page) }
+        var start = 0
+        while start < dirty.count {
+            let end = min(start + Self.flushBatchPages, dirty.count)
+            try mutex.withLock {
+                for (fileID, page, frame) in dirty[start..<end]
+                where frameFile[frame] == fileID && framePage[frame] == page && frameDirty[frame] {
+                    try writeBack(frame)
+                }
+            }
+            start = end
+        }
+        // Every file that had a dirty page at the scan, including pages an eviction wrote back meanwhile (they are
+        // in the OS's cache, not yet on disk either).
+        let fileIDs = Set(dirty.map(\.file)).sorted()
+        let toSync: [PagedFile] = mutex.withLock { fileIDs.map { files[Int($0)]! } }
+        for file in toSync { try file.file.sync() }
     }
 
     /// Drops every page of every file without writing it (a simulated crash loses unflushed pages).
