@@ -391,7 +391,8 @@ struct GroupingKey: Hashable {
         case .boolean(let b): h.combine(1); h.combine(b)
         case .integer(let i): h.combine(2); h.combine(i)
         case .float(let d):
-            if d.isFinite, d == d.rounded(), abs(d) < 9.2e18 {
+            // Exactly the floats `Semantics.intEqualsDouble` can find equal to an integer hash as that integer.
+            if d.isFinite, d == d.rounded(), d < 9.223372036854775807e18, d >= -9.223372036854775808e18 {
                 h.combine(2); h.combine(Int64(d))
             } else {
                 h.combine(3); h.combine(d.isNaN ? Double.nan.bitPattern : d.bitPattern)
