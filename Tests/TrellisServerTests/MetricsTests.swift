@@ -90,6 +90,10 @@ struct MetricsTests {
         #expect(kinds["neo4j.transaction.active"] == .gauge)
         #expect(kinds["neo4j.ids_in_use.relationship_type"] == .gauge)
         #expect(kinds["neo4j.log_rotation.events"] == .counter)
+        // Five committed writes (plus token transactions), each appended to the log and made durable by a sync.
+        #expect(try #require(value("trellis.transaction_log.appended_transactions")) >= 5)
+        #expect(try #require(value("trellis.transaction_log.syncs")) >= 1)
+        #expect(try #require(value("trellis.transaction_log.bytes_written")) > 0)
     }
 
     @Test("process statistics are read from /proc's stat and statm formats")

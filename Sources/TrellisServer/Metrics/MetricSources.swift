@@ -67,6 +67,10 @@ enum MetricSources {
                 .counter("neo4j.log_rotation.events", s.rotations),
                 .counter("neo4j.log_rotation.total_time", s.rotationNanosTotal / 1_000_000),
                 .gauge("neo4j.log_rotation.log_rotation_duration", s.lastRotationNanos / 1_000_000),
+                // Beyond Neo4j: how well group commit shares syncs (appended transactions per sync).
+                .counter("trellis.transaction_log.appended_transactions", s.appendedTransactions),
+                .counter("trellis.transaction_log.syncs", s.syncs),
+                .counter("trellis.transaction_log.bytes_written", s.bytesWritten),
             ]
         }
         registry.register(.counts) {
