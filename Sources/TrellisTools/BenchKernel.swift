@@ -307,27 +307,8 @@ struct BenchKernelCommand: ParsableCommand {
         report.row("open after a clean shutdown, snapshot removed (full rebuild)", secs(rebuildOpenSeconds))
 
         // The same expansion served by the adjacency cache (the "after").
-        var cachedConfiguration = configuration
-        cachedConfiguration.adjacencyCacheSizeBytes = Int(try ByteSize.parse(adjacencyCache))
-        let cachedDB = try GraphDatabase(directory: path, configuration: cachedConfiguration)
-        let cached = try measureExpansion(cachedDB, nodeIDs, selfLoops: selfLoops, random: &random)
-        let cachedIterator = try measureExpansion(
-            cachedDB, nodeIDs, selfLoops: selfLoops, random: &random, iterator: true)
-        let cachedBatch = try measureExpansion(
-            cachedDB, nodeIDs, selfLoops: selfLoops, random: &random, nodesPerCall: 128)
-        let stats = cachedDB.adjacencyCacheStats
-        try cachedDB.close()
-        report.row(
-            "expansion from the adjacency cache through the AnyIterator form", "\(fmt(cachedIterator.rate)) rels/s")
-        report.row(
-            "expansion from the adjacency cache, 128 random nodes per call (multi-node form, as a BFS frontier)",
-            "\(fmt(cachedBatch.rate)) rels/s")
-        report.row(
-            "expansion from the adjacency cache (same graph and pattern)",
-            "\(fmt(cached.rate)) rels/s = \(ratio(cached.rate / walkRate)) the record walk; filling it (first "
-                + "expansion of every node, page cache cold) \(secs(cached.warmSeconds)); \(fmt(Double(stats.entries))) "
-                + "entries in \(mib(Int64(stats.bytes))) (budget \(mib(Int64(stats.budgetBytes)))), "
-                + "\(fmt(Double(stats.evictions))) evictions")
+        try measureCachedExpansion(
+            path, configuration, nodeIDs, selfLoops: selfLoops, walkRate: walkRate, random: &random, into: &report)
 
         // Store size against the sizing rule (docs/storage.md): nodes × 32 + relationships × 64 + property records
         // × 64 (two small properties per node fit one record) + 8 KiB per store file.
@@ -371,6 +352,16 @@ struct BenchKernelCommand: ParsableCommand {
         report.row(
             "expansion from the records, page cache warm (random nodes, both directions, per CPU second)",
             "\(fmt(walkRate)) rels/s (avg degree \(ratio(Double(2 * relationships) / Double(nodes))))")
+        try measureCachedExpansion(
+            path, configuration, nodeIDs, selfLoops: selfLoops, walkRate: walkRate, random: &random, into: &report)
+    }
+
+    /// Reopens the store at `path` with the adjacency cache and measures the three expansion forms against the
+    /// record walk's `walkRate` (the "after" of both the bulk run and `--reuse-store`).
+    func measureCachedExpansion(
+        _ path: String, _ configuration: KernelConfiguration, _ nodeIDs: [NodeID], selfLoops: Int, walkRate: Double,
+        random: inout SplitMix64, into report: inout BenchReport
+    ) throws {
         var cachedConfiguration = configuration
         cachedConfiguration.adjacencyCacheSizeBytes = Int(try ByteSize.parse(adjacencyCache))
         let cachedDB = try GraphDatabase(directory: path, configuration: cachedConfiguration)
@@ -388,8 +379,10 @@ struct BenchKernelCommand: ParsableCommand {
             "\(fmt(cachedBatch.rate)) rels/s")
         report.row(
             "expansion from the adjacency cache (same graph and pattern)",
-            "\(fmt(cached.rate)) rels/s = \(ratio(cached.rate / walkRate)) the record walk; filling it "
-                + "\(secs(cached.warmSeconds)); \(fmt(Double(stats.entries))) entries in \(mib(Int64(stats.bytes)))")
+            "\(fmt(cached.rate)) rels/s = \(ratio(cached.rate / walkRate)) the record walk; filling it (first "
+                + "expansion of every node, page cache cold) \(secs(cached.warmSeconds)); \(fmt(Double(stats.entries))) "
+                + "entries in \(mib(Int64(stats.bytes))) (budget \(mib(Int64(stats.budgetBytes)))), "
+                + "\(fmt(Double(stats.evictions))) evictions")
     }
 
     /// Expands every node once (warming whatever cache serves expansion), then random nodes on one thread for

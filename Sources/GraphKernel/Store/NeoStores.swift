@@ -428,7 +428,6 @@ final class NeoStores: @unchecked Sendable {
     func buildAdjacencyEntry(_ node: Int64) throws -> AdjacencyEntry? {
         let relationships = self.relationships
         let limit = relationships.highID + 1
-        let groupLimit = groups.highID + 1
         var edges = ContiguousArray<AdjacencyEdge>()
         var ranges: [(type: Int32, range: Range<Int>)] = []
         let fits: Bool = try cache.withLockedAccess { access in
@@ -438,28 +437,41 @@ final class NeoStores: @unchecked Sendable {
             guard p.byte(0) & 2 != 0 else {
                 return try walkEdges(access, first, node, limit, &edges)
             }
-            var groupID = first
-            var steps: Int64 = 0
-            while groupID != noID {
-                let g = try access.record(groups, groupID)
-                let type = g.int32(1)
-                let next = g.int64(5)
-                let (firstOut, firstIn, firstLoop) = (g.int64(13), g.int64(21), g.int64(29))
+            return try forEachGroup(access, first, of: node) { type, firstOut, firstIn, firstLoop in
                 let start = edges.count
                 guard try walkEdges(access, firstOut, node, limit, &edges),
                     try walkEdges(access, firstIn, node, limit, &edges),
                     try walkEdges(access, firstLoop, node, limit, &edges)
                 else { return false }
                 if edges.count > start { ranges.append((type, start..<edges.count)) }
-                groupID = next
-                steps += 1
-                if steps > groupLimit {
-                    throw DatabaseError(.storageDamageDetected, "relationship group chain of node \(node) has a cycle")
-                }
+                return true
             }
-            return true
         }
         return fits ? AdjacencyEntry.make(node: node, edges: edges, typeRanges: ranges) : nil
+    }
+
+    /// The relationship groups of dense `node`, from `first` in chain order: `body(type, firstOut, firstIn,
+    /// firstLoop)` for each until it returns false (then this returns false). A chain longer than the group store
+    /// is a cycle: damage, reported rather than looped on.
+    @inline(__always)
+    private func forEachGroup(
+        _ access: LockedPageAccess, _ first: Int64, of node: Int64,
+        _ body: (_ type: Int32, _ firstOut: Int64, _ firstIn: Int64, _ firstLoop: Int64) throws -> Bool
+    ) throws -> Bool {
+        let groupLimit = groups.highID + 1
+        var groupID = first
+        var steps: Int64 = 0
+        while groupID != noID {
+            let g = try access.record(groups, groupID)
+            let next = g.int64(5)
+            guard try body(g.int32(1), g.int64(13), g.int64(21), g.int64(29)) else { return false }
+            groupID = next
+            steps += 1
+            if steps > groupLimit {
+                throw DatabaseError(.storageDamageDetected, "relationship group chain of node \(node) has a cycle")
+            }
+        }
+        return true
     }
 
     /// One chain of `node` into `edges`; false when an id or type does not fit an edge.
@@ -499,36 +511,18 @@ final class NeoStores: @unchecked Sendable {
     ) throws {
         let relationships = self.relationships
         let limit = relationships.highID + 1
-        let groupLimit = groups.highID + 1
         try cache.withLockedAccess { access in
             let p = try access.record(nodes, node)
             guard p.byte(0) & 1 != 0 else { return }
             let dense = p.byte(0) & 2 != 0
             let first = p.int64(1)
             if dense {
-                var groupID = first
-                var steps: Int64 = 0
-                while groupID != noID {
-                    let g = try access.record(groups, groupID)
-                    let type = g.int32(1)
-                    let next = g.int64(5)
-                    let firstOut = g.int64(13)
-                    let firstIn = g.int64(21)
-                    let firstLoop = g.int64(29)
-                    if types.isEmpty || types.contains(type) {
-                        if direction != .incoming {
-                            try walkChain(access, firstOut, node, .both, [], limit, &out)
-                        }
-                        if direction != .outgoing {
-                            try walkChain(access, firstIn, node, .both, [], limit, &out)
-                        }
-                        try walkChain(access, firstLoop, node, .both, [], limit, &out)
-                    }
-                    groupID = next
-                    steps += 1
-                    if steps > groupLimit {
-                        throw DatabaseError(.storageDamageDetected, "relationship group chain of node \(node) has a cycle")
-                    }
+                _ = try forEachGroup(access, first, of: node) { type, firstOut, firstIn, firstLoop in
+                    guard types.isEmpty || types.contains(type) else { return true }
+                    if direction != .incoming { try walkChain(access, firstOut, node, .both, [], limit, &out) }
+                    if direction != .outgoing { try walkChain(access, firstIn, node, .both, [], limit, &out) }
+                    try walkChain(access, firstLoop, node, .both, [], limit, &out)
+                    return true
                 }
             } else {
                 try walkChain(access, first, node, direction, types, limit, &out)
@@ -554,23 +548,12 @@ final class NeoStores: @unchecked Sendable {
                 return try countChain(access, first, node, direction, types, limit)
             }
             var count = 0
-            var groupID = first
-            var steps: Int64 = 0
-            while groupID != noID {
-                let g = try access.record(groups, groupID)
-                let type = g.int32(1)
-                let next = g.int64(5)
-                let (firstOut, firstIn, firstLoop) = (g.int64(13), g.int64(21), g.int64(29))
-                if types.isEmpty || types.contains(type) {
-                    if direction != .incoming { count += try countChain(access, firstOut, node, .both, [], limit) }
-                    if direction != .outgoing { count += try countChain(access, firstIn, node, .both, [], limit) }
-                    count += try countChain(access, firstLoop, node, .both, [], limit)
-                }
-                groupID = next
-                steps += 1
-                if steps > groups.highID + 1 {
-                    throw DatabaseError(.storageDamageDetected, "relationship group chain of node \(node) has a cycle")
-                }
+            _ = try forEachGroup(access, first, of: node) { type, firstOut, firstIn, firstLoop in
+                guard types.isEmpty || types.contains(type) else { return true }
+                if direction != .incoming { count += try countChain(access, firstOut, node, .both, [], limit) }
+                if direction != .outgoing { count += try countChain(access, firstIn, node, .both, [], limit) }
+                count += try countChain(access, firstLoop, node, .both, [], limit)
+                return true
             }
             return count
         }
