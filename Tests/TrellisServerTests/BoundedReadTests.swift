@@ -12,23 +12,12 @@ import TrellisService
 /// event loop must be a cached read that cannot wait, and a refused attempt must leave nothing behind.
 @Suite("Bounded reads: only cached, read-only, procedure-free statements within budget and rows")
 struct BoundedReadTests {
-    let dir: TemporaryDirectory
-    let database: GraphDatabase
-    let service: TrellisDatabaseService
+    let fixture: CypherServiceFixture
+    var database: GraphDatabase { fixture.database }
+    var service: TrellisDatabaseService { fixture.service }
 
     init() throws {
-        dir = try TemporaryDirectory()
-        let config = try Config(home: dir.path, overrides: [:])
-        let auth = try AuthManager(
-            enabled: true, directory: config.authDirectory, maxFailedAttempts: 3, lockTime: .seconds(5),
-            iterations: 10, logger: Logger(label: "test"))
-        database = try GraphDatabase(
-            directory: dir.path + "/graph.db", configuration: KernelConfiguration(pageCacheSizeBytes: 8 << 20))
-        let cypher = CypherEngine(planCacheSize: 100)
-        let engine = CypherGraphEngine(database: database, cypher: cypher, importDirectory: nil)
-        service = TrellisDatabaseService(
-            engine: engine, auth: auth, config: config, logger: Logger(label: "test"), queryLog: nil)
-        ServerProcedures.register(in: cypher.procedures, auth: auth, config: config, service: service)
+        fixture = try CypherServiceFixture()
     }
 
     func session() -> DatabaseSession {

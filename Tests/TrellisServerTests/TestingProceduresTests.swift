@@ -13,28 +13,15 @@ import TrellisService
 @Suite("trellis.testing.registerProcedure exists only when trellis.testing.procedures.enabled is on")
 struct TestingProceduresTests {
     final class Server {
-        let dir: TemporaryDirectory
-        let database: GraphDatabase
-        let service: TrellisDatabaseService
+        let fixture: CypherServiceFixture
+        var database: GraphDatabase { fixture.database }
+        var service: TrellisDatabaseService { fixture.service }
 
         init(enabled: Bool?) throws {
-            dir = try TemporaryDirectory()
             var overrides: [String: String] = [:]
             if let enabled { overrides["trellis.testing.procedures.enabled"] = enabled ? "true" : "false" }
-            let config = try Config(home: dir.path, overrides: overrides)
-            let auth = try AuthManager(
-                enabled: true, directory: config.authDirectory, maxFailedAttempts: 3, lockTime: .seconds(5),
-                iterations: 10, logger: Logger(label: "test"))
-            database = try GraphDatabase(
-                directory: dir.path + "/graph.db", configuration: KernelConfiguration(pageCacheSizeBytes: 8 << 20))
-            let cypher = CypherEngine(planCacheSize: 100)
-            let engine = CypherGraphEngine(database: database, cypher: cypher, importDirectory: nil)
-            service = TrellisDatabaseService(
-                engine: engine, auth: auth, config: config, logger: Logger(label: "test"), queryLog: nil)
-            ServerProcedures.register(in: cypher.procedures, auth: auth, config: config, service: service)
+            fixture = try CypherServiceFixture(overrides: overrides)
         }
-
-        deinit { try? database.close() }
 
         func run(_ query: String, _ parameters: [String: Value] = [:], roles: [String] = ["admin"]) throws -> [[Value]] {
             let session = service.openSession(
