@@ -127,13 +127,13 @@ struct CrashChildCommand: ParsableCommand {
 
 extension KernelConfiguration {
     /// The kernel settings of the crash-test children (`crash-child`, `data-slave-child`): a small page cache,
-    /// small log files and frequent checkpoints, so kills land in rotation, pruning, checkpoint flushing and page
-    /// eviction, not only in appends.
+    /// small log files, frequent checkpoints and small preallocation steps, so kills land in rotation, pruning,
+    /// checkpoint flushing, page eviction and the zero-filling of the log, not only in appends.
     static func crashTestChild() -> KernelConfiguration {
         var configuration = KernelConfiguration(pageCacheSizeBytes: 1 << 20)
         configuration.log = LogConfiguration(
             rotationSizeBytes: 64 << 10, retention: .files(3), checkpointIntervalTime: .seconds(1),
-            checkpointIntervalTx: 25)
+            checkpointIntervalTx: 25, preallocate: true, preallocationStepBytes: 16 << 10)
         return configuration
     }
 }

@@ -17,7 +17,7 @@ struct LogFaultTests {
         let fs = FaultInjectingLogFileSystem()
         let log = try TransactionLog(directory: dir.path, storeID: 1, fileSystem: fs)
         for n in 0..<3 { try log.append(payload: testPayload(n), masterServerID: 1, epoch: 1) }
-        let sizeBefore = dir.fileSize("neostore.transaction.db.0")
+        let end = log.writePosition
         for cut in [0, 1, 5, 20, 60, 96] {
             fs.failWrites(afterBytes: cut)
             #expect {
@@ -25,7 +25,9 @@ struct LogFaultTests {
             } throws: { error in
                 (error as? DatabaseError)?.code == .transactionCommitFailed && "\(error)".contains("No space left")
             }
-            #expect(dir.fileSize("neostore.transaction.db.0") == sizeBefore, "partial entry removed (cut \(cut))")
+            // The partial entry is gone: the file ends at the last entry, or only zeros follow it (preallocation).
+            #expect(log.writePosition == end)
+            #expect(dir.bytesAfter(end, of: "neostore.transaction.db.0").allSatisfy { $0 == 0 }, "cut \(cut)")
             #expect(log.lastCommittedTxID == TxID(4))
         }
         fs.heal()

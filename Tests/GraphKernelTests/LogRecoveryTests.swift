@@ -7,11 +7,15 @@ import Glibc
 
 @testable import GraphKernel
 
+/// These tests work on log files as written without preallocation (`dbms.tx_log.preallocate=false`, and every file
+/// of Trellis before it), whose size is their end; `LogPreallocationTests` covers the zero-filled files.
 @Suite("Transaction log recovery: torn tails, damage, foreign logs")
 struct LogRecoveryTests {
+    let plain = LogConfiguration(preallocate: false)
+
     /// Writes `count` transactions (tx 2 …) and closes; returns the file size before the last entry was appended.
     func writeLog(_ dir: LogTestDirectory, count: Int, storeID: UInt64 = 9) throws -> (sizeBeforeLast: Int64, headers: [TransactionHeader]) {
-        let log = try TransactionLog(directory: dir.path, storeID: storeID)
+        let log = try TransactionLog(directory: dir.path, storeID: storeID, configuration: plain)
         var headers: [TransactionHeader] = []
         var sizeBeforeLast: Int64 = 0
         for n in 0..<count {
@@ -36,7 +40,7 @@ struct LogRecoveryTests {
             try file.write(pristine, at: 0)
             try file.truncate(to: cut)
             file.close()
-            let log = try TransactionLog(directory: dir.path, storeID: 9)
+            let log = try TransactionLog(directory: dir.path, storeID: 9, configuration: plain)
             #expect(log.lastCommittedTxID == TxID(5), "cut at \(cut)")
             #expect(log.lastChecksum == headers[3].checksum)
             let plan = try log.recover()
@@ -49,7 +53,7 @@ struct LogRecoveryTests {
             try log.close()
         }
         // The log is usable after the last cut: the next transaction takes the lost one's id.
-        let log = try TransactionLog(directory: dir.path, storeID: 9)
+        let log = try TransactionLog(directory: dir.path, storeID: 9, configuration: plain)
         let header = try log.append(payload: [9], masterServerID: 3, epoch: 1)
         #expect(header.txID == TxID(6))
         #expect(header.previousChecksum == headers[3].checksum)
@@ -68,7 +72,7 @@ struct LogRecoveryTests {
             let byte = try file.read(at: offset, count: 1)
             try file.write([byte[0] ^ 0x5A], at: offset)
             file.close()
-            let log = try TransactionLog(directory: dir2.path, storeID: 9)
+            let log = try TransactionLog(directory: dir2.path, storeID: 9, configuration: plain)
             #expect(log.lastCommittedTxID == TxID(3), "flipped byte at \(offset)")
             try log.close()
         }
@@ -86,7 +90,7 @@ struct LogRecoveryTests {
         try file.write([byte[0] ^ 0xFF], at: offset)
         file.close()
         #expect {
-            _ = try TransactionLog(directory: dir.path, storeID: 9)
+            _ = try TransactionLog(directory: dir.path, storeID: 9, configuration: plain)
         } throws: { error in
             (error as? DatabaseError)?.code == .storageDamageDetected && "\(error)".contains("damaged")
         }
@@ -99,7 +103,7 @@ struct LogRecoveryTests {
         _ = try writeLog(dir, count: 2, storeID: 1111)
         let size = dir.fileSize("neostore.transaction.db.0")
         #expect {
-            _ = try TransactionLog(directory: dir.path, storeID: 2222)
+            _ = try TransactionLog(directory: dir.path, storeID: 2222, configuration: plain)
         } throws: { error in
             (error as? DatabaseError)?.code == .storageDamageDetected && "\(error)".contains("another store")
         }
@@ -113,7 +117,7 @@ struct LogRecoveryTests {
         let file = try PosixLogFileSystem().openFile(dir.path + "/neostore.transaction.db.0", create: true)
         try file.write(Array(repeating: 0x41, count: 100), at: 0)
         file.close()
-        #expect { _ = try TransactionLog(directory: dir.path, storeID: 1) } throws: {
+        #expect { _ = try TransactionLog(directory: dir.path, storeID: 1, configuration: plain) } throws: {
             "\($0)".contains("not a Trellis transaction log")
         }
 
@@ -123,7 +127,7 @@ struct LogRecoveryTests {
         let file2 = try PosixLogFileSystem().openFile(dir2.path + "/neostore.transaction.db.0", create: true)
         try file2.write(LogFormat.encode(header), at: 0)
         file2.close()
-        #expect { _ = try TransactionLog(directory: dir2.path, storeID: 1) } throws: {
+        #expect { _ = try TransactionLog(directory: dir2.path, storeID: 1, configuration: plain) } throws: {
             "\($0)".contains("format version 99")
         }
     }
@@ -138,7 +142,7 @@ struct LogRecoveryTests {
             storeID: 9, version: 1, firstTxID: 5, previousChecksum: headers[2].checksum, previousCommitMillis: 0)
         try file.write(Array(LogFormat.encode(header).prefix(20)), at: 0)
         file.close()
-        let log = try TransactionLog(directory: dir.path, storeID: 9)
+        let log = try TransactionLog(directory: dir.path, storeID: 9, configuration: plain)
         #expect(log.lastCommittedTxID == TxID(4))
         #expect(dir.logFiles() == ["neostore.transaction.db.0"])
         #expect(try log.append(payload: [1], masterServerID: 3, epoch: 1).txID == TxID(5))
@@ -149,25 +153,25 @@ struct LogRecoveryTests {
     func missingMiddleFile() throws {
         let dir = LogTestDirectory()
         let log = try TransactionLog(
-            directory: dir.path, storeID: 9, configuration: LogConfiguration(rotationSizeBytes: 200))
+            directory: dir.path, storeID: 9, configuration: LogConfiguration(rotationSizeBytes: 200, preallocate: false))
         for n in 0..<6 { try log.append(payload: testPayload(n, size: 100), masterServerID: 1, epoch: 1) }
         try log.close()
         #expect(dir.logFiles().count >= 3)
         unlink(dir.path + "/neostore.transaction.db.1")
-        #expect { _ = try TransactionLog(directory: dir.path, storeID: 9) } throws: { "\($0)".contains("missing") }
+        #expect { _ = try TransactionLog(directory: dir.path, storeID: 9, configuration: plain) } throws: { "\($0)".contains("missing") }
     }
 
     @Test("recovery replays from the last checkpoint")
     func recoveryFromCheckpoint() throws {
         let dir = LogTestDirectory()
         do {
-            let log = try TransactionLog(directory: dir.path, storeID: 9)
+            let log = try TransactionLog(directory: dir.path, storeID: 9, configuration: plain)
             for n in 0..<10 { try log.append(payload: testPayload(n), masterServerID: 1, epoch: 1) }
             try log.checkpoint(lastAppliedTxID: TxID(7))
             for n in 10..<12 { try log.append(payload: testPayload(n), masterServerID: 1, epoch: 1) }
             try log.close()
         }
-        let log = try TransactionLog(directory: dir.path, storeID: 9)
+        let log = try TransactionLog(directory: dir.path, storeID: 9, configuration: plain)
         let plan = try log.recover()
         #expect(plan.checkpointTxID == TxID(7))
         #expect(plan.lastCommittedTxID == TxID(13))
@@ -181,7 +185,7 @@ struct LogRecoveryTests {
     @Test("recovery finds a checkpoint in an earlier rotated file")
     func checkpointInEarlierFile() throws {
         let dir = LogTestDirectory()
-        let config = LogConfiguration(rotationSizeBytes: 400, retention: .keepAll)
+        let config = LogConfiguration(rotationSizeBytes: 400, retention: .keepAll, preallocate: false)
         do {
             let log = try TransactionLog(directory: dir.path, storeID: 9, configuration: config)
             for n in 0..<3 { try log.append(payload: testPayload(n, size: 100), masterServerID: 1, epoch: 1) }

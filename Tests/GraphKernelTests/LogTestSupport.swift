@@ -30,6 +30,15 @@ final class LogTestDirectory {
         return stat(path + "/" + name, &st) == 0 ? Int64(st.st_size) : -1
     }
 
+    /// The bytes of file `name` from `offset` to its end.
+    func bytesAfter(_ offset: Int64, of name: String) -> [UInt8] {
+        guard let file = try? PosixLogFileSystem().openFile(path + "/" + name, create: false) else { return [] }
+        defer { file.close() }
+        let size = (try? file.size()) ?? 0
+        guard size > offset else { return [] }
+        return (try? file.read(at: offset, count: Int(size - offset))) ?? []
+    }
+
     func truncateFile(_ name: String, to size: Int64) {
         precondition(truncate(path + "/" + name, off_t(size)) == 0, "truncate failed")
     }

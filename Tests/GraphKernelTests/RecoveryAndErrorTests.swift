@@ -82,11 +82,19 @@ struct RecoveryAndErrorTests {
         let db = try GraphDatabase(directory: "/db", configuration: config)
         defer { try? db.close() }
         _ = try workload(db, rounds: 10)
+        // The label and property key exist beforehand: token commits are small enough for the log's preallocated
+        // region and would succeed on a full disk.
+        try db.write { (tx) throws in
+            try tx.deleteNode(try tx.createNode(labels: ["Big"], properties: ["blob": .string("y")]))
+        }
         let before = db.lastCommittedTxID
         fs.capacityBytes = fs.usedBytes + 64
         expectError(.transactionCommitFailed) {
+            // Larger than the log's preallocated zero region (1 MiB in a new file), which a commit needs no new
+            // space for.
             _ = try db.write { (tx) throws in
-                try tx.createNode(labels: ["Big"], properties: ["blob": .string(String(repeating: "y", count: 5000))])
+                try tx.createNode(
+                    labels: ["Big"], properties: ["blob": .string(String(repeating: "y", count: 1_500_000))])
             }
         }
         #expect(db.lastCommittedTxID == before)

@@ -88,17 +88,31 @@ public struct LogConfiguration: Sendable, Hashable {
     public var checkpointIntervalTime: Duration
     /// `dbms.checkpoint.interval.tx` (default 100000).
     public var checkpointIntervalTx: Int64
+    /// `dbms.tx_log.preallocate` (Neo4j 4.x name, default true): keep the active log file zero-filled ahead of the
+    /// write position, so an append overwrites blocks that are already allocated and written and its `fdatasync`
+    /// writes data only (no inode update for a grown file). Real zeros are written, not `fallocate`d: on ext4 an
+    /// fallocated extent is "unwritten" and its first write still changes metadata at the sync.
+    public var preallocate: Bool
+    /// The largest step by which the zero-filled region is extended ahead of the write position (in the background,
+    /// once the position has used half of the step). Steps start at 1 MiB and double with the file up to this;
+    /// never beyond `rotationSizeBytes`.
+    public var preallocationStepBytes: Int64
 
     public init(
         rotationSizeBytes: Int64 = 250 << 20,
         retention: RetentionPolicy = .default,
         checkpointIntervalTime: Duration = .seconds(15 * 60),
-        checkpointIntervalTx: Int64 = 100_000
+        checkpointIntervalTx: Int64 = 100_000,
+        preallocate: Bool = true,
+        preallocationStepBytes: Int64 = 16 << 20
     ) {
+        precondition(preallocationStepBytes > 0, "preallocation step must be positive")
         self.rotationSizeBytes = rotationSizeBytes
         self.retention = retention
         self.checkpointIntervalTime = checkpointIntervalTime
         self.checkpointIntervalTx = checkpointIntervalTx
+        self.preallocate = preallocate
+        self.preallocationStepBytes = preallocationStepBytes
     }
 
     public static let `default` = LogConfiguration()
@@ -106,7 +120,7 @@ public struct LogConfiguration: Sendable, Hashable {
     /// The setting names this configuration reads.
     public static let settingNames = [
         "dbms.tx_log.rotation.size", "dbms.tx_log.rotation.retention_policy",
-        "dbms.checkpoint.interval.time", "dbms.checkpoint.interval.tx",
+        "dbms.checkpoint.interval.time", "dbms.checkpoint.interval.tx", "dbms.tx_log.preallocate",
     ]
 
     /// Builds the configuration from neo4j.conf-style settings; absent keys keep their defaults, keys not listed in
@@ -133,6 +147,15 @@ public struct LogConfiguration: Sendable, Hashable {
                     setting: "dbms.checkpoint.interval.tx", value: text, reason: "expected a positive whole number")
             }
             checkpointIntervalTx = count
+        }
+        if let text = settings["dbms.tx_log.preallocate"] {
+            switch text.configTrimmed().lowercased() {
+            case "true": preallocate = true
+            case "false": preallocate = false
+            default:
+                throw ConfigurationError(
+                    setting: "dbms.tx_log.preallocate", value: text, reason: "expected true or false")
+            }
         }
     }
 }

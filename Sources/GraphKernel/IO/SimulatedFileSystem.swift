@@ -8,9 +8,39 @@ import GraphValues
 /// An in-memory disk for tests: keeps, per file, what was written and what was made durable by `sync()`, so a
 /// simulated crash can drop unsynced writes; it can also run out of space or fail writes with EIO on demand.
 public final class SimulatedFileSystem: StorageFileSystem, @unchecked Sendable {
+    /// One file: its current bytes and, to get back to the last synced state on `crash()`, an undo log of the bytes
+    /// each write or truncation since that sync replaced. Keeping an undo log instead of a second full copy keeps a
+    /// small write into a large (e.g. preallocated) file cheap: it saves only the bytes it overwrote.
     final class Entry {
         var current: [UInt8] = []
-        var durable: [UInt8] = []
+        var undo: [(offset: Int, bytes: [UInt8])] = []
+        var durableSize = 0
+
+        /// Records the bytes in `range` (clamped to the file) before they change.
+        func saveForUndo(_ start: Int, _ end: Int) {
+            let upper = min(end, current.count)
+            guard start < upper else { return }
+            undo.append((start, Array(current[start..<upper])))
+        }
+
+        func revertToDurable() {
+            for entry in undo.reversed() {
+                let end = entry.offset + entry.bytes.count
+                if end > current.count { current.append(contentsOf: repeatElement(0, count: end - current.count)) }
+                current.replaceSubrange(entry.offset..<end, with: entry.bytes)
+            }
+            undo.removeAll()
+            if current.count > durableSize {
+                current.removeLast(current.count - durableSize)
+            } else {
+                current.append(contentsOf: repeatElement(0, count: durableSize - current.count))
+            }
+        }
+
+        func markDurable() {
+            undo.removeAll()
+            durableSize = current.count
+        }
     }
 
     private let mutex = KernelMutex()
@@ -38,7 +68,7 @@ public final class SimulatedFileSystem: StorageFileSystem, @unchecked Sendable {
     /// Simulates power loss: every file reverts to its last synced content and all store locks are released.
     public func crash() {
         mutex.withLock {
-            for entry in files.values { entry.current = entry.durable }
+            for entry in files.values { entry.revertToDurable() }
             locks.removeAll()
         }
     }
@@ -116,6 +146,7 @@ public final class SimulatedFileSystem: StorageFileSystem, @unchecked Sendable {
             guard let entry = files[path] else { throw StorageIOError(operation: "write", path: path, errno: EBADF) }
             if _failIO { throw StorageIOError(operation: "write", path: path, errno: EIO) }
             let end = Int(offset) + buffer.count
+            entry.saveForUndo(Int(offset), end)
             if end > entry.current.count {
                 let growth = end - entry.current.count
                 if let capacity = _capacity {
@@ -134,7 +165,7 @@ public final class SimulatedFileSystem: StorageFileSystem, @unchecked Sendable {
         try mutex.withLock {
             guard let entry = files[path] else { throw StorageIOError(operation: "fsync", path: path, errno: EBADF) }
             if _failIO { throw StorageIOError(operation: "fsync", path: path, errno: EIO) }
-            entry.durable = entry.current
+            entry.markDurable()
         }
     }
 
@@ -150,6 +181,7 @@ public final class SimulatedFileSystem: StorageFileSystem, @unchecked Sendable {
             guard let entry = files[path] else { throw StorageIOError(operation: "truncate", path: path, errno: EBADF) }
             let n = Int(size)
             if n < entry.current.count {
+                entry.saveForUndo(n, entry.current.count)
                 entry.current.removeLast(entry.current.count - n)
             } else {
                 entry.current.append(contentsOf: repeatElement(0, count: n - entry.current.count))

@@ -18,6 +18,11 @@ import GraphValues
 /// Transaction body (kind 1): `[previous checksum 8][checksum 8][tx id 8][commit ms 8][master server id 4]
 /// [epoch 8][payload]`; the checksum is XXH64 of body bytes 16..<L seeded with the previous checksum, so it chains.
 /// Checkpoint body (kind 2): `[last applied tx id 8][checkpoint time ms 8]`.
+///
+/// A file's entries end at the first all-zero frame header (or at the end of the file): the active file is kept
+/// zero-filled ahead of its last entry (`dbms.tx_log.preallocate`), so its size says nothing about where the entries
+/// end. The format did not change for this (still version 1): files without a zero region read as before, and an
+/// older reader stops at the zeros as at any invalid tail (rotated files are cut to their last entry).
 enum LogFormat {
     static let fileNamePrefix = "neostore.transaction.db."
     static let magic: UInt64 = 0x474C_5854_534C_5254  // "TRLSTXLG" read as little-endian
@@ -181,6 +186,7 @@ final class LogFileScanner {
 
 enum FrameReadResult {
     case frame(kind: LogFormat.Kind, body: ArraySlice<UInt8>, frameLength: Int64)
+    /// The end of the file, or the start of its zero-filled (preallocated) region.
     case endOfFile
     /// Fewer bytes than the frame needs: a write cut short by a crash.
     case incomplete
@@ -195,6 +201,9 @@ extension LogFileScanner {
         let prefix = try bytes(at: offset, count: 5)
         if prefix.isEmpty { return .endOfFile }
         if prefix.count < 5 { return .incomplete }
+        // No entry has length 0 and kind 0: an all-zero frame header is the free space of a preallocated file, and
+        // the entries of the file end here whatever its size.
+        if prefix.allSatisfy({ $0 == 0 }) { return .endOfFile }
         let bodyLength = Int(prefix.logLoadLE(UInt32.self, at: prefix.startIndex))
         guard let kind = LogFormat.Kind(rawValue: prefix[prefix.startIndex + 4]) else { return .invalidFrameHeader }
         switch kind {

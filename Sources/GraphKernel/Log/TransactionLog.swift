@@ -98,6 +98,10 @@ public struct TransactionLogStatistics: Sendable, Hashable {
     public var checkpoints: Int64 = 0
     public var prunedFiles: Int64 = 0
     public var bytesWritten: Int64 = 0
+    /// Zero bytes written (and synced) ahead of the write position by background preallocation.
+    public var preallocatedBytes: Int64 = 0
+    /// Appends that had to wait for the zero-filling because they outran it (should stay near 0).
+    public var preallocationWaits: Int64 = 0
 }
 
 /// What `recover()` found: the last checkpoint and the committed transactions after it, which the store must
@@ -109,7 +113,8 @@ public struct RecoveryPlan: Sendable {
     /// The last complete, durable transaction in the log.
     public let lastCommittedTxID: TxID
     public let lastChecksum: UInt64
-    /// Bytes of a torn or partial tail entry removed when the log was opened (0 after a clean shutdown).
+    /// Bytes of a torn or partial tail entry removed when the log was opened (0 after a clean shutdown): cut off, or
+    /// overwritten with zeros in a preallocated file.
     public let truncatedTailBytes: Int64
     let log: TransactionLog
 
@@ -137,6 +142,15 @@ public struct RecoveryPlan: Sendable {
 ///   holding a transaction after the checkpoint.
 /// - Opening validates every file header (store id, format), then scans the last file; a torn or partial last
 ///   entry is truncated. A bad entry followed by a valid one is damage, not a torn write, and opening fails.
+/// - Preallocation (`LogConfiguration.preallocate`): the current file is kept zero-filled ahead of the write
+///   position, so appends overwrite blocks that are already allocated and written, and a commit's `fdatasync` has
+///   no inode (file size, extent) to write. The log's end is therefore where the frames stop being valid, never the
+///   file size: an all-zero frame header ends a file for every reader. A background thread extends the zero region
+///   by `preallocationStepBytes` when the position has used half of it, publishing each 1 MiB chunk as it is
+///   written (an append that would cross the published end waits for the next chunk instead of racing the
+///   zero-filler), then syncs once. Rotation cuts the file at its last entry, so rotated files are exact, and starts
+///   the next file with its first chunk already zeroed. At open after a crash, whatever non-zero bytes follow the
+///   last valid entry (a torn frame, unsynced frames) are overwritten with zeros before anything is appended.
 ///
 /// Thread-safe.
 public final class TransactionLog: @unchecked Sendable {
@@ -180,6 +194,16 @@ public final class TransactionLog: @unchecked Sendable {
     private var isClosed = false
     private var lastCheckpointTxID: Int64?
     private var truncatedTailBytes: Int64 = 0
+    /// End of the zero-filled region of the current file: bytes `position..<allocatedEnd` are zeros already written
+    /// (by preallocation), so an append ending there overwrites allocated blocks. Equals `position` when nothing is
+    /// preallocated.
+    private var allocatedEnd: Int64
+    /// A background extension of the zero region is running (it only writes beyond `allocatedEnd`).
+    private var extensionRunning = false
+    /// Asks the running extension to stop after its current chunk (rotation, close, a failed append).
+    private var extensionCancelled = false
+    /// After an extension ran out of space, the next one waits until the position has moved on this far.
+    private var extensionRetryPosition: Int64 = 0
     private var stats = TransactionLogStatistics()
     private var rotationsTimed: Int64 = 0
 
@@ -205,7 +229,8 @@ public final class TransactionLog: @unchecked Sendable {
         try fileSystem.createDirectory(directory)
         let opened = try Self.openFiles(
             directory: directory, storeID: storeID, fileSystem: fileSystem,
-            initialLastTxID: initialLastTxID.rawValue, initialChecksum: initialChecksum, now: self.clock())
+            initialLastTxID: initialLastTxID.rawValue, initialChecksum: initialChecksum, now: self.clock(),
+            preallocateBytes: configuration.preallocate ? Self.firstChunkBytes(configuration: configuration) : nil)
         files = opened.files
         current = opened.current
         position = opened.position
@@ -217,6 +242,8 @@ public final class TransactionLog: @unchecked Sendable {
         durableEnd = (opened.files[opened.files.count - 1].version, opened.position)
         lastCheckpointTxID = opened.lastCheckpointInLastFile
         truncatedTailBytes = opened.truncatedBytes
+        allocatedEnd = opened.allocatedEnd
+        mutex.withLock { startExtensionIfDue() }
     }
 
     deinit { current.close() }
@@ -281,7 +308,7 @@ public final class TransactionLog: @unchecked Sendable {
     private func writeLocalTransaction(
         payload: [UInt8], masterServerID: Int32, epoch: Int64, commitTimestampMillis: Int64?
     ) throws -> (header: TransactionHeader, sequence: UInt64) {
-        try checkWritable()
+        try prepareForAppend(frameBytes: LogFormat.frameOverhead + LogFormat.transactionHeaderSize + payload.count)
         let txID = lastTxID + 1
         let millis = commitTimestampMillis ?? clock()
         let checksum = LogFormat.checksum(
@@ -322,7 +349,8 @@ public final class TransactionLog: @unchecked Sendable {
         guard transaction.hasValidChecksum else { throw TransactionLogError.checksumMismatch(txID: header.txID) }
         mutex.lock()
         defer { mutex.unlock() }
-        try checkWritable()
+        try prepareForAppend(
+            frameBytes: LogFormat.frameOverhead + LogFormat.transactionHeaderSize + transaction.payload.count)
         guard header.txID.rawValue == lastTxID + 1 else {
             throw TransactionLogError.gap(expected: TxID(lastTxID + 1), received: header.txID)
         }
@@ -347,11 +375,37 @@ public final class TransactionLog: @unchecked Sendable {
         if isClosed { throw DatabaseError(.databaseUnavailable, "The transaction log in \(directory) is closed") }
     }
 
-    /// Writes one transaction entry (rotating first if due); returns its sequence number. Must hold the mutex.
-    private func writeTransaction(_ header: TransactionHeader, payload: [UInt8]) throws -> UInt64 {
-        if position >= configuration.rotationSizeBytes && position > Int64(LogFormat.headerSize) {
-            try rotate()
+    /// Before an entry of `frameBytes` is written (and before its tx id is chosen): fails if the log cannot take it,
+    /// rotates when the file is full, and waits while the entry would cross into the region the background
+    /// preallocation is still zero-filling. Every wait releases the mutex, so the caller must read the log's state
+    /// (last tx id, checksum) only after this returns. Must hold the mutex.
+    private func prepareForAppend(frameBytes: Int) throws {
+        var waited = false
+        while true {
+            try checkWritable()
+            if position >= configuration.rotationSizeBytes && position > Int64(LogFormat.headerSize) {
+                if extensionRunning {
+                    // The old file is cut at its end by rotation: the zero-filler must be done with it first.
+                    extensionCancelled = true
+                    mutex.wait()
+                    continue
+                }
+                try rotate()
+                continue
+            }
+            if extensionRunning && position + Int64(frameBytes) > allocatedEnd {
+                if !waited { stats.preallocationWaits += 1 }
+                waited = true
+                mutex.wait()
+                continue
+            }
+            return
         }
+    }
+
+    /// Writes one transaction entry (`prepareForAppend` must have run); returns its sequence number. Must hold the
+    /// mutex.
+    private func writeTransaction(_ header: TransactionHeader, payload: [UInt8]) throws -> UInt64 {
         let frame = LogFormat.encodeTransaction(header, payload: payload)
         try writeFrame(frame, describing: "\(header.txID)")
         lastTxID = header.txID.rawValue
@@ -367,7 +421,10 @@ public final class TransactionLog: @unchecked Sendable {
         do {
             try current.write(frame, at: position)
         } catch let error as LogIOError {
-            // Whatever part of the frame reached the file must go, or the next append would follow garbage.
+            // Whatever part of the frame reached the file must go, or the next append would follow garbage. That cuts
+            // the zero region too; a running extension must not publish what it zero-fills after the cut.
+            if extensionRunning { extensionCancelled = true }
+            allocatedEnd = position
             do {
                 try current.truncate(to: position)
             } catch {
@@ -382,10 +439,122 @@ public final class TransactionLog: @unchecked Sendable {
             throw fail("writing \(what) failed: \(error)")
         }
         position += Int64(frame.count)
+        if position > allocatedEnd { allocatedEnd = position }
         appendedSequence += 1
         stats.bytesWritten += Int64(frame.count)
         if leaderIsGathering { mutex.broadcast() }
+        startExtensionIfDue()
     }
+
+    // MARK: Preallocation
+
+    /// Zero bytes written per step of an extension; an append waits at most for one chunk when it outruns it.
+    static let preallocationChunkBytes: Int64 = 1 << 20
+
+    /// What a new file gets zero-filled before it becomes current (with its header, in the same sync).
+    static func firstChunkBytes(configuration: LogConfiguration) -> Int64 {
+        max(
+            0,
+            min(
+                preallocationChunkBytes, configuration.preallocationStepBytes,
+                configuration.rotationSizeBytes - Int64(LogFormat.headerSize)))
+    }
+
+    /// Starts a background extension of the zero region when the position has used half of the next step. Must
+    /// hold the mutex.
+    ///
+    /// Steps grow with the file (each extension at most doubles the zeroed part) up to `preallocationStepBytes`, so
+    /// a small store (and every test) keeps a small log file while a busy one zero-fills 16 MiB at a time.
+    private func startExtensionIfDue() {
+        guard configuration.preallocate, !extensionRunning, failure == nil, !isClosed else { return }
+        let step = min(
+            configuration.preallocationStepBytes,
+            max(Self.preallocationChunkBytes, allocatedEnd - Int64(LogFormat.headerSize)))
+        // Never beyond the rotation size: rotation cuts the file there anyway.
+        let limit = max(configuration.rotationSizeBytes, Int64(LogFormat.headerSize))
+        guard allocatedEnd < limit, allocatedEnd - position < (step + 1) / 2, position >= extensionRetryPosition
+        else { return }
+        let start = allocatedEnd
+        let target = min(start + step, limit)
+        let file = current
+        extensionRunning = true
+        extensionCancelled = false
+        startDetachedThread { self.extendZeroRegion(of: file, from: start, to: target) }
+    }
+
+    /// The background extension: writes zeros `start..<target` chunk by chunk, publishing each chunk as allocated,
+    /// then syncs once (so the file's new size is durable and later commits' syncs write data only). Disk full stops
+    /// it quietly (appends then grow the file, as without preallocation); any other failure fails the log, as a
+    /// failed sync may have dropped committed pages.
+    private func extendZeroRegion(of file: LogFile, from start: Int64, to target: Int64) {
+        let chunk = Int(min(Self.preallocationChunkBytes, target - start))
+        let zeros = [UInt8](repeating: 0, count: chunk)
+        var end = start
+        var writeError: Error?
+        var cancelled = false
+        while end < target {
+            cancelled = mutex.withLock { extensionCancelled }
+            if cancelled { break }
+            let count = Int(min(Int64(chunk), target - end))
+            do {
+                try file.write(count == chunk ? zeros : Array(zeros[0..<count]), at: end)
+            } catch {
+                writeError = error
+                break
+            }
+            end += Int64(count)
+            mutex.withLock {
+                if !extensionCancelled && end > allocatedEnd { allocatedEnd = end }
+                mutex.broadcast()
+            }
+        }
+        var syncError: Error?
+        if writeError == nil && !cancelled {
+            do { try file.sync() } catch { syncError = error }
+        }
+        mutex.lock()
+        defer { mutex.unlock() }
+        if let writeError {
+            if let io = writeError as? LogIOError, io.isOutOfSpace {
+                // Drop the partial chunk; appends never went past `end` (they wait while an extension runs).
+                if !extensionCancelled { try? file.truncate(to: end) }
+                extensionRetryPosition = position + configuration.preallocationStepBytes
+            } else {
+                _ = fail("preallocating the transaction log file failed: \(writeError)")
+            }
+        } else if let syncError {
+            _ = fail("fdatasync after preallocating failed: \(syncError)")
+        } else if !cancelled {
+            stats.syncs += 1
+            stats.preallocatedBytes += end - start
+        }
+        extensionRunning = false
+        mutex.broadcast()
+    }
+
+    /// Stops using the log without syncing anything, as a killed process would (tests): waits for a running
+    /// extension to stop, then refuses further appends.
+    func abandonForCrashTest() {
+        mutex.withLock {
+            while syncInProgress || extensionRunning {
+                if extensionRunning { extensionCancelled = true }
+                mutex.wait()
+            }
+            isClosed = true
+        }
+    }
+
+    /// Waits until no background extension is running (tests, measurements).
+    func waitForPreallocation() {
+        mutex.withLock {
+            while extensionRunning { mutex.wait() }
+        }
+    }
+
+    /// The end of the current file's zero region (tests).
+    var preallocatedEnd: Int64 { mutex.withLock { allocatedEnd } }
+    /// Where the next entry of the current file goes (tests).
+    var writePosition: Int64 { mutex.withLock { position } }
 
     /// Marks the log failed and returns the error to throw. Must hold the mutex.
     private func fail(_ reason: String) -> DatabaseError {
@@ -485,16 +654,34 @@ public final class TransactionLog: @unchecked Sendable {
         durableChecksum = lastTxChecksum
         mutex.broadcast()
 
+        // Archived files are exact: cut the zero region off (it must be durable before the next file exists, or a
+        // crash could leave a rotated file whose size is not its end; readers would still stop at the zeros).
+        precondition(!extensionRunning, "rotating while the zero region of the old file is being extended")
+        if allocatedEnd > position || (try? current.size()).map({ $0 > position }) == true {
+            do {
+                try current.truncate(to: position)
+                try current.sync()
+            } catch {
+                throw fail("cutting the preallocated end of the rotated log file failed: \(error)")
+            }
+            stats.syncs += 1
+            allocatedEnd = position
+        }
+
         let version = files[files.count - 1].version + 1
         let path = path(ofVersion: version)
         let header = LogFormat.FileHeader(
             storeID: storeID, version: version, firstTxID: lastTxID + 1, previousChecksum: lastTxChecksum,
             previousCommitMillis: lastCommitMillis)
         let file: LogFile
+        let zeroBytes = configuration.preallocate ? Self.firstChunkBytes(configuration: configuration) : 0
         do {
             file = try fileSystem.openFile(path, create: true)
             do {
                 try file.write(LogFormat.encode(header), at: 0)
+                if zeroBytes > 0 {
+                    try file.write([UInt8](repeating: 0, count: Int(zeroBytes)), at: Int64(LogFormat.headerSize))
+                }
                 try file.sync()
                 try fileSystem.syncDirectory(directory)
             } catch {
@@ -519,9 +706,12 @@ public final class TransactionLog: @unchecked Sendable {
         // The retired file is closed when the last group-commit leader still syncing it lets go (ARC).
         current = file
         position = Int64(LogFormat.headerSize)
+        allocatedEnd = position + zeroBytes
+        extensionRetryPosition = 0
         // The old file was synced above and the new one's header with it.
         durableEnd = (version, position)
         stats.rotations += 1
+        startExtensionIfDue()
     }
 
     // MARK: Checkpoints and retention
@@ -535,6 +725,7 @@ public final class TransactionLog: @unchecked Sendable {
         precondition(
             lastAppliedTxID.rawValue <= lastTxID,
             "checkpoint at \(lastAppliedTxID) is beyond the log's last transaction \(lastTxID)")
+        try prepareForAppend(frameBytes: LogFormat.frameOverhead + LogFormat.checkpointBodySize)
         let frame = LogFormat.encodeCheckpoint(lastAppliedTxID: lastAppliedTxID.rawValue, timeMillis: clock())
         try writeFrame(frame, describing: "a checkpoint")
         try waitUntilDurable(appendedSequence)
@@ -744,7 +935,11 @@ public final class TransactionLog: @unchecked Sendable {
     public func close() throws {
         try mutex.withLock {
             guard !isClosed else { return }
-            while syncInProgress { mutex.wait() }
+            // The zero-filler writes into the current file: it stops after its chunk, before the file is closed.
+            while syncInProgress || extensionRunning {
+                if extensionRunning { extensionCancelled = true }
+                mutex.wait()
+            }
             isClosed = true
             defer { current.close() }
             if failure == nil && durableSequence < appendedSequence {
@@ -765,11 +960,12 @@ public final class TransactionLog: @unchecked Sendable {
         var lastCommitMillis: Int64
         var lastCheckpointInLastFile: Int64?
         var truncatedBytes: Int64
+        var allocatedEnd: Int64
     }
 
     private static func openFiles(
         directory: String, storeID: UInt64, fileSystem: LogFileSystem, initialLastTxID: Int64,
-        initialChecksum: UInt64, now: Int64
+        initialChecksum: UInt64, now: Int64, preallocateBytes: Int64?
     ) throws -> OpenedState {
         let versions = try fileSystem.listDirectory(directory).compactMap(LogFormat.version(ofFileName:)).sorted()
         func pathOf(_ version: Int64) -> String { directory + "/" + LogFormat.fileName(version: version) }
@@ -837,6 +1033,10 @@ public final class TransactionLog: @unchecked Sendable {
                 previousCommitMillis: now)
             let file = try fileSystem.openFile(pathOf(0), create: true)
             try file.write(LogFormat.encode(header), at: 0)
+            let zeroBytes = preallocateBytes ?? 0
+            if zeroBytes > 0 {
+                try file.write([UInt8](repeating: 0, count: Int(zeroBytes)), at: Int64(LogFormat.headerSize))
+            }
             try file.sync()
             try fileSystem.syncDirectory(directory)
             return OpenedState(
@@ -846,7 +1046,8 @@ public final class TransactionLog: @unchecked Sendable {
                         previousCommitMillis: now, sizeBytes: Int64(LogFormat.headerSize))
                 ],
                 current: file, position: Int64(LogFormat.headerSize), lastTxID: initialLastTxID,
-                lastChecksum: initialChecksum, lastCommitMillis: now, lastCheckpointInLastFile: nil, truncatedBytes: 0)
+                lastChecksum: initialChecksum, lastCommitMillis: now, lastCheckpointInLastFile: nil, truncatedBytes: 0,
+                allocatedEnd: Int64(LogFormat.headerSize) + zeroBytes)
         }
 
         // Scan the last file to its end: find the last valid entry and cut off a torn tail.
@@ -895,16 +1096,60 @@ public final class TransactionLog: @unchecked Sendable {
                 offset += length
             }
         }
+        // What follows the last valid entry: a torn entry and entries never synced (their bytes may have reached
+        // the disk in any order, so anything non-zero up to the file's end), then the zero region of a
+        // preallocated file. Without preallocation it is cut off; with it the stale bytes are overwritten with
+        // zeros, so that no later reader can take them for entries, and the file keeps its allocated size.
         var truncated: Int64 = 0
+        var allocatedEnd = offset
         if offset < size {
-            truncated = size - offset
-            try file.truncate(to: offset)
+            if preallocateBytes != nil {
+                let staleEnd = try endOfNonZeroBytes(file, from: offset, to: size)
+                truncated = staleEnd - offset
+                if staleEnd > offset { try writeZeros(file, from: offset, to: staleEnd) }
+                allocatedEnd = size
+            } else {
+                truncated = size - offset
+                try file.truncate(to: offset)
+            }
+            // Also makes a zero region left by a killed process durable, so later syncs write data only.
             try file.sync()
         }
         infos[infos.count - 1].sizeBytes = offset
         return OpenedState(
             files: infos, current: file, position: offset, lastTxID: lastTxID, lastChecksum: lastChecksum,
-            lastCommitMillis: lastCommitMillis, lastCheckpointInLastFile: lastCheckpoint, truncatedBytes: truncated)
+            lastCommitMillis: lastCommitMillis, lastCheckpointInLastFile: lastCheckpoint, truncatedBytes: truncated,
+            allocatedEnd: allocatedEnd)
+    }
+
+    /// The offset just past the last non-zero byte in `start..<end` of `file` (`start` when all are zero).
+    private static func endOfNonZeroBytes(_ file: LogFile, from start: Int64, to end: Int64) throws -> Int64 {
+        var last = start
+        var at = start
+        while at < end {
+            let count = Int(min(preallocationChunkBytes, end - at))
+            let bytes = try file.read(at: at, count: count)
+            let nonZero: Int? = bytes.withUnsafeBytes { raw in
+                // Words first: a megabyte of zeros is the common case.
+                var index = raw.count
+                while index >= 8 && raw.loadUnaligned(fromByteOffset: index - 8, as: UInt64.self) == 0 { index -= 8 }
+                while index > 0 && raw[index - 1] == 0 { index -= 1 }
+                return index > 0 ? index : nil
+            }
+            if let nonZero { last = at + Int64(nonZero) }
+            if bytes.count < count { break }
+            at += Int64(count)
+        }
+        return last
+    }
+
+    private static func writeZeros(_ file: LogFile, from start: Int64, to end: Int64) throws {
+        var at = start
+        while at < end {
+            let count = Int(min(preallocationChunkBytes, end - at))
+            try file.write([UInt8](repeating: 0, count: count), at: at)
+            at += Int64(count)
+        }
     }
 }
 

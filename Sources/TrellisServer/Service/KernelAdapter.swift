@@ -29,6 +29,9 @@ extension KernelConfiguration {
         denseNodeThreshold = Int(config.get(Settings.relationshipGroupingThreshold))
         checkpointIntervalTransactions = Int(config.get(Settings.checkpointIntervalTx))
         checkpointInterval = config.get(Settings.checkpointIntervalTime)
+        log.rotationSizeBytes = config.get(Settings.txLogRotationSize)
+        log.retention = config.get(Settings.txLogRetention)
+        log.preallocate = config.get(Settings.txLogPreallocate)
         let timeout = config.get(Settings.transactionTimeout)
         defaultTransactionTimeout = timeout == .zero ? nil : timeout
     }

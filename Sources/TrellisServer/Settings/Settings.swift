@@ -68,6 +68,11 @@ public enum Settings {
     public static let txLogRotationSize = Setting<Int64>.byteSize(
         "dbms.tx_log.rotation.size", "250M", min: 1 << 20, dynamic: true,
         "Size at which the transaction log rotates to a new file (at least 1M).")
+    public static let txLogPreallocate = Setting<Bool>.boolean(
+        "dbms.tx_log.preallocate", true,
+        "Keep the active transaction log file zero-filled ahead of the write position (in the background, up to "
+            + "16 MiB at a time), so a commit's fdatasync writes only data, not the metadata of a grown file. "
+            + "Rotated files are cut to their last entry. Neo4j 4.x name.")
     public static let checkpointIntervalTime = Setting<Duration>.duration(
         "dbms.checkpoint.interval.time", "15m", "Longest time between checkpoints.")
     public static let checkpointIntervalTx = Setting<Int64>.integer(
@@ -406,7 +411,8 @@ public enum Settings {
             allowFormatMigration.erased, recordFormat.erased, mode.erased, strictValidation.erased,
             jvmAdditional.erased, adjacencyCacheSize.erased, testingProceduresEnabled.erased,
             pageCacheSize.erased, heapInitialSize.erased, heapMaxSize.erased, txLogRetention.erased,
-            txLogRotationSize.erased, checkpointIntervalTime.erased, checkpointIntervalTx.erased,
+            txLogRotationSize.erased, txLogPreallocate.erased, checkpointIntervalTime.erased,
+            checkpointIntervalTx.erased,
             checkpointIopsLimit.erased, checkpointPolicy.erased, transactionTimeout.erased,
             transactionMonitorCheckInterval.erased, bookmarkReadyTimeout.erased, lockAcquisitionTimeout.erased, restTransactionIdleTimeout.erased, relationshipGroupingThreshold.erased,
             queryCacheSize.erased,
