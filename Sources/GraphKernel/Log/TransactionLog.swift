@@ -379,11 +379,12 @@ public final class TransactionLog: @unchecked Sendable {
     /// rotates when the file is full, and waits while the entry would cross into the region the background
     /// preallocation is still zero-filling. Every wait releases the mutex, so the caller must read the log's state
     /// (last tx id, checksum) only after this returns. Must hold the mutex.
-    private func prepareForAppend(frameBytes: Int) throws {
+    /// Checkpoint entries never rotate (`rotating: false`): as before preallocation, they go into the current file.
+    private func prepareForAppend(frameBytes: Int, rotating: Bool = true) throws {
         var waited = false
         while true {
             try checkWritable()
-            if position >= configuration.rotationSizeBytes && position > Int64(LogFormat.headerSize) {
+            if rotating && position >= configuration.rotationSizeBytes && position > Int64(LogFormat.headerSize) {
                 if extensionRunning {
                     // The old file is cut at its end by rotation: the zero-filler must be done with it first.
                     extensionCancelled = true
@@ -725,7 +726,7 @@ public final class TransactionLog: @unchecked Sendable {
         precondition(
             lastAppliedTxID.rawValue <= lastTxID,
             "checkpoint at \(lastAppliedTxID) is beyond the log's last transaction \(lastTxID)")
-        try prepareForAppend(frameBytes: LogFormat.frameOverhead + LogFormat.checkpointBodySize)
+        try prepareForAppend(frameBytes: LogFormat.frameOverhead + LogFormat.checkpointBodySize, rotating: false)
         let frame = LogFormat.encodeCheckpoint(lastAppliedTxID: lastAppliedTxID.rawValue, timeMillis: clock())
         try writeFrame(frame, describing: "a checkpoint")
         try waitUntilDurable(appendedSequence)
