@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "TrellisTools",
             dependencies: [
-                "GraphKernel", "Cypher", "ClusterNIO", "ClusterCore",
+                "GraphKernel", "Cypher", "ClusterNIO", "ClusterCore", "BoltServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),

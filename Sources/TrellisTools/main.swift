@@ -6,6 +6,7 @@ import ArgumentParser
 /// `toolSubcommands` below (one line; keep the list sorted by name).
 let toolSubcommands: [ParsableCommand.Type] = [
     BenchKernelCommand.self,
+    BoltNullServerCommand.self,
     CypherBench.self,
     CrashChildCommand.self,
     DataPortBenchCommand.self,
