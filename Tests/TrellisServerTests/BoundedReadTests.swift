@@ -105,10 +105,16 @@ struct BoundedReadTests {
         }
         #expect(all.rows.count == 20)
         // A 1 ns kernel time-out has passed by the statement's first read, whatever the machine's speed.
+        let before = database.counters.snapshot
         guard case .unsuitable = bounded(s, query, budget: .nanoseconds(1)) else {
             Issue.record("a statement past its budget was not refused")
             return
         }
+        // It is run again on the worker: an abandoned attempt, rolled back but not a terminated transaction.
+        let after = database.counters.snapshot
+        #expect(after.terminatedRead == before.terminatedRead)
+        #expect(after.terminatedWrite == before.terminatedWrite)
+        #expect(after.rolledBackRead == before.rolledBackRead + 1)
         #expect(service.openTransactionCount == 0)
         #expect(try run(s, "MATCH (r:R) RETURN count(r)") == [[.integer(20)]])
     }

@@ -81,9 +81,20 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
 
     /// Discards every change. Safe to call more than once.
     public func rollback() {
+        finishRollback(countingTimeOut: true)
+    }
+
+    /// Discards every change of an attempt whose time-out was its caller's budget, not the client's, and which
+    /// the caller runs again another way (the Bolt event loop's bounded read, retried on the worker): counted as
+    /// rolled back, but not as terminated, since no client transaction was. Safe to call more than once.
+    public func rollbackAbandonedAttempt() {
+        finishRollback(countingTimeOut: false)
+    }
+
+    private func finishRollback(countingTimeOut: Bool) {
         guard status == .open else { return }
         status = .rolledBack
-        let timedOut = deadlineNanos.map { monotonicNanos() > $0 } ?? false
+        let timedOut = countingTimeOut && (deadlineNanos.map { monotonicNanos() > $0 } ?? false)
         database.counters.transactionFinished(
             beganAsWrite: mode == .write, wrote: !state.isEmpty, committed: false,
             terminated: terminated.load(ordering: .relaxed) || timedOut)

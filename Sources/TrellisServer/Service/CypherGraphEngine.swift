@@ -18,8 +18,14 @@ public protocol KernelTransactionHandle: GraphWriteOperations {
     /// Commits; returns the id the commit got in the transaction log, or nil when nothing was written.
     func commitTransaction() throws -> Int64?
     func rollbackTransaction()
+    /// Rolls back an attempt the caller will run again another way; its time-out is not a termination.
+    func rollbackAbandonedAttempt()
     /// From any thread.
     func terminateTransaction()
+}
+
+extension KernelTransactionHandle {
+    public func rollbackAbandonedAttempt() { rollbackTransaction() }
 }
 
 /// `GraphEngine` over a kernel database and the Cypher engine: each transaction is a kernel transaction
@@ -101,6 +107,7 @@ final class CypherTransaction: EngineTransaction {
     }
 
     func rollback() { kernel.rollbackTransaction() }
+    func rollbackAbandonedAttempt() { kernel.rollbackAbandonedAttempt() }
     func terminate() { kernel.terminateTransaction() }
 }
 

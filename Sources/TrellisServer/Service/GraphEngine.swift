@@ -50,8 +50,15 @@ public protocol EngineTransaction: AnyObject {
     /// Commits; returns the committed transaction id (for the bookmark).
     func commit() throws -> Int64
     func rollback()
+    /// Rolls back an attempt that ran out of a budget its caller chose (the Bolt event loop's bounded read) and
+    /// that the caller runs again the ordinary way: not counted as a terminated transaction.
+    func rollbackAbandonedAttempt()
     /// From any thread: the next operation of the transaction fails with `Terminated`.
     func terminate()
+}
+
+extension EngineTransaction {
+    public func rollbackAbandonedAttempt() { rollback() }
 }
 
 /// A lazily produced statement result.

@@ -269,7 +269,7 @@ final class TrellisSession: DatabaseSession {
             let result = try tx.run(query, parameters: parameters)
             while let row = try result.next() {
                 guard rows.count < maxRows else {
-                    tx.rollback()
+                    tx.rollbackAbandonedAttempt()
                     service.transactionEnded(id)
                     return .unsuitable
                 }
@@ -286,7 +286,9 @@ final class TrellisSession: DatabaseSession {
                 parameters: parameters, metadata: options.metadata, error: nil)
             return .completed(CompletedResult(columns: result.columns, rows: rows, summary: summary))
         } catch {
-            tx.rollback()
+            // Every failed attempt is run again on the worker, where a real failure (or the client's own
+            // time-out) is reported and counted: this one is not a terminated transaction.
+            tx.rollbackAbandonedAttempt()
             service.transactionEnded(id)
             if let e = error as? DatabaseError, e.code == .transactionTimedOut { return .unsuitable }
             return .unavailable
