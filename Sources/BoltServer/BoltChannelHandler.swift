@@ -119,6 +119,8 @@ final class BoltChannelHandler: ChannelDuplexHandler {
             negotiate(context: context)
         }
         guard let connection, cumulation != nil else { return }
+        connection.beginBatch()
+        defer { connection.endBatch() }
         // A RUN is held back until the next message is known: a RUN + PULL pair that arrived together (drivers
         // pipeline them in one write) may be answered right here (`answerOnEventLoop`).
         var heldRun: ByteBuffer?

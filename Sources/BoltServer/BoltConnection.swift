@@ -122,7 +122,8 @@ final class BoltConnection: @unchecked Sendable {
         }
         shared.metrics.received.add(1, ordering: .relaxed)
         interrupt?.interrupt()
-        if start { schedule { self.pump() } }
+        let tag = BoltRequestDecoder.peekTag(body)
+        startPump(claimed: start, expectsFollower: tag == Self.runTag || tag == Self.beginTag)
     }
 
     /// `enqueue` for a RUN or PULL that `answerOnEventLoop` decoded but did not answer (never a RESET).
@@ -134,7 +135,9 @@ final class BoltConnection: @unchecked Sendable {
             return !scheduled
         }
         shared.metrics.received.add(1, ordering: .relaxed)
-        if start { schedule { self.pump() } }
+        var isRun = false
+        if case .run = request { isRun = true }
+        startPump(claimed: start, expectsFollower: isRun)
     }
 
     func enqueueTooLarge(limitBytes: Int) {
@@ -143,7 +146,7 @@ final class BoltConnection: @unchecked Sendable {
             defer { scheduled = true }
             return !scheduled
         }
-        if start { schedule { self.pump() } }
+        startPump(claimed: start, expectsFollower: false)
     }
 
     func channelClosed() {
@@ -154,6 +157,42 @@ final class BoltConnection: @unchecked Sendable {
         // A client that went away mid-query should not keep the database busy.
         target?.interrupt()
         schedule { self.cleanUp() }
+    }
+
+    /// Event loop only: set between `beginBatch` and `endBatch`.
+    var batching = false
+    /// Event loop only: the pump is claimed (`scheduled`) but its start waits for the message that follows a
+    /// BEGIN or RUN in the same read, or for `endBatch`.
+    var startDeferred = false
+
+    /// Event loop: the handler is about to queue what one socket read brought. While it does, the pump's start is
+    /// held back after a BEGIN or a RUN until the next message is queued, so a pipelined RUN + PULL (or BEGIN +
+    /// RUN + PULL) is in the inbox before the worker looks at it and leaves as one batch in one write. Otherwise
+    /// the worker could answer the RUN, find the inbox empty and flush its SUCCESS alone before the PULL was
+    /// queued: one more segment, and one more wake-up of the client, per query (docs/bolt.md "How it runs").
+    func beginBatch() {
+        batching = true
+    }
+
+    /// Event loop: ends `beginBatch`, starting a pump whose start was held back.
+    func endBatch() {
+        batching = false
+        if startDeferred {
+            startDeferred = false
+            schedule { self.pump() }
+        }
+    }
+
+    /// Event loop: after queuing a message. `claimed`: the message found the pump idle and claimed it.
+    /// `expectsFollower`: a BEGIN or RUN, after which a driver pipelines the next message in the same write.
+    func startPump(claimed: Bool, expectsFollower: Bool) {
+        guard claimed || startDeferred else { return }
+        if batching && expectsFollower {
+            startDeferred = true
+        } else {
+            startDeferred = false
+            schedule { self.pump() }
+        }
     }
 
     /// Runs `work` on the connection's queue (or inline, for tests on an `EmbeddedChannel`).
@@ -168,6 +207,7 @@ final class BoltConnection: @unchecked Sendable {
     // MARK: - Bounded reads on the event loop
 
     static let runTag: UInt8 = 0x10
+    static let beginTag: UInt8 = 0x11
     static let pullTag: UInt8 = 0x3F
     /// Rows a statement answered on the event loop may return; more go the ordinary way.
     static let eventLoopMaxRows = 1_000
