@@ -550,9 +550,22 @@ public final class GraphDatabase: @unchecked Sendable {
     /// concurrent transactions claiming the same value are serialized (the second validates after the first applied).
     private func lockUniqueValues(_ state: TransactionState, owner: LockOwner) throws {
         let constraints = storeRW.withReadLock { schema.constraints }
-        guard !constraints.isEmpty, !state.nodeProperties.isEmpty else { return }
+        guard !constraints.isEmpty, !state.nodeProperties.isEmpty || !state.createdBatch.isEmpty else { return }
         var resources: [LockResource] = []
-        resources.reserveCapacity(state.nodeProperties.count)
+        resources.reserveCapacity(state.nodeProperties.count + state.createdBatch.count)
+        let batch = state.createdBatch
+        if !batch.isEmpty {
+            // Per label set, the constraints that apply to its nodes.
+            let applying = batch.labelSets.map { labels in constraints.filter { labels.contains($0.label) } }
+            for index in 0..<batch.count {
+                for constraint in applying[Int(batch.labelSetOfNode[index])] {
+                    guard let value = batch.value(at: index, key: constraint.propertyKey) else { continue }
+                    resources.append(
+                        .indexEntry(label: constraint.label, propertyKey: constraint.propertyKey,
+                                    valueHash: IndexKey(value).hashValue))
+                }
+            }
+        }
         for (node, props) in state.nodeProperties where !state.deletedNodes.contains(node) {
             // A node created here has its whole label set in the state, so a constraint on another label cannot
             // apply to it; for other nodes the committed labels are not at hand, so every constraint locks.
@@ -583,6 +596,35 @@ public final class GraphDatabase: @unchecked Sendable {
     }
 
     private func nodeChanges(_ state: TransactionState, _ sortedTouched: [Int64])
+        -> [TransactionRepresentation.NodeChange]
+    {
+        let batch = state.createdBatch
+        guard !batch.isEmpty else { return tableNodeChanges(state, sortedTouched) }
+        // A batch node is created with its label set (maybe empty, as `createNode(labels:)` records it) and has
+        // properties when it has slots; the per-node tables hold other nodes only, so the two merge by id.
+        let batchChanges = batch.indicesInIDOrder().map { index in
+            var flags = TransactionRepresentation.NodeChange.created | TransactionRepresentation.NodeChange.labels
+            if !batch.slots(at: index).isEmpty { flags |= TransactionRepresentation.NodeChange.properties }
+            return TransactionRepresentation.NodeChange(id: batch.ids[index], flags: flags)
+        }
+        guard !sortedTouched.isEmpty else { return batchChanges }
+        let tableChanges = tableNodeChanges(state, sortedTouched)
+        var merged: [TransactionRepresentation.NodeChange] = []
+        merged.reserveCapacity(batchChanges.count + tableChanges.count)
+        var i = 0, j = 0
+        while i < batchChanges.count || j < tableChanges.count {
+            if j == tableChanges.count || (i < batchChanges.count && batchChanges[i].id < tableChanges[j].id) {
+                merged.append(batchChanges[i])
+                i += 1
+            } else {
+                merged.append(tableChanges[j])
+                j += 1
+            }
+        }
+        return merged
+    }
+
+    private func tableNodeChanges(_ state: TransactionState, _ sortedTouched: [Int64])
         -> [TransactionRepresentation.NodeChange]
     {
         sortedTouched.map { id in

@@ -92,25 +92,58 @@ extension GraphDatabase {
     /// needs it too).
     func validateUniqueness(_ state: TransactionState, touched: Set<Int64>, inOrder sortedTouched: [Int64]) throws {
         guard !schema.constraints.isEmpty else { return }
+        let batch = state.createdBatch
+        // Table nodes and batch nodes in one id order (the batch is disjoint from the tables), so the node named
+        // in a violation is the same whichever way the nodes were created.
+        var order: [(id: Int64, batchIndex: Int)] = []
+        if batch.isEmpty {
+            order = sortedTouched.map { ($0, -1) }
+        } else {
+            let batchOrder = batch.indicesInIDOrder()
+            order.reserveCapacity(sortedTouched.count + batchOrder.count)
+            var j = 0
+            for index in batchOrder {
+                let id = batch.ids[index]
+                while j < sortedTouched.count && sortedTouched[j] < id {
+                    order.append((sortedTouched[j], -1))
+                    j += 1
+                }
+                order.append((id, index))
+            }
+            while j < sortedTouched.count {
+                order.append((sortedTouched[j], -1))
+                j += 1
+            }
+        }
         for constraint in schema.constraints {
             guard let index = indexes[constraint.name] else { continue }
             var claimed: [IndexKey: Int64] = [:]
-            claimed.reserveCapacity(sortedTouched.count)
-            for node in sortedTouched where !state.deletedNodes.contains(node) {
-                let labels = try state.nodeLabels[node] ?? stores.labels(of: try stores.node(node))
-                guard labels.contains(constraint.label) else { continue }
+            claimed.reserveCapacity(order.count)
+            let batchSetApplies = batch.labelSets.map { $0.contains(constraint.label) }
+            for (node, batchIndex) in order {
                 let value: Value
-                if let changed = state.nodeProperties[node]?[constraint.propertyKey] {
-                    value = changed
-                } else if state.createdNodes.contains(node) {
-                    value = .null
+                if batchIndex >= 0 {
+                    guard batchSetApplies[Int(batch.labelSetOfNode[batchIndex])],
+                        let set = batch.value(at: batchIndex, key: constraint.propertyKey)
+                    else { continue }
+                    value = set
                 } else {
-                    value = try stores.property(from: try stores.node(node).nextProp, key: constraint.propertyKey)
+                    if state.deletedNodes.contains(node) { continue }
+                    let labels = try state.nodeLabels[node] ?? stores.labels(of: try stores.node(node))
+                    guard labels.contains(constraint.label) else { continue }
+                    if let changed = state.nodeProperties[node]?[constraint.propertyKey] {
+                        value = changed
+                    } else if state.createdNodes.contains(node) {
+                        value = .null
+                    } else {
+                        value = try stores.property(from: try stores.node(node).nextProp, key: constraint.propertyKey)
+                    }
                 }
                 if value.isNull { continue }
                 let key = IndexKey(value)
                 var other = claimed[key]
                 if other == nil {
+                    // Batch nodes have fresh ids, never committed holders, so `touched` need not list them.
                     for holder in index.nodes(equal: value) where !touched.contains(holder) {
                         other = Swift.min(other ?? holder, holder)
                     }

@@ -20,7 +20,7 @@ struct CommitPreparer {
     func validate(_ state: TransactionState) throws {
         func nodeAlive(_ id: Int64) throws -> Bool {
             if state.deletedNodes.contains(id) { return false }
-            if state.createdNodes.contains(id) { return true }
+            if state.isCreated(id) { return true }
             return try stores.nodeInUse(id)
         }
         // An end may have been deleted by a transaction that committed between the existence check and the lock.
@@ -65,6 +65,7 @@ struct CommitPreparer {
             record.nextProp = try writeProperties(oldFirst: noID, changed: state.nodeProperties[id] ?? [:])
             changes.setNode(id, record)
         }
+        try applyCreatedBatch(state.createdBatch)
         for id in state.deletedRelationships.sorted() {
             let rel = try changes.relationship(id)
             try unlink(id, from: rel.startNode)
@@ -120,6 +121,63 @@ struct CommitPreparer {
             let first = try writeProperties(oldFirst: old, changed: props)
             try changes.modifyRelationship(id) { $0.nextProp = first }
         }
+    }
+
+    /// Records of the batch of created nodes, straight from its columns: a node record each, its property chain
+    /// from the node's (already key-sorted) slots, and a label chain only for more labels than fit inline.
+    private func applyCreatedBatch(_ batch: CreatedNodeBatch) throws {
+        guard !batch.isEmpty else { return }
+        // One record template per label set: a set of more than the inline labels gets its own chain per node.
+        var templates: [NodeRecord?] = batch.labelSets.map { labels in
+            guard labels.count <= NodeRecord.maxInlineLabels else { return nil }
+            var record = NodeRecord()
+            record.inUse = true
+            record.setInlineLabels(labels)
+            return record
+        }
+        var blocks: [PropertyBlock] = []
+        for index in 0..<batch.count {
+            let labelSet = Int(batch.labelSetOfNode[index])
+            var record: NodeRecord
+            if let template = templates[labelSet] {
+                record = template
+            } else {
+                record = NodeRecord()
+                record.inUse = true
+                setLabels(&record, batch.labelSets[labelSet])
+            }
+            blocks.removeAll(keepingCapacity: true)
+            for slot in batch.slots(at: index) {
+                let encoded = try PropertyValueCodec.encode(batch.values[slot])
+                var payload = encoded.payload
+                if let dynamic = encoded.dynamic { payload = changes.writeDynamicChain(.propertyValue, dynamic) }
+                blocks.append(
+                    PropertyBlock(
+                        key: batch.keys[slot], type: encoded.type, inlineLength: encoded.inlineLength, payload: payload))
+            }
+            record.nextProp = writeNewPropertyChain(blocks)
+            changes.setNode(batch.ids[index], record)
+        }
+        templates.removeAll()
+    }
+
+    /// Writes `blocks` as a new property chain (no old records to reuse); returns its first record or `noID`.
+    private func writeNewPropertyChain(_ blocks: [PropertyBlock]) -> Int64 {
+        guard !blocks.isEmpty else { return noID }
+        let perRecord = PropertyRecord.blocksPerRecord
+        let recordCount = (blocks.count + perRecord - 1) / perRecord
+        var ids: [Int64] = []
+        ids.reserveCapacity(recordCount)
+        for _ in 0..<recordCount { ids.append(changes.allocate(.property)) }
+        for (index, recordID) in ids.enumerated() {
+            var record = PropertyRecord()
+            record.inUse = true
+            record.next = index + 1 < ids.count ? ids[index + 1] : noID
+            let start = index * perRecord
+            record.blocks = recordCount == 1 ? blocks : Array(blocks[start..<min(blocks.count, start + perRecord)])
+            changes.setProperty(recordID, record)
+        }
+        return ids[0]
     }
 
     // MARK: Labels

@@ -6,11 +6,10 @@ extension KernelTransaction {
     @discardableResult
     public func createNode(labels: [String], properties: [String: Value] = [:]) throws -> NodeID {
         let tokens = try labels.map { try getOrCreateLabelToken($0) }
-        let node = try createNode(labels: tokens)
-        for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
-            try setNodeProperty(node, try getOrCreatePropertyKeyToken(key), value)
+        let tokenized = try properties.sorted(by: { $0.key < $1.key }).map { (key, value) in
+            (try getOrCreatePropertyKeyToken(key), value)
         }
-        return node
+        return try createNode(labels: tokens, properties: tokenized)
     }
 
     /// Creates a relationship with a type and properties given by name.

@@ -17,7 +17,21 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
     /// This transaction's identity in the lock manager.
     public let lockOwner: LockOwner
     private var status = Status.open
-    var state = TransactionState()
+    /// This transaction's changes. Only node creation's fast path and the commit use it directly; everything else
+    /// goes through `state`, which first moves the batch of created nodes into the per-node tables.
+    private var storedState = TransactionState()
+    /// The transaction's changes with no batch of created nodes pending (see `CreatedNodeBatch`), so reads and
+    /// other writes see every created node in the per-node tables.
+    var state: TransactionState {
+        _read {
+            if !storedState.createdBatch.isEmpty { storedState.materializeCreatedBatch() }
+            yield storedState
+        }
+        _modify {
+            if !storedState.createdBatch.isEmpty { storedState.materializeCreatedBatch() }
+            yield &storedState
+        }
+    }
     /// Node/relationship ids this transaction allocated (returned to the generator unless committed in use).
     private var allocatedNodes: [Int64] = []
     private var allocatedRelationships: [Int64] = []
@@ -62,14 +76,19 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         defer { if status == .open { rollback() } }
         var committedTxID: TxID?
         var committed: CommittedTransaction?
-        if !state.isEmpty {
-            (committedTxID, committed) = try database.commit(state, owner: lockOwner)
+        if !storedState.isEmpty {
+            (committedTxID, committed) = try database.commit(storedState, owner: lockOwner)
         }
         status = .committed
         database.counters.transactionFinished(
             beganAsWrite: mode == .write, wrote: committedTxID != nil, committed: true, terminated: false)
         database.locks.releaseAll(lockOwner)
-        let deletedNew = allocatedNodes.filter { !state.createdNodes.contains($0) }
+        // Ids allocated for nodes created and then deleted here go back; a created node is in the batch or the set.
+        var deletedNew: [Int64] = []
+        if allocatedNodes.count != storedState.createdBatch.count + storedState.createdNodes.count {
+            let created = storedState.createdNodes.union(storedState.createdBatch.ids)
+            deletedNew = allocatedNodes.filter { !created.contains($0) }
+        }
         let deletedNewRels = allocatedRelationships.filter { state.createdRelationships[$0] == nil }
         stores.nodes.release(deletedNew)
         stores.relationships.release(deletedNewRels)
@@ -96,12 +115,12 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         status = .rolledBack
         let timedOut = countingTimeOut && (deadlineNanos.map { monotonicNanos() > $0 } ?? false)
         database.counters.transactionFinished(
-            beganAsWrite: mode == .write, wrote: !state.isEmpty, committed: false,
+            beganAsWrite: mode == .write, wrote: !storedState.isEmpty, committed: false,
             terminated: terminated.load(ordering: .relaxed) || timedOut)
         database.locks.releaseAll(lockOwner)
         stores.nodes.release(allocatedNodes)
         stores.relationships.release(allocatedRelationships)
-        state = TransactionState()
+        storedState = TransactionState()
         database.transactionClosed(reuseGeneration: reuseGeneration)
     }
 
@@ -171,7 +190,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
 
     private func checkDataWrite() throws {
         try checkWritable()
-        if state.hasSchemaChanges {
+        if storedState.hasSchemaChanges {
             throw DatabaseError(
                 .invalidRequest, "Cannot perform data updates in a transaction that has performed schema updates.")
         }
@@ -784,12 +803,31 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
 
     public func createNode(labels: [LabelToken], properties: [(PropertyKeyToken, Value)]) throws -> NodeID {
         for (_, value) in properties { try checkStorable(value) }
+        if !hasRepeatedKey(properties) {
+            // The column-wise batch: no per-node set entry, label array or dictionary (CreatedNodeBatch).
+            try checkDataWrite()
+            let id = stores.nodes.allocate()
+            allocatedNodes.append(id)
+            storedState.createdBatch.append(
+                id, labels: labels.count < 2 ? labels : Array(Set(labels)).sorted(), properties: properties)
+            return NodeID(id)
+        }
         let node = try createNode(labels: labels)
         // A new node is this transaction's alone: no lock, and its property map is built at its final size.
         var map = [Int32: Value](minimumCapacity: properties.count)
         for (key, value) in properties where !value.isNull { map[key] = value }
         if !map.isEmpty { state.nodeProperties[node.rawValue] = map }
         return node
+    }
+
+    /// Whether a key occurs twice (the last value wins then, which the per-node table path gives).
+    private func hasRepeatedKey(_ properties: [(PropertyKeyToken, Value)]) -> Bool {
+        guard properties.count > 1 else { return false }
+        if properties.count > 16 { return Set(properties.map(\.0)).count != properties.count }
+        for i in 1..<properties.count where properties[..<i].contains(where: { $0.0 == properties[i].0 }) {
+            return true
+        }
+        return false
     }
 
     public func deleteNode(_ node: NodeID) throws {

@@ -5,6 +5,9 @@ import GraphValues
 /// Labels and properties of a touched entity are kept as the full new state of what changed (label set, or
 /// per-key value with `.null` meaning removed), so reads never need to merge twice.
 struct TransactionState {
+    /// Nodes created whole and untouched since, column-wise; not part of the per-node tables below until
+    /// `materializeCreatedBatch()` moves them there (`KernelTransaction` does before any other use of its state).
+    var createdBatch = CreatedNodeBatch()
     var createdNodes: Set<Int64> = []
     var deletedNodes: Set<Int64> = []
     /// Full label set of nodes whose labels changed (or created nodes).
@@ -23,7 +26,7 @@ struct TransactionState {
     var droppedConstraints: [String] = []
 
     var hasDataChanges: Bool {
-        !createdNodes.isEmpty || !deletedNodes.isEmpty || !nodeLabels.isEmpty || !nodeProperties.isEmpty
+        !createdBatch.isEmpty || !createdNodes.isEmpty || !deletedNodes.isEmpty || !nodeLabels.isEmpty || !nodeProperties.isEmpty
             || !createdRelationships.isEmpty || !deletedRelationships.isEmpty || !relationshipProperties.isEmpty
     }
 
@@ -34,11 +37,36 @@ struct TransactionState {
 
     var isEmpty: Bool { !hasDataChanges && !hasSchemaChanges }
 
-    /// Nodes whose labels or properties (and so index entries and counts) may differ from committed data.
+    /// Nodes in the per-node tables whose labels or properties (and so index entries and counts) may differ from
+    /// committed data; the batch of created nodes (`createdBatch`) comes on top.
     var touchedNodes: Set<Int64> {
         var set = createdNodes.union(deletedNodes)
         set.formUnion(nodeLabels.keys)
         set.formUnion(nodeProperties.keys)
         return set
+    }
+
+    /// Whether the node was created by this transaction (in the batch or in the per-node tables).
+    func isCreated(_ id: Int64) -> Bool {
+        createdNodes.contains(id) || (!createdBatch.isEmpty && createdBatch.ids.contains(id))
+    }
+
+    /// Moves the batch of created nodes into the per-node tables, as if each had been created there.
+    mutating func materializeCreatedBatch() {
+        guard !createdBatch.isEmpty else { return }
+        let batch = createdBatch
+        createdBatch.removeAll()
+        createdNodes.reserveCapacity(createdNodes.count + batch.count)
+        nodeLabels.reserveCapacity(nodeLabels.count + batch.count)
+        for index in batch.ids.indices {
+            let id = batch.ids[index]
+            createdNodes.insert(id)
+            nodeLabels[id] = batch.labels(at: index)
+            let slots = batch.slots(at: index)
+            guard !slots.isEmpty else { continue }
+            var map = [Int32: Value](minimumCapacity: slots.count)
+            for slot in slots { map[batch.keys[slot]] = batch.values[slot] }
+            nodeProperties[id] = map
+        }
     }
 }
