@@ -66,7 +66,7 @@ struct LogPreallocationTests {
     @Test("a torn last entry followed by zeros is zeroed at every cut; the next append takes its tx id")
     func tornFrameBeforeZeros() throws {
         let fs = SimulatedFileSystem()
-        var log = try TransactionLog(directory: "/log", storeID: 1, fileSystem: fs)
+        var log = try TransactionLog(directory: "/log", storeID: 1, configuration: Self.smallSteps(), fileSystem: fs)
         for n in 0..<4 { try log.append(payload: testPayload(n, size: 30 + n), masterServerID: 1, epoch: 1) }
         let end = log.writePosition
         let last = try log.append(payload: testPayload(4, size: 34), masterServerID: 1, epoch: 1)
@@ -78,7 +78,7 @@ struct LogPreallocationTests {
             let file = try fs.openFile(Self.logPath, create: false)
             try file.write(Array(pristine[0..<Int(cut)]), at: 0)
             try file.write([UInt8](repeating: 0, count: Int(fullEnd - cut)), at: cut)
-            log = try TransactionLog(directory: "/log", storeID: 1, fileSystem: fs)
+            log = try TransactionLog(directory: "/log", storeID: 1, configuration: Self.smallSteps(), fileSystem: fs)
             #expect(log.lastCommittedTxID == TxID(5), "cut at \(cut)")
             #expect(log.writePosition == end)
             let bytes = try fileBytes(fs)
@@ -87,7 +87,7 @@ struct LogPreallocationTests {
             #expect(try readAll(log, from: 2).map(\.header.txID) == (2...5).map { TxID(Int64($0)) })
             try log.close()
         }
-        log = try TransactionLog(directory: "/log", storeID: 1, fileSystem: fs)
+        log = try TransactionLog(directory: "/log", storeID: 1, configuration: Self.smallSteps(), fileSystem: fs)
         let header = try log.append(payload: [9], masterServerID: 1, epoch: 1)
         #expect(header.txID == last.txID, "the lost entry's id is reused")
         try log.close()
@@ -186,6 +186,26 @@ struct LogPreallocationTests {
         #expect(Int64(current.count) > log.writePosition, "the current file is preallocated")
         #expect(current[Int(log.writePosition)...].allSatisfy { $0 == 0 })
         #expect(try readAll(log, from: 2).map(\.payload) == (0..<200).map { testPayload($0, size: 120) })
+        try log.close()
+    }
+
+    /// The zero region never passes the rotation size, so normally a file is full when it rotates; it is not when
+    /// `dbms.tx_log.rotation.size` was lowered since the file was preallocated.
+    @Test("rotation cuts the zero region of a file preallocated beyond a since lowered rotation size")
+    func rotationAfterLoweringRotationSize() throws {
+        let fs = SimulatedFileSystem()
+        var log = try TransactionLog(
+            directory: "/log", storeID: 1, configuration: LogConfiguration(retention: .keepAll), fileSystem: fs)
+        for n in 0..<5 { try log.append(payload: testPayload(n, size: 120), masterServerID: 1, epoch: 1) }
+        let end = log.writePosition
+        try log.close()
+        #expect(try fileBytes(fs).count > 1 << 20)
+        log = try TransactionLog(
+            directory: "/log", storeID: 1, configuration: Self.smallSteps(rotation: 512), fileSystem: fs)
+        try log.append(payload: testPayload(5, size: 120), masterServerID: 1, epoch: 1)
+        #expect(log.fileVersions == [0, 1])
+        #expect(try fileBytes(fs).count == Int(end), "the rotated file ends at its last entry")
+        #expect(try readAll(log, from: 2).map(\.payload) == (0..<6).map { testPayload($0, size: 120) })
         try log.close()
     }
 
