@@ -551,8 +551,9 @@ public final class GraphDatabase: @unchecked Sendable {
     private func lockUniqueValues(_ state: TransactionState, owner: LockOwner) throws {
         let constraints = storeRW.withReadLock { schema.constraints }
         guard !constraints.isEmpty, !state.nodeProperties.isEmpty || !state.createdBatch.isEmpty else { return }
-        var resources: [LockResource] = []
-        resources.reserveCapacity(state.nodeProperties.count + state.createdBatch.count)
+        // (label, key, value hash) per claim, sorted as plain tuples and only then turned into lock resources.
+        var claims: [(label: Int32, key: Int32, hash: Int)] = []
+        claims.reserveCapacity(state.nodeProperties.count + state.createdBatch.count)
         let batch = state.createdBatch
         if !batch.isEmpty {
             // Per label set, the constraints that apply to its nodes.
@@ -560,9 +561,7 @@ public final class GraphDatabase: @unchecked Sendable {
             for index in 0..<batch.count {
                 for constraint in applying[Int(batch.labelSetOfNode[index])] {
                     guard let value = batch.value(at: index, key: constraint.propertyKey) else { continue }
-                    resources.append(
-                        .indexEntry(label: constraint.label, propertyKey: constraint.propertyKey,
-                                    valueHash: IndexKey(value).hashValue))
+                    claims.append((constraint.label, constraint.propertyKey, IndexKey(value).hashValue))
                 }
             }
         }
@@ -573,19 +572,13 @@ public final class GraphDatabase: @unchecked Sendable {
             for constraint in constraints {
                 guard let value = props[constraint.propertyKey], !value.isNull else { continue }
                 if let createdLabels, !createdLabels.contains(constraint.label) { continue }
-                resources.append(
-                    .indexEntry(label: constraint.label, propertyKey: constraint.propertyKey,
-                                valueHash: IndexKey(value).hashValue))
+                claims.append((constraint.label, constraint.propertyKey, IndexKey(value).hashValue))
             }
         }
-        guard !resources.isEmpty else { return }
+        guard !claims.isEmpty else { return }
         // One global order, so two transactions claiming overlapping values wait instead of deadlocking.
-        resources.sort { a, b in
-            guard case .indexEntry(let la, let ka, let ha) = a, case .indexEntry(let lb, let kb, let hb) = b else {
-                return false
-            }
-            return (la, ka, ha) < (lb, kb, hb)
-        }
+        claims.sort { a, b in (a.label, a.key, a.hash) < (b.label, b.key, b.hash) }
+        let resources = claims.map { LockResource.indexEntry(label: $0.label, propertyKey: $0.key, valueHash: $0.hash) }
         try locks.acquire(all: resources, .exclusive, for: owner)
     }
 

@@ -136,6 +136,10 @@ struct CommitPreparer {
             return record
         }
         var blocks: [PropertyBlock] = []
+        changes.reserveCreated(
+            nodes: batch.count,
+            properties: (batch.keys.count + PropertyRecord.blocksPerRecord - 1) / PropertyRecord.blocksPerRecord
+                + batch.count)
         for index in 0..<batch.count {
             let labelSet = Int(batch.labelSetOfNode[index])
             var record: NodeRecord
@@ -156,7 +160,7 @@ struct CommitPreparer {
                         key: batch.keys[slot], type: encoded.type, inlineLength: encoded.inlineLength, payload: payload))
             }
             record.nextProp = writeNewPropertyChain(blocks)
-            changes.setNode(batch.ids[index], record)
+            changes.appendCreatedNode(batch.ids[index], record)
         }
         templates.removeAll()
     }
@@ -175,7 +179,7 @@ struct CommitPreparer {
             record.next = index + 1 < ids.count ? ids[index + 1] : noID
             let start = index * perRecord
             record.blocks = recordCount == 1 ? blocks : Array(blocks[start..<min(blocks.count, start + perRecord)])
-            changes.setProperty(recordID, record)
+            changes.appendCreatedProperty(recordID, record)
         }
         return ids[0]
     }

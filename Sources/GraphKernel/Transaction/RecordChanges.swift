@@ -10,6 +10,11 @@ final class RecordChanges {
     private(set) var properties: [Int64: PropertyRecord] = [:]
     private(set) var dynamics: [StoreKind: [Int64: DynamicRecord]] = [:]
     private(set) var tokens: [StoreKind: [Int64: TokenRecord]] = [:]
+    /// Records of nodes created whole by this commit and of their new property chains (`CreatedNodeBatch`): written
+    /// once and never loaded again by this commit, so kept in write order instead of in the tables above, and
+    /// merged into the after-images by id. Their ids are fresh, so no table holds them too.
+    private var createdNodeRecords: [(id: Int64, record: NodeRecord)] = []
+    private var createdPropertyRecords: [(id: Int64, record: PropertyRecord)] = []
     /// Ids taken from generators during this commit (returned on failure).
     private(set) var allocated: [StoreKind: [Int64]] = [:]
 
@@ -43,6 +48,22 @@ final class RecordChanges {
 
     /// Replaces a record whose previous content does not matter (a node created by this commit).
     func setNode(_ id: Int64, _ record: NodeRecord) { nodes[id] = record }
+
+    /// The record of a node created whole by this commit, which nothing else in the commit loads or changes.
+    func appendCreatedNode(_ id: Int64, _ record: NodeRecord) {
+        createdNodeRecords.append((id, record))
+    }
+
+    /// A property record allocated by this commit for a created node's chain, which nothing else loads or changes.
+    func appendCreatedProperty(_ id: Int64, _ record: PropertyRecord) {
+        createdPropertyRecords.append((id, record))
+    }
+
+    /// Room for `nodes` created nodes with `properties` property records.
+    func reserveCreated(nodes: Int, properties: Int) {
+        createdNodeRecords.reserveCapacity(createdNodeRecords.count + nodes)
+        createdPropertyRecords.reserveCapacity(createdPropertyRecords.count + properties)
+    }
 
     func relationship(_ id: Int64) throws -> RelationshipRecord {
         if let r = relationships[id] { return r }
@@ -161,18 +182,50 @@ final class RecordChanges {
     /// Every changed record as (kind, id, after-image bytes), ordered by store then id.
     func afterImages() -> [RecordCommand] {
         var out: [RecordCommand] = []
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 8)
-        defer { scratch.deallocate() }
+        out.reserveCapacity(
+            nodes.count + relationships.count + groups.count + properties.count + createdNodeRecords.count
+                + createdPropertyRecords.count + dynamics.values.reduce(0) { $0 + $1.count })
         func emit(_ kind: StoreKind, _ id: Int64, _ encode: (UnsafeMutableRawPointer) -> Void) {
             let size = kind.recordSize
-            scratch.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-            encode(scratch)
-            out.append(RecordCommand(kind: kind, id: id, after: Array(UnsafeRawBufferPointer(start: scratch, count: size))))
+            let after = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+                let bytes = UnsafeMutableRawPointer(buffer.baseAddress!)
+                bytes.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+                encode(bytes)
+                initialized = size
+            }
+            out.append(RecordCommand(kind: kind, id: id, after: after))
         }
-        for id in nodes.keys.sorted() { emit(.node, id) { nodes[id]!.encode(to: $0) } }
+        /// A table's records and the created ones, in one id order.
+        func emitMerged<R>(
+            _ kind: StoreKind, _ table: [Int64: R], _ created: [(id: Int64, record: R)],
+            _ encode: (R, UnsafeMutableRawPointer) -> Void
+        ) {
+            let keys = table.keys.sorted()
+            var appended = created
+            if zip(appended, appended.dropFirst()).contains(where: { $0.id >= $1.id }) {
+                appended.sort { $0.id < $1.id }
+            }
+            var i = 0
+            var j = 0
+            while i < keys.count || j < appended.count {
+                if j == appended.count || (i < keys.count && keys[i] < appended[j].id) {
+                    let id = keys[i]
+                    emit(kind, id) { encode(table[id]!, $0) }
+                    i += 1
+                } else {
+                    let (id, record) = appended[j]
+                    precondition(
+                        i == keys.count || keys[i] != id,
+                        "\(kind.recordName) record \(id) is both created whole and changed in one commit")
+                    emit(kind, id) { encode(record, $0) }
+                    j += 1
+                }
+            }
+        }
+        emitMerged(.node, nodes, createdNodeRecords) { $0.encode(to: $1) }
         for id in relationships.keys.sorted() { emit(.relationship, id) { relationships[id]!.encode(to: $0) } }
         for id in groups.keys.sorted() { emit(.relationshipGroup, id) { groups[id]!.encode(to: $0) } }
-        for id in properties.keys.sorted() { emit(.property, id) { properties[id]!.encode(to: $0) } }
+        emitMerged(.property, properties, createdPropertyRecords) { $0.encode(to: $1) }
         for kind in dynamics.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
             let records = dynamics[kind]!
             for id in records.keys.sorted() {
