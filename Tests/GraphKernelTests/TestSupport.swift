@@ -22,6 +22,7 @@ struct TempDirectory {
 func simulatedConfiguration(_ fs: SimulatedFileSystem, pageCacheBytes: Int = 1 << 20) -> KernelConfiguration {
     var configuration = KernelConfiguration(pageCacheSizeBytes: pageCacheBytes)
     configuration.fileSystem = fs
+    configuration.logFileSystem = fs
     return configuration
 }
 

@@ -812,15 +812,21 @@ final class QueryPlanner {
     private func seekPlan(name: String, label: String, key: String, index: IndexDescriptor, kind: SeekKind,
                           estimated: Double, on input: LogicalPlan, drop: Int) throws -> LogicalPlan {
         let opName: String
-        let iteratorMaker: (Row, ExecutionContext) throws -> AnyIterator<NodeID>
+        var iteratorMaker: ((Row, ExecutionContext) throws -> AnyIterator<NodeID>)?
+        // An equality seek fills a buffer the operator reuses instead: one per input row is the common case
+        // (`UNWIND $rows AS r MATCH (a:L {id: r.s})`), and then an iterator per row is most of its cost.
+        var filler: ((Row, ExecutionContext, inout [NodeID]) throws -> Void)?
         switch kind {
         case .equals(let e):
             let v = try compile(e)
             opName = index.isUnique ? "NodeUniqueIndexSeek" : "NodeIndexSeek"
-            iteratorMaker = { row, ctx in
+            filler = { row, ctx, out in
                 let value = try v(row, ctx)
-                if value.isNull { return AnyIterator { nil } }
-                return try ctx.tx.indexSeek(index, equals: value)
+                if value.isNull {
+                    out.removeAll(keepingCapacity: true)
+                    return
+                }
+                try ctx.tx.indexSeek(index, equals: value, into: &out)
             }
             dropPending = drop
         case .values(let e):
@@ -858,7 +864,8 @@ final class QueryPlanner {
         let slot = bindVariable(name)
         return LogicalPlan(opName, details: "\(name):\(label)(\(key))", identifiers: Array(bound),
                            estimatedRows: estimated * max(1, input.estimatedRows), source: input) { ctx, src, _, c in
-            NodeSourceOp(source: src!, slot: slot, ctx: ctx, counter: c, makeIterator: iteratorMaker)
+            if let filler { return NodeBufferSourceOp(source: src!, slot: slot, ctx: ctx, counter: c, fill: filler) }
+            return NodeSourceOp(source: src!, slot: slot, ctx: ctx, counter: c, makeIterator: iteratorMaker!)
         }
     }
 

@@ -149,6 +149,48 @@ final class NodeSourceOp: Op {
     }
 }
 
+/// `NodeSourceOp` for sources that fill a buffer per input row (an index equality seek): the buffer is reused,
+/// so an input row costs no iterator or closure context.
+final class NodeBufferSourceOp: Op {
+    private let source: Op
+    private let slot: Int
+    private let ctx: ExecutionContext
+    private let fill: (Row, ExecutionContext, inout [NodeID]) throws -> Void
+    private var current: Row?
+    private var buffer: [NodeID] = []
+    private var position = 0
+
+    init(source: Op, slot: Int, ctx: ExecutionContext, counter: ProfileCounter,
+         fill: @escaping (Row, ExecutionContext, inout [NodeID]) throws -> Void) {
+        self.source = source
+        self.slot = slot
+        self.ctx = ctx
+        self.fill = fill
+        super.init(counter: counter)
+    }
+
+    override func produce() throws -> Row? {
+        while true {
+            if current != nil {
+                if position < buffer.count {
+                    let id = buffer[position]
+                    position += 1
+                    counter.dbHits += 1
+                    // In place, as NodeSourceOp: no copy when the consumer dropped the previous row.
+                    current![slot] = ctx.nodeRef(id)
+                    return current
+                }
+                current = nil
+            }
+            guard let row = try source.next() else { return nil }
+            ctx.hits = counter
+            try fill(row, ctx, &buffer)
+            position = 0
+            current = row
+        }
+    }
+}
+
 /// Keeps rows whose predicate is true.
 final class FilterOp: Op {
     private let source: Op

@@ -90,6 +90,9 @@ public protocol GraphReadOperations: AnyObject {
     /// Nodes whose indexed property lies in the range; values of other types than the bounds are excluded.
     func indexSeek(_ index: IndexDescriptor, lower: RangeBound?, upper: RangeBound?) throws -> AnyIterator<NodeID>
     func indexSeek(_ index: IndexDescriptor, prefix: String) throws -> AnyIterator<NodeID>
+    /// `indexSeek(_:equals:)` into a buffer the caller reuses (emptied first), in ascending id order: a seek per
+    /// input row (a batch of relationships matching both ends by a unique key) allocates no iterator.
+    func indexSeek(_ index: IndexDescriptor, equals value: Value, into out: inout [NodeID]) throws
 
     // MARK: Counts (O(1), transactional)
     /// Nodes with `label`, or all nodes when nil.
@@ -126,6 +129,13 @@ extension GraphReadOperations {
             out.append(contentsOf: one)
             ends.append(out.count)
         }
+    }
+
+    /// Through the iterator, for implementations without a buffer form of their own.
+    public func indexSeek(_ index: IndexDescriptor, equals value: Value, into out: inout [NodeID]) throws {
+        out.removeAll(keepingCapacity: true)
+        let nodes = try indexSeek(index, equals: value)
+        while let node = nodes.next() { out.append(node) }
     }
 
     /// One `nodeProperty` call per key, for implementations without a batched read.

@@ -59,8 +59,38 @@ public struct LockOwner: Hashable, Sendable, CustomStringConvertible {
 public final class LockManager: @unchecked Sendable {
     private struct ResourceState {
         var exclusiveOwner: LockOwner?
-        var sharedOwners: Set<LockOwner> = []
+        var sharedOwners = SharedOwners()
         var isFree: Bool { exclusiveOwner == nil && sharedOwners.isEmpty }
+    }
+
+    /// The shared holders of one resource. Nearly always there is one (a batch of relationships takes a shared
+    /// lock per end node), so the first is kept inline and a set is only allocated for a second: granting and
+    /// releasing an uncontended shared lock allocates nothing.
+    private struct SharedOwners {
+        private var first: LockOwner?
+        private var others: Set<LockOwner> = []
+
+        var isEmpty: Bool { first == nil }
+        var count: Int { first == nil ? 0 : 1 + others.count }
+        var all: [LockOwner] { first.map { [$0] + others } ?? [] }
+
+        func contains(_ owner: LockOwner) -> Bool { first == owner || (!others.isEmpty && others.contains(owner)) }
+
+        mutating func insert(_ owner: LockOwner) {
+            if first == nil {
+                first = owner
+            } else if first != owner {
+                others.insert(owner)
+            }
+        }
+
+        mutating func remove(_ owner: LockOwner) {
+            if first == owner {
+                first = others.popFirst()
+            } else if !others.isEmpty {
+                others.remove(owner)
+            }
+        }
     }
 
     private struct OwnerState {
@@ -194,7 +224,7 @@ public final class LockManager: @unchecked Sendable {
 
     /// Owners holding `resource` (for diagnostics such as `dbms.listLocks`-style output).
     public func holders(of resource: LockResource) -> (exclusive: LockOwner?, shared: Set<LockOwner>) {
-        mutex.withLock { (resources[resource]?.exclusiveOwner, resources[resource]?.sharedOwners ?? []) }
+        mutex.withLock { (resources[resource]?.exclusiveOwner, Set(resources[resource]?.sharedOwners.all ?? [])) }
     }
 
     /// The resource each waiting owner waits for (diagnostics, and tests that need a waiter to be parked).
@@ -263,7 +293,7 @@ public final class LockManager: @unchecked Sendable {
         var result: [LockOwner] = []
         if let exclusive = state.exclusiveOwner, exclusive != owner { result.append(exclusive) }
         if wanted.mode == .exclusive {
-            result.append(contentsOf: state.sharedOwners.filter { $0 != owner && $0 != state.exclusiveOwner })
+            result.append(contentsOf: state.sharedOwners.all.filter { $0 != owner && $0 != state.exclusiveOwner })
         }
         return result
     }
@@ -296,7 +326,7 @@ public final class LockManager: @unchecked Sendable {
         guard let state = resources[resource] else { return "nobody" }
         var names: [String] = []
         if let exclusive = state.exclusiveOwner, exclusive != owner { names.append("\(exclusive) (exclusive)") }
-        for shared in state.sharedOwners.sorted(by: { $0.rawValue < $1.rawValue }) where shared != owner {
+        for shared in state.sharedOwners.all.sorted(by: { $0.rawValue < $1.rawValue }) where shared != owner {
             names.append("\(shared) (shared)")
         }
         return names.isEmpty ? "nobody" : names.joined(separator: ", ")

@@ -79,18 +79,7 @@ struct CommitPreparer {
             freed.endNode = rel.endNode
             try changes.modifyRelationship(id) { $0 = freed }
         }
-        for (id, info) in state.createdRelationships.sorted(by: { $0.key < $1.key }) {
-            var record = RelationshipRecord()
-            record.inUse = true
-            record.type = info.type
-            record.startNode = info.startNode.rawValue
-            record.endNode = info.endNode.rawValue
-            let props = (state.relationshipProperties[id] ?? [:]).filter { !$0.value.isNull }
-            record.nextProp = try writeProperties(oldFirst: noID, changed: props)
-            try changes.modifyRelationship(id) { $0 = record }
-            try link(id, into: info.startNode.rawValue)
-            if info.endNode != info.startNode { try link(id, into: info.endNode.rawValue) }
-        }
+        if !state.createdRelationships.isEmpty { try linkCreatedRelationships(state) }
         for id in state.deletedNodes.sorted() {
             let record = try changes.node(id)
             try freePropertyChain(record.nextProp)
@@ -348,6 +337,83 @@ struct CommitPreparer {
                 $0.setPrev(for: node, id)
                 $0.setFirst(for: node, false)
             }
+        }
+    }
+
+    /// Writes the transaction's created relationships and splices them into their end nodes' chains, one node at a
+    /// time: a sparse node's new relationships are chained to each other in a local array and its old head is
+    /// touched once, instead of each relationship being linked separately through the record tables (which
+    /// rewrote the node and the previous head per relationship). The result is the same as linking them one by one
+    /// in id order: per node, newest first, then the old chain, the length in the head's prev pointer.
+    /// Dense nodes, and nodes that become dense in this commit, go through `link` as before.
+    private func linkCreatedRelationships(_ state: TransactionState) throws {
+        let created = state.createdRelationships.sorted { $0.key < $1.key }
+        var records: [RelationshipRecord] = []
+        records.reserveCapacity(created.count)
+        // (node, position in `created`) per end; ordered by node, then by position (= id order).
+        var ends: [(node: Int64, position: Int32)] = []
+        ends.reserveCapacity(created.count * 2)
+        for (position, (id, info)) in created.enumerated() {
+            var record = RelationshipRecord()
+            record.inUse = true
+            record.type = info.type
+            record.startNode = info.startNode.rawValue
+            record.endNode = info.endNode.rawValue
+            // writeProperties skips `.null` values (removals of keys a new relationship never had).
+            if let props = state.relationshipProperties[id], !props.isEmpty {
+                record.nextProp = try writeProperties(oldFirst: noID, changed: props)
+            }
+            records.append(record)
+            ends.append((info.startNode.rawValue, Int32(position)))
+            if info.endNode != info.startNode { ends.append((info.endNode.rawValue, Int32(position))) }
+        }
+        ends.sort { $0.node != $1.node ? $0.node < $1.node : $0.position < $1.position }
+
+        var slowNodes: [(node: Int64, range: Range<Int>)] = []
+        var groupStart = 0
+        while groupStart < ends.count {
+            let node = ends[groupStart].node
+            var groupEnd = groupStart + 1
+            while groupEnd < ends.count && ends[groupEnd].node == node { groupEnd += 1 }
+            defer { groupStart = groupEnd }
+            let nodeRecord = try changes.node(node)
+            precondition(nodeRecord.inUse, "linking relationships into node \(node) which is not in use")
+            let head = nodeRecord.nextRel
+            let count = groupEnd - groupStart
+            if nodeRecord.dense {
+                slowNodes.append((node, groupStart..<groupEnd))
+                continue
+            }
+            let length = try chainLength(head, node)
+            // `link` converts a node when the chain it links into is already at the threshold.
+            if denseNodeThreshold > 0 && length + Int64(count) - 1 >= Int64(denseNodeThreshold) {
+                slowNodes.append((node, groupStart..<groupEnd))
+                continue
+            }
+            for i in groupStart..<groupEnd {
+                let position = Int(ends[i].position)
+                let next = i == groupStart ? head : created[Int(ends[i - 1].position)].key
+                let isHead = i == groupEnd - 1
+                let prev = isHead ? length + Int64(count) : created[Int(ends[i + 1].position)].key
+                records[position].setNext(for: node, next)
+                records[position].setPrev(for: node, prev)
+                records[position].setFirst(for: node, isHead)
+            }
+            let newHead = created[Int(ends[groupEnd - 1].position)].key
+            try changes.modifyNode(node) { $0.nextRel = newHead }
+            if head != noID {
+                let oldest = created[Int(ends[groupStart].position)].key
+                try changes.modifyRelationship(head) {
+                    $0.setPrev(for: node, oldest)
+                    $0.setFirst(for: node, false)
+                }
+            }
+        }
+        for (position, (id, _)) in created.enumerated() { changes.setRelationship(id, records[position]) }
+        // Each end's fields are only written for that end, so the records in the table are complete for the
+        // sparse ends; dense ones are linked into their groups now, in id order as before.
+        for (node, range) in slowNodes {
+            for i in range { try link(created[Int(ends[i].position)].key, into: node) }
         }
     }
 

@@ -72,6 +72,9 @@ final class RecordChanges {
         return r
     }
 
+    /// Replaces a record whose previous content does not matter (a relationship created by this commit).
+    func setRelationship(_ id: Int64, _ record: RelationshipRecord) { relationships[id] = record }
+
     /// Reads a relationship without making it part of the commit (it is only written if modified).
     func peekRelationship(_ id: Int64) throws -> RelationshipRecord {
         if let r = relationships[id] { return r }

@@ -37,6 +37,13 @@ struct TransactionState {
 
     var isEmpty: Bool { !hasDataChanges && !hasSchemaChanges }
 
+    /// Whether some node's labels or properties (and so index entries) may differ from committed data: the batch of
+    /// created nodes or `touchedNodes` non-empty, without building the set.
+    var hasNodeChanges: Bool {
+        !createdBatch.isEmpty || !createdNodes.isEmpty || !deletedNodes.isEmpty || !nodeLabels.isEmpty
+            || !nodeProperties.isEmpty
+    }
+
     /// Nodes in the per-node tables whose labels or properties (and so index entries and counts) may differ from
     /// committed data; the batch of created nodes (`createdBatch`) comes on top.
     var touchedNodes: Set<Int64> {

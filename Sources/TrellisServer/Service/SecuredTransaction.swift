@@ -145,6 +145,9 @@ public final class SecuredTransaction: GraphWriteOperations {
     public func indexSeek(_ index: IndexDescriptor, equals value: Value) throws -> AnyIterator<NodeID> {
         try read(); return try base.indexSeek(index, equals: value)
     }
+    public func indexSeek(_ index: IndexDescriptor, equals value: Value, into out: inout [NodeID]) throws {
+        try read(); try base.indexSeek(index, equals: value, into: &out)
+    }
     public func indexSeek(_ index: IndexDescriptor, lower: RangeBound?, upper: RangeBound?) throws
         -> AnyIterator<NodeID>
     {
