@@ -100,10 +100,12 @@ struct RelationshipBatchTests {
         }
         // Another transaction holds b exclusively for longer than the creator's time-out: the creation itself does
         // not wait, its commit does, and fails with the lock time-out, committing nothing.
+        let type = try db.write { (tx) throws in try tx.getOrCreateRelationshipTypeToken("R") }
         let holder = try db.beginTransaction()
         try holder.acquireExclusiveLock(b)
-        let creator = try db.beginTransaction(timeout: .milliseconds(200))
-        let type = try creator.getOrCreateRelationshipTypeToken("R")
+        // Long enough that a loaded machine still creates the relationship before the time-out: only the commit's
+        // lock wait may run into it.
+        let creator = try db.beginTransaction(timeout: .seconds(2))
         _ = try creator.createRelationship(from: a, to: b, type: type)
         #expect(db.locks.locks(heldBy: creator.lockOwner)[.node(a)] == nil, "taken at commit, not before")
         expectError(.lockAcquisitionTimeout) { try creator.commit() }
