@@ -5,6 +5,17 @@ import Darwin
 #endif
 import GraphValues
 
+/// Grows `bytes` by `count` zeros with one `memset`. Not `append(contentsOf: repeatElement(0, …))`: debug builds (every
+/// test) append a generic sequence element by element, and a preallocated log file grows a megabyte at a time.
+private func appendZeros(_ bytes: inout [UInt8], _ count: Int) {
+    guard count > 0 else { return }
+    bytes.append(
+        contentsOf: [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            memset(buffer.baseAddress!, 0, count)
+            initialized = count
+        })
+}
+
 /// An in-memory disk for tests: keeps, per file, what was written and what was made durable by `sync()`, so a
 /// simulated crash can drop unsynced writes; it can also run out of space or fail writes with EIO on demand.
 public final class SimulatedFileSystem: StorageFileSystem, @unchecked Sendable {
@@ -26,14 +37,14 @@ public final class SimulatedFileSystem: StorageFileSystem, @unchecked Sendable {
         func revertToDurable() {
             for entry in undo.reversed() {
                 let end = entry.offset + entry.bytes.count
-                if end > current.count { current.append(contentsOf: repeatElement(0, count: end - current.count)) }
+                if end > current.count { appendZeros(&current, end - current.count) }
                 current.replaceSubrange(entry.offset..<end, with: entry.bytes)
             }
             undo.removeAll()
             if current.count > durableSize {
                 current.removeLast(current.count - durableSize)
             } else {
-                current.append(contentsOf: repeatElement(0, count: durableSize - current.count))
+                appendZeros(&current, durableSize - current.count)
             }
         }
 
@@ -153,7 +164,7 @@ public final class SimulatedFileSystem: StorageFileSystem, @unchecked Sendable {
                     let used = files.values.reduce(0) { $0 + $1.current.count }
                     if used + growth > capacity { throw StorageIOError(operation: "write", path: path, errno: ENOSPC) }
                 }
-                entry.current.append(contentsOf: repeatElement(0, count: growth))
+                appendZeros(&entry.current, growth)
             }
             entry.current.withUnsafeMutableBytes { dst in
                 (dst.baseAddress! + Int(offset)).copyMemory(from: buffer.baseAddress!, byteCount: buffer.count)
@@ -184,7 +195,7 @@ public final class SimulatedFileSystem: StorageFileSystem, @unchecked Sendable {
                 entry.saveForUndo(n, entry.current.count)
                 entry.current.removeLast(entry.current.count - n)
             } else {
-                entry.current.append(contentsOf: repeatElement(0, count: n - entry.current.count))
+                appendZeros(&entry.current, n - entry.current.count)
             }
         }
     }
