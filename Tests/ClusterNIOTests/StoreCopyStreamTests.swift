@@ -173,10 +173,13 @@ struct StoreCopyStreamTests {
         let server = try CannedStoreCopyServer(answer: fileStart("neostore.nodestore.db", 1 << 20), holdOpen: true)
         let client = DataClient(
             address: "127.0.0.1:\(server.port)", group: MultiThreadedEventLoopGroup.singleton,
-            logger: .init(label: "test"), requestTimeout: .seconds(60))
+            logger: .init(label: "test"), requestTimeout: .seconds(600))
         let copy = Task { try await client.copyStore(into: dirs.sub("slave")) }
         // Bounded polling until the receiver has created the announced file (it is then blocked reading its body).
-        let deadline = ContinuousClock.now + .seconds(30)
+        // The bound is generous because it only matters when the test fails: with the whole suite running in
+        // parallel on 2 cores, the copy task can wait a long time for a thread of the concurrency pool before it
+        // starts its receiver (a 30 s bound once ran out on a loaded machine).
+        let deadline = ContinuousClock.now + .seconds(300)
         func receiving() -> Bool {
             let root = dirs.sub("slave") + "/temp-copy"
             let staging = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
