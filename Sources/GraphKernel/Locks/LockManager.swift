@@ -244,47 +244,54 @@ public final class LockManager: @unchecked Sendable {
 
     // MARK: - Internals (all with the mutex held)
 
-    private func tryGrant(_ resource: LockResource, _ mode: LockMode, _ owner: LockOwner) -> Bool {
+    /// What granting `mode` on `resource` to `owner` would do: nothing (it already holds as much), nothing yet
+    /// (another owner blocks it), or this new state of the resource. The one place the compatibility rules live.
+    private enum Admission {
+        case alreadyHeld
+        case blocked
+        case granted(ResourceState)
+    }
+
+    private func admit(_ resource: LockResource, _ mode: LockMode, _ owner: LockOwner) -> Admission {
         var state = resources[resource] ?? ResourceState()
         switch mode {
         case .shared:
-            if state.exclusiveOwner == owner || state.sharedOwners.contains(owner) { return true }
-            guard state.exclusiveOwner == nil else { return false }
+            if state.exclusiveOwner == owner || state.sharedOwners.contains(owner) { return .alreadyHeld }
+            guard state.exclusiveOwner == nil else { return .blocked }
             state.sharedOwners.insert(owner)
-            resources[resource] = state
-            owners[owner, default: OwnerState()].held[resource] = .shared
         case .exclusive:
-            if state.exclusiveOwner == owner { return true }
+            if state.exclusiveOwner == owner { return .alreadyHeld }
             guard state.exclusiveOwner == nil,
                 state.sharedOwners.isEmpty || (state.sharedOwners.count == 1 && state.sharedOwners.contains(owner))
-            else { return false }
+            else { return .blocked }
             state.exclusiveOwner = owner
-            resources[resource] = state
-            owners[owner, default: OwnerState()].held[resource] = .exclusive
         }
-        return true
+        return .granted(state)
+    }
+
+    private func tryGrant(_ resource: LockResource, _ mode: LockMode, _ owner: LockOwner) -> Bool {
+        switch admit(resource, mode, owner) {
+        case .alreadyHeld: return true
+        case .blocked: return false
+        case .granted(let state):
+            resources[resource] = state
+            owners[owner, default: OwnerState()].held[resource] = mode
+            return true
+        }
     }
 
     /// `tryGrant` recording the grant in `held`, the owner's table taken out of `owners` by the caller.
     private func grant(
         _ resource: LockResource, _ mode: LockMode, _ owner: LockOwner, held: inout [LockResource: LockMode]
     ) -> Bool {
-        var state = resources[resource] ?? ResourceState()
-        switch mode {
-        case .shared:
-            if state.exclusiveOwner == owner || state.sharedOwners.contains(owner) { return true }
-            guard state.exclusiveOwner == nil else { return false }
-            state.sharedOwners.insert(owner)
-        case .exclusive:
-            if state.exclusiveOwner == owner { return true }
-            guard state.exclusiveOwner == nil,
-                state.sharedOwners.isEmpty || (state.sharedOwners.count == 1 && state.sharedOwners.contains(owner))
-            else { return false }
-            state.exclusiveOwner = owner
+        switch admit(resource, mode, owner) {
+        case .alreadyHeld: return true
+        case .blocked: return false
+        case .granted(let state):
+            resources[resource] = state
+            held[resource] = mode
+            return true
         }
-        resources[resource] = state
-        held[resource] = mode
-        return true
     }
 
     /// Owners `owner` waits for: the holders of its wanted resource that block its wanted mode.
