@@ -17,6 +17,21 @@ from trellis_process import TRELLIS_BIN, env_name, free_port, stop_process  # no
 PASSWORD = "test-password"
 
 
+def server_env(home, bolt, http, **settings):
+    """The environment for a `trellis` process of its own: home, loopback ports, auth and TLS off, plus `settings`
+    (already in the TRELLIS_ form)."""
+    env = dict(os.environ)
+    env.update({
+        "TRELLIS_HOME": home,
+        "TRELLIS_dbms_connector_bolt_listen__address": f"127.0.0.1:{bolt}",
+        "TRELLIS_dbms_connector_http_listen__address": f"127.0.0.1:{http}",
+        "TRELLIS_dbms_security_auth__enabled": "false",
+        "TRELLIS_dbms_connector_bolt_tls__level": "DISABLED",
+    })
+    env.update(settings)
+    return env
+
+
 def wait_for_port(port, proc, timeout=60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -9,19 +9,7 @@ import time
 
 from neo4j import GraphDatabase
 
-from conftest import TRELLIS_BIN, free_port
-
-
-def env_for(home, bolt, http):
-    env = dict(os.environ)
-    env.update({
-        "TRELLIS_HOME": home,
-        "TRELLIS_dbms_connector_bolt_listen__address": f"127.0.0.1:{bolt}",
-        "TRELLIS_dbms_connector_http_listen__address": f"127.0.0.1:{http}",
-        "TRELLIS_dbms_security_auth__enabled": "false",
-        "TRELLIS_dbms_connector_bolt_tls__level": "DISABLED",
-    })
-    return env
+from conftest import TRELLIS_BIN, free_port, server_env
 
 
 def trellis(env, *args, timeout=120):
@@ -37,7 +25,7 @@ def count(bolt):
 def test_start_status_stop_and_restart_keep_data():
     home = tempfile.mkdtemp(prefix="trellis-life-")
     bolt, http = free_port(), free_port()
-    env = env_for(home, bolt, http)
+    env = server_env(home, bolt, http)
     try:
         assert trellis(env, "status").returncode == 3
         started = trellis(env, "start")
@@ -67,7 +55,7 @@ def test_start_status_stop_and_restart_keep_data():
 def test_kill_minus_9_loses_no_committed_transaction():
     home = tempfile.mkdtemp(prefix="trellis-kill-")
     bolt, http = free_port(), free_port()
-    env = env_for(home, bolt, http)
+    env = server_env(home, bolt, http)
     try:
         assert trellis(env, "start").returncode == 0
         with GraphDatabase.driver(f"bolt://127.0.0.1:{bolt}", auth=("neo4j", "unused")) as d:
@@ -95,7 +83,7 @@ def test_bad_configuration_stops_start_up_with_file_and_line():
         os.makedirs(os.path.join(home, "conf"))
         with open(os.path.join(home, "conf", "trellis.conf"), "w") as f:
             f.write("# comment\ndbms.memory.pagecache.size=lots\n")
-        result = trellis(env_for(home, free_port(), free_port()), "console", timeout=30)
+        result = trellis(server_env(home, free_port(), free_port()), "console", timeout=30)
         assert result.returncode == 1
         assert "trellis.conf:2" in result.stderr and "dbms.memory.pagecache.size" in result.stderr
     finally:

@@ -13,21 +13,13 @@ import time
 
 from neo4j import GraphDatabase
 
-from conftest import TRELLIS_BIN, free_port, wait_for_port
+from conftest import TRELLIS_BIN, free_port, server_env, wait_for_port
 
 W1 = "CREATE (:Person {id: $id, name: $n, age: $a, city: $c})"
 
 
 def start(home, bolt, http):
-    env = dict(os.environ)
-    env.update({
-        "TRELLIS_HOME": home,
-        "TRELLIS_dbms_connector_bolt_listen__address": f"127.0.0.1:{bolt}",
-        "TRELLIS_dbms_connector_http_listen__address": f"127.0.0.1:{http}",
-        "TRELLIS_dbms_security_auth__enabled": "false",
-        "TRELLIS_dbms_connector_bolt_tls__level": "DISABLED",
-        "TRELLIS_dbms_tx__log_preallocate": "true",
-    })
+    env = server_env(home, bolt, http, TRELLIS_dbms_tx__log_preallocate="true")
     proc = subprocess.Popen([TRELLIS_BIN, "console"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_for_port(bolt, proc)
     return proc
