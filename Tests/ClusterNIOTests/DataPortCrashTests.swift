@@ -40,13 +40,21 @@ private final class SlaveProcess: @unchecked Sendable {
         process.arguments = ["data-slave-child", "--store", store, "--epoch", "1"]
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self else { return }
-            self.lock.withLock { self.text += String(decoding: data, as: UTF8.self) }
-        }
         try process.run()
+        // Blocking reads on a thread of their own until end of file, not a `readabilityHandler` (see CrashChild in
+        // IntegrationTests: clearing that dispatch source while it fired once crashed the test process).
+        let handle = output.fileHandleForReading
+        let done = readerDone
+        Thread { [self] in
+            while case let data = handle.availableData, !data.isEmpty {
+                lock.withLock { text += String(decoding: data, as: UTF8.self) }
+            }
+            done.signal()
+        }.start()
     }
+
+    /// Signalled once the reader has seen the end of the child's stdout.
+    private let readerDone = DispatchSemaphore(value: 0)
 
     /// The port it printed, waiting at most `seconds`.
     func port(seconds: Double = 30) -> Int? {
@@ -64,7 +72,7 @@ private final class SlaveProcess: @unchecked Sendable {
     func kill9() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        output.fileHandleForReading.readabilityHandler = nil
+        readerDone.wait()
     }
 }
 

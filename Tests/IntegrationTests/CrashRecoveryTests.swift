@@ -37,12 +37,20 @@ final class CrashChild: @unchecked Sendable {
         process.arguments = ["crash-child", "--store", store] + extraArguments
         process.standardOutput = pipe
         process.standardError = stderrPipe
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.received(data)
-        }
         try process.run()
+        // A thread of its own reads the child's stdout with blocking reads until end of file. Not a
+        // `readabilityHandler`: clearing that dispatch source while it fired at end of file once crashed the test
+        // process inside libdispatch.
+        let handle = pipe.fileHandleForReading
+        let done = readerDone
+        Thread { [self] in
+            while case let data = handle.availableData, !data.isEmpty { received(data) }
+            done.signal()
+        }.start()
     }
+
+    /// Signalled once the reader has seen the end of the child's stdout.
+    private let readerDone = DispatchSemaphore(value: 0)
 
     private func received(_ data: Data) {
         lock.lock()
@@ -78,8 +86,7 @@ final class CrashChild: @unchecked Sendable {
     func kill9() -> [Int64] {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        pipe.fileHandleForReading.readabilityHandler = nil
-        received(pipe.fileHandleForReading.readDataToEndOfFile())
+        readerDone.wait()
         return acknowledged
     }
 
