@@ -442,7 +442,6 @@ public final class GraphDatabase: @unchecked Sendable {
     @discardableResult
     func commit(_ state: TransactionState, owner: LockOwner) throws -> (txID: TxID, committed: CommittedTransaction?) {
         try checkOpen()
-        try lockUniqueValues(state, owner: owner)
         commitMutex.lock()
         var mutexHeld = true
         defer { if mutexHeld { commitMutex.unlock() } }
@@ -451,6 +450,8 @@ public final class GraphDatabase: @unchecked Sendable {
         try replicationHooks.checkGate()
         let schemaChange = state.hasSchemaChanges
         if schemaChange { try waitUntilApplied(pending.lastWrittenTx(orAtLeast: appliedTxSnapshot())) }
+        let uniqueClaims = schemaChange ? [] : uniqueValueClaims(state)
+        if !uniqueClaims.isEmpty { try waitForConflictingClaims(uniqueClaims) }
         let preparer = CommitPreparer(stores: stores, pending: pending, denseNodeThreshold: configuration.denseNodeThreshold)
         var tx = TransactionRepresentation()
         let header: TransactionHeader
@@ -480,11 +481,12 @@ public final class GraphDatabase: @unchecked Sendable {
             throw Self.clientError(error)
         }
         pending.add(header.txID.rawValue, tx.records)
+        if !uniqueClaims.isEmpty { pendingUniqueClaims.append((header.txID.rawValue, uniqueClaims)) }
         if !schemaChange {
             commitMutex.unlock()
             mutexHeld = false
         }
-        try finishCommit(tx, header)
+        try finishCommit(tx, header, createdBatch: schemaChange ? nil : state.createdBatch)
         if mutexHeld {
             checkpointIfDue()
         } else {
@@ -512,7 +514,11 @@ public final class GraphDatabase: @unchecked Sendable {
     }
 
     /// Waits for the log to make `header` durable, then applies it when its turn comes.
-    private func finishCommit(_ tx: TransactionRepresentation, _ header: TransactionHeader) throws {
+    /// `createdBatch` is the committing transaction's batch of created nodes (local commits only): their derived
+    /// structures are updated from it instead of from their records read back.
+    private func finishCommit(
+        _ tx: TransactionRepresentation, _ header: TransactionHeader, createdBatch: CreatedNodeBatch? = nil
+    ) throws {
         let txID = header.txID.rawValue
         do {
             try log.waitUntilDurable(header.txID)
@@ -521,9 +527,12 @@ public final class GraphDatabase: @unchecked Sendable {
                 "Transaction \(txID) was written to the log but could not be made durable (\(error)); restart the "
                     + "database to recover")
         }
+        configuration.beforeApplyingCommit?(txID)
         try waitUntilApplied(txID - 1)
         do {
-            try applyLocked(tx, txID: txID, external: false, checksum: header.checksum, timeMillis: header.commitTimestampMillis)
+            try applyLocked(
+                tx, txID: txID, external: false, checksum: header.checksum, timeMillis: header.commitTimestampMillis,
+                createdBatch: createdBatch)
         } catch {
             throw setPanic(
                 "Transaction \(txID) is durable in the log but applying it to the store failed (\(error)); the "
@@ -546,13 +555,27 @@ public final class GraphDatabase: @unchecked Sendable {
         return _panic!
     }
 
-    /// Takes, for this transaction, an exclusive lock on each value it sets under a uniqueness constraint, so two
-    /// concurrent transactions claiming the same value are serialized (the second validates after the first applied).
-    private func lockUniqueValues(_ state: TransactionState, owner: LockOwner) throws {
+    /// One value a transaction sets under a uniqueness constraint: (label, key, hash of the value's index key).
+    struct UniqueValueClaim: Comparable {
+        var label: Int32
+        var key: Int32
+        var hash: Int
+
+        static func < (a: Self, b: Self) -> Bool { (a.label, a.key, a.hash) < (b.label, b.key, b.hash) }
+    }
+
+    /// The values each transaction set under uniqueness constraints, for the transactions written to the log and
+    /// not yet applied (their values are not in the indexes yet, so validation cannot see them). Sorted claims per
+    /// transaction, in tx-id order; guarded by `commitMutex`, entries of applied transactions pruned lazily.
+    private var pendingUniqueClaims: [(txID: Int64, claims: [UniqueValueClaim])] = []
+    /// How many commits waited for a pending transaction's apply because it claimed one of their unique values.
+    let uniqueClaimWaits = ManagedAtomic<Int>(0)
+
+    /// The sorted claims of the values `state` sets under uniqueness constraints (repeats kept; harmless).
+    private func uniqueValueClaims(_ state: TransactionState) -> [UniqueValueClaim] {
         let constraints = storeRW.withReadLock { schema.constraints }
-        guard !constraints.isEmpty, !state.nodeProperties.isEmpty || !state.createdBatch.isEmpty else { return }
-        // (label, key, value hash) per claim, sorted as plain tuples and only then turned into lock resources.
-        var claims: [(label: Int32, key: Int32, hash: Int)] = []
+        guard !constraints.isEmpty, !state.nodeProperties.isEmpty || !state.createdBatch.isEmpty else { return [] }
+        var claims: [UniqueValueClaim] = []
         claims.reserveCapacity(state.nodeProperties.count + state.createdBatch.count)
         let batch = state.createdBatch
         if !batch.isEmpty {
@@ -561,25 +584,55 @@ public final class GraphDatabase: @unchecked Sendable {
             for index in 0..<batch.count {
                 for constraint in applying[Int(batch.labelSetOfNode[index])] {
                     guard let value = batch.value(at: index, key: constraint.propertyKey) else { continue }
-                    claims.append((constraint.label, constraint.propertyKey, IndexKey(value).hashValue))
+                    claims.append(
+                        UniqueValueClaim(
+                            label: constraint.label, key: constraint.propertyKey, hash: IndexKey(value).hashValue))
                 }
             }
         }
         for (node, props) in state.nodeProperties where !state.deletedNodes.contains(node) {
             // A node created here has its whole label set in the state, so a constraint on another label cannot
-            // apply to it; for other nodes the committed labels are not at hand, so every constraint locks.
+            // apply to it; for other nodes the committed labels are not at hand, so every constraint claims.
             let createdLabels = state.createdNodes.contains(node) ? state.nodeLabels[node] ?? [] : nil
             for constraint in constraints {
                 guard let value = props[constraint.propertyKey], !value.isNull else { continue }
                 if let createdLabels, !createdLabels.contains(constraint.label) { continue }
-                claims.append((constraint.label, constraint.propertyKey, IndexKey(value).hashValue))
+                claims.append(
+                    UniqueValueClaim(label: constraint.label, key: constraint.propertyKey, hash: IndexKey(value).hashValue))
             }
         }
-        guard !claims.isEmpty else { return }
-        // One global order, so two transactions claiming overlapping values wait instead of deadlocking.
-        claims.sort { a, b in (a.label, a.key, a.hash) < (b.label, b.key, b.hash) }
-        let resources = claims.map { LockResource.indexEntry(label: $0.label, propertyKey: $0.key, valueHash: $0.hash) }
-        try locks.acquire(all: resources, .exclusive, for: owner)
+        claims.sort()
+        return claims
+    }
+
+    /// Makes validation of `claims` see every value claimed before it: waits (holding `commitMutex`, as a schema
+    /// change does) until each transaction written to the log with a claim on one of the same (label, key, value
+    /// hash) triples is applied, so its values are in the index when this transaction validates. Two transactions
+    /// claiming one value are serialized the way exclusive index-entry locks serialized them (the second validates
+    /// after the first applied and fails with ConstraintValidationFailed), without a lock-manager round trip per
+    /// value. Must hold `commitMutex`.
+    private func waitForConflictingClaims(_ claims: [UniqueValueClaim]) throws {
+        guard !pendingUniqueClaims.isEmpty else { return }
+        let applied = appliedTxSnapshot()
+        pendingUniqueClaims.removeAll { $0.txID <= applied }
+        var waitFor: Int64 = 0
+        for pending in pendingUniqueClaims where pending.txID > waitFor {
+            if Self.intersect(pending.claims, claims) { waitFor = pending.txID }
+        }
+        if waitFor > 0 {
+            uniqueClaimWaits.wrappingIncrement(ordering: .relaxed)
+            try waitUntilApplied(waitFor)
+        }
+    }
+
+    /// Whether two sorted claim arrays share an element.
+    private static func intersect(_ a: [UniqueValueClaim], _ b: [UniqueValueClaim]) -> Bool {
+        var i = 0, j = 0
+        while i < a.count && j < b.count {
+            if a[i] == b[j] { return true }
+            if a[i] < b[j] { i += 1 } else { j += 1 }
+        }
+        return false
     }
 
     /// Store I/O errors become the client-visible `DatabaseError`; everything else already is one.
@@ -632,11 +685,16 @@ public final class GraphDatabase: @unchecked Sendable {
 
     // MARK: Apply
 
-    /// Applies a committed transaction to the stores and derived structures. Must hold `commitMutex`.
+    /// Applies a committed transaction to the stores and derived structures, in tx-id order (`finishCommit`).
     /// With `updateDerived` false (recovery) only the records, tokens and schema rules change.
+    ///
+    /// `createdBatch` (a local commit's column-wise created nodes, whose log entry lists them as created) lets the
+    /// derived structures of those nodes come from the batch: such a node had no record before, and its labels and
+    /// indexed values are the batch's, so neither its record nor its property chain is read back. Recovery and
+    /// replication have no batch and read every affected node's records, which hold the same facts.
     func applyLocked(
         _ tx: TransactionRepresentation, txID: Int64, external: Bool, checksum: UInt64? = nil, timeMillis: Int64? = nil,
-        updateDerived: Bool = true
+        updateDerived: Bool = true, createdBatch: CreatedNodeBatch? = nil
     ) throws {
         try storeRW.withWriteLock {
             guard updateDerived else {
@@ -654,7 +712,8 @@ public final class GraphDatabase: @unchecked Sendable {
                 return
             }
             // Derived-structure "before" state, read before any record changes.
-            let affectedNodes = tx.nodeChanges.map(\.id)
+            let batch = createdBatch ?? CreatedNodeBatch()
+            let affectedNodes = batch.isEmpty ? tx.nodeChanges.map(\.id) : Self.nodesOutside(batch, tx.nodeChanges)
             var before: [Int64: (labels: [Int32], record: NodeRecord)] = [:]
             before.reserveCapacity(affectedNodes.count)
             for id in affectedNodes {
@@ -702,6 +761,7 @@ public final class GraphDatabase: @unchecked Sendable {
                     }
                 }
             }
+            if !batch.isEmpty { addCreatedBatchToDerived(batch) }
             for id in sortedRelIDs { try relationshipCounts(id, sign: 1) }
 
             releaseFreed(freed)
@@ -710,6 +770,48 @@ public final class GraphDatabase: @unchecked Sendable {
             if let checksum { metadata.lastCommittedChecksum = Int64(bitPattern: checksum) }
             lastCommittedAtomic.store(txID, ordering: .releasing)
             transactionsSinceCheckpoint.wrappingIncrement(ordering: .relaxed)
+        }
+    }
+
+    /// The ids of `changes` (in id order) that are not nodes of `batch`.
+    private static func nodesOutside(_ batch: CreatedNodeBatch, _ changes: [TransactionRepresentation.NodeChange])
+        -> [Int64]
+    {
+        var out: [Int64] = []
+        out.reserveCapacity(max(0, changes.count - batch.count))
+        let order = batch.indicesInIDOrder()
+        var next = 0
+        for change in changes {
+            while next < order.count && batch.ids[order[next]] < change.id { next += 1 }
+            if next < order.count && batch.ids[order[next]] == change.id { continue }
+            out.append(change.id)
+        }
+        precondition(
+            changes.count - out.count == batch.count,
+            "log entry lists \(changes.count - out.count) of the batch's \(batch.count) created nodes")
+        return out
+    }
+
+    /// Counts, label scan and index entries of the batch's created nodes (the derived "after" state that would
+    /// otherwise be read back from their records). Counts are added once per label set.
+    private func addCreatedBatchToDerived(_ batch: CreatedNodeBatch) {
+        var nodesPerSet = [Int](repeating: 0, count: batch.labelSets.count)
+        for set in batch.labelSetOfNode { nodesPerSet[Int(set)] += 1 }
+        counts[.node(CountsKey.any), default: 0] += batch.count
+        for (set, labels) in batch.labelSets.enumerated() where nodesPerSet[set] > 0 {
+            for label in labels { counts[.node(label), default: 0] += nodesPerSet[set] }
+        }
+        // Per label set, the (index, property key) pairs its nodes enter: the same indexes the record path uses.
+        let indexesOfSet = batch.labelSets.map { labels in
+            indexes.values.filter { labels.contains($0.descriptor.label) }.map { ($0, $0.descriptor.propertyKey) }
+        }
+        for index in 0..<batch.count {
+            let id = batch.ids[index]
+            let set = Int(batch.labelSetOfNode[index])
+            for label in batch.labelSets[set] { labelScan.add(label, id) }
+            for (propertyIndex, key) in indexesOfSet[set] {
+                if let value = batch.value(at: index, key: key) { propertyIndex.add(value, id) }
+            }
         }
     }
 

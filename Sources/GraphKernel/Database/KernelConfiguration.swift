@@ -55,6 +55,9 @@ public struct KernelConfiguration: Sendable {
     /// Test support for kill -9 tests: called during a checkpoint after the derived-structures snapshot is durable
     /// and before the checkpoint itself is recorded.
     public var afterDerivedSnapshotWritten: (@Sendable () -> Void)?
+    /// Test support: called by a local commit, with its tx id, once its log entry is durable and before it waits
+    /// for its turn to apply (no lock held), so a test can hold a written transaction unapplied.
+    public var beforeApplyingCommit: (@Sendable (Int64) -> Void)?
 
     public init(pageCacheSizeBytes: Int? = nil) {
         self.pageCacheSizeBytes = pageCacheSizeBytes
