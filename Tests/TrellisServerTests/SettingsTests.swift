@@ -1,5 +1,6 @@
 import Foundation
 import GraphKernel
+import GraphValues
 import Testing
 
 @testable import TrellisServer
@@ -183,6 +184,79 @@ struct ConfigTests {
         #expect(throws: ConfigError.self) {
             try Config.load(environment: ["TRELLIS_CONF": dir.path + "/missing"], currentDirectory: dir.path)
         }
+    }
+
+    @Test("a setting given twice in the file warns with both lines; the environment overriding the file does not")
+    func duplicateWarns() throws {
+        let c = try Config(
+            home: "/h", confFile: "c", text: "dbms.transaction.timeout=30s\n# x\ndbms.transaction.timeout=45s",
+            environment: ["TRELLIS_dbms_transaction_timeout": "50s"])
+        #expect(c.get(Settings.transactionTimeout) == .seconds(50))
+        #expect(c.warnings == ["c:3: setting 'dbms.transaction.timeout' is also set on line 1; line 3 wins"])
+    }
+
+    @Test("a setting that changes nothing in Trellis is accepted with one warning naming it")
+    func noEffectWarns() throws {
+        #expect(Settings.withoutEffect.contains("dbms.checkpoint.iops.limit"))
+        #expect(Settings.withoutEffect.contains("dbms.directories.tx_log"))
+        #expect(Settings.withoutEffect.contains("ha.role_switch_timeout"))
+        #expect(!Settings.withoutEffect.contains("dbms.lock.acquisition.timeout"))
+        #expect(!Settings.withoutEffect.contains("dbms.tx_log.rotation.size"))
+        let c = try Config(
+            home: "/h", confFile: "c", text: "dbms.checkpoint.iops.limit=600\ndbms.jvm.additional=-Xa\n"
+                + "dbms.jvm.additional=-Xb\ndbms.tx_log.rotation.size=10m", environment: [:])
+        #expect(c.warnings.count == 2, "\(c.warnings)")
+        #expect(c.warnings.first?.hasPrefix("c:1: setting 'dbms.checkpoint.iops.limit' is accepted for compatibility "
+            + "but has no effect") == true)
+        #expect(c.warnings.last?.hasPrefix("c:2: setting 'dbms.jvm.additional'") == true)
+    }
+
+    @Test("an unknown setting from the environment names the variable that was probably meant")
+    func environmentHint() throws {
+        let error = #expect(throws: ConfigError.self) {
+            try Config(home: "/h", confFile: "c", text: "", environment: ["TRELLIS_dbms_read_only": "true"])
+        }
+        #expect(error?.message.contains("environment variable TRELLIS_dbms_read_only: unknown setting 'dbms.read.only'")
+            == true)
+        #expect(error?.message.contains("did you mean TRELLIS_dbms_read__only for setting 'dbms.read_only'?") == true)
+        let plain = #expect(throws: ConfigError.self) {
+            try Config(home: "/h", confFile: "c", text: "", environment: ["TRELLIS_dbms_nonsense": "1"])
+        }
+        #expect(plain?.message.contains("did you mean") == false)
+    }
+
+    @Test("dbms.record_format accepts only standard (or nothing): high_limit is refused, not ignored")
+    func recordFormat() throws {
+        let ok = try Config(home: "/h", confFile: "c", text: "dbms.record_format=Standard", environment: [:])
+        #expect(ok.get(Settings.recordFormat) == "standard")
+        let error = #expect(throws: ConfigError.self) {
+            try Config(home: "/h", confFile: "c", text: "dbms.record_format=high_limit", environment: [:])
+        }
+        #expect(error?.message.hasPrefix("c:1: invalid value 'high_limit' for setting 'dbms.record_format'") == true)
+    }
+
+    @Test("dbms.lock.acquisition.timeout reaches the kernel: a second writer of a node gives up after it")
+    func lockTimeoutReachesKernel() throws {
+        let dir = try TemporaryDirectory()
+        #expect(KernelConfiguration(config: try Config(home: dir.path)).lockAcquisitionTimeout == nil)
+        let config = try Config(home: dir.path, overrides: ["dbms.lock.acquisition.timeout": "50ms"])
+        var kernel = KernelConfiguration(config: config)
+        try #require(kernel.lockAcquisitionTimeout == .milliseconds(50))
+        kernel.pageCacheSizeBytes = 8 << 20
+        kernel.adjacencyCacheSizeBytes = 0
+        let db = try GraphDatabase(directory: config.databaseDirectory, configuration: kernel)
+        defer { try? db.close() }
+        let node = try db.write { (tx) throws in try tx.createNode(labels: []) }
+        let holder = try db.beginTransaction()
+        try holder.setNodeProperty(node, "v", .integer(1))
+        var code: StatusCode?
+        do {
+            try db.write { (tx) throws in try tx.setNodeProperty(node, "v", .integer(2)) }
+        } catch let error as DatabaseError {
+            code = error.code
+        }
+        #expect(code == .lockAcquisitionTimeout)
+        try holder.commit()
     }
 
     @Test("the committed docs/configuration.md is what the registry generates")

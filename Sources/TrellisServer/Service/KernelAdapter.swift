@@ -34,6 +34,8 @@ extension KernelConfiguration {
         log.preallocate = config.get(Settings.txLogPreallocate)
         let timeout = config.get(Settings.transactionTimeout)
         defaultTransactionTimeout = timeout == .zero ? nil : timeout
+        let lockTimeout = config.get(Settings.lockAcquisitionTimeout)
+        lockAcquisitionTimeout = lockTimeout == .zero ? nil : lockTimeout
     }
 }
 

@@ -177,7 +177,10 @@ public struct Config: Sendable {
             name = current
         }
         guard let setting = Settings.byName[name] else {
-            let message = "\(source): unknown setting '\(rawName)'"
+            var message = "\(source): unknown setting '\(rawName)'"
+            if case .environment = source, let hint = Config.environmentHint(forUnknown: name) {
+                message += " (\(hint))"
+            }
             if strict {
                 throw ConfigError(message + " (set dbms.config.strict_validation=false to only warn)")
             }
@@ -192,9 +195,35 @@ public struct Config: Sendable {
         if name == Settings.jvmAdditional.name, let previous = values[name], !previous.isEmpty {
             values[name] = previous + "," + value  // may repeat in neo4j.conf; values accumulate
         } else {
+            // The last value wins, as in Neo4j; a setting given twice in the file is usually an edit that
+            // forgot the first line, so say which line lost. (The environment overriding the file is intended.)
+            if case .file(_, let line) = source, case .file(_, let earlier)? = sources[name] {
+                warnings.append("\(source): setting '\(name)' is also set on line \(earlier); line \(line) wins")
+            }
             values[name] = value
         }
+        // A setting that is only accepted so that neo4j.conf files validate does nothing; say so once, so that
+        // nobody waits for an effect that never comes (docs/configuration.md says why for each).
+        if Settings.withoutEffect.contains(name) && !noEffectReported.contains(name) {
+            noEffectReported.insert(name)
+            warnings.append(
+                "\(source): setting '\(name)' is accepted for compatibility but has no effect in Trellis "
+                    + "(see docs/configuration.md)")
+        }
         sources[name] = source
+    }
+
+    /// Names already reported as having no effect (a repeated `dbms.jvm.additional` warns once).
+    private var noEffectReported: Set<String> = []
+
+    /// For an unknown name that came from an environment variable: the variable of the setting that differs
+    /// only in `_` versus `.`, the usual slip (`TRELLIS_dbms_read_only` decodes to `dbms.read.only`; the
+    /// variable for `dbms.read_only` is `TRELLIS_dbms_read__only`).
+    static func environmentHint(forUnknown name: String) -> String? {
+        func shape(_ text: String) -> String { text.replacingOccurrences(of: "_", with: ".") }
+        let target = shape(name)
+        guard let match = Settings.byName.keys.sorted().first(where: { shape($0) == target }) else { return nil }
+        return "did you mean \(environmentVariable(for: match)) for setting '\(match)'? Write '_' in a name as '__'"
     }
 
     // MARK: - Reading

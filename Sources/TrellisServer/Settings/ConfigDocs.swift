@@ -17,6 +17,9 @@ public enum ConfigDocs {
 
             An unknown setting name or a value that does not parse stops start-up with a message naming the file,
             the line and the setting. With `dbms.config.strict_validation=false`, unknown names are only logged.
+            A setting given twice in the file takes the later line's value, with a warning naming both lines.
+            Settings whose description starts with "Accepted" exist so that a neo4j.conf written for Neo4j
+            validates; they change nothing in Trellis, and setting one logs a warning saying so.
 
             Value syntax: durations are a number with `ms`, `s`, `m`, `h` or `d` (a bare number is seconds);
             byte sizes a number with `k`, `m`, `g` or `t` (binary multiples; a bare number is bytes); addresses

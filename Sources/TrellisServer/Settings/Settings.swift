@@ -10,7 +10,8 @@ import GraphKernel
 public enum Settings {
     // MARK: - Directories and database
     public static let home = Setting<String>.path(
-        "dbms.directories.home", "", "Home folder. Normally taken from TRELLIS_HOME (default: the current directory).")
+        "dbms.directories.home", "", "Accepted for compatibility; no effect: the home folder is TRELLIS_HOME (default: the current "
+            + "directory), which is also where `conf/trellis.conf` is looked for.")
     public static let dataDirectory = Setting<String>.path(
         "dbms.directories.data", "data", "Data folder: databases under `databases/`, users under `dbms/`.")
     public static let logsDirectory = Setting<String>.path("dbms.directories.logs", "logs", "Log folder.")
@@ -28,17 +29,31 @@ public enum Settings {
     public static let metricsDirectory = Setting<String>.path(
         "dbms.directories.metrics", "metrics", "Folder of CSV metrics files.")
     public static let txLogDirectory = Setting<String>.path(
-        "dbms.directories.tx_log", "", "Folder of transaction logs; empty means the database folder.")
+        "dbms.directories.tx_log", "",
+        "Accepted for compatibility; no effect: the transaction logs always live in the database folder "
+            + "(`<data>/databases/<active_database>/`).")
     public static let activeDatabase = Setting<String>.string(
         "dbms.active_database", "graph.db", "Name of the database folder under `<data>/databases/`.")
     public static let readOnly = Setting<Bool>.boolean(
         "dbms.read_only", false, "Refuse every write (Neo.ClientError.General.ForbiddenOnReadOnlyDatabase).")
     public static let allowUpgrade = Setting<Bool>.boolean(
-        "dbms.allow_upgrade", false, "Allow migrating a store written by an older format version.")
+        "dbms.allow_upgrade", false,
+        "Accepted for compatibility; no effect: Trellis has one store format, so there is nothing to migrate "
+            + "(a store it cannot read stops start-up with Neo.DatabaseError.General.StorageDamageDetected).")
     public static let allowFormatMigration = Setting<Bool>.boolean(
-        "dbms.allow_format_migration", false, "Older name of `dbms.allow_upgrade`.")
-    public static let recordFormat = Setting<String>.string(
-        "dbms.record_format", "", "Store record format; empty or `standard` (the only format Trellis writes).")
+        "dbms.allow_format_migration", false,
+        "Accepted for compatibility; older name of `dbms.allow_upgrade`, no effect either.")
+    public static let recordFormat = Setting<String>(
+        "dbms.record_format", default: "", type: "`standard` or empty",
+        "Store record format; empty or `standard`, the only format Trellis writes. Any other value (Neo4j's "
+            + "`high_limit`) stops start-up rather than being silently ignored."
+    ) { (t: String) throws(SettingValueError) in
+        let value = t.trimmingCharacters(in: .whitespaces)
+        guard value.isEmpty || value.caseInsensitiveCompare("standard") == .orderedSame else {
+            throw SettingValueError(expected: "standard (the only record format Trellis has) or nothing")
+        }
+        return value.lowercased()
+    }
     public static let mode = Setting<String>.oneOf(
         "dbms.mode", "SINGLE", ["SINGLE", "HA", "ARBITER", "CORE", "READ_REPLICA"],
         "Operating mode. SINGLE is a stand-alone instance. HA is a data member of a master/slave cluster (see `ha.*`); "
@@ -79,9 +94,13 @@ public enum Settings {
         "dbms.checkpoint.interval.tx", 100_000, range: 1...Int64.max,
         "Most transactions between checkpoints.")
     public static let checkpointIopsLimit = Setting<Int64>.integer(
-        "dbms.checkpoint.iops.limit", 300, range: -1...Int64.max, "Checkpoint I/O budget per second (-1: none).")
+        "dbms.checkpoint.iops.limit", 300, range: -1...Int64.max,
+        "Accepted for compatibility; no effect: checkpoints write at full speed (their cost is measured in "
+            + "performance.md).")
     public static let checkpointPolicy = Setting<String>.oneOf(
-        "dbms.checkpoint", "periodic", ["periodic", "continuous", "volumetric"], "Checkpoint policy.")
+        "dbms.checkpoint", "periodic", ["periodic", "continuous", "volumetric"],
+        "Checkpoint policy. Trellis checkpoints periodically (`dbms.checkpoint.interval.*`) whatever the value; "
+            + "continuous and volumetric are accepted and have no effect.")
     public static let transactionTimeout = Setting<Duration>.duration(
         "dbms.transaction.timeout", "0", dynamic: true,
         "Time-out for every transaction that does not set its own (0: none). Time-outs roll the transaction back.")
@@ -122,11 +141,15 @@ public enum Settings {
         "Bolt TLS: REQUIRED refuses plain connections, OPTIONAL accepts both, DISABLED plain only. "
             + "OPTIONAL without a certificate behaves as DISABLED.")
     public static let boltThreadPoolMinSize = Setting<Int64>.integer(
-        "dbms.connector.bolt.thread_pool_min_size", 5, range: 1...10_000, "Fewest Bolt worker threads.")
+        "dbms.connector.bolt.thread_pool_min_size", 5, range: 1...10_000,
+        "Accepted for compatibility; no effect: Bolt runs on a fixed set of event-loop threads (see "
+            + "`thread_pool_max_size`).")
     public static let boltThreadPoolMaxSize = Setting<Int64>.integer(
-        "dbms.connector.bolt.thread_pool_max_size", 400, range: 1...10_000, "Most Bolt worker threads.")
+        "dbms.connector.bolt.thread_pool_max_size", 400, range: 1...10_000,
+        "Most Bolt event-loop threads; Trellis never starts more than there are CPU cores, all at start-up.")
     public static let boltThreadPoolKeepAlive = Setting<Duration>.duration(
-        "dbms.connector.bolt.thread_pool_keep_alive", "5m", "Idle time after which extra Bolt workers stop.")
+        "dbms.connector.bolt.thread_pool_keep_alive", "5m",
+        "Accepted for compatibility; no effect: the Bolt threads run until shutdown.")
     public static let boltMaxMessageSize = Setting<Int64>.byteSize(
         "dbms.connector.bolt.max_message_size", "64M", min: 1024,
         "Trellis addition. Largest Bolt message accepted; a larger one gets FAILURE and the connection is closed.")
@@ -251,9 +274,12 @@ public enum Settings {
     public static let shellReadOnly = Setting<Bool>.boolean("dbms.shell.read_only", false, "Accepted; unused.")
     public static let shellRMIName = Setting<String>.string("dbms.shell.rmi_name", "shell", "Accepted; unused.")
     public static let backupEnabled = Setting<Bool>.boolean(
-        "dbms.backup.enabled", true, "Online backup service (served once backups are implemented).")
+        "dbms.backup.enabled", true,
+        "Accepted for compatibility; no effect: Trellis has no online backup service yet (back up a stopped "
+            + "instance's data folder, or use an HA slave).")
     public static let backupAddress = Setting<PortRangeAddress>.portRange(
-        "dbms.backup.address", "127.0.0.1:6362-6372", "Online backup listen address or port range.")
+        "dbms.backup.address", "127.0.0.1:6362-6372",
+        "Accepted for compatibility; no effect (no online backup service; nothing listens on it).")
 
     // MARK: - High availability (neo4j-ha.md)
     public static let haServerID = Setting<Int64?>.optionalInteger(
@@ -282,7 +308,9 @@ public enum Settings {
     public static let haAllowInitCluster = Setting<Bool>.boolean(
         "ha.allow_init_cluster", true, "Whether this member may create a new cluster when none answers.")
     public static let haDefaultTimeout = Setting<Duration>.duration(
-        "ha.default_timeout", "5s", "Base of the derived cluster time-outs.")
+        "ha.default_timeout", "5s",
+        "Accepted for compatibility; no effect: the cluster time-outs Trellis uses are set one by one "
+            + "(`ha.heartbeat_timeout`, `ha.election_timeout`, `ha.join_timeout`, `ha.slave_read_timeout`).")
     public static let haHeartbeatInterval = Setting<Duration>.duration(
         "ha.heartbeat_interval", "500ms",
         "Heartbeat send period. Trellis default 500ms (Neo4j: 5s): with the 2s time-out a failed master is replaced "
@@ -293,21 +321,29 @@ public enum Settings {
             + "the interval. Trellis default 2s (Neo4j 3.x: 40s, which meant about a minute without writes after a "
             + "master crash). Raise it on networks or hosts with long pauses, to avoid needless elections.")
     public static let haBroadcastTimeout = Setting<Duration>.duration(
-        "ha.broadcast_timeout", "30s", "Cluster broadcast time-out; default for join and leave.")
+        "ha.broadcast_timeout", "30s", "Accepted for compatibility; no effect (no Paxos broadcast in Trellis).")
     public static let haJoinTimeout = Setting<Duration>.duration("ha.join_timeout", "30s", "Join time-out.")
-    public static let haLeaveTimeout = Setting<Duration>.duration("ha.leave_timeout", "30s", "Leave time-out.")
+    public static let haLeaveTimeout = Setting<Duration>.duration(
+        "ha.leave_timeout", "30s", "Accepted for compatibility; no effect: a stopping member leaves at once.")
     public static let haConfigurationTimeout = Setting<Duration>.duration(
-        "ha.configuration_timeout", "1s", "Wait for the cluster configuration from a member while joining.")
-    public static let haPaxosTimeout = Setting<Duration>.duration("ha.paxos_timeout", "5s", "Coordination round time-out.")
-    public static let haPhase1Timeout = Setting<Duration>.duration("ha.phase1_timeout", "5s", "Prepare phase time-out.")
-    public static let haPhase2Timeout = Setting<Duration>.duration("ha.phase2_timeout", "5s", "Accept phase time-out.")
+        "ha.configuration_timeout", "1s",
+        "Accepted for compatibility; no effect (members are configured by `ha.initial_hosts`; see "
+            + "`ha.join_timeout`).")
+    public static let haPaxosTimeout = Setting<Duration>.duration(
+        "ha.paxos_timeout", "5s", "Accepted for compatibility; no effect (elections are timed by `ha.election_timeout`).")
+    public static let haPhase1Timeout = Setting<Duration>.duration(
+        "ha.phase1_timeout", "5s", "Accepted for compatibility; no effect (see `ha.election_timeout`).")
+    public static let haPhase2Timeout = Setting<Duration>.duration(
+        "ha.phase2_timeout", "5s", "Accepted for compatibility; no effect (see `ha.election_timeout`).")
     public static let haElectionTimeout = Setting<Duration>.duration(
         "ha.election_timeout", "1s",
         "How long a candidate waits for votes; a retry adds a random jitter of up to this long. Trellis default 1s "
             + "(Neo4j: 5s), part of the few-second failover.")
-    public static let haLearnTimeout = Setting<Duration>.duration("ha.learn_timeout", "5s", "Learn time-out.")
+    public static let haLearnTimeout = Setting<Duration>.duration(
+        "ha.learn_timeout", "5s", "Accepted for compatibility; no effect (see `ha.election_timeout`).")
     public static let haMaxAcceptors = Setting<Int64>.integer(
-        "ha.max_acceptors", 21, range: 1...1000, "Cap on voting members in large clusters.")
+        "ha.max_acceptors", 21, range: 1...1000,
+        "Accepted for compatibility; no effect: every member listed in `ha.initial_hosts` votes.")
     public static let haSlaveOnly = Setting<Bool>.boolean("ha.slave_only", false, "Never become master.")
     public static let haTxPushFactor = Setting<Int64>.integer(
         "ha.tx_push_factor", 1, range: 0...1000,
@@ -332,11 +368,15 @@ public enum Settings {
     public static let haSlaveLockTimeout = Setting<Duration>.duration(
         "ha.slave_lock_timeout", "20s", "Slave wait for a lock taken on the master.")
     public static let haMaxChannelsPerSlave = Setting<Int64>.integer(
-        "ha.max_channels_per_slave", 20, range: 1...1000, "Connections a slave opens to the master.")
+        "ha.max_channels_per_slave", 20, range: 1...1000,
+        "Accepted for compatibility; no effect.")
     public static let haDataChunkSize = Setting<Int64>.byteSize(
-        "ha.data_chunk_size", "2M", min: 1024, "Frame size for transaction and store streaming.")
+        "ha.data_chunk_size", "2M", min: 1024,
+        "Accepted for compatibility; no effect: the data port sizes its own frames.")
     public static let haRoleSwitchTimeout = Setting<Duration>.duration(
-        "ha.role_switch_timeout", "120s", "How long a transaction start waits for the member to have a role.")
+        "ha.role_switch_timeout", "120s",
+        "Accepted for compatibility; no effect: a write begun while the member has no role fails at once with "
+            + "Neo.TransientError.General.DatabaseUnavailable, which drivers retry.")
     public static let haInternalRoleSwitchTimeout = Setting<Duration>.duration(
         "ha.internal_role_switch_timeout", "10s", "Wait for running transactions during a role switch.")
     public static let haBranchedDataPolicy = Setting<String>.oneOf(
@@ -464,6 +504,10 @@ public enum Settings {
         }
         return table
     }()
+
+    /// Settings accepted only so that neo4j.conf files written for Neo4j validate: they change nothing in Trellis
+    /// (their descriptions start with "Accepted"). Setting one explicitly logs a warning at start-up.
+    public static let withoutEffect: Set<String> = Set(all.filter { $0.description.hasPrefix("Accepted") }.map(\.name))
 
     /// Older setting names accepted and read as their current name (Neo4j migrates these automatically).
     public static let legacyNames: [String: String] = [
