@@ -72,12 +72,12 @@ extension Array where Element == Int64 {
     static func < (a: [Int64], b: [Int64]) -> Bool { a.lexicographicallyPrecedes(b) }
 }
 
-/// An in-memory schema index on (label, property key): equality through a hash map, range and prefix through a
-/// sorted key array rebuilt lazily after changes.
+/// An in-memory schema index on (label, property key): equality through a hash table (`IndexEntryTable`), range
+/// and prefix through a sorted key array rebuilt lazily after changes.
 /// Shared between threads under the store lock (`GraphDatabase.storeRW`): mutated only while it is held exclusively.
 final class PropertyIndex: @unchecked Sendable {
     var descriptor: IndexDescriptor
-    private(set) var entries: [IndexKey: IndexHolders] = [:]
+    private(set) var entries = IndexEntryTable()
     /// Sorted keys for range and prefix seeks, built lazily by the first seek after a change. Seeks run
     /// concurrently under the store's shared lock, so building the cache has its own mutex.
     private var sortedKeys: [IndexKey]?
@@ -88,27 +88,22 @@ final class PropertyIndex: @unchecked Sendable {
     /// An index with its entries already built (a loaded snapshot).
     init(descriptor: IndexDescriptor, entries: [IndexKey: IndexHolders]) {
         self.descriptor = descriptor
-        self.entries = entries
+        self.entries = IndexEntryTable(entries)
     }
 
-    var entryCount: Int { entries.values.reduce(0) { $0 + $1.count } }
+    var entryCount: Int { entries.holders.reduce(0) { $0 + $1.count } }
 
     func add(_ value: Value, _ node: Int64) {
         let key = IndexKey(value)
         // One hash lookup; adds run under the exclusive store lock, so no seek reads `sortedKeys` meanwhile and
         // the mutex is only needed when there is a cache to drop.
-        let newKey = entries[key, default: IndexHolders()].insertReportingFirst(node)
+        let newKey = entries.insert(key, node)
         if newKey && sortedKeys != nil { sortMutex.withLock { sortedKeys = nil } }
     }
 
     func remove(_ value: Value, _ node: Int64) {
-        let key = IndexKey(value)
-        guard let position = entries.index(forKey: key) else { return }
         // Changed in place: a copy out and back would copy a many-holder set.
-        if entries.values[position].remove(node) {
-            entries.remove(at: position)
-            sortMutex.withLock { sortedKeys = nil }
-        }
+        if entries.remove(IndexKey(value), node) { sortMutex.withLock { sortedKeys = nil } }
     }
 
     func nodes(equal value: Value) -> IndexHolders { entries[IndexKey(value)] ?? IndexHolders() }
