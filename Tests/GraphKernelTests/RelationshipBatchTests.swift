@@ -164,8 +164,10 @@ struct RelationshipBatchTests {
                                 for _ in 0..<60 {
                                     let from = nodes[rng.next() % 3 == 0 ? 0 : rng.below(120)]
                                     let to = nodes[rng.below(120)]
-                                    createdHere.append(
-                                        try tx.createRelationship(from: from, to: to, type: round % 2 == 0 ? "A" : "B"))
+                                    // Mostly one type per round; some of the other, so a dense node's batch
+                                    // joins two groups' chains (and creates a group) in one commit.
+                                    let type = (round + (rng.below(4) == 0 ? 1 : 0)) % 2 == 0 ? "A" : "B"
+                                    createdHere.append(try tx.createRelationship(from: from, to: to, type: type))
                                     delta += 1
                                 }
                                 // Some committed relationships go away in the same transaction as a batch.
@@ -207,6 +209,111 @@ struct RelationshipBatchTests {
                 try sum + tx.relationships(of: node).filter { $0.startNode == $0.endNode }.count
             }
             #expect(ends == 2 * net.value - loops)
+        }
+        let report = try ConsistencyChecker(database: db).check()
+        #expect(report.isConsistent, "\(report)")
+    }
+
+    @Test("counts of created relationships summed at commit: label changes in the same transaction, many labels, loops, new types on dense nodes")
+    func countsSummedAtCommit() throws {
+        let fs = SimulatedFileSystem()
+        var model: Model = [:]
+        var nodes: [NodeID] = []
+        do {
+            let db = try open(fs, threshold: 6)
+            defer { try? db.close() }
+            let labels = try db.write { (tx) throws in
+                try ["A", "B", "C", "D", "E"].map { try tx.getOrCreateLabelToken($0) }
+            }
+            // Node 0 dense (type R only), node 1 with more labels than fit inline, the rest one or two labels.
+            try db.write { (tx) throws in
+                nodes = try (0..<12).map { i in
+                    try tx.createNode(labels: i == 1 ? ["A", "B", "C", "D", "E"] : (i % 2 == 0 ? ["A"] : ["B", "C"]))
+                }
+                for i in 0..<8 {
+                    let rel = try tx.createRelationship(from: nodes[0], to: nodes[2 + i], type: "R")
+                    model[rel.rawValue] = (nodes[0].rawValue, nodes[2 + i].rawValue)
+                }
+            }
+            // Counts from a full recount of the records: the consistency checker compares the counts store with it.
+            func expectCounted(_ db: GraphDatabase, sourceLocation: SourceLocation = #_sourceLocation) throws {
+                let report = try ConsistencyChecker(database: db).check()
+                #expect(report.isConsistent, "\(report)", sourceLocation: sourceLocation)
+            }
+            // A batch whose ends change labels in the same transaction (before and after creating on them), with a
+            // created end, a loop on the dense node, and new types S and T on the dense node.
+            try db.write { (tx) throws in
+                let fresh = try tx.createNode(labels: ["D"])
+                nodes.append(fresh)
+                try tx.addLabel(nodes[3], labels[3])
+                for (i, (from, to, type)) in [
+                    (0, 3, "S"), (3, 0, "T"), (0, 0, "S"), (12, 4, "R"), (4, 12, "T"), (1, 5, "R"), (5, 1, "S"),
+                    (1, 1, "R"), (0, 1, "T"), (6, 7, "R"), (0, 12, "R"), (7, 6, "S"),
+                ].enumerated() {
+                    let rel = try tx.createRelationship(from: nodes[from], to: nodes[to], type: type)
+                    model[rel.rawValue] = (nodes[from].rawValue, nodes[to].rawValue)
+                    if i == 5 { try tx.removeLabel(nodes[4], labels[0]) }
+                }
+                try tx.addLabel(nodes[6], labels[4])
+                try tx.removeLabel(nodes[7], labels[1])
+            }
+            try db.read { (tx) throws in
+                try expectMatches(tx, nodes, model)
+                #expect(try tx.countRelationships(startLabel: labels[3], type: nil, endLabel: nil) == 4)
+                #expect(try tx.countRelationships(startLabel: nil, type: nil, endLabel: labels[4]) == 5)
+            }
+            try expectCounted(db)
+            // Only relationships on the many-label node: its labels are read from the store at apply.
+            try db.write { (tx) throws in
+                for _ in 0..<3 {
+                    let rel = try tx.createRelationship(from: nodes[1], to: nodes[9], type: "R")
+                    model[rel.rawValue] = (nodes[1].rawValue, nodes[9].rawValue)
+                }
+            }
+            try db.read { (tx) throws in try expectMatches(tx, nodes, model) }
+            try expectCounted(db)
+        }
+        // Recovery counts from the records; the same counts.
+        let reopened = try open(fs, threshold: 6)
+        defer { try? reopened.close() }
+        try reopened.read { (tx) throws in try expectMatches(tx, nodes, model) }
+        #expect(try ConsistencyChecker(database: reopened).check().isConsistent)
+    }
+
+    @Test("created relationships' properties: repeated keys and nulls in the list, changed later in the transaction, read before and after commit")
+    func createdRelationshipProperties() throws {
+        let fs = SimulatedFileSystem()
+        let db = try open(fs)
+        defer { try? db.close() }
+        let (a, b) = try db.write { (tx) throws in (try tx.createNode(labels: ["P"]), try tx.createNode(labels: ["P"])) }
+        let (r1, r2, r3) = try db.write { (tx) throws -> (RelationshipID, RelationshipID, RelationshipID) in
+            let type = try tx.getOrCreateRelationshipTypeToken("R")
+            let (k1, k2, k3) = (
+                try tx.getOrCreatePropertyKeyToken("k1"), try tx.getOrCreatePropertyKeyToken("k2"),
+                try tx.getOrCreatePropertyKeyToken("k3")
+            )
+            // Later values win; a null removes; keys out of order.
+            let r1 = try tx.createRelationship(
+                from: a, to: b, type: type,
+                properties: [(k3, .integer(3)), (k1, .integer(1)), (k3, .integer(33)), (k2, .null), (k1, .null)])
+            let r2 = try tx.createRelationship(
+                from: b, to: a, type: type, properties: [(k2, .string(String(repeating: "x", count: 300)))])
+            #expect(try tx.relationshipProperty(r1, k3) == .integer(33))
+            #expect(try tx.relationshipProperty(r1, k1) == .null)
+            // Created after the batch was moved into the tables by the reads above: both forms at commit.
+            let r3 = try tx.createRelationship(from: a, to: a, type: type, properties: [(k1, .integer(7))])
+            try tx.setRelationshipProperty(r2, k1, .integer(2))
+            return (r1, r2, r3)
+        }
+        try db.read { (tx) throws in
+            let k1 = try tx.getOrCreatePropertyKeyToken("k1"), k2 = try tx.getOrCreatePropertyKeyToken("k2")
+            let k3 = try tx.getOrCreatePropertyKeyToken("k3")
+            #expect(try tx.relationshipProperties(r1).map(\.0).sorted() == [k3])
+            #expect(try tx.relationshipProperty(r1, k3) == .integer(33))
+            #expect(try tx.relationshipProperty(r2, k2) == .string(String(repeating: "x", count: 300)))
+            #expect(try tx.relationshipProperty(r2, k1) == .integer(2))
+            #expect(try tx.relationshipProperty(r3, k1) == .integer(7))
+            #expect(try tx.degree(of: a, direction: .both, types: []) == 3)
         }
         let report = try ConsistencyChecker(database: db).check()
         #expect(report.isConsistent, "\(report)")

@@ -456,6 +456,7 @@ public final class GraphDatabase: @unchecked Sendable {
         var tx = TransactionRepresentation()
         let header: TransactionHeader
         let payload: [UInt8]
+        var knownCounts: CreatedRelationshipCounts?
         do {
             if schemaChange {
                 tx.schema = try prepareSchema(state)
@@ -469,8 +470,9 @@ public final class GraphDatabase: @unchecked Sendable {
                     try preparer.apply(state)
                 }
                 tx.records = preparer.changes.afterImages()
+                knownCounts = preparer.relationshipCounts.result
                 tx.nodeChanges = nodeChanges(state, sortedTouched)
-                tx.relationshipChanges = (Array(state.createdRelationships.keys) + state.deletedRelationships).sorted()
+                tx.relationshipChanges = state.changedRelationshipIDs
             }
             payload = tx.serialize()
             header = try log.appendWithoutWaiting(
@@ -486,7 +488,7 @@ public final class GraphDatabase: @unchecked Sendable {
             commitMutex.unlock()
             mutexHeld = false
         }
-        try finishCommit(tx, header, createdBatch: schemaChange ? nil : state.createdBatch)
+        try finishCommit(tx, header, createdBatch: schemaChange ? nil : state.createdBatch, knownCounts: knownCounts)
         if mutexHeld {
             checkpointIfDue()
         } else {
@@ -515,9 +517,11 @@ public final class GraphDatabase: @unchecked Sendable {
 
     /// Waits for the log to make `header` durable, then applies it when its turn comes.
     /// `createdBatch` is the committing transaction's batch of created nodes (local commits only): their derived
-    /// structures are updated from it instead of from their records read back.
+    /// structures are updated from it instead of from their records read back. `knownCounts` is the counts
+    /// contribution of its created relationships, summed at commit (local commits only).
     private func finishCommit(
-        _ tx: TransactionRepresentation, _ header: TransactionHeader, createdBatch: CreatedNodeBatch? = nil
+        _ tx: TransactionRepresentation, _ header: TransactionHeader, createdBatch: CreatedNodeBatch? = nil,
+        knownCounts: CreatedRelationshipCounts? = nil
     ) throws {
         let txID = header.txID.rawValue
         do {
@@ -532,7 +536,7 @@ public final class GraphDatabase: @unchecked Sendable {
         do {
             try applyLocked(
                 tx, txID: txID, external: false, checksum: header.checksum, timeMillis: header.commitTimestampMillis,
-                createdBatch: createdBatch)
+                createdBatch: createdBatch, knownCounts: knownCounts)
         } catch {
             throw setPanic(
                 "Transaction \(txID) is durable in the log but applying it to the store failed (\(error)); the "
@@ -692,9 +696,13 @@ public final class GraphDatabase: @unchecked Sendable {
     /// derived structures of those nodes come from the batch: such a node had no record before, and its labels and
     /// indexed values are the batch's, so neither its record nor its property chain is read back. Recovery and
     /// replication have no batch and read every affected node's records, which hold the same facts.
+    ///
+    /// `knownCounts` (a local commit's created relationships, `CreatedRelationshipCounts`) replaces reading each
+    /// created relationship and both its end nodes back for the counts; recovery and replication count from the
+    /// records, with the same result.
     func applyLocked(
         _ tx: TransactionRepresentation, txID: Int64, external: Bool, checksum: UInt64? = nil, timeMillis: Int64? = nil,
-        updateDerived: Bool = true, createdBatch: CreatedNodeBatch? = nil
+        updateDerived: Bool = true, createdBatch: CreatedNodeBatch? = nil, knownCounts: CreatedRelationshipCounts? = nil
     ) throws {
         try storeRW.withWriteLock {
             guard updateDerived else {
@@ -720,15 +728,19 @@ public final class GraphDatabase: @unchecked Sendable {
                 let record = try stores.node(id)
                 if record.inUse { before[id] = (try stores.labels(of: record), record) }
             }
-            var relIDs = Set(tx.relationshipChanges)
+            // Relationships whose counts contribution may change, read before and after the records change; the
+            // created ones whose contribution the commit already summed (`knownCounts`) are left out.
+            var sortedRelIDs = Self.sortedDifference(tx.relationshipChanges, knownCounts?.created ?? [])
+            var relIDs: Set<Int64>?
             for change in tx.nodeChanges where change.flags & TransactionRepresentation.NodeChange.labels != 0 {
                 if before[change.id] != nil {
                     var rels: [RelationshipInfo] = []
                     try stores.collectRelationships(of: change.id, direction: .both, types: [], into: &rels)
-                    for rel in rels { relIDs.insert(rel.id.rawValue) }
+                    if relIDs == nil { relIDs = Set(sortedRelIDs) }
+                    for rel in rels { relIDs!.insert(rel.id.rawValue) }
                 }
             }
-            let sortedRelIDs = relIDs.sorted()
+            if let relIDs { sortedRelIDs = relIDs.sorted() }
             for id in sortedRelIDs { try relationshipCounts(id, sign: -1) }
             for id in affectedNodes {
                 guard let (labels, record) = before[id] else { continue }
@@ -763,6 +775,7 @@ public final class GraphDatabase: @unchecked Sendable {
             }
             if !batch.isEmpty { addCreatedBatchToDerived(batch) }
             for id in sortedRelIDs { try relationshipCounts(id, sign: 1) }
+            if let knownCounts { for (key, delta) in knownCounts.delta { counts[key, default: 0] += delta } }
 
             releaseFreed(freed)
             metadata.lastCommittedTx = txID
@@ -900,6 +913,20 @@ public final class GraphDatabase: @unchecked Sendable {
         default:
             return try store.isInUse(command.id)
         }
+    }
+
+    /// The elements of `all` not in `removed`; both sorted ascending.
+    static func sortedDifference(_ all: [Int64], _ removed: [Int64]) -> [Int64] {
+        guard !removed.isEmpty else { return all }
+        var out: [Int64] = []
+        out.reserveCapacity(max(0, all.count - removed.count))
+        var j = 0
+        for id in all {
+            while j < removed.count && removed[j] < id { j += 1 }
+            if j < removed.count && removed[j] == id { continue }
+            out.append(id)
+        }
+        return out
     }
 
     private func relationshipCounts(_ id: Int64, sign: Int) throws {

@@ -235,11 +235,36 @@ enum CountsContribution {
     static func relationship(
         type: Int32, startLabels: [Int32], endLabels: [Int32], sign: Int, into counts: inout [CountsKey: Int]
     ) {
-        for t in [CountsKey.any, type] {
+        // Two calls rather than a loop over `[any, type]`: that array literal was a heap allocation per relationship.
+        func add(_ t: Int32) {
             counts[.rel(-1, t, -1), default: 0] += sign
             for label in startLabels { counts[.rel(label, t, -1), default: 0] += sign }
             for label in endLabels { counts[.rel(-1, t, label), default: 0] += sign }
         }
+        add(CountsKey.any)
+        add(type)
+    }
+
+    /// The contribution of `count` relationships of `type` that share one end node carrying `labels`, on the
+    /// start side (`outgoing`) or the end side; the all-nodes keys `(*, t, *)` are not included (`total`).
+    static func relationshipEnd(
+        type: Int32, labels: [Int32], outgoing: Bool, count: Int, into counts: inout [CountsKey: Int]
+    ) {
+        for label in labels {
+            if outgoing {
+                counts[.rel(label, CountsKey.any, -1), default: 0] += count
+                counts[.rel(label, type, -1), default: 0] += count
+            } else {
+                counts[.rel(-1, CountsKey.any, label), default: 0] += count
+                counts[.rel(-1, type, label), default: 0] += count
+            }
+        }
+    }
+
+    /// The `(*, t, *)` keys of `count` relationships of `type`.
+    static func relationshipTotal(type: Int32, count: Int, into counts: inout [CountsKey: Int]) {
+        counts[.rel(-1, CountsKey.any, -1), default: 0] += count
+        counts[.rel(-1, type, -1), default: 0] += count
     }
 }
 

@@ -152,8 +152,12 @@ struct NodeRecord: Equatable {
     }
 
     var inlineLabels: [Int32] {
-        let all = [label0, label1, label2]
-        return Array(all.prefix(Int(labelCount)))
+        switch labelCount {
+        case 0: return []
+        case 1: return [label0]
+        case 2: return [label0, label1]
+        default: return [label0, label1, label2]
+        }
     }
 
     mutating func setInlineLabels(_ labels: [Int32]) {

@@ -7,6 +7,9 @@ struct CommitPreparer {
     let stores: NeoStores
     let changes: RecordChanges
     let denseNodeThreshold: Int
+    /// The counts contribution of the created relationships, when `apply` could compute it (see
+    /// `CreatedRelationshipCounts`).
+    let relationshipCounts = CreatedRelationshipCountsBox()
 
     init(stores: NeoStores, pending: PendingRecords? = nil, denseNodeThreshold: Int) {
         self.stores = stores
@@ -24,13 +27,24 @@ struct CommitPreparer {
             return try stores.nodeInUse(id)
         }
         // An end may have been deleted by a transaction that committed between the existence check and the lock.
-        for (id, rel) in state.createdRelationships.sorted(by: { $0.key < $1.key }) {
-            let start = rel.startNode.rawValue, end = rel.endNode.rawValue
-            let missing = try !nodeAlive(start) ? start : (try !nodeAlive(end) ? end : nil)
+        // In id order over the table and the batch, so the error names the same relationship either way.
+        var ends: [(id: Int64, start: Int64, end: Int64)] = state.createdRelationships.map {
+            ($0.key, $0.value.startNode.rawValue, $0.value.endNode.rawValue)
+        }
+        let batch = state.createdRelationshipBatch
+        ends.reserveCapacity(ends.count + batch.count)
+        for index in batch.ids.indices { ends.append((batch.ids[index], batch.startNodes[index], batch.endNodes[index])) }
+        if !(ends.count == batch.count && batch.idsAscending) { ends.sort { $0.id < $1.id } }
+        var lastAlive: Int64 = -1
+        for (id, start, end) in ends {
+            // Consecutive rows of a load often share an end; the check reads a node record.
+            let missing =
+                try start != lastAlive && !nodeAlive(start) ? start : (try end != lastAlive && !nodeAlive(end) ? end : nil)
             if let missing {
                 throw DatabaseError(
                     .entityNotFound, "Cannot create relationship \(id): node \(missing) does not exist (it was deleted)")
             }
+            lastAlive = end
         }
         for id in state.deletedRelationships.sorted() where try !stores.relationshipInUse(id) {
             throw DatabaseError(.entityNotFound, "Relationship \(id) does not exist (it was deleted concurrently)")
@@ -79,7 +93,7 @@ struct CommitPreparer {
             freed.endNode = rel.endNode
             try changes.modifyRelationship(id) { $0 = freed }
         }
-        if !state.createdRelationships.isEmpty { try linkCreatedRelationships(state) }
+        if state.createdRelationshipCount > 0 { try linkCreatedRelationships(state) }
         for id in state.deletedNodes.sorted() {
             let record = try changes.node(id)
             try freePropertyChain(record.nextProp)
@@ -261,7 +275,7 @@ struct CommitPreparer {
     // MARK: Relationship chains
 
     /// Which chain of a dense node's group a relationship belongs to.
-    private enum GroupChain { case outgoing, incoming, loop }
+    private enum GroupChain: Equatable { case outgoing, incoming, loop }
 
     private func groupChain(_ rel: RelationshipRecord, _ node: Int64) -> GroupChain {
         if rel.startNode == rel.endNode { return .loop }
@@ -341,19 +355,26 @@ struct CommitPreparer {
     }
 
     /// Writes the transaction's created relationships and splices them into their end nodes' chains, one node at a
-    /// time: a sparse node's new relationships are chained to each other in a local array and its old head is
-    /// touched once, instead of each relationship being linked separately through the record tables (which
-    /// rewrote the node and the previous head per relationship). The result is the same as linking them one by one
-    /// in id order: per node, newest first, then the old chain, the length in the head's prev pointer.
-    /// Dense nodes, and nodes that become dense in this commit, go through `link` as before.
+    /// time: a node's new relationships are chained to each other in a local array and the old head of each chain
+    /// they join (the node's chain when sparse, its group's outgoing, incoming or loop chain when dense) is touched
+    /// once, instead of each relationship being linked separately through the record tables (which rewrote the
+    /// node or group and the previous head per relationship, and walked a dense node's group chain each time). The
+    /// result is the same as linking them one by one in id order: per chain, newest first, then the old chain, the
+    /// length in the head's prev pointer; a dense node's missing groups are created in the order of their first
+    /// new relationship. Only nodes that become dense in this commit go through `link` as before.
+    ///
+    /// The relationship counts of the created relationships are summed here too, from each end's labels as they
+    /// will be once this commit is applied (`relationshipCounts`), so apply does not read them back per
+    /// relationship.
     private func linkCreatedRelationships(_ state: TransactionState) throws {
-        let created = state.createdRelationships.sorted { $0.key < $1.key }
+        // The created relationships in id order (`created[position]`), from the table and the batch, with their
+        // records (property chains written) in `records`.
+        var created: [Int64] = []
         var records: [RelationshipRecord] = []
-        records.reserveCapacity(created.count)
-        // (node, position in `created`) per end; ordered by node, then by position (= id order).
-        var ends: [(node: Int64, position: Int32)] = []
-        ends.reserveCapacity(created.count * 2)
-        for (position, (id, info)) in created.enumerated() {
+        let total = state.createdRelationshipCount
+        created.reserveCapacity(total)
+        records.reserveCapacity(total)
+        for (id, info) in state.createdRelationships {
             var record = RelationshipRecord()
             record.inUse = true
             record.type = info.type
@@ -363,13 +384,76 @@ struct CommitPreparer {
             if let props = state.relationshipProperties[id], !props.isEmpty {
                 record.nextProp = try writeProperties(oldFirst: noID, changed: props)
             }
+            created.append(id)
             records.append(record)
-            ends.append((info.startNode.rawValue, Int32(position)))
-            if info.endNode != info.startNode { ends.append((info.endNode.rawValue, Int32(position))) }
+        }
+        let batch = state.createdRelationshipBatch
+        var blocks: [PropertyBlock] = []
+        for index in batch.ids.indices {
+            var record = RelationshipRecord()
+            record.inUse = true
+            record.type = batch.types[index]
+            record.startNode = batch.startNodes[index]
+            record.endNode = batch.endNodes[index]
+            let slots = batch.slots(at: index)
+            if !slots.isEmpty {
+                // The slots are sorted by key without nulls, as `writeProperties` would order them.
+                blocks.removeAll(keepingCapacity: true)
+                for slot in slots {
+                    let encoded = try PropertyValueCodec.encode(batch.values[slot])
+                    var payload = encoded.payload
+                    if let dynamic = encoded.dynamic { payload = changes.writeDynamicChain(.propertyValue, dynamic) }
+                    blocks.append(
+                        PropertyBlock(
+                            key: batch.keys[slot], type: encoded.type, inlineLength: encoded.inlineLength,
+                            payload: payload))
+                }
+                record.nextProp = writeNewPropertyChain(blocks)
+            }
+            created.append(batch.ids[index])
+            records.append(record)
+        }
+        if !(created.count == batch.count && batch.idsAscending) {
+            let order = created.indices.sorted { created[$0] < created[$1] }
+            created = order.map { created[$0] }
+            records = order.map { records[$0] }
+        }
+        // (node, position in `created`) per end; ordered by node, then by position (= id order).
+        var ends: [(node: Int64, position: Int32)] = []
+        ends.reserveCapacity(created.count * 2)
+        for (position, record) in records.enumerated() {
+            ends.append((record.startNode, Int32(position)))
+            if record.endNode != record.startNode { ends.append((record.endNode, Int32(position))) }
         }
         ends.sort { $0.node != $1.node ? $0.node < $1.node : $0.position < $1.position }
 
+        var counts = CreatedRelationshipCounter()
+        /// Chains `ends[i].position` for i in `members` (ascending) into the chain of `node` headed by `head`;
+        /// returns the new head. `setHead` is left to the caller (node record or group).
+        func splice(_ node: Int64, _ members: [Int], head: Int64) throws -> Int64 {
+            let length = try chainLength(head, node)
+            let count = members.count
+            for (k, i) in members.enumerated() {
+                let position = Int(ends[i].position)
+                let next = k == 0 ? head : created[Int(ends[members[k - 1]].position)]
+                let isHead = k == count - 1
+                let prev = isHead ? length + Int64(count) : created[Int(ends[members[k + 1]].position)]
+                records[position].setNext(for: node, next)
+                records[position].setPrev(for: node, prev)
+                records[position].setFirst(for: node, isHead)
+            }
+            if head != noID {
+                let oldest = created[Int(ends[members[0]].position)]
+                try changes.modifyRelationship(head) {
+                    $0.setPrev(for: node, oldest)
+                    $0.setFirst(for: node, false)
+                }
+            }
+            return created[Int(ends[members[count - 1]].position)]
+        }
+
         var slowNodes: [(node: Int64, range: Range<Int>)] = []
+        var members: [Int] = []
         var groupStart = 0
         while groupStart < ends.count {
             let node = ends[groupStart].node
@@ -378,10 +462,30 @@ struct CommitPreparer {
             defer { groupStart = groupEnd }
             let nodeRecord = try changes.node(node)
             precondition(nodeRecord.inUse, "linking relationships into node \(node) which is not in use")
+            counts.addEnd(node, nodeRecord, state, ends[groupStart..<groupEnd].lazy.map { records[Int($0.position)] })
             let head = nodeRecord.nextRel
             let count = groupEnd - groupStart
             if nodeRecord.dense {
-                slowNodes.append((node, groupStart..<groupEnd))
+                // One pass per (type, chain), in the order of each one's first new relationship: that is the order
+                // linking one by one would create missing groups in.
+                var done = [Bool](repeating: false, count: count)
+                for first in 0..<count where !done[first] {
+                    let firstRecord = records[Int(ends[groupStart + first].position)]
+                    let type = firstRecord.type
+                    let chain = groupChain(firstRecord, node)
+                    members.removeAll(keepingCapacity: true)
+                    for k in first..<count where !done[k] {
+                        let record = records[Int(ends[groupStart + k].position)]
+                        if record.type == type && groupChain(record, node) == chain {
+                            members.append(groupStart + k)
+                            done[k] = true
+                        }
+                    }
+                    let groupID = try findGroup(node, type, create: true)!
+                    let oldHead = self.head(try changes.group(groupID), chain)
+                    let newHead = try splice(node, members, head: oldHead)
+                    try changes.modifyGroup(groupID) { setHead(&$0, chain, newHead) }
+                }
                 continue
             }
             let length = try chainLength(head, node)
@@ -390,31 +494,19 @@ struct CommitPreparer {
                 slowNodes.append((node, groupStart..<groupEnd))
                 continue
             }
-            for i in groupStart..<groupEnd {
-                let position = Int(ends[i].position)
-                let next = i == groupStart ? head : created[Int(ends[i - 1].position)].key
-                let isHead = i == groupEnd - 1
-                let prev = isHead ? length + Int64(count) : created[Int(ends[i + 1].position)].key
-                records[position].setNext(for: node, next)
-                records[position].setPrev(for: node, prev)
-                records[position].setFirst(for: node, isHead)
-            }
-            let newHead = created[Int(ends[groupEnd - 1].position)].key
+            members.removeAll(keepingCapacity: true)
+            members.append(contentsOf: groupStart..<groupEnd)
+            let newHead = try splice(node, members, head: head)
             try changes.modifyNode(node) { $0.nextRel = newHead }
-            if head != noID {
-                let oldest = created[Int(ends[groupStart].position)].key
-                try changes.modifyRelationship(head) {
-                    $0.setPrev(for: node, oldest)
-                    $0.setFirst(for: node, false)
-                }
-            }
         }
-        for (position, (id, _)) in created.enumerated() { changes.setRelationship(id, records[position]) }
+        for (position, id) in created.enumerated() { changes.setRelationship(id, records[position]) }
         // Each end's fields are only written for that end, so the records in the table are complete for the
-        // sparse ends; dense ones are linked into their groups now, in id order as before.
+        // ends spliced above; nodes crossing the threshold are converted and linked now, in id order as before.
         for (node, range) in slowNodes {
-            for i in range { try link(created[Int(ends[i].position)].key, into: node) }
+            for i in range { try link(created[Int(ends[i].position)], into: node) }
         }
+        for record in records { counts.addTotal(type: record.type) }
+        relationshipCounts.result = counts.finish(created: created)
     }
 
     /// The head of the chain `rel` is in for `node`: the node's first relationship, or its group's chain head.
@@ -478,5 +570,78 @@ struct CommitPreparer {
         }
         // Re-link in reverse so each group chain keeps the original relative order.
         for relID in ids.reversed() { try link(relID, into: node) }
+    }
+}
+
+/// The counts contribution of a commit's created relationships, computed while they are spliced, and the sorted
+/// ids it covers: apply adds `delta` instead of reading each of these relationships and both its end nodes back.
+/// Exact because the preparer sees every earlier commit's records (through the pending after-images) and this
+/// commit's own label changes, and commits are applied in log order. Recovery and replication, which only have the
+/// log, still count from the records (same result).
+struct CreatedRelationshipCounts {
+    var delta: [CountsKey: Int]
+    var created: [Int64]
+}
+
+final class CreatedRelationshipCountsBox {
+    var result: CreatedRelationshipCounts?
+}
+
+/// Sums created relationships' counts per end node; gives up (nil result) at the first end whose labels are not at
+/// hand (a label chain longer than the inline labels, read from the store only).
+struct CreatedRelationshipCounter {
+    private var delta: [CountsKey: Int] = [:]
+    private var known = true
+    /// Relationships per type, for the `(*, t, *)` keys (a load uses one or two types).
+    private var totals: [(type: Int32, count: Int)] = []
+    /// Per end node: new relationships per (type, side), reused between nodes.
+    private var sides: [(type: Int32, outgoing: Bool, count: Int)] = []
+
+    mutating func addEnd<S: Sequence>(_ node: Int64, _ record: NodeRecord, _ state: TransactionState, _ rels: S)
+    where S.Element == RelationshipRecord {
+        guard known else { return }
+        let labels: [Int32]
+        if let changed = state.nodeLabels[node] {
+            labels = changed.count < 2 ? changed : Array(Set(changed))
+        } else if record.labelOverflow == noID {
+            labels = record.inlineLabels
+        } else {
+            known = false
+            return
+        }
+        guard !labels.isEmpty else { return }
+        sides.removeAll(keepingCapacity: true)
+        func add(_ type: Int32, _ outgoing: Bool) {
+            if let i = sides.firstIndex(where: { $0.type == type && $0.outgoing == outgoing }) {
+                sides[i].count += 1
+            } else {
+                sides.append((type, outgoing, 1))
+            }
+        }
+        for rel in rels {
+            if rel.startNode == node { add(rel.type, true) }
+            if rel.endNode == node { add(rel.type, false) }
+        }
+        for side in sides {
+            CountsContribution.relationshipEnd(
+                type: side.type, labels: labels, outgoing: side.outgoing, count: side.count, into: &delta)
+        }
+    }
+
+    mutating func addTotal(type: Int32) {
+        if let last = totals.indices.last, totals[last].type == type {
+            totals[last].count += 1
+        } else if let i = totals.firstIndex(where: { $0.type == type }) {
+            totals[i].count += 1
+        } else {
+            totals.append((type, 1))
+        }
+    }
+
+    func finish(created: [Int64]) -> CreatedRelationshipCounts? {
+        guard known else { return nil }
+        var delta = self.delta
+        for total in totals { CountsContribution.relationshipTotal(type: total.type, count: total.count, into: &delta) }
+        return CreatedRelationshipCounts(delta: delta, created: created)
     }
 }

@@ -22,14 +22,25 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
     private var storedState = TransactionState()
     /// The transaction's changes with no batch of created nodes pending (see `CreatedNodeBatch`), so reads and
     /// other writes see every created node in the per-node tables.
+    /// The same for the batch of created relationships (`CreatedRelationshipBatch`).
     var state: TransactionState {
         _read {
             if !storedState.createdBatch.isEmpty { storedState.materializeCreatedBatch() }
+            if !storedState.createdRelationshipBatch.isEmpty { storedState.materializeCreatedRelationships() }
             yield storedState
         }
         _modify {
             if !storedState.createdBatch.isEmpty { storedState.materializeCreatedBatch() }
+            if !storedState.createdRelationshipBatch.isEmpty { storedState.materializeCreatedRelationships() }
             yield &storedState
+        }
+    }
+    /// The node state only (the batch of created nodes moved into the per-node tables), leaving a batch of created
+    /// relationships in place: for node checks on the relationship creation path.
+    private var nodeState: TransactionState {
+        _read {
+            if !storedState.createdBatch.isEmpty { storedState.materializeCreatedBatch() }
+            yield storedState
         }
     }
     /// Node/relationship ids this transaction allocated (returned to the generator unless committed in use).
@@ -90,7 +101,11 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
             let created = storedState.createdNodes.union(storedState.createdBatch.ids)
             deletedNew = allocatedNodes.filter { !created.contains($0) }
         }
-        let deletedNewRels = allocatedRelationships.filter { state.createdRelationships[$0] == nil }
+        // Ids allocated for relationships created and then deleted here go back (a deleted one left the batch).
+        var deletedNewRels: [Int64] = []
+        if allocatedRelationships.count != storedState.createdRelationshipCount {
+            deletedNewRels = allocatedRelationships.filter { storedState.createdRelationships[$0] == nil }
+        }
         stores.nodes.release(deletedNew)
         stores.relationships.release(deletedNewRels)
         database.transactionClosed(reuseGeneration: reuseGeneration)
@@ -315,8 +330,8 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
 
     /// Existence with the overlay, without the usability check (callers did it).
     @inline(__always) private func nodeAlive(_ id: Int64) throws -> Bool {
-        if !state.deletedNodes.isEmpty && state.deletedNodes.contains(id) { return false }
-        if !state.createdNodes.isEmpty && state.createdNodes.contains(id) { return true }
+        if !nodeState.deletedNodes.isEmpty && nodeState.deletedNodes.contains(id) { return false }
+        if !nodeState.createdNodes.isEmpty && nodeState.createdNodes.contains(id) { return true }
         return try committed { try stores.nodeInUse(id) }
     }
 
@@ -946,9 +961,10 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
 
     // MARK: Relationship writes
 
-    public func createRelationship(from start: NodeID, to end: NodeID, type: RelationshipTypeToken) throws
-        -> RelationshipID
-    {
+    public func createRelationship(
+        from start: NodeID, to end: NodeID, type: RelationshipTypeToken, properties: [(PropertyKeyToken, Value)]
+    ) throws -> RelationshipID {
+        for (_, value) in properties { try checkStorable(value) }
         try checkDataWrite()
         guard try nodeAlive(start.rawValue) else { throw nodeNotFound(start) }
         guard try nodeAlive(end.rawValue) else { throw nodeNotFound(end) }
@@ -968,21 +984,16 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         }
         let id = stores.relationships.allocate()
         allocatedRelationships.append(id)
-        state.createdRelationships[id] = RelationshipInfo(id: RelationshipID(id), type: type, startNode: start, endNode: end)
-        state.createdRelationshipsByNode[start.rawValue, default: []].append(id)
-        if end != start { state.createdRelationshipsByNode[end.rawValue, default: []].append(id) }
+        // Into the column-wise batch: nothing reads it before something materializes it (`state`).
+        storedState.createdRelationshipBatch.append(
+            id, type: type, start: start.rawValue, end: end.rawValue, properties: properties)
         return RelationshipID(id)
     }
 
-    public func createRelationship(
-        from start: NodeID, to end: NodeID, type: RelationshipTypeToken, properties: [(PropertyKeyToken, Value)]
-    ) throws -> RelationshipID {
-        for (_, value) in properties { try checkStorable(value) }
-        let rel = try createRelationship(from: start, to: end, type: type)
-        var map = [Int32: Value](minimumCapacity: properties.count)
-        for (key, value) in properties where !value.isNull { map[key] = value }
-        if !map.isEmpty { state.relationshipProperties[rel.rawValue] = map }
-        return rel
+    public func createRelationship(from start: NodeID, to end: NodeID, type: RelationshipTypeToken) throws
+        -> RelationshipID
+    {
+        try createRelationship(from: start, to: end, type: type, properties: [])
     }
 
     public func deleteRelationship(_ rel: RelationshipID) throws {

@@ -14,6 +14,9 @@ struct TransactionState {
     var nodeLabels: [Int64: [Int32]] = [:]
     /// Changed properties per node: key → new value (`.null` = removed).
     var nodeProperties: [Int64: [Int32: Value]] = [:]
+    /// Relationships created and untouched since, column-wise; not part of the per-relationship tables below until
+    /// `materializeCreatedRelationships()` moves them there (`KernelTransaction` does before any other use).
+    var createdRelationshipBatch = CreatedRelationshipBatch()
     var createdRelationships: [Int64: RelationshipInfo] = [:]
     var deletedRelationships: Set<Int64> = []
     var relationshipProperties: [Int64: [Int32: Value]] = [:]
@@ -28,6 +31,20 @@ struct TransactionState {
     var hasDataChanges: Bool {
         !createdBatch.isEmpty || !createdNodes.isEmpty || !deletedNodes.isEmpty || !nodeLabels.isEmpty || !nodeProperties.isEmpty
             || !createdRelationships.isEmpty || !deletedRelationships.isEmpty || !relationshipProperties.isEmpty
+            || !createdRelationshipBatch.isEmpty
+    }
+
+    /// Relationships created by this transaction, in the batch or in the table.
+    var createdRelationshipCount: Int { createdRelationships.count + createdRelationshipBatch.count }
+
+    /// Ids of every created relationship (batch and table) and of every deleted one, ascending.
+    var changedRelationshipIDs: [Int64] {
+        var ids = Array(createdRelationships.keys)
+        ids.reserveCapacity(createdRelationshipCount + deletedRelationships.count)
+        ids.append(contentsOf: createdRelationshipBatch.ids)
+        ids.append(contentsOf: deletedRelationships)
+        if ids.count == createdRelationshipBatch.count && createdRelationshipBatch.idsAscending { return ids }
+        return ids.sorted()
     }
 
     var hasSchemaChanges: Bool {
@@ -56,6 +73,27 @@ struct TransactionState {
     /// Whether the node was created by this transaction (in the batch or in the per-node tables).
     func isCreated(_ id: Int64) -> Bool {
         createdNodes.contains(id) || (!createdBatch.isEmpty && createdBatch.ids.contains(id))
+    }
+
+    /// Moves the batch of created relationships into the per-relationship tables, as if each had been created
+    /// there (after the ones already there: each node's list keeps creation order).
+    mutating func materializeCreatedRelationships() {
+        guard !createdRelationshipBatch.isEmpty else { return }
+        let batch = createdRelationshipBatch
+        createdRelationshipBatch.removeAll()
+        createdRelationships.reserveCapacity(createdRelationships.count + batch.count)
+        for index in batch.ids.indices {
+            let id = batch.ids[index]
+            createdRelationships[id] = batch.info(at: index)
+            let start = batch.startNodes[index], end = batch.endNodes[index]
+            createdRelationshipsByNode[start, default: []].append(id)
+            if end != start { createdRelationshipsByNode[end, default: []].append(id) }
+            let slots = batch.slots(at: index)
+            guard !slots.isEmpty else { continue }
+            var map = [Int32: Value](minimumCapacity: slots.count)
+            for slot in slots { map[batch.keys[slot]] = batch.values[slot] }
+            relationshipProperties[id] = map
+        }
     }
 
     /// Moves the batch of created nodes into the per-node tables, as if each had been created there.
