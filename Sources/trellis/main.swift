@@ -34,10 +34,11 @@ func executablePath() -> String {
 struct Console: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the server in the foreground.")
     @Flag(help: .hidden) var daemon = false
+    @Option(help: .hidden) var readyFd: Int32?
 
     func run() throws {
         let config = loadConfig()
-        let code = ServerMain.runForeground(config: config, echoUserLog: !daemon)
+        let code = ServerMain.runForeground(config: config, echoUserLog: !daemon, readyDescriptor: readyFd)
         throw ExitCode(code)
     }
 }
@@ -127,7 +128,15 @@ struct Admin: ParsableCommand {
         func run() throws {
             let text = ConfigDocs.markdown()
             if let output {
-                try text.write(toFile: output, atomically: true, encoding: .utf8)
+                do {
+                    try text.write(toFile: output, atomically: true, encoding: .utf8)
+                } catch {
+                    let underlying = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error) as NSError?
+                    let reason = underlying.map { String(cString: strerror(Int32($0.code))) }
+                        ?? error.localizedDescription
+                    FileHandle.standardError.write(Data("trellis: cannot write \(output): \(reason)\n".utf8))
+                    throw ExitCode(1)
+                }
             } else {
                 say(text, terminator: "")
             }

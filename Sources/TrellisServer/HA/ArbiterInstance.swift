@@ -26,10 +26,14 @@ public final class ArbiterInstance: @unchecked Sendable {
     ) throws -> ArbiterInstance {
         let log = logs.userLog
         log.info("======== Trellis \(Trellis.version) ========")
+        for warning in config.warnings { log.warning("\(warning)") }
         let configuration = try HAConfiguration(config: config)
         let transport = transport ?? HATransport.nio(coordinationLog: log, dataLog: logs.logger("ha"))
-        for dir in [config.logsDirectory, config.runDirectory, configuration.stateDirectory] {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (dir, setting) in [
+            (config.logsDirectory, "dbms.directories.logs"), (config.runDirectory, "dbms.directories.run"),
+            (configuration.stateDirectory, "cluster state, under dbms.directories.data"),
+        ] {
+            try StartupErrors.createDirectory(dir, setting: setting)
         }
         let pidFile = try PidFile(path: config.pidFile)
         var lastError: (any Error)?

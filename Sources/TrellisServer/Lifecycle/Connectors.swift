@@ -29,7 +29,12 @@ func startConnectors(
                 transactionIdleTimeout: config.get(Settings.restTransactionIdleTimeout),
                 haStatusAuthEnabled: config.get(Settings.haStatusAuthEnabled), tlsContext: tls, requestLog: requestLog),
             service: service, haStatus: haStatus, logger: logs.logger("http"))
-        try server.start()
+        do {
+            try server.start()
+        } catch {
+            throw StartupErrors.cannotListen(
+                tls == nil ? "HTTP" : "HTTPS", host: host, port: port, setting: listen.name, error)
+        }
         return server
     }
     do {
@@ -42,7 +47,8 @@ func startConnectors(
         if config.get(Settings.httpsEnabled) {
             guard let pair = ServerInstance.certificatePair(config, purpose: "https") else {
                 throw LifecycleError(
-                    "dbms.connector.https.enabled=true but no key pair was found in \(config.certificatesDirectory)")
+                    "dbms.connector.https.enabled=true but no key pair was found in \(config.certificatesDirectory) "
+                        + "(https/private.key and https/public.crt)")
             }
             let tls = try NIOSSLContext(configuration: TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMFile(pair.certificate).map { .certificate($0) },

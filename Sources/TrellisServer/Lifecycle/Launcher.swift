@@ -1,7 +1,7 @@
 import Foundation
 
 /// The background side of `trellis start|stop|status|restart` (neo4j-ops.md §5): spawn `trellis console`
-/// detached, wait until its ports accept connections; stop with SIGTERM, then SIGKILL after a time-out.
+/// detached, wait until it reports that it started; stop with SIGTERM, then SIGKILL after a time-out.
 public enum Launcher {
     public enum StartOutcome: Equatable {
         case started(pid_t)
@@ -9,9 +9,20 @@ public enum Launcher {
         case failed(String)
     }
 
+    /// The descriptor number a daemon finds its readiness pipe on (`trellis console --daemon --ready-fd 3`).
+    public static let readyDescriptor: Int32 = 3
+    /// What a daemon writes on its readiness pipe once every connector is bound.
+    public static let readyMessage = "started\n"
+
     /// Starts `executable console --daemon` detached (new session, stdin/stdout to /dev/null, stderr appended
-    /// to `logs/trellis-stderr.log` so a crash leaves its message), then waits up to `timeout` for the pid file
-    /// and for every address in `ports` to accept connections.
+    /// to `logs/trellis-stderr.log` so a crash leaves its message), then waits up to `timeout` for the server to
+    /// report that it started.
+    ///
+    /// Readiness comes from the server itself, over a pipe it inherits as descriptor 3: it writes
+    /// `readyMessage` once its connectors are bound, and a server that fails closes the pipe by exiting. Probing
+    /// the ports instead would call a start successful when another process holds one of them (the server then
+    /// fails to bind, but the port answers). `ports` are still probed after the message, as a last check that
+    /// they accept connections.
     public static func start(
         executable: String, config: Config, environment: [String: String], ports: [(String, Int)],
         timeout: Duration
@@ -20,15 +31,27 @@ public enum Launcher {
         do {
             try FileManager.default.createDirectory(atPath: config.logsDirectory, withIntermediateDirectories: true)
         } catch {
-            return .failed("cannot create \(config.logsDirectory): \(error)")
+            return .failed("cannot create the folder \(config.logsDirectory) (dbms.directories.logs): "
+                + StartupErrors.reason(error))
         }
         let stderrPath = (config.logsDirectory as NSString).appendingPathComponent("trellis-stderr.log")
+        // Where this start's standard error begins, so that a failure can quote the server's own reason.
+        let stderrOffset = (try? FileManager.default.attributesOfItem(atPath: stderrPath)[.size] as? Int) ?? 0
+        var pipeEnds: [Int32] = [-1, -1]
+        guard pipe(&pipeEnds) == 0 else {
+            return .failed("cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
+        for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
+        defer { close(readEnd) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        // dup2 clears close-on-exec on the copy: the child keeps only descriptor 3 of the pipe.
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, readyDescriptor)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -36,26 +59,61 @@ public enum Launcher {
         posix_spawnattr_setflags(&attributes, Int16(0x80))  // POSIX_SPAWN_SETSID (glibc 2.26+), not imported
         var env = environment
         env["TRELLIS_HOME"] = config.home
-        let argv = [executable, "console", "--daemon"]
+        let argv = [executable, "console", "--daemon", "--ready-fd", String(readyDescriptor)]
         let envp = env.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
         let rc = withCStrings(argv) { cargv in
             withCStrings(envp) { cenvp in posix_spawn(&pid, executable, &actions, &attributes, cargv, cenvp) }
         }
+        close(writeEnd)  // only the child holds it now, so its exit ends the pipe
         guard rc == 0 else { return .failed("cannot run \(executable): \(String(cString: strerror(rc)))") }
 
+        func failure() -> StartOutcome {
+            // The server has closed the pipe without reporting success: it is exiting. Give it a moment to
+            // finish writing its reason.
+            for _ in 0..<100 where isAlive(pid) { usleep(50_000) }
+            let reason = startFailureReason(stderrPath: stderrPath, from: stderrOffset)
+                ?? "the server exited during start-up"
+            return .failed("\(reason); see \(config.logsDirectory)/trellis.log")
+        }
         let deadline = ContinuousClock.now + timeout
+        var received = ""
         while ContinuousClock.now < deadline {
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid {
-                return .failed("the server exited during start-up; see \(config.logsDirectory)/trellis.log")
+            var poller = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 100)
+            if ready < 0 && errno != EINTR { break }
+            if ready > 0 {
+                var buffer = [UInt8](repeating: 0, count: 64)
+                let n = read(readEnd, &buffer, buffer.count)
+                if n <= 0 { return failure() }
+                received += String(decoding: buffer[0..<n], as: UTF8.self)
+                if received.hasPrefix(readyMessage) { break }
             }
-            if PidFile.runningPid(config.pidFile) == pid && ports.allSatisfy({ canConnect(host: $0.0, port: $0.1) }) {
-                return .started(pid)
-            }
+        }
+        guard received.hasPrefix(readyMessage) else {
+            return .failed("the server did not report a successful start within \(timeout); see "
+                + "\(config.logsDirectory)/trellis.log")
+        }
+        while ContinuousClock.now < deadline {
+            if !isAlive(pid) { return failure() }
+            if ports.allSatisfy({ canConnect(host: $0.0, port: $0.1) }) { return .started(pid) }
             usleep(50_000)
         }
         return .failed("the server did not accept connections within \(timeout); see \(config.logsDirectory)/trellis.log")
+    }
+
+    /// The reason a daemon gave for not starting: its last "trellis: …" line on standard error written after
+    /// `offset` (`trellis console --daemon` writes "trellis: failed to start: <why>" there before exiting 1).
+    static func startFailureReason(stderrPath: String, from offset: Int) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: stderrPath) else { return nil }
+        defer { try? handle.close() }
+        guard (try? handle.seek(toOffset: UInt64(offset))) != nil,
+            let data = try? handle.read(upToCount: 1 << 20), let text = String(data: data, encoding: .utf8)
+        else { return nil }
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("trellis: ") }) else { return nil }
+        let message = line.dropFirst("trellis: ".count)
+        let failed = "failed to start: "
+        return String(message.hasPrefix(failed) ? message.dropFirst(failed.count) : message)
     }
 
     /// SIGTERM, wait up to `timeout` for the process to end, then SIGKILL. Returns false if it could not be

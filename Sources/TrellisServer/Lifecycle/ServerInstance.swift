@@ -50,6 +50,8 @@ public final class ServerInstance: @unchecked Sendable {
         let log = logs.userLog
         log.info("======== Trellis \(Trellis.version) ========")
         log.info("Starting...")
+        // After the banner, so that they read as part of this start.
+        for warning in config.warnings { log.warning("\(warning)") }
         // Refuse other cluster modes outright rather than silently running stand-alone: an operator who
         // configured clustering expects failover, and a single instance that pretends otherwise would lose
         // writes they were promised.
@@ -63,11 +65,13 @@ public final class ServerInstance: @unchecked Sendable {
         }
         let haConfiguration = mode == "HA" ? try HAConfiguration(config: config) : nil
         let haTransport = haTransport ?? HATransport.nio(coordinationLog: log, dataLog: logs.logger("ha"))
-        let fm = FileManager.default
-        for dir in [config.dataDirectory, config.logsDirectory, config.runDirectory, config.importDirectory,
-                    config.certificatesDirectory, config.authDirectory]
-        {
-            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (dir, setting) in [
+            (config.dataDirectory, "dbms.directories.data"), (config.logsDirectory, "dbms.directories.logs"),
+            (config.runDirectory, "dbms.directories.run"), (config.importDirectory, "dbms.directories.import"),
+            (config.certificatesDirectory, "dbms.directories.certificates"),
+            (config.authDirectory, "users and roles, under dbms.directories.data"),
+        ] {
+            try StartupErrors.createDirectory(dir, setting: setting)
         }
         let pidFile = try PidFile(path: config.pidFile)
         var cleanups: [() -> Void] = [{ pidFile.release() }]
@@ -120,9 +124,14 @@ public final class ServerInstance: @unchecked Sendable {
             if config.get(Settings.boltEnabled) {
                 let server = BoltServer(
                     configuration: try boltConfiguration(config, log: log), service: service, logger: logs.logger("bolt"))
-                try blocking { try await server.start() }
-                cleanups.append { blocking { await server.stop() } }
                 let (host, port) = config.listenAddress(Settings.boltListenAddress)
+                do {
+                    try blocking { try await server.start() }
+                } catch {
+                    throw StartupErrors.cannotListen(
+                        "Bolt", host: host, port: port, setting: Settings.boltListenAddress.name, error)
+                }
+                cleanups.append { blocking { await server.stop() } }
                 log.info("Bolt enabled on \(host):\(server.port ?? port).")
                 bolt = server
             }

@@ -5,15 +5,18 @@ import Logging
 /// What the `trellis` commands do, kept here so the executable stays thin and the behaviour is testable.
 public enum ServerMain {
     /// `trellis console`: runs until SIGTERM/SIGINT, then shuts down gracefully. Returns the exit code.
-    public static func runForeground(config: Config, echoUserLog: Bool) -> Int32 {
+    /// `readyDescriptor` (from `trellis start`, see `Launcher.start`) receives `Launcher.readyMessage` once the
+    /// server has started and is closed then; a failed start closes it by exiting.
+    public static func runForeground(config: Config, echoUserLog: Bool, readyDescriptor: Int32? = nil) -> Int32 {
         let logs: LogSystem
         do {
             logs = try LogSystem(config: config, echoUserLog: echoUserLog)
         } catch {
-            FileHandle.standardError.write(Data("trellis: cannot open logs in \(config.logsDirectory): \(error)\n".utf8))
+            FileHandle.standardError.write(Data(
+                "trellis: failed to start: cannot open the logs in \(config.logsDirectory) (dbms.directories.logs): "
+                    .appending("\(StartupErrors.reason(error))\n").utf8))
             return 1
         }
-        for warning in config.warnings { logs.userLog.warning("\(warning)") }
         // Signals are caught before start-up begins, so a SIGTERM that arrives while the store opens or the
         // ports bind still ends in a graceful stop (after start-up completes) rather than an abrupt exit.
         let stopRequested = DispatchSemaphore(value: 0)
@@ -42,6 +45,10 @@ public enum ServerMain {
             logs.userLog.error("Failed to start: \(error)")
             if !echoUserLog { FileHandle.standardError.write(Data("trellis: failed to start: \(error)\n".utf8)) }
             return 1
+        }
+        if let fd = readyDescriptor {
+            _ = Launcher.readyMessage.withCString { write(fd, $0, strlen($0)) }
+            close(fd)
         }
         stopRequested.wait()
         shutdown()

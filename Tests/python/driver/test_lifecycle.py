@@ -88,3 +88,33 @@ def test_bad_configuration_stops_start_up_with_file_and_line():
         assert "trellis.conf:2" in result.stderr and "dbms.memory.pagecache.size" in result.stderr
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_start_with_a_taken_port_fails_naming_the_port_and_setting():
+    """A port held by another process answers connections, so `trellis start` must not take an answering port for
+    a started server: it waits for the server's own report and prints the server's reason."""
+    home = tempfile.mkdtemp(prefix="trellis-port-")
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        env = server_env(home, taken, free_port())
+        result = trellis(env, "start", "--timeout", "60")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"cannot listen for Bolt on 127.0.0.1:{taken} (dbms.connector.bolt.listen_address)" in result.stdout
+        assert "Address already in use" in result.stdout
+        assert "Started" not in result.stdout
+        assert trellis(env, "status").returncode == 3
+        os.makedirs(os.path.join(home, "data"), exist_ok=True)
+        blocked = os.path.join(home, "data", "blocked")
+        open(blocked, "w").close()  # a file where a folder must go: refused even for root
+        env = server_env(home, free_port(), free_port(), TRELLIS_dbms_directories_data=blocked)
+        result = trellis(env, "start", "--timeout", "60")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"cannot create the folder {blocked} (dbms.directories.data)" in result.stdout
+        assert "Error Domain" not in result.stdout
+    finally:
+        holder.close()
+        trellis(server_env(home, free_port(), free_port()), "stop")
+        shutil.rmtree(home, ignore_errors=True)
