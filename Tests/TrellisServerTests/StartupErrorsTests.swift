@@ -47,3 +47,16 @@ struct StartupErrorsTests {
         #expect(Launcher.startFailureReason(stderrPath: dir.path + "/missing", from: 0) == nil)
     }
 }
+
+@Suite("Connector start failures")
+struct ConnectorFailureTests {
+    @Test("only socket errors are reworded as 'cannot listen'; a bad certificate keeps its own message")
+    func onlySocketErrors() {
+        let certificate = LifecycleError("cannot load the Bolt TLS certificate /c/public.crt: failedToLoadPrivateKey")
+        let kept = StartupErrors.connectorFailure("Bolt", host: "h", port: 1, setting: "s", certificate)
+        #expect("\(kept)" == certificate.message)
+        let bind = StartupErrors.connectorFailure(
+            "Bolt", host: "h", port: 1, setting: "s", IOError(errnoCode: EACCES, reason: "bind"))
+        #expect("\(bind)".hasPrefix("cannot listen for Bolt on h:1 (s): Permission denied; ports below 1024"))
+    }
+}

@@ -32,7 +32,7 @@ func startConnectors(
         do {
             try server.start()
         } catch {
-            throw StartupErrors.cannotListen(
+            throw StartupErrors.connectorFailure(
                 tls == nil ? "HTTP" : "HTTPS", host: host, port: port, setting: listen.name, error)
         }
         return server

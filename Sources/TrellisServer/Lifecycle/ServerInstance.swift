@@ -128,7 +128,7 @@ public final class ServerInstance: @unchecked Sendable {
                 do {
                     try blocking { try await server.start() }
                 } catch {
-                    throw StartupErrors.cannotListen(
+                    throw StartupErrors.connectorFailure(
                         "Bolt", host: host, port: port, setting: Settings.boltListenAddress.name, error)
                 }
                 cleanups.append { blocking { await server.stop() } }

@@ -39,6 +39,14 @@ enum StartupErrors {
         }
     }
 
+    /// `error` from starting a connector, reworded when it is a socket error (a failed bind): anything else (a
+    /// TLS certificate that cannot be loaded) already says what it is and is returned as it is.
+    static func connectorFailure(
+        _ connector: String, host: String, port: Int, setting: String, _ error: any Error
+    ) -> any Error {
+        errnoCode(error) == nil ? error : cannotListen(connector, host: host, port: port, setting: setting, error)
+    }
+
     /// A connector that could not bind: address, setting, reason, and what to do for the usual reasons.
     static func cannotListen(
         _ connector: String, host: String, port: Int, setting: String, _ error: any Error
