@@ -100,7 +100,29 @@ struct Version: ParsableCommand {
 
 struct Admin: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Administration commands.", subcommands: [SetInitialPassword.self, GenerateConfigDocs.self])
+        abstract: "Administration commands.",
+        subcommands: [SetInitialPassword.self, CheckConsistency.self, GenerateConfigDocs.self])
+
+    struct CheckConsistency: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check-consistency",
+            abstract: "Check the store of a stopped server (exit 0 consistent, 1 inconsistent or not checked).")
+        @Option(help: "Database folder under <data>/databases (default: dbms.active_database).") var database: String?
+
+        func run() throws {
+            let config = loadConfig()
+            switch ServerMain.checkConsistency(config: config, database: database) {
+            case .consistent(let report):
+                say(report)
+            case .inconsistent(let report):
+                say(report)
+                throw ExitCode(1)
+            case .failed(let why):
+                FileHandle.standardError.write(Data("trellis: \(why)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
 
     struct SetInitialPassword: ParsableCommand {
         static let configuration = CommandConfiguration(

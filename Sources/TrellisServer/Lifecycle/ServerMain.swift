@@ -1,4 +1,5 @@
 import Dispatch
+import GraphKernel
 import Foundation
 import Logging
 
@@ -106,6 +107,44 @@ public enum ServerMain {
         }
         output(" failed to stop\n")
         return 1
+    }
+
+    /// The outcome of `trellis admin check-consistency`.
+    public enum ConsistencyOutcome: Equatable {
+        case consistent(String)
+        case inconsistent(String)
+        /// The check could not run (server running, no store, unreadable store); the message says why.
+        case failed(String)
+    }
+
+    /// `trellis admin check-consistency`: checks the store of a stopped instance with the kernel's
+    /// `ConsistencyChecker` (node and relationship chains, groups, properties, tokens, labels, label scan, indexes,
+    /// counts). Opening the store replays the transaction log first, as a start would.
+    public static func checkConsistency(config: Config, database: String?) -> ConsistencyOutcome {
+        var config = config
+        if let database {
+            do {
+                config = try config.overriding([Settings.activeDatabase.name: database])
+            } catch {
+                return .failed("\(error)")
+            }
+        }
+        if let pid = PidFile.runningPid(config.pidFile) {
+            return .failed("the server is running (pid \(pid)); stop it first: the check needs the store to itself")
+        }
+        let directory = config.databaseDirectory
+        guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("neostore")) else {
+            // Opening an empty folder would create a new store; there is nothing to check.
+            return .failed("no store in \(directory) (dbms.directories.data, dbms.active_database)")
+        }
+        do {
+            var kernel = KernelConfiguration(config: config)
+            if !config.isExplicitlySet(Settings.pageCacheSize.name) { kernel.pageCacheSizeBytes = 64 << 20 }
+            let report = try ConsistencyChecker(directory: directory, configuration: kernel).check()
+            return report.isConsistent ? .consistent("\(directory): \(report)") : .inconsistent("\(directory): \(report)")
+        } catch {
+            return .failed("cannot check \(directory): \(error)")
+        }
     }
 
     /// `trellis admin set-initial-password`.

@@ -240,6 +240,15 @@ public struct Config: Sendable {
 
     public func isExplicitlySet(_ name: String) -> Bool { values[name] != nil }
 
+    /// This configuration with `overrides` applied on top (validated like any value; source "program").
+    public func overriding(_ overrides: [String: String]) throws(ConfigError) -> Config {
+        var copy = self
+        for (name, value) in overrides.sorted(by: { $0.key < $1.key }) {
+            try copy.set(name, value, source: .programmatic, strict: true)
+        }
+        return copy
+    }
+
     /// Text value (explicit or default) of any registered setting, for `dbms.listConfig`.
     public func text(of name: String) -> String? {
         values[name] ?? Settings.byName[name]?.defaultText
