@@ -259,6 +259,16 @@ struct ConfigTests {
         try holder.commit()
     }
 
+    @Test("an unset dbms.memory.pagecache.size is half of the RAM left, capped at 20 GiB as documented")
+    func pageCacheDefault() throws {
+        #expect(KernelConfiguration.defaultPageCacheSizeBytes(kernelDefault: 11 << 30) == 11 << 30)
+        #expect(KernelConfiguration.defaultPageCacheSizeBytes(kernelDefault: 60 << 30) == 20 << 30)
+        let unset = KernelConfiguration(config: try Config(home: "/h"))
+        #expect(unset.pageCacheSizeBytes == min(KernelConfiguration().effectivePageCacheSizeBytes, 20 << 30))
+        let set = KernelConfiguration(config: try Config(home: "/h", overrides: ["dbms.memory.pagecache.size": "40g"]))
+        #expect(set.pageCacheSizeBytes == 40 << 30)
+    }
+
     @Test("the committed docs/configuration.md is what the registry generates")
     func docsMatch() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

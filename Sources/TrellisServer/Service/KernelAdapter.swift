@@ -24,6 +24,10 @@ extension KernelConfiguration {
     /// reports to operators (recovery, rebuilt structures, failed index populations).
     public init(config: Config, logger: Logger? = nil) {
         self.init(pageCacheSizeBytes: config.get(Settings.pageCacheSize).map { Int($0) })
+        if pageCacheSizeBytes == nil {
+            // The kernel's default has no upper bound; Neo4j's (and configuration.md's) stops at 20 GiB.
+            pageCacheSizeBytes = Self.defaultPageCacheSizeBytes(kernelDefault: effectivePageCacheSizeBytes)
+        }
         if let logger { self.logger = logger }
         adjacencyCacheSizeBytes = Int(config.get(Settings.adjacencyCacheSize))
         denseNodeThreshold = Int(config.get(Settings.relationshipGroupingThreshold))
@@ -37,6 +41,10 @@ extension KernelConfiguration {
         let lockTimeout = config.get(Settings.lockAcquisitionTimeout)
         lockAcquisitionTimeout = lockTimeout == .zero ? nil : lockTimeout
     }
+
+    /// The page cache of an unset `dbms.memory.pagecache.size`: the kernel's half of (RAM − 1 GiB), at least
+    /// 32 MiB, capped at 20 GiB as Neo4j caps it (a bigger machine usually runs other things too).
+    static func defaultPageCacheSizeBytes(kernelDefault: Int) -> Int { min(kernelDefault, 20 << 30) }
 }
 
 /// Opens the store of `config` (`<data>/databases/<active_database>`).
