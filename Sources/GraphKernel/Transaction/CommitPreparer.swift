@@ -499,7 +499,12 @@ struct CommitPreparer {
             let newHead = try splice(node, members, head: head)
             try changes.modifyNode(node) { $0.nextRel = newHead }
         }
-        for (position, id) in created.enumerated() { changes.setRelationship(id, records[position]) }
+        if slowNodes.isEmpty {
+            // Complete: nothing else in this commit loads them (old heads and groups are older records).
+            for (position, id) in created.enumerated() { changes.appendCreatedRelationship(id, records[position]) }
+        } else {
+            for (position, id) in created.enumerated() { changes.setRelationship(id, records[position]) }
+        }
         // Each end's fields are only written for that end, so the records in the table are complete for the
         // ends spliced above; nodes crossing the threshold are converted and linked now, in id order as before.
         for (node, range) in slowNodes {

@@ -15,6 +15,9 @@ final class RecordChanges {
     /// merged into the after-images by id. Their ids are fresh, so no table holds them too.
     private var createdNodeRecords: [(id: Int64, record: NodeRecord)] = []
     private var createdPropertyRecords: [(id: Int64, record: PropertyRecord)] = []
+    /// Records of relationships created by this commit whose chains are fully linked (nothing else in the commit
+    /// loads or changes them), in ascending id order; merged into the after-images like created nodes.
+    private var createdRelationshipRecords: [(id: Int64, record: RelationshipRecord)] = []
     /// Ids taken from generators during this commit (returned on failure).
     private(set) var allocated: [StoreKind: [Int64]] = [:]
 
@@ -74,6 +77,12 @@ final class RecordChanges {
 
     /// Replaces a record whose previous content does not matter (a relationship created by this commit).
     func setRelationship(_ id: Int64, _ record: RelationshipRecord) { relationships[id] = record }
+
+    /// The complete record of a relationship created by this commit, which nothing else in the commit loads or
+    /// changes (ids fresh, appended in ascending order).
+    func appendCreatedRelationship(_ id: Int64, _ record: RelationshipRecord) {
+        createdRelationshipRecords.append((id, record))
+    }
 
     /// Reads a relationship without making it part of the commit (it is only written if modified).
     func peekRelationship(_ id: Int64) throws -> RelationshipRecord {
@@ -187,6 +196,7 @@ final class RecordChanges {
         var out: [RecordCommand] = []
         out.reserveCapacity(
             nodes.count + relationships.count + groups.count + properties.count + createdNodeRecords.count
+                + createdRelationshipRecords.count
                 + createdPropertyRecords.count + dynamics.values.reduce(0) { $0 + $1.count })
         func emit(_ kind: StoreKind, _ id: Int64, _ encode: (UnsafeMutableRawPointer) -> Void) {
             let size = kind.recordSize
@@ -226,7 +236,7 @@ final class RecordChanges {
             }
         }
         emitMerged(.node, nodes, createdNodeRecords) { $0.encode(to: $1) }
-        for id in relationships.keys.sorted() { emit(.relationship, id) { relationships[id]!.encode(to: $0) } }
+        emitMerged(.relationship, relationships, createdRelationshipRecords) { $0.encode(to: $1) }
         for id in groups.keys.sorted() { emit(.relationshipGroup, id) { groups[id]!.encode(to: $0) } }
         emitMerged(.property, properties, createdPropertyRecords) { $0.encode(to: $1) }
         for kind in dynamics.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
