@@ -138,7 +138,9 @@ final class BoltChannelHandler: ChannelDuplexHandler {
                         connection.enqueue(decoded: runRequest)
                         connection.enqueue(decoded: pullRequest)
                     }
-                } else if BoltRequestDecoder.peekTag(body) == BoltConnection.runTag && shared.configuration.eventLoopReads {
+                } else if BoltRequestDecoder.peekTag(body) == BoltConnection.runTag
+                    && (shared.configuration.eventLoopReads || shared.configuration.eventLoopWrites)
+                {
                     heldRun = body
                 } else {
                     connection.enqueue(body)

@@ -268,9 +268,11 @@ final class BoltConnection: @unchecked Sendable {
         let startNanos = DispatchTime.now().uptimeNanoseconds
         let maxRows = n == -1 ? Self.eventLoopMaxRows : Int(min(n, Int64(Self.eventLoopMaxRows)))
         let done: CompletedResult
-        switch session.runBoundedRead(
+        let configuration = shared.configuration
+        switch session.runBoundedStatement(
             query, parameters: parameters, options: options, maxRows: maxRows,
-            budget: shared.configuration.eventLoopReadBudget)
+            budget: configuration.eventLoopReadBudget, reads: configuration.eventLoopReads,
+            writes: configuration.eventLoopWrites)
         {
         case .unavailable:
             return .decoded(runRequest, pullRequest)

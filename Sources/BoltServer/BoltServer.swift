@@ -51,6 +51,10 @@ public struct BoltServerConfiguration: Sendable {
     /// `eventLoopReadBudget` (`BoltConnection.answerOnEventLoop`); false: every statement goes to the
     /// connection's worker queue.
     public var eventLoopReads: Bool = true
+    /// Also run a pipelined auto-commit RUN + PULL of a cached plan that writes the graph on the event loop when
+    /// the database commits locally and no lock is held by another transaction; its durable commit then blocks
+    /// the loop for about one log sync (`DatabaseSession.runBoundedStatement`). false: writes go to the worker.
+    public var eventLoopWrites: Bool = true
     /// The kernel time-out of a statement answered on the event loop; one that needs longer is rolled back and
     /// runs on the worker queue instead (and is not tried on the loop again soon by that connection).
     public var eventLoopReadBudget: Duration = .milliseconds(2)

@@ -117,7 +117,7 @@ public protocol ResultCursor: AnyObject {
     func summary() throws -> ResultSummary
 }
 
-/// A statement run to completion in one call (`DatabaseSession.runBoundedRead`): every row, and the summary of
+/// A statement run to completion in one call (`DatabaseSession.runBoundedStatement`): every row, and the summary of
 /// its committed auto-commit transaction (bookmark set).
 public struct CompletedResult {
     public var columns: [String]
@@ -179,6 +179,15 @@ public protocol DatabaseSession: AnyObject {
     func runBoundedRead(
         _ query: String, parameters: [String: Value], options: TransactionOptions, maxRows: Int, budget: Duration
     ) -> BoundedReadOutcome
+    /// `runBoundedRead` that, with `writes`, also runs a cached plan that writes the graph (not the schema) when
+    /// the database commits locally: without waiting for any lock another transaction holds (such a statement
+    /// is `.unavailable` instead) and within `budget` up to its commit. The commit itself is durable: this call
+    /// returns after the commit's log entry is synced (sharing the log's group-commit sync), so it blocks for
+    /// about one `fdatasync`. With `reads` false only writes qualify.
+    func runBoundedStatement(
+        _ query: String, parameters: [String: Value], options: TransactionOptions, maxRows: Int, budget: Duration,
+        reads: Bool, writes: Bool
+    ) -> BoundedReadOutcome
 }
 
 extension DatabaseSession {
@@ -187,6 +196,15 @@ extension DatabaseSession {
         _ query: String, parameters: [String: Value], options: TransactionOptions, maxRows: Int, budget: Duration
     ) -> BoundedReadOutcome {
         .unavailable
+    }
+
+    /// Sessions that cannot run a write this way run only reads (`runBoundedRead`).
+    public func runBoundedStatement(
+        _ query: String, parameters: [String: Value], options: TransactionOptions, maxRows: Int, budget: Duration,
+        reads: Bool, writes: Bool
+    ) -> BoundedReadOutcome {
+        guard reads else { return .unavailable }
+        return runBoundedRead(query, parameters: parameters, options: options, maxRows: maxRows, budget: budget)
     }
 }
 

@@ -29,7 +29,7 @@ struct BoltSettingsTests {
         #expect(bolt.eventLoopThreads == 1)
     }
 
-    @Test("defaults: 64M messages, 1000 connections, 30s handshake, no idle time-out, at most one thread per core")
+    @Test("defaults: 64M messages, 1000 connections, 30s handshake, no idle time-out, writes on 4 loops per core")
     func defaults() throws {
         let config = try Config(
             home: "/h", confFile: "/h/conf/trellis.conf", text: "dbms.connector.bolt.tls_level=DISABLED",
@@ -39,6 +39,19 @@ struct BoltSettingsTests {
         #expect(bolt.maxConnections == 1000)
         #expect(bolt.handshakeTimeout == .seconds(30))
         #expect(bolt.idleTimeout == nil)
+        #expect(bolt.eventLoopReads && bolt.eventLoopWrites)
+        // Writes on the loop block it for a log sync: four loops per core let commits share syncs.
+        #expect(bolt.eventLoopThreads == 4 * System.coreCount)
+    }
+
+    @Test("without writes on the event loop: at most one event loop per core")
+    func loopsWithoutEventLoopWrites() throws {
+        let config = try Config(
+            home: "/h", confFile: "/h/conf/trellis.conf",
+            text: "dbms.connector.bolt.tls_level=DISABLED\ndbms.connector.bolt.event_loop_writes=false",
+            environment: [:])
+        let bolt = try ServerInstance.boltConfiguration(config, log: log)
+        #expect(!bolt.eventLoopWrites)
         #expect(bolt.eventLoopThreads >= 1 && bolt.eventLoopThreads <= System.coreCount)
     }
 

@@ -11,14 +11,16 @@ final class CypherServiceFixture {
     let database: GraphDatabase
     let service: TrellisDatabaseService
 
-    init(overrides: [String: String] = [:]) throws {
+    /// `logFileSystem`: where the transaction log lives (default: the real disk, as the stores).
+    init(overrides: [String: String] = [:], logFileSystem: LogFileSystem? = nil) throws {
         dir = try TemporaryDirectory()
         let config = try Config(home: dir.path, overrides: overrides)
         let auth = try AuthManager(
             enabled: true, directory: config.authDirectory, maxFailedAttempts: 3, lockTime: .seconds(5),
             iterations: 10, logger: Logger(label: "test"))
-        database = try GraphDatabase(
-            directory: dir.path + "/graph.db", configuration: KernelConfiguration(pageCacheSizeBytes: 8 << 20))
+        var kernel = KernelConfiguration(pageCacheSizeBytes: 8 << 20)
+        if let logFileSystem { kernel.logFileSystem = logFileSystem }
+        database = try GraphDatabase(directory: dir.path + "/graph.db", configuration: kernel)
         let cypher = CypherEngine(planCacheSize: 100)
         let engine = CypherGraphEngine(database: database, cypher: cypher, importDirectory: nil)
         service = TrellisDatabaseService(

@@ -47,6 +47,17 @@ public final class CypherEngine: @unchecked Sendable {
         return cached.boundedRead
     }
 
+    /// Whether `query` is a planned statement in the plan cache that writes nodes, relationships or properties
+    /// (not the schema) and neither calls a procedure nor loads a file: like `isCachedBoundedRead`, every operator
+    /// checks the transaction's deadline as it goes, so a short time-out bounds its work up to the commit. What
+    /// the commit then waits for (locks, the log's sync) is the caller's to bound.
+    public func isCachedBoundedWrite(_ query: String) -> Bool {
+        guard let cached = planCache.get(query), cached.procedureGeneration == registry.generation else {
+            return false
+        }
+        return cached.boundedWrite
+    }
+
     /// Drops every cached plan (`dbms.clearQueryCaches()`).
     public func clearPlanCache() { planCache.clear() }
 }

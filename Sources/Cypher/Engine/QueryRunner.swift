@@ -57,6 +57,9 @@ final class CachedPlan: @unchecked Sendable {
     /// A normal (not EXPLAIN/PROFILE) read-only plan without procedure calls or LOAD CSV
     /// (`CypherEngine.isCachedBoundedRead`).
     let boundedRead: Bool
+    /// A normal plan that writes the graph (not the schema) without procedure calls or LOAD CSV
+    /// (`CypherEngine.isCachedBoundedWrite`).
+    let boundedWrite: Bool
 
     init(statement: Statement, planned: PlannedQuery?, schemaSignature: SchemaSignature, procedureGeneration: Int) {
         self.statement = statement
@@ -65,8 +68,13 @@ final class CachedPlan: @unchecked Sendable {
         self.procedureGeneration = procedureGeneration
         if let planned, statement.mode == .normal, planned.queryType == .read, !planned.writes {
             boundedRead = Self.onlyGraphReads(planned.root)
+            boundedWrite = false
+        } else if let planned, statement.mode == .normal, planned.queryType != .schema, planned.writes {
+            boundedRead = false
+            boundedWrite = Self.onlyGraphReads(planned.root)
         } else {
             boundedRead = false
+            boundedWrite = false
         }
     }
 

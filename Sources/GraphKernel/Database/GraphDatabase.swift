@@ -439,8 +439,10 @@ public final class GraphDatabase: @unchecked Sendable {
     ///
     /// Returns the transaction's id in the log, and the committed transaction when a commit hook is installed, for
     /// the caller to report once it has released the transaction's locks (`ReplicationHooks.committed`).
+    /// `checkpoint`: false leaves a due checkpoint to the checkpoint timer (a caller that must not block,
+    /// `KernelTransaction.avoidWaiting()`).
     @discardableResult
-    func commit(_ state: TransactionState, owner: LockOwner) throws -> (txID: TxID, committed: CommittedTransaction?) {
+    func commit(_ state: TransactionState, owner: LockOwner, checkpoint: Bool = true) throws -> (txID: TxID, committed: CommittedTransaction?) {
         try checkOpen()
         commitMutex.lock()
         var mutexHeld = true
@@ -491,7 +493,7 @@ public final class GraphDatabase: @unchecked Sendable {
         try finishCommit(tx, header, createdBatch: schemaChange ? nil : state.createdBatch, knownCounts: knownCounts)
         if mutexHeld {
             checkpointIfDue()
-        } else {
+        } else if checkpoint {
             commitMutex.withLock { checkpointIfDue() }
         }
         let committed =

@@ -89,7 +89,7 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         var committed: CommittedTransaction?
         if !storedState.isEmpty {
             try lockRelationshipEnds()
-            (committedTxID, committed) = try database.commit(storedState, owner: lockOwner)
+            (committedTxID, committed) = try database.commit(storedState, owner: lockOwner, checkpoint: !avoidsWaiting)
         }
         status = .committed
         database.counters.transactionFinished(
@@ -194,16 +194,34 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
             let now = monotonicNanos()
             wait = .nanoseconds(Int64(deadline > now ? deadline - now : 0))
         }
+        if avoidsWaiting { wait = .zero }
         try database.locks.acquire(all: resources, .shared, for: lockOwner, timeout: wait)
     }
 
     private func acquireLock(_ resource: LockResource, _ mode: LockMode) throws {
-        var wait: Duration?
-        if let deadline = deadlineNanos {
-            let now = monotonicNanos()
-            wait = .nanoseconds(Int64(deadline > now ? deadline - now : 0))
-        }
-        try database.locks.acquire(resource, mode, for: lockOwner, timeout: wait)
+        try database.locks.acquire(resource, mode, for: lockOwner, timeout: lockWait())
+    }
+
+    /// How long a lock may be waited for: until the deadline, not at all after `avoidWaiting()`, else without
+    /// limit (nil).
+    private func lockWait() -> Duration? {
+        if avoidsWaiting { return .zero }
+        guard let deadline = deadlineNanos else { return nil }
+        let now = monotonicNanos()
+        return .nanoseconds(Int64(deadline > now ? deadline - now : 0))
+    }
+
+    /// Set by `avoidWaiting()`.
+    private var avoidsWaiting = false
+
+    /// Before any work: this transaction runs on a thread that must not block (the Bolt event loop). Every lock
+    /// another transaction holds fails the operation at once with `LockAcquisitionTimeout`, and its commit leaves
+    /// a due checkpoint to the database's checkpoint timer instead of running it. The commit still waits for the
+    /// log's sync (a durable commit has to) and for commits already written to the log to be applied: those before
+    /// it, and one that claimed a unique value it claims too (they are waiting for the same sync or an earlier
+    /// one).
+    public func avoidWaiting() {
+        avoidsWaiting = true
     }
 
     public var isTerminated: Bool { terminated.load(ordering: .acquiring) }

@@ -191,8 +191,11 @@ public final class ServerInstance: @unchecked Sendable {
             }
         }
         // Event loops are the Bolt workers: at most thread_pool_max_size, and never more than the cores
-        // (NIO threads do not block, so more would only add switching).
-        let threads = min(Int(config.get(Settings.boltThreadPoolMaxSize)), System.coreCount)
+        // (NIO threads that do not block would only add switching). Writes on the event loop block it for their
+        // log sync, during which its other connections wait: four loops per core let that many commits share a
+        // sync before a loop's connections queue behind one another (docs/bolt.md "How it runs").
+        let loopsPerCore = config.get(Settings.boltEventLoopWrites) ? 4 : 1
+        let threads = min(Int(config.get(Settings.boltThreadPoolMaxSize)), System.coreCount * loopsPerCore)
         // 0 means never; anything beyond a year is capped there so that NIO's deadline arithmetic cannot overflow.
         func amount(_ d: Duration) -> TimeAmount? {
             guard d > .zero else { return nil }
@@ -209,6 +212,7 @@ public final class ServerInstance: @unchecked Sendable {
             idleTimeout: amount(config.get(Settings.boltConnectionKeepAlive)),
             eventLoopThreads: threads)
         configuration.eventLoopReads = config.get(Settings.boltEventLoopReads)
+        configuration.eventLoopWrites = config.get(Settings.boltEventLoopWrites)
         return configuration
     }
 

@@ -22,10 +22,13 @@ public protocol KernelTransactionHandle: GraphWriteOperations {
     func rollbackAbandonedAttempt()
     /// From any thread.
     func terminateTransaction()
+    /// Lock waits fail at once and a due checkpoint is left to the timer (`EngineTransaction.avoidWaiting`).
+    func avoidWaiting()
 }
 
 extension KernelTransactionHandle {
     public func rollbackAbandonedAttempt() { rollbackTransaction() }
+    public func avoidWaiting() {}
 }
 
 /// `GraphEngine` over a kernel database and the Cypher engine: each transaction is a kernel transaction
@@ -75,6 +78,10 @@ public final class CypherGraphEngine: GraphEngine, @unchecked Sendable {
 
     public func isCachedBoundedRead(_ query: String) -> Bool { cypher.isCachedBoundedRead(query) }
 
+    /// A local kernel commits without forwarding or pushing; an HA member's engine (`HAGraphEngine`) wraps this one
+    /// and keeps the default (false), so writes there always take the worker.
+    public func isCachedBoundedWrite(_ query: String) -> Bool { cypher.isCachedBoundedWrite(query) }
+
     public func shutdown() throws { try database.closeDatabase() }
 }
 
@@ -109,6 +116,7 @@ final class CypherTransaction: EngineTransaction {
     func rollback() { kernel.rollbackTransaction() }
     func rollbackAbandonedAttempt() { kernel.rollbackAbandonedAttempt() }
     func terminate() { kernel.terminateTransaction() }
+    func avoidWaiting() { kernel.avoidWaiting() }
 }
 
 final class CypherEngineResult: EngineResult {

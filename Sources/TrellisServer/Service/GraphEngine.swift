@@ -34,10 +34,16 @@ public protocol GraphEngine: AnyObject, Sendable {
     /// Whether `query` has a cached plan that only reads the graph (no procedure call, no LOAD CSV), so that
     /// running it with a short transaction time-out bounds its work (`DatabaseSession.runBoundedRead`).
     func isCachedBoundedRead(_ query: String) -> Bool
+    /// Whether `query` has a cached plan that writes the graph (not the schema) without procedure calls or LOAD
+    /// CSV, and this engine commits locally (no forwarding to a master, no waiting for slaves), so that it may run
+    /// where it must not wait for other transactions (`DatabaseSession.runBoundedStatement`). Engines that cannot
+    /// tell say false.
+    func isCachedBoundedWrite(_ query: String) -> Bool
 }
 
 extension GraphEngine {
     public func isCachedBoundedRead(_ query: String) -> Bool { false }
+    public func isCachedBoundedWrite(_ query: String) -> Bool { false }
 
     public func replaceDatabase(_ reopen: (any KernelDatabase) throws -> any KernelDatabase) throws {
         throw DatabaseError(.databaseUnavailable, "This database engine cannot replace its store.")
@@ -55,10 +61,15 @@ public protocol EngineTransaction: AnyObject {
     func rollbackAbandonedAttempt()
     /// From any thread: the next operation of the transaction fails with `Terminated`.
     func terminate()
+    /// Before any work: this transaction runs where it must not block (the Bolt event loop). A lock held by
+    /// another transaction fails its operation at once instead of being waited for, and work that a commit
+    /// would do for the whole database (a due checkpoint) is left to the background timer.
+    func avoidWaiting()
 }
 
 extension EngineTransaction {
     public func rollbackAbandonedAttempt() { rollback() }
+    public func avoidWaiting() {}
 }
 
 /// A lazily produced statement result.

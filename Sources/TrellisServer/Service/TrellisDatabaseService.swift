@@ -225,11 +225,11 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         }
     }
 
-    /// `beginEngineTransaction` for `TrellisSession.runBoundedRead`: a read transaction whose time-out is
-    /// `budget`, registered like any other (shutdown and store replacement wait for it); nil instead of waiting
-    /// when a bookmark names a transaction not applied yet.
+    /// `beginEngineTransaction` for `TrellisSession.runBoundedStatement`: a read transaction (with `write`: one in
+    /// the session's access mode) whose time-out is `budget`, registered like any other (shutdown and store
+    /// replacement wait for it); nil instead of waiting when a bookmark names a transaction not applied yet.
     func beginBoundedRead(user: AuthenticatedUser, options: TransactionOptions, budget: Duration,
-                          session: TrellisSession) throws -> (EngineTransaction, Int)? {
+                          session: TrellisSession, write: Bool = false) throws -> (EngineTransaction, Int)? {
         if !options.bookmarks.isEmpty {
             guard let wanted = try? Bookmark.highest(options.bookmarks), wanted <= engine.lastCommittedTxID else {
                 return nil
@@ -237,7 +237,7 @@ public final class TrellisDatabaseService: DatabaseService, @unchecked Sendable 
         }
         var read = options
         read.bookmarks = []
-        read.mode = .read
+        if !write { read.mode = .read }
         read.timeout = budget
         let (tx, id, _) = try beginEngineTransaction(user: user, options: read, session: session)
         return (tx, id)

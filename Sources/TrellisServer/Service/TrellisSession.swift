@@ -249,21 +249,43 @@ final class TrellisSession: DatabaseSession {
     func runBoundedRead(
         _ query: String, parameters: [String: Value], options: TransactionOptions, maxRows: Int, budget: Duration
     ) -> BoundedReadOutcome {
+        runBoundedStatement(
+            query, parameters: parameters, options: options, maxRows: maxRows, budget: budget, reads: true,
+            writes: false)
+    }
+
+    /// See `DatabaseSession.runBoundedStatement`. A write runs like a bounded read, but in a write transaction
+    /// (the session's access mode decides, as for `run`) that takes no lock another transaction holds
+    /// (`EngineTransaction.avoidWaiting`): such a statement fails here and runs again on the worker, where it
+    /// waits for the lock as usual. Its commit is the ordinary durable one, leading or joining the log's
+    /// group-commit sync; what it cannot avoid waiting for is that sync and the apply of the commits before it.
+    func runBoundedStatement(
+        _ query: String, parameters: [String: Value], options: TransactionOptions, maxRows: Int, budget: Duration,
+        reads: Bool, writes: Bool
+    ) -> BoundedReadOutcome {
         guard gate.try() else { return .unavailable }
         defer { gate.unlock() }
         // A query log that records statements as short as this one writes a file for each: not on this path.
         if let log = service.queryLog, log.threshold <= budget * 4 { return .unavailable }
-        guard explicit == nil, openCursor == nil, !user.passwordChangeRequired,
-            service.engine.isCachedBoundedRead(query)
-        else { return .unavailable }
+        guard explicit == nil, openCursor == nil, !user.passwordChangeRequired else { return .unavailable }
+        let write: Bool
+        if reads && service.engine.isCachedBoundedRead(query) {
+            write = false
+        } else if writes && service.engine.isCachedBoundedWrite(query) {
+            write = true
+        } else {
+            return .unavailable
+        }
         let started = ContinuousClock.now
         let begun: (EngineTransaction, Int)?
         do {
-            begun = try service.beginBoundedRead(user: user, options: options, budget: budget, session: self)
+            begun = try service.beginBoundedRead(
+                user: user, options: options, budget: budget, session: self, write: write)
         } catch {
             return .unavailable
         }
         guard let (tx, id) = begun else { return .unavailable }
+        if write { tx.avoidWaiting() }
         var rows: [[Value]] = []
         do {
             let result = try tx.run(query, parameters: parameters)

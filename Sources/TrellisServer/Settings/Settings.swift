@@ -172,6 +172,15 @@ public enum Settings {
         "Trellis addition. Answer a pipelined auto-commit RUN + PULL of a cached read-only plan (no procedure, no "
             + "LOAD CSV) on the connection's event loop when it needs no wait, at most 2 ms of work and at most "
             + "1,000 rows; anything else runs on the connection's worker as always. false: every statement does.")
+    public static let boltEventLoopWrites = Setting<Bool>.boolean(
+        "dbms.connector.bolt.event_loop_writes", true,
+        "Trellis addition. Also run a pipelined auto-commit RUN + PULL of a cached plan that writes nodes, "
+            + "relationships or properties (not the schema; no procedure, no LOAD CSV) on the connection's event loop, "
+            + "on a single instance only, when no lock it needs is held by another transaction and its work up to "
+            + "the commit takes at most 2 ms; the commit is durable before the reply, so the loop waits for one log "
+            + "sync (shared with every commit syncing then). So that several such commits can share a sync, Bolt then "
+            + "runs four event loops per core (at most thread_pool_max_size) instead of one. false: writes always run "
+            + "on the connection's worker.")
     public static let httpEnabled = Setting<Bool>.boolean("dbms.connector.http.enabled", true, "HTTP connector.")
     public static let httpListenAddress = Setting<SocketAddressSetting>.address(
         "dbms.connector.http.listen_address", ":7474", "HTTP listen address.")
@@ -460,7 +469,7 @@ public enum Settings {
             boltListenAddress.erased, boltAdvertisedAddress.erased, boltTLSLevel.erased,
             boltThreadPoolMinSize.erased, boltThreadPoolMaxSize.erased, boltThreadPoolKeepAlive.erased,
             boltMaxMessageSize.erased, boltMaxNestingDepth.erased, boltMaxConnections.erased,
-            boltHandshakeTimeout.erased, boltConnectionKeepAlive.erased, boltEventLoopReads.erased,
+            boltHandshakeTimeout.erased, boltConnectionKeepAlive.erased, boltEventLoopReads.erased, boltEventLoopWrites.erased,
             httpEnabled.erased, httpListenAddress.erased, httpAdvertisedAddress.erased, httpsEnabled.erased,
             httpsListenAddress.erased, httpsAdvertisedAddress.erased,
             authEnabled.erased, authMaxFailedAttempts.erased, authLockTime.erased, authCacheTTL.erased, haStatusAuthEnabled.erased,
