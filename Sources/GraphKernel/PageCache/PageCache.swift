@@ -69,6 +69,14 @@ final class PageCache: @unchecked Sendable {
     let maxFrames: Int
     private let mutex = KernelMutex()
     @exclusivity(unchecked) private var frames: [UnsafeMutableRawPointer] = []
+    /// The allocations frames are carved from, `framesPerSlab` frames each (fewer for the last one of a small
+    /// budget). One 8 KiB allocation per frame interleaved the cache's long-lived pages with the heap's transient
+    /// objects: after loading a large store the allocator's free lists were fragmented and every later
+    /// allocation got slower (W2 at size M spent 21 % of its CPU in malloc, against 5 % at S). A 2 MiB slab is
+    /// above the allocator's mmap threshold, so page memory is mapped apart from the heap.
+    private var slabs: [UnsafeMutableRawPointer] = []
+    private var framesLeftInSlab = 0
+    static let framesPerSlab = 256
     @exclusivity(unchecked) private var frameFile: [Int32] = []
     @exclusivity(unchecked) private var framePage: [Int64] = []
     @exclusivity(unchecked) private var framePins: [Int32] = []
@@ -83,7 +91,7 @@ final class PageCache: @unchecked Sendable {
     }
 
     deinit {
-        for frame in frames { frame.deallocate() }
+        for slab in slabs { slab.deallocate() }
     }
 
     var stats: PageCacheCounters {
@@ -175,7 +183,13 @@ final class PageCache: @unchecked Sendable {
         counters.faults &+= 1
         let frame: Int
         if frames.count < maxFrames {
-            frames.append(UnsafeMutableRawPointer.allocate(byteCount: Self.pageSizeBytes, alignment: 64))
+            if framesLeftInSlab == 0 {
+                let count = min(Self.framesPerSlab, maxFrames - frames.count)
+                slabs.append(UnsafeMutableRawPointer.allocate(byteCount: count * Self.pageSizeBytes, alignment: 4096))
+                framesLeftInSlab = count
+            }
+            frames.append(slabs[slabs.count - 1] + (framesLeftInSlab - 1) * Self.pageSizeBytes)
+            framesLeftInSlab -= 1
             frameFile.append(-1)
             framePage.append(-1)
             framePins.append(0)

@@ -18,13 +18,18 @@ enum PropertyValueCodec {
         case .date(let d): return (.date, 0, d.epochDays, nil)
         case .localTime(let t): return (.localTime, 0, t.nanosecondOfDay, nil)
         case .string(let s):
-            let utf8 = Array(s.utf8)
+            // A short string is packed straight from the UTF-8 view: no byte array allocated for it.
+            let utf8 = s.utf8
             if utf8.count <= 8 {
                 var payload: UInt64 = 0
-                for (i, byte) in utf8.enumerated() { payload |= UInt64(byte) << (8 * UInt64(i)) }
+                var shift: UInt64 = 0
+                for byte in utf8 {
+                    payload |= UInt64(byte) << shift
+                    shift += 8
+                }
                 return (.shortString, UInt8(utf8.count), Int64(bitPattern: payload), nil)
             }
-            return (.string, 0, noID, utf8)
+            return (.string, 0, noID, Array(utf8))
         case .bytes, .list, .time, .localDateTime, .dateTime, .duration, .point:
             guard value.isStorableProperty else { throw unstorable(value) }
             var bytes: [UInt8] = []

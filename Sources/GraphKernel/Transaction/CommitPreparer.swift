@@ -173,6 +173,16 @@ struct CommitPreparer {
         guard !blocks.isEmpty else { return noID }
         let perRecord = PropertyRecord.blocksPerRecord
         let recordCount = (blocks.count + perRecord - 1) / perRecord
+        if recordCount == 1 {
+            // The usual case (a few small properties): no id array.
+            var record = PropertyRecord()
+            record.inUse = true
+            record.next = noID
+            record.blocks = blocks
+            let id = changes.allocate(.property)
+            changes.appendCreatedProperty(id, record)
+            return id
+        }
         var ids: [Int64] = []
         ids.reserveCapacity(recordCount)
         for _ in 0..<recordCount { ids.append(changes.allocate(.property)) }
