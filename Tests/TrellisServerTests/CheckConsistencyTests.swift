@@ -59,3 +59,18 @@ struct CheckConsistencyTests {
         #expect(!FileManager.default.fileExists(atPath: config.dataDirectory + "/databases/other.db"))
     }
 }
+
+@Suite("trellis admin set-initial-password messages")
+struct SetInitialPasswordCommandTests {
+    @Test("refusals read as sentences for a terminal, without a Bolt status code")
+    func messages() throws {
+        let dir = try TemporaryDirectory()
+        let config = try Config(home: dir.path)
+        let empty = #expect(throws: LifecycleError.self) { try ServerMain.setInitialPassword("", config: config) }
+        #expect(empty?.message == "a password cannot be empty")
+        try ServerMain.setInitialPassword("first", config: config)
+        let again = #expect(throws: LifecycleError.self) { try ServerMain.setInitialPassword("second", config: config) }
+        #expect(again?.message.contains("users already exist") == true)
+        #expect(again?.message.contains("Neo.") == false)
+    }
+}

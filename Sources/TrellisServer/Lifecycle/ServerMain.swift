@@ -1,5 +1,6 @@
 import Dispatch
 import GraphKernel
+import GraphValues
 import Foundation
 import Logging
 
@@ -149,6 +150,14 @@ public enum ServerMain {
 
     /// `trellis admin set-initial-password`.
     public static func setInitialPassword(_ password: String, config: Config) throws {
-        try AuthManager.setInitialPassword(password, directory: config.authDirectory)
+        do {
+            try AuthManager.setInitialPassword(password, directory: config.authDirectory)
+        } catch let error as DatabaseError {
+            // A command line is not a Bolt client: the message, without the status code.
+            throw LifecycleError(error.message)
+        } catch {
+            throw LifecycleError(
+                "cannot write the users file in \(config.authDirectory): \(StartupErrors.reason(error))")
+        }
     }
 }
