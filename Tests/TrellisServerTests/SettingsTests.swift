@@ -30,6 +30,10 @@ struct SettingValueTests {
         #expect(try SettingParsers.byteSize("1GiB") == 1 << 30)
         #expect(throws: SettingValueError.self) { try SettingParsers.byteSize("1x") }
         #expect(throws: SettingValueError.self) { try SettingParsers.byteSize("99999999999999999999g") }
+        // A fraction is refused as a fraction, not as an unknown unit ".5g".
+        #expect(throws: SettingValueError(expected: "a whole number with k, m, g or t (1536m, not 1.5g)")) {
+            try SettingParsers.byteSize("1.5g")
+        }
     }
 
     @Test("socket addresses: host:port, :port, host and bracketed IPv6")

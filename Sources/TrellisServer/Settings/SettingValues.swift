@@ -57,6 +57,10 @@ public enum SettingParsers {
 
     /// `<n>` bytes or `<n>k|m|g|t` (binary multiples), parsed by the kernel's `ByteSize`.
     public static func byteSize(_ text: String) throws(SettingValueError) -> Int64 {
+        // "1.5g" would otherwise be reported as the unknown unit ".5g"; the number is what is wrong.
+        if let first = text.first(where: { !$0.isWhitespace }), first.isNumber, text.contains(".") {
+            throw SettingValueError(expected: "a whole number with k, m, g or t (1536m, not 1.5g)")
+        }
         do { return try ByteSize.parse(text) } catch { throw SettingValueError(kernel: error) }
     }
 
