@@ -60,3 +60,16 @@ struct ConnectorFailureTests {
         #expect("\(bind)".hasPrefix("cannot listen for Bolt on h:1 (s): Permission denied; ports below 1024"))
     }
 }
+
+@Suite("trellis start output")
+struct StartOutputTests {
+    @Test("the address printed after a start is one that is enabled")
+    func availability() throws {
+        #expect(ServerMain.availability(try Config(home: "/h")) == " It is available at http://127.0.0.1:7474/")
+        let boltOnly = try Config(home: "/h", overrides: ["dbms.connector.http.enabled": "false"])
+        #expect(ServerMain.availability(boltOnly) == " It is available at bolt://127.0.0.1:7687")
+        let neither = try Config(
+            home: "/h", overrides: ["dbms.connector.http.enabled": "false", "dbms.connector.bolt.enabled": "false"])
+        #expect(ServerMain.availability(neither).contains("Bolt and HTTP are disabled"))
+    }
+}

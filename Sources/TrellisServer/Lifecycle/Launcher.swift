@@ -72,8 +72,9 @@ public enum Launcher {
             // The server has closed the pipe without reporting success: it is exiting. Give it a moment to
             // finish writing its reason.
             for _ in 0..<100 where isAlive(pid) { usleep(50_000) }
-            let reason = startFailureReason(stderrPath: stderrPath, from: stderrOffset)
+            var reason = startFailureReason(stderrPath: stderrPath, from: stderrOffset)
                 ?? "the server exited during start-up"
+            if reason.hasSuffix(".") { reason.removeLast() }
             return .failed("\(reason); see \(config.logsDirectory)/trellis.log")
         }
         let deadline = ContinuousClock.now + timeout

@@ -81,11 +81,10 @@ public enum ServerMain {
             output("Trellis is already running (pid \(pid)).")
             return 0
         case .started(let pid):
-            let http = config.listenAddress(Settings.httpListenAddress)
             if arbiter {
                 output("Started in ARBITER mode (pid \(pid)). This instance is now joining the cluster.")
             } else {
-                output("Started trellis (pid \(pid)). It is available at http://\(http.0):\(http.1)/")
+                output("Started trellis (pid \(pid)).\(availability(config))")
             }
             output("See \(config.logsDirectory)/trellis.log for current status.")
             return 0
@@ -93,6 +92,20 @@ public enum ServerMain {
             output("Unable to start: \(why)")
             return 1
         }
+    }
+
+    /// Where clients reach a started server, for `trellis start`: the HTTP address (Neo4j's wording), else the
+    /// Bolt one; nothing when both connectors are off.
+    static func availability(_ config: Config) -> String {
+        if config.get(Settings.httpEnabled) {
+            let http = config.listenAddress(Settings.httpListenAddress)
+            return " It is available at http://\(http.host):\(http.port)/"
+        }
+        if config.get(Settings.boltEnabled) {
+            let bolt = config.listenAddress(Settings.boltListenAddress)
+            return " It is available at bolt://\(bolt.host):\(bolt.port)"
+        }
+        return " Bolt and HTTP are disabled (dbms.connector.bolt.enabled, dbms.connector.http.enabled)."
     }
 
     /// `trellis stop`.
