@@ -193,15 +193,13 @@ public final class LockManager: @unchecked Sendable {
         mutex.withLock {
             guard let state = owners.removeValue(forKey: owner) else { return }
             for (resource, mode) in state.held {
-                switch mode {
-                case .exclusive:
-                    resources[resource]?.exclusiveOwner = nil
-                    // An owner that upgraded is recorded in both.
-                    resources[resource]?.sharedOwners.remove(owner)
-                case .shared:
-                    resources[resource]?.sharedOwners.remove(owner)
-                }
-                if resources[resource]?.isFree ?? false { resources[resource] = nil }
+                // One hash lookup per resource: the state is changed in place through its index (four lookups
+                // before, which made releasing a 10,000-relationship batch's end-node locks about 3 % of its CPU).
+                guard let index = resources.index(forKey: resource) else { continue }
+                // An owner that upgraded is recorded in both.
+                if mode == .exclusive { resources.values[index].exclusiveOwner = nil }
+                resources.values[index].sharedOwners.remove(owner)
+                if resources.values[index].isFree { resources.remove(at: index) }
             }
             if waiterCount > 0 { mutex.broadcast() }
         }

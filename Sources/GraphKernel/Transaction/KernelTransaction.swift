@@ -43,6 +43,8 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
             yield storedState
         }
     }
+    /// The last relationship type `createRelationship` found to be a token (-1: none yet).
+    private var lastCheckedRelationshipType: RelationshipTypeToken = -1
     /// Node/relationship ids this transaction allocated (returned to the generator unless committed in use).
     private var allocatedNodes: [Int64] = []
     private var allocatedRelationships: [Int64] = []
@@ -986,8 +988,12 @@ public final class KernelTransaction: GraphWriteOperations, @unchecked Sendable 
         try checkDataWrite()
         guard try nodeAlive(start.rawValue) else { throw nodeNotFound(start) }
         guard try nodeAlive(end.rawValue) else { throw nodeNotFound(end) }
-        guard stores.relationshipTypeTokens.name(of: type) != nil else {
-            throw DatabaseError(.entityNotFound, "No relationship type token with id \(type)")
+        // Tokens are never removed: a type checked once stays valid (a batch uses one type for every row).
+        if type != lastCheckedRelationshipType {
+            guard stores.relationshipTypeTokens.name(of: type) != nil else {
+                throw DatabaseError(.entityNotFound, "No relationship type token with id \(type)")
+            }
+            lastCheckedRelationshipType = type
         }
         // Shared locks keep both ends from being deleted until the commit; chain splicing happens at commit under
         // the commit lock, so creating relationships on the same node never needs an exclusive lock. They are
