@@ -44,15 +44,16 @@ struct BoltSettingsTests {
         #expect(bolt.eventLoopThreads == 4 * System.coreCount)
     }
 
-    @Test("without writes on the event loop: at most one event loop per core")
+    @Test("without writes on the event loop (switched off, or an HA member): at most one event loop per core")
     func loopsWithoutEventLoopWrites() throws {
-        let config = try Config(
-            home: "/h", confFile: "/h/conf/trellis.conf",
-            text: "dbms.connector.bolt.tls_level=DISABLED\ndbms.connector.bolt.event_loop_writes=false",
-            environment: [:])
-        let bolt = try ServerInstance.boltConfiguration(config, log: log)
-        #expect(!bolt.eventLoopWrites)
-        #expect(bolt.eventLoopThreads >= 1 && bolt.eventLoopThreads <= System.coreCount)
+        for extra in ["dbms.connector.bolt.event_loop_writes=false", "dbms.mode=HA"] {
+            let config = try Config(
+                home: "/h", confFile: "/h/conf/trellis.conf", text: "dbms.connector.bolt.tls_level=DISABLED\n" + extra,
+                environment: [:])
+            let bolt = try ServerInstance.boltConfiguration(config, log: log)
+            #expect(!bolt.eventLoopWrites, "\(extra)")
+            #expect(bolt.eventLoopThreads >= 1 && bolt.eventLoopThreads <= System.coreCount, "\(extra)")
+        }
     }
 
     @Test("out-of-range limits are refused at start-up")
