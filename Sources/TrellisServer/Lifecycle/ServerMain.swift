@@ -49,7 +49,10 @@ public enum ServerMain {
             return 1
         }
         if let fd = readyDescriptor {
+            // `trellis start` may be gone (interrupted); a write to its closed pipe must not end the server.
+            let previous = signal(SIGPIPE, SIG_IGN)
             _ = Launcher.readyMessage.withCString { write(fd, $0, strlen($0)) }
+            signal(SIGPIPE, previous)
             close(fd)
         }
         stopRequested.wait()

@@ -118,3 +118,37 @@ def test_start_with_a_taken_port_fails_naming_the_port_and_setting():
         holder.close()
         trellis(server_env(home, free_port(), free_port()), "stop")
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_server_outlives_a_start_command_that_went_away():
+    """`trellis start` waits on a pipe for the server's "started"; if it was interrupted meanwhile, the server's
+    write to the closed pipe must not end the server."""
+    home = tempfile.mkdtemp(prefix="trellis-ready-")
+    bolt, http = free_port(), free_port()
+    env = server_env(home, bolt, http)
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [TRELLIS_BIN, "console", "--daemon", "--ready-fd", "3"], env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_end,),
+        preexec_fn=lambda: os.dup2(write_end, 3))
+    os.close(write_end)
+    os.close(read_end)  # the launcher is gone before the server is ready
+    try:
+        deadline = time.monotonic() + 60
+        while trellis(env, "status").returncode != 0:
+            assert proc.poll() is None, f"the server exited with {proc.returncode}"
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        with socket.create_connection(("127.0.0.1", bolt), timeout=10):
+            pass
+        time.sleep(0.5)
+        assert proc.poll() is None, f"the server exited with {proc.returncode}"
+        assert count(bolt) == 0
+        # This process is the server's parent here (not `trellis start`), so it reaps it: SIGTERM and wait.
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(home, ignore_errors=True)
