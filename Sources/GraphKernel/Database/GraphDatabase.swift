@@ -420,6 +420,23 @@ public final class GraphDatabase: @unchecked Sendable {
         checkpointTimer = timer
     }
 
+    /// For a commit that leaves its checkpoint to others (`commit(checkpoint: false)`): the timer checks about once
+    /// a second, but with `dbms.checkpoint.interval.time=0` there is no timer, so a checkpoint due by count is
+    /// queued on a background thread instead (at most one at a time).
+    private func checkpointInBackgroundIfDueByCount() {
+        guard Self.nanos(configuration.log.checkpointIntervalTime) == 0,
+            Int64(transactionsSinceCheckpoint.load(ordering: .relaxed)) >= configuration.log.checkpointIntervalTx,
+            backgroundCheckpointQueued.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+        else { return }
+        DispatchQueue.global(qos: .utility).async { [weak self] in
+            guard let self else { return }
+            defer { self.backgroundCheckpointQueued.store(false, ordering: .releasing) }
+            self.timedCheckpoint()
+        }
+    }
+
+    private let backgroundCheckpointQueued = ManagedAtomic<Bool>(false)
+
     private func timedCheckpoint() {
         guard !closed.load(ordering: .acquiring) else { return }
         commitMutex.withLock {
@@ -495,6 +512,8 @@ public final class GraphDatabase: @unchecked Sendable {
             checkpointIfDue()
         } else if checkpoint {
             commitMutex.withLock { checkpointIfDue() }
+        } else {
+            checkpointInBackgroundIfDueByCount()
         }
         let committed =
             replicationHooks.wantsCommittedTransactions ? CommittedTransaction(header: header, payload: payload) : nil
