@@ -67,6 +67,25 @@ struct PageCacheTests {
         }
     }
 
+    @Test("a checkpoint forces pages that eviction wrote back before it started, though none is dirty any more")
+    func flushForcesEarlierEvictions() throws {
+        let fs = SimulatedFileSystem()
+        let cache = PageCache(budgetBytes: 16 * PageCache.pageSizeBytes)
+        let file = try makeFile(fs, cache)
+        for page in 0..<8 {
+            try cache.withPage(file, Int64(page), forWrite: true) { $0.storeBytes(of: UInt64(page + 11), as: UInt64.self) }
+        }
+        // Reading 40 other pages evicts every dirty page (written back to the file, not forced).
+        for page in 100..<140 { _ = try cache.withPage(file, Int64(page), forWrite: false) { $0.load(as: UInt64.self) } }
+        #expect(cache.stats.flushes == 8)
+        try cache.flushAll()
+        fs.crash()
+        cache.discardAll()
+        for page in 0..<8 {
+            #expect(try cache.withPage(file, Int64(page), forWrite: false) { $0.load(as: UInt64.self) } == UInt64(page + 11))
+        }
+    }
+
     @Test("pinned pages are never evicted; when everything is pinned a fault fails instead of corrupting a pin")
     func pinning() throws {
         let fs = SimulatedFileSystem()

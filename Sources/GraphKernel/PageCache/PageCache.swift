@@ -27,6 +27,10 @@ final class PagedFile: @unchecked Sendable {
     let file: StorageFile
     // Unchecked: only touched under the cache mutex; dynamic exclusivity checks cost more than the lookup itself.
     @exclusivity(unchecked) var pageTable: [Int32] = []
+    /// A page of this file was written back since the checkpoint last forced it (under the cache mutex). Eviction
+    /// writes dirty victims at any time; the next checkpoint must force the file even if none of its pages is dirty
+    /// by then, or those writes could still be in the OS's cache when the checkpoint is recorded.
+    var writtenSinceSync = false
 
     init(id: Int32, path: String, file: StorageFile) {
         self.id = id
@@ -254,6 +258,7 @@ final class PageCache: @unchecked Sendable {
             at: framePage[frame] * Int64(Self.pageSizeBytes),
             from: UnsafeRawBufferPointer(start: frames[frame], count: Self.pageSizeBytes))
         frameDirty[frame] = false
+        file.writtenSinceSync = true
         counters.flushes &+= 1
         counters.bytesWritten &+= Int64(Self.pageSizeBytes)
     }
@@ -289,11 +294,23 @@ final class PageCache: @unchecked Sendable {
             }
             start = end
         }
-        // Every file that had a dirty page at the scan, including pages an eviction wrote back meanwhile (they are
-        // in the OS's cache, not yet on disk either).
-        let fileIDs = Set(dirty.map(\.file)).sorted()
-        let toSync: [PagedFile] = mutex.withLock { fileIDs.map { files[Int($0)]! } }
-        for file in toSync { try file.file.sync() }
+        // Every file with a page written back since it was last forced: by this flush, or by an eviction before or
+        // during it (an eviction before the scan leaves no dirty page behind, but its write may still be only in the
+        // OS's cache). The flag is cleared before the sync, so a write-back racing the sync sets it again and the
+        // next checkpoint forces it; a failed sync sets it again for the files not yet forced.
+        let toSync: [PagedFile] = mutex.withLock {
+            let written = files.compactMap { $0 }.filter(\.writtenSinceSync)
+            for file in written { file.writtenSinceSync = false }
+            return written
+        }
+        for (index, file) in toSync.enumerated() {
+            do {
+                try file.file.sync()
+            } catch {
+                mutex.withLock { for file in toSync[index...] { file.writtenSinceSync = true } }
+                throw error
+            }
+        }
     }
 
     /// Drops every page of every file without writing it (a simulated crash loses unflushed pages).
