@@ -84,6 +84,12 @@ public final class ServerInstance: @unchecked Sendable {
                 logger: logs.logger("auth"))
             let database = try openDatabase(config)
             cleanups.append { try? database.closeDatabase() }
+            if let store = database as? GraphDatabase, store.recoveredTransactionCount > 0 {
+                // Neo4j says so too: the operator learns that the last stop was not clean (kill -9, power loss).
+                let message = "Recovery completed: replayed \(store.recoveredTransactionCount) transactions from the "
+                    + "transaction log (the last shutdown was not clean)."
+                log.info("\(message)")
+            }
             logs.debugLog.info("database open", metadata: ["directory": "\(config.databaseDirectory)",
                 "lastCommittedTx": "\(database.lastCommittedTransaction)"])
             let cypher = CypherEngine(planCacheSize: Int(config.get(Settings.queryCacheSize)))

@@ -72,6 +72,8 @@ def test_kill_minus_9_loses_no_committed_transaction():
         assert trellis(env, "status").returncode == 3, "a pid file left by a killed server is stale"
         assert trellis(env, "start").returncode == 0
         assert count(bolt) == 50
+        log = open(os.path.join(home, "logs", "trellis.log")).read()
+        assert "Recovery completed: replayed" in log, "the start after kill -9 says it recovered"
     finally:
         trellis(env, "stop")
         shutil.rmtree(home, ignore_errors=True)
