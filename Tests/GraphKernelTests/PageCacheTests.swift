@@ -41,6 +41,12 @@ struct PageCacheTests {
         let cache = PageCache(budgetBytes: 256 * PageCache.pageSizeBytes)
         let file = try makeFile(fs, cache)
         let dirtyPages = 200
+        // The reader below sweeps pages that exist on disk (a read past the file's end is answered without a
+        // frame, so it would evict nothing).
+        for page in 0..<(dirtyPages + 600) {
+            try cache.withPage(file, Int64(page), forWrite: true) { $0.storeBytes(of: UInt64.max, as: UInt64.self) }
+        }
+        try cache.flushAll()
         for round in 0..<5 {
             for page in 0..<dirtyPages {
                 try cache.withPage(file, Int64(page), forWrite: true) {
@@ -72,18 +78,45 @@ struct PageCacheTests {
         let fs = SimulatedFileSystem()
         let cache = PageCache(budgetBytes: 16 * PageCache.pageSizeBytes)
         let file = try makeFile(fs, cache)
+        // A file of 48 pages on disk, then 8 of them changed in the cache.
+        for page in 0..<48 {
+            try cache.withPage(file, Int64(page), forWrite: true) { $0.storeBytes(of: 1, as: UInt64.self) }
+        }
+        try cache.flushAll()
         for page in 0..<8 {
             try cache.withPage(file, Int64(page), forWrite: true) { $0.storeBytes(of: UInt64(page + 11), as: UInt64.self) }
         }
-        // Reading 40 other pages evicts every dirty page (written back to the file, not forced).
-        for page in 100..<140 { _ = try cache.withPage(file, Int64(page), forWrite: false) { $0.load(as: UInt64.self) } }
-        #expect(cache.stats.flushes == 8)
+        // Reading the 40 other pages evicts every dirty page (written back to the file, not forced).
+        let flushed = cache.stats.flushes
+        for page in 8..<48 { _ = try cache.withPage(file, Int64(page), forWrite: false) { $0.load(as: UInt64.self) } }
+        #expect(cache.stats.flushes == flushed + 8)
         try cache.flushAll()
         fs.crash()
         cache.discardAll()
         for page in 0..<8 {
             #expect(try cache.withPage(file, Int64(page), forWrite: false) { $0.load(as: UInt64.self) } == UInt64(page + 11))
         }
+    }
+
+    @Test("a read far past a file's end is all zeros without taking a frame; a write there is refused as damage")
+    func readsBeyondTheEnd() throws {
+        let fs = SimulatedFileSystem()
+        let cache = PageCache(budgetBytes: 16 * PageCache.pageSizeBytes)
+        let file = try makeFile(fs, cache)
+        try cache.withPage(file, 0, forWrite: true) { $0.storeBytes(of: 5, as: UInt64.self) }
+        for page: Int64 in [1, 100, 1 << 40, Int64.max / 2] {
+            #expect(try cache.withPage(file, page, forWrite: false) { $0.load(as: UInt64.self) } == 0)
+        }
+        #expect(cache.stats.faults == 1)
+        #expect(file.pageTable.count == 1)
+        #expect(throws: DatabaseError.self) { try cache.withPage(file, 1 << 40, forWrite: true) { _ in () } }
+        // A page the file grew to outside the cache (a store copy, say) is read from the file.
+        let other = cache.register(path: "/g", file: try fs.open("/g", create: true))
+        var bytes = [UInt8](repeating: 0, count: 3 * PageCache.pageSizeBytes)
+        bytes[2 * PageCache.pageSizeBytes] = 9
+        _ = try cache.withPage(other, 2, forWrite: false) { $0.load(as: UInt8.self) }
+        try bytes.withUnsafeBytes { try fs.open("/g", create: false).write(at: 0, from: $0) }
+        #expect(try cache.withPage(other, 2, forWrite: false) { $0.load(as: UInt8.self) } == 9)
     }
 
     @Test("pinned pages are never evicted; when everything is pinned a fault fails instead of corrupting a pin")
@@ -93,7 +126,7 @@ struct PageCacheTests {
         let file = try makeFile(fs, cache)
         let pins = try (0..<16).map { try cache.pin(file, Int64($0)) }
         pins[3].pointer.storeBytes(of: 42, as: UInt64.self)
-        #expect(throws: DatabaseError.self) { try cache.withPage(file, 100, forWrite: false) { _ in () } }
+        #expect(throws: DatabaseError.self) { try cache.withPage(file, 100, forWrite: true) { _ in () } }
         cache.unpin(pins[0], dirty: false)
         try cache.withPage(file, 100, forWrite: false) { _ in () }
         #expect(pins[3].pointer.load(as: UInt64.self) == 42)

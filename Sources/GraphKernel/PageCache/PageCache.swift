@@ -31,6 +31,11 @@ final class PagedFile: @unchecked Sendable {
     /// writes dirty victims at any time; the next checkpoint must force the file even if none of its pages is dirty
     /// by then, or those writes could still be in the OS's cache when the checkpoint is recorded.
     var writtenSinceSync = false
+    /// Pages that may hold data (under the cache mutex): the file's size when last looked at, or any page written
+    /// through the cache since. A read of a page beyond it that is not resident is all zeros and is answered from
+    /// the cache's zero page instead of being faulted in, so a damaged record pointing at an absurd id reads as a
+    /// record not in use instead of growing the page table to that id or overflowing its file offset.
+    var extentPages: Int64 = 0
 
     init(id: Int32, path: String, file: StorageFile) {
         self.id = id
@@ -46,7 +51,7 @@ struct LockedPageAccess {
 
     @inline(__always)
     func record(_ store: RecordStore, _ id: Int64) throws -> UnsafeMutableRawPointer {
-        precondition(id >= 0, "\(store.kind.recordName) record id \(id) is negative")
+        guard id >= 0 else { throw RecordStore.negativeID(store.kind, id) }
         let perPage = Int64(store.recordsPerPage)
         return try cache.lockedPage(store.paged, id / perPage) + Int(id % perPage) * store.recordSize
     }
@@ -67,6 +72,8 @@ struct PinnedPage {
 /// page it describes is changed (write-ahead rule), so writing back a page early is always safe.
 final class PageCache: @unchecked Sendable {
     static let pageSizeBytes = 8192
+    /// How far beyond a file's extent one write may land: 8 GiB of records, more than any transaction creates.
+    static let maxGrowthPages: Int64 = 1 << 20
     /// The smallest useful cache: enough frames for every store file plus some working space.
     static let minimumFrames = 16
 
@@ -90,12 +97,18 @@ final class PageCache: @unchecked Sendable {
     private var clockHand = 0
     @exclusivity(unchecked) private var counters = PageCacheCounters()
 
+    /// All zeros, never written: what a read of a page beyond its file's extent sees (`PagedFile.extentPages`).
+    private let zeroPage: UnsafeMutableRawPointer
+
     init(budgetBytes: Int) {
         maxFrames = max(Self.minimumFrames, budgetBytes / Self.pageSizeBytes)
+        zeroPage = UnsafeMutableRawPointer.allocate(byteCount: Self.pageSizeBytes, alignment: 4096)
+        zeroPage.initializeMemory(as: UInt8.self, repeating: 0, count: Self.pageSizeBytes)
     }
 
     deinit {
         for slab in slabs { slab.deallocate() }
+        zeroPage.deallocate()
     }
 
     var stats: PageCacheCounters {
@@ -127,10 +140,14 @@ final class PageCache: @unchecked Sendable {
             frame = Int(file.pageTable[Int(page)])
             counters.hits &+= 1
         } else {
+            if !forWrite, try isBeyondExtent(file, page) { return try body(zeroPage) }
             frame = try fault(file, page)
         }
         frameReferenced[frame] = true
-        if forWrite { frameDirty[frame] = true }
+        if forWrite {
+            frameDirty[frame] = true
+            if page >= file.extentPages { file.extentPages = page + 1 }
+        }
         return try body(frames[frame])
     }
 
@@ -151,10 +168,22 @@ final class PageCache: @unchecked Sendable {
             frame = Int(file.pageTable[Int(page)])
             counters.hits &+= 1
         } else {
+            if try isBeyondExtent(file, page) { return zeroPage }
             frame = try fault(file, page)
         }
         frameReferenced[frame] = true
         return frames[frame]
+    }
+
+    /// Whether a page that is not resident lies beyond everything its file may hold (must hold the lock). Looks
+    /// at the file's size again before saying so, since files can grow outside the cache (a store copy, say);
+    /// that costs one `fstat` per such miss, and only reads of ids past the store's end take it.
+    private func isBeyondExtent(_ file: PagedFile, _ page: Int64) throws -> Bool {
+        guard page >= file.extentPages else { return false }
+        let size = try file.file.size()
+        let pages = (size + Int64(Self.pageSizeBytes) - 1) / Int64(Self.pageSizeBytes)
+        if pages > file.extentPages { file.extentPages = pages }
+        return page >= file.extentPages
     }
 
     /// Pins a page so it stays resident; the caller must `unpin` it. Used for multi-step work on one page.
@@ -169,6 +198,7 @@ final class PageCache: @unchecked Sendable {
             }
             framePins[frame] += 1
             frameReferenced[frame] = true
+            if page >= file.extentPages { file.extentPages = page + 1 }
             return PinnedPage(frame: Int32(frame), pointer: frames[frame])
         }
     }
@@ -184,6 +214,17 @@ final class PageCache: @unchecked Sendable {
 
     /// Loads `page` of `file` into a frame (must hold the lock).
     private func fault(_ file: PagedFile, _ page: Int64) throws -> Int {
+        // Reads beyond the file's extent never get here. A write goes through an id the store allocated, so it
+        // extends the file by at most what one transaction creates; a write far beyond means a damaged id was
+        // written through, and must fail instead of growing the page table to it (or overflowing its offset).
+        if page < 0 || page >= file.extentPages + Self.maxGrowthPages {
+            _ = try isBeyondExtent(file, page)  // the file may have grown outside the cache
+            guard page >= 0, page < file.extentPages + Self.maxGrowthPages else {
+                throw DatabaseError(
+                    .storageDamageDetected,
+                    "Page \(page) of \(file.path) lies far beyond the file's end: a damaged record id was followed")
+            }
+        }
         counters.faults &+= 1
         let frame: Int
         if frames.count < maxFrames {

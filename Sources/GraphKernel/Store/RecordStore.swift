@@ -39,16 +39,23 @@ final class RecordStore: @unchecked Sendable {
 
     // MARK: Record access
 
+    /// A negative record id can only come from a damaged record (or a bug): an error the operator can act on
+    /// (`trellis admin check-consistency`), not a crash of the whole server.
+    static func negativeID(_ kind: StoreKind, _ id: Int64) -> DatabaseError {
+        DatabaseError(
+            .storageDamageDetected, "A \(kind.recordName) record id \(id) is negative: the store is damaged")
+    }
+
     @inline(__always)
     func withRecord<T>(_ id: Int64, _ body: (UnsafeMutableRawPointer) throws -> T) throws -> T {
-        precondition(id >= 0, "\(kind.recordName) record id \(id) is negative")
+        guard id >= 0 else { throw Self.negativeID(kind, id) }
         let page = id / Int64(recordsPerPage)
         let offset = Int(id % Int64(recordsPerPage)) * recordSize
         return try cache.withPage(paged, page, forWrite: false) { try body($0 + offset) }
     }
 
     func writeRecord(_ id: Int64, _ body: (UnsafeMutableRawPointer) throws -> Void) throws {
-        precondition(id >= 0, "\(kind.recordName) record id \(id) is negative")
+        guard id >= 0 else { throw Self.negativeID(kind, id) }
         let page = id / Int64(recordsPerPage)
         let offset = Int(id % Int64(recordsPerPage)) * recordSize
         try cache.withPage(paged, page, forWrite: true) { try body($0 + offset) }

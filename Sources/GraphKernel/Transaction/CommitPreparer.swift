@@ -238,7 +238,9 @@ struct CommitPreparer {
                 }
             }
             id = record.next
-            precondition(oldIDs.count <= Int(stores.properties.highID) + 1, "cycle in property chain \(oldFirst)")
+            guard oldIDs.count <= Int(stores.properties.highID) + 1 else {
+                throw DatabaseError(.storageDamageDetected, "cycle in property chain \(oldFirst): the store is damaged")
+            }
         }
         for (key, value) in changed.sorted(by: { $0.key < $1.key }) where !value.isNull {
             let encoded = try PropertyValueCodec.encode(value)
@@ -278,7 +280,9 @@ struct CommitPreparer {
             changes.setProperty(id, PropertyRecord())
             id = record.next
             steps += 1
-            precondition(steps <= Int(stores.properties.highID) + 1, "cycle in property chain \(first)")
+            guard steps <= Int(stores.properties.highID) + 1 else {
+                throw DatabaseError(.storageDamageDetected, "cycle in property chain \(first): the store is damaged")
+            }
         }
     }
 
@@ -332,7 +336,10 @@ struct CommitPreparer {
     /// head's prev pointer for `node` holds the chain's length, so the dense-threshold check is O(1).
     private func link(_ id: Int64, into node: Int64) throws {
         var record = try changes.node(node)
-        precondition(record.inUse, "linking relationship \(id) into node \(node) which is not in use")
+        guard record.inUse else {
+            throw DatabaseError(
+                .storageDamageDetected, "relationship \(id) links to node \(node), which is not in use: damaged store")
+        }
         if !record.dense && denseNodeThreshold > 0 {
             if try chainLength(record.nextRel, node) >= Int64(denseNodeThreshold) {
                 try convertToDense(node)
@@ -471,7 +478,10 @@ struct CommitPreparer {
             while groupEnd < ends.count && ends[groupEnd].node == node { groupEnd += 1 }
             defer { groupStart = groupEnd }
             let nodeRecord = try changes.node(node)
-            precondition(nodeRecord.inUse, "linking relationships into node \(node) which is not in use")
+            guard nodeRecord.inUse else {
+                throw DatabaseError(
+                    .storageDamageDetected, "relationships link to node \(node), which is not in use: damaged store")
+            }
             counts.addEnd(node, nodeRecord, state, ends[groupStart..<groupEnd].lazy.map { records[Int($0.position)] })
             let head = nodeRecord.nextRel
             let count = groupEnd - groupStart
@@ -546,7 +556,11 @@ struct CommitPreparer {
         let next = rel.next(for: node)
         let (headID, setHeadPointer) = try chainHead(rel, id, node)
         if rel.isFirst(for: node) {
-            precondition(headID == id, "relationship \(id) is flagged first for node \(node) but the head is \(headID)")
+            guard headID == id else {
+                throw DatabaseError(
+                    .storageDamageDetected,
+                    "relationship \(id) is flagged first for node \(node) but the head is \(headID): damaged store")
+            }
             let length = rel.prev(for: node)
             try setHeadPointer(next)
             if next != noID {
@@ -577,7 +591,9 @@ struct CommitPreparer {
         while id != noID {
             ids.append(id)
             id = try changes.relationship(id).next(for: node)
-            precondition(ids.count <= Int(stores.relationships.highID) + 1, "cycle in chain of node \(node)")
+            guard ids.count <= Int(stores.relationships.highID) + 1 else {
+                throw DatabaseError(.storageDamageDetected, "cycle in chain of node \(node): the store is damaged")
+            }
         }
         try changes.modifyNode(node) {
             $0.dense = true
