@@ -92,6 +92,9 @@ struct ConfigParsingTests {
         #expect(config.retention == .files(2))
         #expect(config.checkpointIntervalTime == .seconds(30))
         #expect(config.checkpointIntervalTx == 500)
+        // A bare number is seconds, as in trellis.conf.
+        let bare = try LogConfiguration(settings: ["dbms.checkpoint.interval.time": "90"])
+        #expect(bare.checkpointIntervalTime == .seconds(90))
         #expect(throws: ConfigurationError.self) {
             try LogConfiguration(settings: ["dbms.checkpoint.interval.tx": "often"])
         }

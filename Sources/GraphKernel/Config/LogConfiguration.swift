@@ -137,9 +137,9 @@ public struct LogConfiguration: Sendable, Hashable {
             retention = try RetentionPolicy.parse(text)
         }
         if let text = settings["dbms.checkpoint.interval.time"] {
-            // Neo4j reads a bare number here as milliseconds (a DURATION setting).
+            // A bare number is seconds, as for every duration in trellis.conf (the server's settings registry).
             checkpointIntervalTime = try DurationSetting.parse(
-                text, defaultUnit: .milliseconds, setting: "dbms.checkpoint.interval.time")
+                text, defaultUnit: .seconds, setting: "dbms.checkpoint.interval.time")
         }
         if let text = settings["dbms.checkpoint.interval.tx"] {
             guard let count = Int64(text.configTrimmed()), count > 0 else {
