@@ -23,6 +23,29 @@ struct CoordinationMembershipTests {
         await cluster.shutdown()
     }
 
+    @Test("a member whose own coordination address is not in ha.initial_hosts says so at start")
+    func ownAddressNotListed() async throws {
+        let cluster = TestCluster()
+        do {
+            cluster.specs = [TestMemberSpec(id: 1)]
+            cluster.ports = try await reservePorts(2, group: cluster.group)
+            var settings = cluster.settings(for: 0)
+            // Lists only a peer: the peers would refuse this member, which would otherwise wait silently.
+            settings.initialHosts = ["127.0.0.1:\(cluster.ports[1])"]
+            var logger = Logger(label: "coordination-test") { _ in CapturingLogHandler(log: cluster.log) }
+            logger.logLevel = .info
+            let service = CoordinationService(settings: settings, group: cluster.group, logger: logger,
+                                              lastCommitted: { LogPosition(lastCommittedTx: 1) },
+                                              lastCommittedEpoch: { Epoch(0) })
+            try await service.start()
+            cluster.services[0] = service
+            #expect(cluster.log.contains("127.0.0.1:\(cluster.ports[0])"))
+            let listed = "is not in ha.initial_hosts [127.0.0.1:\(cluster.ports[1])]: the other members will refuse it"
+            #expect(cluster.log.contains(listed))
+        }
+        await cluster.shutdown()
+    }
+
     @Test("a member of another cluster is refused even when it lists our hosts")
     func foreignClusterMember() async throws {
         let cluster = TestCluster()

@@ -288,6 +288,16 @@ final class CoordinationRunner: @unchecked Sendable {
         for host in hosts where !unique.contains(host) { unique.append(host) }
         guard !unique.isEmpty else { throw CoordinationError("ha.initial_hosts is empty") }
         let own = try CoordinationHostAddress(parsing: settings.addresses.coordination)
+        if !unique.contains(own) {
+            // Members only admit instances whose address they list, so this one would wait for a cluster forever
+            // (it looks just like waiting for peers that are down): say so at start.
+            let listed = unique.map(\.normalized).joined(separator: ", ")
+            let text = "This member's coordination address \(own.normalized) (ha.host.coordination, or "
+                + "ha.host.coordination.advertised_address) is not in ha.initial_hosts [\(listed)]: the other "
+                + "members will refuse it. List every member's coordination address, this one's included, in "
+                + "ha.initial_hosts on every member"
+            logger.warning("\(text)")
+        }
         let expected = unique.count + (unique.contains(own) ? 0 : 1)
         let hostsToDial = unique
         try store.prepareDirectory()
