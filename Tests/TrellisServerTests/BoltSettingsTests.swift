@@ -29,7 +29,7 @@ struct BoltSettingsTests {
         #expect(bolt.eventLoopThreads == 1)
     }
 
-    @Test("defaults: 64M messages, 1000 connections, 30s handshake, no idle time-out, writes on 4 loops per core")
+    @Test("defaults: 64M messages, 1000 connections, 30s handshake, no idle time-out, writes on 2 loops per core")
     func defaults() throws {
         let config = try Config(
             home: "/h", confFile: "/h/conf/trellis.conf", text: "dbms.connector.bolt.tls_level=DISABLED",
@@ -40,8 +40,8 @@ struct BoltSettingsTests {
         #expect(bolt.handshakeTimeout == .seconds(30))
         #expect(bolt.idleTimeout == nil)
         #expect(bolt.eventLoopReads && bolt.eventLoopWrites)
-        // Writes on the loop block it for a log sync: four loops per core let commits share syncs.
-        #expect(bolt.eventLoopThreads == 4 * System.coreCount)
+        // Writes on the loop block it for a log sync: two loops per core let commits share syncs.
+        #expect(bolt.eventLoopThreads == 2 * System.coreCount)
     }
 
     @Test("without writes on the event loop (switched off, or an HA member): at most one event loop per core")

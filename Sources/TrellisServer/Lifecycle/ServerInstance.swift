@@ -198,11 +198,12 @@ public final class ServerInstance: @unchecked Sendable {
         }
         // Event loops are the Bolt workers: at most thread_pool_max_size, and never more than the cores
         // (NIO threads that do not block would only add switching). Writes on the event loop block it for their
-        // log sync, during which its other connections wait: four loops per core let that many commits share a
-        // sync before a loop's connections queue behind one another (docs/bolt.md "How it runs"). Only a single
+        // log sync, during which its other connections wait: two loops per core let that many commits share a
+        // sync before a loop's connections queue behind one another (docs/bolt.md "How it runs"; four per core
+        // cost reads 10 % of their throughput with 4 clients on 2 cores and gave writes less). Only a single
         // instance writes on the loop: an HA member forwards or pushes its writes, which wait for the network.
         let eventLoopWrites = config.get(Settings.boltEventLoopWrites) && config.get(Settings.mode) == "SINGLE"
-        let loopsPerCore = eventLoopWrites ? 4 : 1
+        let loopsPerCore = eventLoopWrites ? 2 : 1
         let threads = min(Int(config.get(Settings.boltThreadPoolMaxSize)), System.coreCount * loopsPerCore)
         // 0 means never; anything beyond a year is capped there so that NIO's deadline arithmetic cannot overflow.
         func amount(_ d: Duration) -> TimeAmount? {

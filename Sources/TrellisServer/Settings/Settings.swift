@@ -179,7 +179,7 @@ public enum Settings {
             + "on a single instance only, when no lock it needs is held by another transaction and its work up to "
             + "the commit takes at most 2 ms; the commit is durable before the reply, so the loop waits for one log "
             + "sync (shared with every commit syncing then). So that several such commits can share a sync, Bolt then "
-            + "runs four event loops per core (at most thread_pool_max_size) instead of one. false: writes always run "
+            + "runs two event loops per core (at most thread_pool_max_size) instead of one. false: writes always run "
             + "on the connection's worker.")
     public static let httpEnabled = Setting<Bool>.boolean("dbms.connector.http.enabled", true, "HTTP connector.")
     public static let httpListenAddress = Setting<SocketAddressSetting>.address(
