@@ -11,18 +11,6 @@ import Testing
 /// at a seeded random place and runs reads and writes over every record kind.
 @Suite("Damaged store files")
 struct DamagedStoreTests {
-    /// SplitMix64: the same damage for the same seed on every machine.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let queries: [(String, TransactionMode)] = [
         ("MATCH (n) RETURN n", .read),
         ("MATCH (n:Person) RETURN n.name, n.tags, n.bio ORDER BY n.name", .read),
@@ -106,7 +94,7 @@ struct DamagedStoreTests {
         #expect(files.count >= 6, "store files found: \(files)")
         let cases = ProcessInfo.processInfo.environment["TRELLIS_TEST_LONG"] == "1" ? 600 : 90
         for seed in 0..<cases {
-            var rng = Generator(state: UInt64(seed))
+            var rng = SplitMix64(state: UInt64(seed))
             let file = files[seed % files.count]
             let copy = root + "/case-\(seed)"
             try FileManager.default.copyItem(atPath: pristine, toPath: copy)

@@ -8,17 +8,6 @@ import Testing
 /// extreme arguments at every temporal/spatial function, property and operator. Seeded, so failures replay.
 @Suite("Temporal robustness")
 struct TemporalRobustnessTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let integers: [Int64] = [
         0, 1, -1, 2, 7, 12, 24, 59, 60, 999, 1000, 1_000_000, 999_999_999, 1_000_000_000, -999_999_999,
         Int64.max, Int64.min, Int64.max / 1000, Int64.min / 1000, 31_556_889_832_780_799, 86_400_000_000_000,

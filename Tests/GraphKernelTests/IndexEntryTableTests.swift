@@ -6,17 +6,6 @@ import Testing
 /// `IndexEntryTable` (a property index's equality table) against a `Dictionary` model.
 @Suite("Index entry table")
 struct IndexEntryTableTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     func expectSame(_ table: IndexEntryTable, _ model: [IndexKey: Set<Int64>], sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(table.count == model.count, sourceLocation: sourceLocation)
         var seen: [IndexKey: Set<Int64>] = [:]
@@ -27,7 +16,7 @@ struct IndexEntryTableTests {
 
     @Test("random inserts and removes (growth, tombstones, moved entries, shared values) agree with a dictionary")
     func randomAgainstModel() {
-        var rng = SplitMix(state: 42)
+        var rng = SeededGenerator(state: 42)
         var table = IndexEntryTable()
         var model: [IndexKey: Set<Int64>] = [:]
         // Small key spaces make values shared by several nodes and removals frequent; then a growing phase.

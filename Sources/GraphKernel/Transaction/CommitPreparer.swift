@@ -139,9 +139,10 @@ struct CommitPreparer {
             return record
         }
         var blocks: [PropertyBlock] = []
+        let columns = batch.propertySlots
         changes.reserveCreated(
             nodes: batch.count,
-            properties: (batch.keys.count + PropertyRecord.blocksPerRecord - 1) / PropertyRecord.blocksPerRecord
+            properties: (columns.keys.count + PropertyRecord.blocksPerRecord - 1) / PropertyRecord.blocksPerRecord
                 + batch.count)
         for index in 0..<batch.count {
             let labelSet = Int(batch.labelSetOfNode[index])
@@ -155,12 +156,13 @@ struct CommitPreparer {
             }
             blocks.removeAll(keepingCapacity: true)
             for slot in batch.slots(at: index) {
-                let encoded = try PropertyValueCodec.encode(batch.values[slot])
+                let encoded = try PropertyValueCodec.encode(columns.values[slot])
                 var payload = encoded.payload
                 if let dynamic = encoded.dynamic { payload = changes.writeDynamicChain(.propertyValue, dynamic) }
                 blocks.append(
                     PropertyBlock(
-                        key: batch.keys[slot], type: encoded.type, inlineLength: encoded.inlineLength, payload: payload))
+                        key: columns.keys[slot], type: encoded.type, inlineLength: encoded.inlineLength,
+                        payload: payload))
             }
             record.nextProp = writeNewPropertyChain(blocks)
             changes.appendCreatedNode(batch.ids[index], record)
@@ -239,7 +241,7 @@ struct CommitPreparer {
             }
             id = record.next
             guard oldIDs.count <= Int(stores.properties.highID) + 1 else {
-                throw DatabaseError(.storageDamageDetected, "cycle in property chain \(oldFirst): the store is damaged")
+                throw DatabaseError(.storageDamageDetected, "cycle in property chain \(oldFirst): damaged store")
             }
         }
         for (key, value) in changed.sorted(by: { $0.key < $1.key }) where !value.isNull {
@@ -281,7 +283,7 @@ struct CommitPreparer {
             id = record.next
             steps += 1
             guard steps <= Int(stores.properties.highID) + 1 else {
-                throw DatabaseError(.storageDamageDetected, "cycle in property chain \(first): the store is damaged")
+                throw DatabaseError(.storageDamageDetected, "cycle in property chain \(first): damaged store")
             }
         }
     }
@@ -417,12 +419,12 @@ struct CommitPreparer {
                 // The slots are sorted by key without nulls, as `writeProperties` would order them.
                 blocks.removeAll(keepingCapacity: true)
                 for slot in slots {
-                    let encoded = try PropertyValueCodec.encode(batch.values[slot])
+                    let encoded = try PropertyValueCodec.encode(batch.propertySlots.values[slot])
                     var payload = encoded.payload
                     if let dynamic = encoded.dynamic { payload = changes.writeDynamicChain(.propertyValue, dynamic) }
                     blocks.append(
                         PropertyBlock(
-                            key: batch.keys[slot], type: encoded.type, inlineLength: encoded.inlineLength,
+                            key: batch.propertySlots.keys[slot], type: encoded.type, inlineLength: encoded.inlineLength,
                             payload: payload))
                 }
                 record.nextProp = writeNewPropertyChain(blocks)

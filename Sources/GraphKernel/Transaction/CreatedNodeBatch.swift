@@ -16,11 +16,8 @@ struct CreatedNodeBatch {
     private(set) var labelSetOfNode: [Int32] = []
     /// Distinct label sets (each sorted, without repeats); a bulk create uses one or two.
     private(set) var labelSets: [[Int32]] = []
-    /// Per node: the end of its slots in `keys`/`values` (its start is the previous node's end).
-    private(set) var slotEnds: [Int32] = []
-    /// Property slots of every node, each node's run sorted by key, without `.null` values or repeated keys.
-    private(set) var keys: [Int32] = []
-    private(set) var values: [Value] = []
+    /// One run of property slots per node.
+    private(set) var propertySlots = PropertySlotRuns()
     /// Whether `ids` is strictly ascending (the usual case: fresh ids from the generator).
     private(set) var idsAscending = true
 
@@ -40,31 +37,17 @@ struct CreatedNodeBatch {
             labelSets.append(labels)
             labelSetOfNode.append(Int32(labelSets.count - 1))
         }
-        let start = keys.count
-        for (key, value) in properties where !value.isNull {
-            // Insertion keeps the node's run sorted by key (runs are a handful of slots).
-            var i = keys.count
-            keys.append(key)
-            values.append(value)
-            while i > start && keys[i - 1] > key {
-                keys.swapAt(i - 1, i)
-                values.swapAt(i - 1, i)
-                i -= 1
-            }
-        }
-        slotEnds.append(Int32(keys.count))
+        propertySlots.appendRun(properties, keysMayRepeat: false)
     }
 
     func labels(at index: Int) -> [Int32] { labelSets[Int(labelSetOfNode[index])] }
 
     /// The slot range of the node at `index`.
-    func slots(at index: Int) -> Range<Int> {
-        (index == 0 ? 0 : Int(slotEnds[index - 1]))..<Int(slotEnds[index])
-    }
+    func slots(at index: Int) -> Range<Int> { propertySlots.run(at: index) }
 
     /// The value of `key` on the node at `index`, if set.
     func value(at index: Int, key: Int32) -> Value? {
-        for slot in slots(at: index) where keys[slot] == key { return values[slot] }
+        for slot in slots(at: index) where propertySlots.keys[slot] == key { return propertySlots.values[slot] }
         return nil
     }
 

@@ -16,11 +16,8 @@ struct CreatedRelationshipBatch {
     private(set) var types: [Int32] = []
     private(set) var startNodes: [Int64] = []
     private(set) var endNodes: [Int64] = []
-    /// Per relationship: the end of its slots in `keys`/`values` (its start is the previous one's end).
-    private(set) var slotEnds: [Int32] = []
-    /// Property slots of every relationship, each one's run sorted by key, without `.null` values or repeated keys.
-    private(set) var keys: [Int32] = []
-    private(set) var values: [Value] = []
+    /// One run of property slots per relationship.
+    private(set) var propertySlots = PropertySlotRuns()
     /// Whether `ids` is strictly ascending (the usual case: fresh ids from the generator).
     private(set) var idsAscending = true
 
@@ -35,36 +32,11 @@ struct CreatedRelationshipBatch {
         types.append(type)
         startNodes.append(start)
         endNodes.append(end)
-        let start = keys.count
-        for (key, value) in properties {
-            if let existing = keys[start...].firstIndex(of: key) {
-                // A repeated key: the later value replaces it (or removes it, for null).
-                if value.isNull {
-                    keys.remove(at: existing)
-                    values.remove(at: existing)
-                } else {
-                    values[existing] = value
-                }
-                continue
-            }
-            guard !value.isNull else { continue }
-            // Insertion keeps the run sorted by key (runs are a handful of slots).
-            var i = keys.count
-            keys.append(key)
-            values.append(value)
-            while i > start && keys[i - 1] > key {
-                keys.swapAt(i - 1, i)
-                values.swapAt(i - 1, i)
-                i -= 1
-            }
-        }
-        slotEnds.append(Int32(keys.count))
+        propertySlots.appendRun(properties, keysMayRepeat: true)
     }
 
     /// The slot range of the relationship at `index`.
-    func slots(at index: Int) -> Range<Int> {
-        (index == 0 ? 0 : Int(slotEnds[index - 1]))..<Int(slotEnds[index])
-    }
+    func slots(at index: Int) -> Range<Int> { propertySlots.run(at: index) }
 
     func info(at index: Int) -> RelationshipInfo {
         RelationshipInfo(

@@ -80,6 +80,7 @@ struct TransactionState {
     mutating func materializeCreatedRelationships() {
         guard !createdRelationshipBatch.isEmpty else { return }
         let batch = createdRelationshipBatch
+        let columns = batch.propertySlots
         createdRelationshipBatch.removeAll()
         createdRelationships.reserveCapacity(createdRelationships.count + batch.count)
         for index in batch.ids.indices {
@@ -91,7 +92,7 @@ struct TransactionState {
             let slots = batch.slots(at: index)
             guard !slots.isEmpty else { continue }
             var map = [Int32: Value](minimumCapacity: slots.count)
-            for slot in slots { map[batch.keys[slot]] = batch.values[slot] }
+            for slot in slots { map[columns.keys[slot]] = columns.values[slot] }
             relationshipProperties[id] = map
         }
     }
@@ -100,6 +101,7 @@ struct TransactionState {
     mutating func materializeCreatedBatch() {
         guard !createdBatch.isEmpty else { return }
         let batch = createdBatch
+        let columns = batch.propertySlots
         createdBatch.removeAll()
         createdNodes.reserveCapacity(createdNodes.count + batch.count)
         nodeLabels.reserveCapacity(nodeLabels.count + batch.count)
@@ -110,7 +112,7 @@ struct TransactionState {
             let slots = batch.slots(at: index)
             guard !slots.isEmpty else { continue }
             var map = [Int32: Value](minimumCapacity: slots.count)
-            for slot in slots { map[batch.keys[slot]] = batch.values[slot] }
+            for slot in slots { map[columns.keys[slot]] = columns.values[slot] }
             nodeProperties[id] = map
         }
     }
